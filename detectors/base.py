@@ -1,0 +1,98 @@
+"""The detector interface.
+
+A detector class watches one kind of key (a GPU, a workload's spend, a model). The Engine
+keeps one instance per key, feeds it validated events of the types it declares, in event
+time, and turns the :class:`~spendwatch.anomaly.Finding` objects it returns into the
+anomaly lifecycle. A detector never reads the wall clock, the environment or any external
+system: ``now`` is always event time, which is what makes replay and the worker agree.
+
+Rules every detector follows (checked by ``tests/detectors/test_shared_checks.py``):
+
+- deterministic: the same events give the same findings;
+- picklable: the Engine snapshots instances with ``pickle``; ``config`` and ``context``
+  are dropped from the pickle and re-attached on restore, so a restart takes new settings;
+- report an ongoing problem with ``active=True`` and a stable ``started_at``; report its end
+  once with ``active=False``; the Engine owns ids, updates and de-duplication;
+- set ``wants_tick`` while it has something that can change with the passage of event time
+  alone (an open problem, a pending stretch); the Engine then calls :meth:`tick`.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+from spendwatch.anomaly import Finding, severity_for
+from spendwatch.prices import PriceTable
+
+
+@dataclass(frozen=True)
+class EngineConfig:
+    """``engine`` section.
+
+    update_min_change_pct / update_min_change_usd: an open anomaly is re-published only when
+    its waste or daily projection moved by both this share and this many dollars, or its
+    severity changed; so a long problem gives a handful of updates, not one per event.
+    warning_daily_usd / critical_daily_usd: severity by projected dollars per day.
+    tick_interval_s: how often (event time) detectors with pending state are ticked.
+    """
+
+    update_min_change_pct: float = 25.0
+    update_min_change_usd: float = 1.0
+    warning_daily_usd: float = 50.0
+    critical_daily_usd: float = 500.0
+    tick_interval_s: float = 60.0
+
+
+class DetectorContext:
+    """What every detector may use besides its own config: prices and severity rules."""
+
+    def __init__(self, engine: EngineConfig, prices: PriceTable) -> None:
+        self.engine = engine
+        self.prices = prices
+
+    def severity(self, projected_daily_usd: float) -> str:
+        return severity_for(projected_daily_usd, self.engine.warning_daily_usd, self.engine.critical_daily_usd)
+
+
+class Detector(ABC):
+    """One detector instance watches one key. Subclasses set the class variables below."""
+
+    name: ClassVar[str]  # settings section and registry name, e.g. "idle"
+    event_types: ClassVar[tuple[str, ...]]  # input types it consumes
+    config_cls: ClassVar[type]  # frozen dataclass with documented defaults
+
+    def __init__(self, key: str, config: Any, context: DetectorContext) -> None:
+        self.key = key
+        self.config = config
+        self.context = context
+        self.wants_tick = False
+
+    @staticmethod
+    @abstractmethod
+    def key_of(event: dict[str, Any]) -> str | None:
+        """The state key of an event (must match the contract's Kafka key so partitions hold
+        whole keys). None means the event is not for this detector."""
+
+    @abstractmethod
+    def process(self, event: dict[str, Any]) -> list[Finding]:
+        """Take one validated event; return findings (usually none)."""
+
+    def tick(self, now: float) -> list[Finding]:
+        """Event time moved to ``now`` without an event for this key."""
+        return []
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = dict(self.__dict__)
+        state.pop("config", None)
+        state.pop("context", None)
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+
+    def attach(self, config: Any, context: DetectorContext) -> None:
+        """Re-attach settings after unpickling."""
+        self.config = config
+        self.context = context

@@ -1,0 +1,11 @@
+"""The detectors an Engine runs by default. Add a detector here to put it in every pipeline."""
+
+from __future__ import annotations
+
+from detectors.base import Detector
+
+
+def default_detector_classes() -> list[type[Detector]]:
+    from detectors.idle_gpu import IdleGpuDetector
+
+    return [IdleGpuDetector]

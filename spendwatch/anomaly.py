@@ -1,0 +1,79 @@
+"""The anomaly event of the contract, and the finding a detector reports to the Engine."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from typing import Any
+
+OPEN = "open"
+RESOLVED = "resolved"
+SEVERITIES = ("info", "warning", "critical")
+
+# Every kind detectors emit today; more may be added (contract).
+KINDS = ("idle_gpu", "gpu_memory_hoarding", "cost_spike", "retrain_loop", "retrain_needed",
+         "retrain_without_drift")
+
+
+def anomaly_id(kind: str, resource: str, started_at: float) -> str:
+    """Stable fingerprint of one problem: the same (kind, resource, start) always gives the same id."""
+    digest = hashlib.sha1(f"{kind}|{resource}|{started_at:.3f}".encode()).hexdigest()[:20]
+    return f"{kind}-{digest}"
+
+
+@dataclass(slots=True)
+class Finding:
+    """What a detector says about one problem at one moment of event time.
+
+    ``active`` True means the problem is ongoing (open or still open, with current figures);
+    False means it ended at ``at`` (the Engine then emits ``resolved``). ``slot`` tells apart
+    several simultaneous problems of one kind on one resource (rare; default "").
+    """
+
+    kind: str
+    resource: str
+    workload: dict[str, Any] | None
+    started_at: float
+    at: float
+    active: bool
+    severity: str
+    waste_usd: float
+    projected_daily_usd: float
+    summary: str
+    evidence: dict[str, Any] = field(default_factory=dict)
+    slot: str = ""
+
+    @property
+    def problem_key(self) -> tuple[str, str, str]:
+        return (self.kind, self.resource, self.slot)
+
+
+def severity_for(projected_daily_usd: float, warning_daily_usd: float, critical_daily_usd: float) -> str:
+    """Severity by dollar impact: the figure on-call cares about."""
+    if projected_daily_usd >= critical_daily_usd:
+        return "critical"
+    if projected_daily_usd >= warning_daily_usd:
+        return "warning"
+    return "info"
+
+
+def anomaly_event(anomaly_id_: str, state: str, finding: Finding, detected_at: float,
+                  resolved_at: float | None) -> dict[str, Any]:
+    """The contract's `anomaly` output event for a finding."""
+    return {
+        "type": "anomaly",
+        "id": anomaly_id_,
+        "kind": finding.kind,
+        "state": state,
+        "severity": finding.severity,
+        "workload": finding.workload,
+        "resource": finding.resource,
+        "started_at": round(finding.started_at, 3),
+        "detected_at": round(detected_at, 3),
+        "resolved_at": None if resolved_at is None else round(resolved_at, 3),
+        "waste_usd": round(finding.waste_usd, 2),
+        "projected_daily_usd": round(finding.projected_daily_usd, 2),
+        "summary": finding.summary,
+        "evidence": finding.evidence,
+        "ts": round(finding.at, 3),
+    }

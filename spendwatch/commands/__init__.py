@@ -1,0 +1,1 @@
+"""One module per `spendwatch` sub-command; each exposes ``register(subparsers)``."""

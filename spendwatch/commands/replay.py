@@ -1,0 +1,109 @@
+"""`spendwatch replay EVENTS.jsonl [--config FILE] [--out FILE]`."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from typing import IO, Any
+
+from detectors.engine import Engine
+from spendwatch.config import load_settings
+from spendwatch.events import encode
+from spendwatch.replay import ReplayStats, replay_lines
+
+
+def register(sub: Any) -> None:
+    p = sub.add_parser(
+        "replay",
+        help="run the detector pipeline over a JSON-lines file of events (no Kafka)",
+        description="Run the same detectors the stream worker runs over EVENTS.jsonl (one contract event "
+                    "per line, sorted by ts), in event time, and write every anomaly event (open, updates, "
+                    "resolved) as JSON lines. Bad lines are reported on stderr with their line number and "
+                    "skipped. Exit 0 on success (also with bad lines), 1 when the file cannot be read.",
+    )
+    p.add_argument("events", metavar="EVENTS.jsonl", help="input events, one JSON object per line ('-' = stdin)")
+    p.add_argument("--config", metavar="FILE", help="settings file (YAML or JSON)")
+    p.add_argument("--out", metavar="FILE", help="write anomaly events here (default: stdout)")
+    p.add_argument("--max-bad-report", type=int, default=100, metavar="N",
+                   help="print at most N bad lines individually, then only count them (default: 100)")
+    p.add_argument("--progress", choices=("auto", "always", "never"), default="auto",
+                   help="progress bar on stderr (default: auto = when stderr is a terminal)")
+    p.set_defaults(func=run)
+
+
+class _Progress:
+    """A one-line progress bar on stderr, by bytes read, redrawn at most 4 times a second."""
+
+    def __init__(self, total_bytes: int, stream: IO[str]) -> None:
+        self.total, self.stream, self.last, self.done = max(1, total_bytes), stream, 0.0, 0
+        self.t0 = time.monotonic()
+
+    def advance(self, nbytes: int, events: int) -> None:
+        self.done += nbytes
+        now = time.monotonic()
+        if now - self.last >= 0.25:
+            self.last = now
+            frac = min(1.0, self.done / self.total)
+            rate = events / max(now - self.t0, 1e-6)
+            bar = "#" * int(frac * 30)
+            self.stream.write(f"\rreplay [{bar:<30}] {frac * 100:5.1f}% {events:,} events {rate:,.0f}/s")
+            self.stream.flush()
+
+    def close(self) -> None:
+        self.stream.write("\n")
+
+
+def run(args: argparse.Namespace) -> int:
+    settings = load_settings(args.config)
+    engine = Engine(settings)
+    stats = ReplayStats()
+    try:
+        src: IO[bytes] = sys.stdin.buffer if args.events == "-" else open(args.events, "rb")  # noqa: SIM115
+    except OSError as exc:
+        print(f"spendwatch replay: cannot read {args.events}: {exc.strerror}", file=sys.stderr)
+        return 1
+    if os.path.isdir(args.events):
+        print(f"spendwatch replay: cannot read {args.events}: it is a directory", file=sys.stderr)
+        return 1
+    show = args.progress == "always" or (args.progress == "auto" and sys.stderr.isatty())
+    progress = _Progress(os.fstat(src.fileno()).st_size, sys.stderr) if show and args.events != "-" else None
+    reported = 0
+
+    def on_bad(lineno: int, reason: str, raw: bytes) -> None:
+        nonlocal reported
+        if reported < args.max_bad_report:
+            reported += 1
+            print(f"{args.events}:{lineno}: bad input: {reason}", file=sys.stderr)
+
+    def lines() -> Any:
+        for raw in src:
+            if progress is not None:
+                progress.advance(len(raw), stats.events)
+            yield raw
+
+    out: IO[bytes] = open(args.out, "wb") if args.out else sys.stdout.buffer  # noqa: SIM115
+    t0 = time.perf_counter()
+    try:
+        with src:
+            for anomaly in replay_lines(lines(), engine, stats, on_bad):
+                out.write(encode(anomaly))
+                out.write(b"\n")
+    except OSError as exc:
+        print(f"spendwatch replay: cannot read {args.events}: {exc}", file=sys.stderr)
+        return 1
+    finally:
+        out.flush()
+        if args.out:
+            out.close()
+        if progress is not None:
+            progress.close()
+    elapsed = time.perf_counter() - t0
+    if stats.bad > reported:
+        print(f"... {stats.bad - reported} more bad lines not shown", file=sys.stderr)
+    reasons = ", ".join(f"{k}: {v}" for k, v in sorted(stats.bad_by_reason.items()))
+    print(f"replay: {stats.events:,} events, {stats.bad:,} bad lines{f' ({reasons})' if reasons else ''}, "
+          f"{stats.anomalies:,} anomaly events, {len(engine.open_anomaly_ids)} still open, "
+          f"{elapsed:.1f}s ({stats.lines / max(elapsed, 1e-9):,.0f} lines/s)", file=sys.stderr)
+    return 0
