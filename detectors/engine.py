@@ -50,7 +50,7 @@ class Engine:
         self.context = DetectorContext(self.config, PriceTable(self.settings.build(PriceConfig, "prices")))
         classes = list(detector_classes) if detector_classes is not None else default_detector_classes()
         self._classes = {cls.name: cls for cls in classes}
-        self._configs = {cls.name: self.settings.build(cls.config_cls, cls.name) for cls in classes}
+        self._configs: dict[str, Any] = {cls.name: self.settings.build(cls.config_cls, cls.name) for cls in classes}
         self._by_type: dict[str, list[type[Detector]]] = {}
         for cls in classes:
             for etype in cls.event_types:
