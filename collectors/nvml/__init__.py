@@ -1,0 +1,1 @@
+"""GPU collector: NVML behind a small device adapter (real pynvml backend or a simulated one)."""
