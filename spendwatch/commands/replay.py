@@ -30,6 +30,9 @@ def register(sub: Any) -> None:
                    help="print at most N bad lines individually, then only count them (default: 100)")
     p.add_argument("--progress", choices=("auto", "always", "never"), default="auto",
                    help="progress bar on stderr (default: auto = when stderr is a terminal)")
+    p.add_argument("--history", nargs="?", const="", default=None, metavar="URL",
+                   help="also record every anomaly event in the history store at URL (bare --history: "
+                        "$SPENDWATCH_DB, else ~/.local/share/spendwatch/history.db)")
     p.set_defaults(func=run)
 
 
@@ -83,6 +86,7 @@ def run(args: argparse.Namespace) -> int:
                 progress.advance(len(raw), stats.events)
             yield raw
 
+    history: list[dict[str, Any]] | None = [] if args.history is not None else None
     out: IO[bytes] = open(args.out, "wb") if args.out else sys.stdout.buffer  # noqa: SIM115
     t0 = time.perf_counter()
     try:
@@ -90,6 +94,8 @@ def run(args: argparse.Namespace) -> int:
             for anomaly in replay_lines(lines(), engine, stats, on_bad):
                 out.write(encode(anomaly))
                 out.write(b"\n")
+                if history is not None:
+                    history.append(anomaly)
     except OSError as exc:
         print(f"spendwatch replay: cannot read {args.events}: {exc}", file=sys.stderr)
         return 1
@@ -99,6 +105,12 @@ def run(args: argparse.Namespace) -> int:
             out.close()
         if progress is not None:
             progress.close()
+    if history is not None:
+        from spendwatch.history import open_store
+
+        with open_store(args.history or None) as store:
+            changed = store.record_many(history)
+            print(f"replay: recorded {changed:,} new anomaly events in {store.safe_url}", file=sys.stderr)
     elapsed = time.perf_counter() - t0
     if stats.bad > reported:
         print(f"... {stats.bad - reported} more bad lines not shown", file=sys.stderr)

@@ -1,0 +1,161 @@
+"""History store on SQLite and on a real PostgreSQL: idempotence, latest state, queries, summary."""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+from typing import Any
+
+import pytest
+import sqlalchemy as sa
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from spendwatch.errors import BadEvent
+from spendwatch.history import AnomalyQuery, open_store, resolve_url
+from spendwatch.history.schema import LATEST_VERSION, schema_version
+
+T0 = 1_774_384_000.0
+
+
+def anomaly(aid: str = "idle_gpu-a", state: str = "open", ts: float = T0 + 600, waste: float = 1.0,
+            kind: str = "idle_gpu", team: str | None = "vision", owner: str | None = "ana@corp.example",
+            wl_id: str = "vision/train", resource: str = "GPU-1", daily: float = 70.8,
+            severity: str = "warning", started: float = T0) -> dict[str, Any]:
+    wl = {"id": wl_id, "kind": "training"} | ({"team": team} if team else {}) | ({"owner": owner} if owner else {})
+    return {"type": "anomaly", "id": aid, "kind": kind, "state": state, "severity": severity, "workload": wl,
+            "resource": resource, "started_at": started, "detected_at": T0 + 600,
+            "resolved_at": ts if state == "resolved" else None, "waste_usd": waste, "projected_daily_usd": daily,
+            "summary": f"{kind} on {resource}", "evidence": {"node": "n1", "mean_activity_pct": 0.0}, "ts": ts}
+
+
+def lifecycle(aid: str = "idle_gpu-a", **kw: Any) -> list[dict[str, Any]]:
+    return [anomaly(aid, ts=T0 + 600, waste=1.0, **kw), anomaly(aid, ts=T0 + 1800, waste=3.0, **kw),
+            anomaly(aid, "resolved", ts=T0 + 3600, waste=5.0, **kw)]
+
+
+def test_schema_is_migrated_once(store: Any) -> None:
+    assert schema_version(store.engine) == LATEST_VERSION
+    again = open_store(store.url)  # re-open: nothing to apply, no error
+    assert schema_version(again.engine) == LATEST_VERSION
+    again.close()
+
+
+def test_same_event_twice_changes_nothing(store: Any) -> None:
+    events = lifecycle()
+    assert store.record_many(events) == 3
+    assert store.record_many(events) == 0
+    assert store.record(copy.deepcopy(events[1])) is False
+    (a,) = store.query()
+    assert a["state"] == "resolved" and a["waste_usd"] == 5.0 and a["event_count"] == 3
+    assert [e["waste_usd"] for e in store.events(a["id"])] == [1.0, 3.0, 5.0]
+
+
+def test_late_events_never_roll_back_latest_state(store: Any) -> None:
+    first, middle, resolved = lifecycle()
+    store.record(first)
+    store.record(resolved)
+    assert store.record(middle) is True  # recorded in the history ...
+    a = store.get("idle_gpu-a")
+    assert a is not None
+    assert a["state"] == "resolved" and a["waste_usd"] == 5.0 and a["resolved_at"] == T0 + 3600  # ... not the state
+    assert [e["ts"] for e in store.events("idle_gpu-a")] == [T0 + 600, T0 + 1800, T0 + 3600]
+
+
+def test_bad_event_is_refused_with_the_field(store: Any) -> None:
+    with pytest.raises(BadEvent, match="started_at"):
+        store.record({"id": "x", "kind": "idle_gpu", "state": "open"})
+
+
+def test_filters_sort_and_limit(store: Any) -> None:
+    store.record_many([
+        *lifecycle("idle_gpu-a"),
+        anomaly("hoard-b", kind="gpu_memory_hoarding", team="speech", owner="U0123ABC", wl_id="serving/asr",
+                resource="GPU-2", waste=20.0, ts=T0 + 86400, started=T0 + 80000, severity="critical"),
+        anomaly("spike-c", kind="cost_spike", team=None, owner=None, wl_id="ml/llm-api", resource="key-9",
+                waste=0.5, ts=T0 + 5 * 86400, started=T0 + 5 * 86400 - 100, severity="info"),
+    ])
+    ids = lambda **kw: [a["id"] for a in store.query(AnomalyQuery(**kw))]  # noqa: E731
+    assert ids() == ["spike-c", "hoard-b", "idle_gpu-a"]  # newest started first
+    assert ids(sort="waste") == ["hoard-b", "idle_gpu-a", "spike-c"]
+    assert ids(sort="waste", descending=False, limit=1) == ["spike-c"]
+    assert ids(kinds=("idle_gpu", "cost_spike")) == ["spike-c", "idle_gpu-a"]
+    assert ids(teams=("speech",)) == ["hoard-b"]
+    assert ids(owners=("ana@corp.example",)) == ["idle_gpu-a"]
+    assert ids(workloads=("ml/*",)) == ["spike-c"]
+    assert ids(workloads=("serving/asr",)) == ["hoard-b"]
+    assert ids(resources=("GPU-1",)) == ["idle_gpu-a"]
+    assert ids(states=("open",)) == ["spike-c", "hoard-b"]
+    assert ids(min_waste_usd=5.0) == ["hoard-b", "idle_gpu-a"]
+    assert ids(min_severity="warning") == ["hoard-b", "idle_gpu-a"]
+    # Time range = active during it: idle_gpu-a was resolved at T0+3600, before this window.
+    assert ids(from_ts=T0 + 7200) == ["spike-c", "hoard-b"]
+    assert ids(to_ts=T0 + 70000) == ["idle_gpu-a"]
+    assert ids(from_ts=T0 + 3000, to_ts=T0 + 3700) == ["idle_gpu-a"]
+
+
+def test_summary_by_team_owner_kind_and_day(store: Any) -> None:
+    store.record_many([
+        *lifecycle("idle_gpu-a"),
+        anomaly("idle_gpu-b", team="vision", waste=2.0, ts=T0 + 86400 + 10, resource="GPU-3"),
+        anomaly("hoard-c", kind="gpu_memory_hoarding", team="speech", owner="sp@corp.example", waste=10.0),
+    ])
+    s = store.summary()
+    assert s["total"] == {"count": 3, "open": 2, "waste_usd": 17.0, "projected_daily_usd": 141.6}
+    assert s["by_team"][0] == {"team": "speech", "count": 1, "open": 1, "waste_usd": 10.0,
+                               "projected_daily_usd": 70.8}
+    assert s["by_team"][1]["team"] == "vision" and s["by_team"][1]["count"] == 2
+    assert s["by_team"][1]["waste_usd"] == 7.0
+    assert {r["kind"]: r["count"] for r in s["by_kind"]} == {"idle_gpu": 2, "gpu_memory_hoarding": 1}
+    assert {r["owner"] for r in s["by_owner"]} == {"ana@corp.example", "sp@corp.example"}
+    # idle_gpu-a accrued 5.0 on day one; idle_gpu-b 2.0 on day two; hoard-c 10.0 on day one.
+    assert s["by_day"] == [{"day": "2026-03-24", "count": 2, "waste_usd": 15.0},
+                           {"day": "2026-03-25", "count": 1, "waste_usd": 2.0}]
+    assert store.summary(AnomalyQuery(teams=("speech",)))["total"]["count"] == 1
+
+
+def test_get_by_unique_prefix(store: Any) -> None:
+    store.record_many([anomaly("idle_gpu-abc"), anomaly("idle_gpu-abd"), anomaly("hoard_x-1")])
+    assert store.get("hoard_x") is not None
+    assert store.get("idle_gpu-ab") is None  # ambiguous
+    assert store.get("idle_gpu-abd")["id"] == "idle_gpu-abd"  # type: ignore[index]
+    assert store.get("hoard%") is None  # LIKE wildcards are escaped
+
+
+def test_slack_message_is_stored_with_the_anomaly(store: Any) -> None:
+    store.record(anomaly())
+    store.set_message("idle_gpu-a", "#gpu", "1774384000.000100")
+    a = store.get("idle_gpu-a")
+    assert a is not None and (a["slack_channel"], a["slack_ts"]) == ("#gpu", "1774384000.000100")
+
+
+def test_indexes_exist(store: Any) -> None:
+    names = {ix["name"] for ix in sa.inspect(store.engine).get_indexes("sw_anomalies")}
+    assert {"ix_sw_anomalies_started", "ix_sw_anomalies_kind", "ix_sw_anomalies_team", "ix_sw_anomalies_owner",
+            "ix_sw_anomalies_workload", "ix_sw_anomalies_state", "ix_sw_anomalies_waste"} <= names
+
+
+def test_url_resolution(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    assert resolve_url("postgresql://u@h/db").startswith("postgresql+psycopg://u@h/db")
+    assert resolve_url("sqlite:////a/b.db") == "sqlite:////a/b.db"
+    assert resolve_url(str(tmp_path / "h.db")) == f"sqlite:///{tmp_path}/h.db"
+    monkeypatch.delenv("SPENDWATCH_DB")
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
+    assert resolve_url() == f"sqlite:///{tmp_path}/data/spendwatch/history.db"
+    s = open_store()
+    assert (tmp_path / "data" / "spendwatch" / "history.db").exists()
+    s.close()
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(order=st.permutations(range(4)), repeats=st.lists(st.integers(0, 3), max_size=4))
+def test_any_order_and_repeats_give_the_same_latest_state(tmp_path: Path, order: list[int],
+                                                          repeats: list[int]) -> None:
+    events = [anomaly(ts=T0 + 600 * (i + 1), waste=float(i)) for i in range(3)]
+    events.append(anomaly("idle_gpu-a", "resolved", ts=T0 + 2400, waste=3.0))
+    path = tmp_path / f"h-{'-'.join(map(str, order))}-{len(repeats)}.db"
+    path.unlink(missing_ok=True)
+    with open_store(f"sqlite:///{path}") as s:
+        s.record_many([events[i] for i in order] + [events[i] for i in repeats])
+        (a,) = s.query()
+        assert (a["state"], a["waste_usd"], a["event_count"]) == ("resolved", 3.0, 4)
