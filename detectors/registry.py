@@ -6,6 +6,7 @@ from detectors.base import Detector
 
 
 def default_detector_classes() -> list[type[Detector]]:
+    from detectors.drift import DriftDetector
     from detectors.idle_gpu import IdleGpuDetector
 
-    return [IdleGpuDetector]
+    return [IdleGpuDetector, DriftDetector]

@@ -1,0 +1,159 @@
+"""Retrain needed: a sustained change in the distribution of a served model's inputs or outputs.
+
+What it flags (kind ``retrain_needed``, resource = ``model_id``)
+    Per model and per feature of ``model_observation`` batches, a rank-based two-sample test
+    (Kolmogorov-Smirnov) of a recent window against a reference built right after the model
+    started serving or was last retrained (see :mod:`detectors.drift_stats` for the method).
+    Mean shifts, variance changes and gradual drift all raise the KS statistic; heavy tails
+    do not, since only ranks count. One anomaly per model lists every drifting feature with
+    its KS statistic, p-value, PSI, reference and current median/IQR and when it started to
+    move. ``started_at`` is the earliest change-point estimate of the drifting features (event
+    time), not the time the drift was confirmed.
+
+Lifecycle
+    - Opens when a feature's drift is confirmed (``stats.confirm_tests`` consecutive elevated
+      tests, i.e. several batches: a single noisy batch never opens one).
+    - Updates when another feature starts drifting (``update_every_s`` at most).
+    - Resolves when a ``training_run`` of this model *succeeds* after the drift began (the new
+      model learnt the new distribution: the reference of every feature is rebuilt from the
+      values that follow), when every drifting feature returned to its reference, or when the
+      model sends no observation for ``stale_after_s`` (retired or renamed).
+
+Duplicates and late data
+    A batch whose ``ts`` is not after the model's latest batch is skipped (a re-delivered batch
+    would otherwise be counted twice); a ``training_run`` terminal status is acted on once per
+    ``run_id``.
+
+Money
+    Drift has no direct price: ``waste_usd`` and ``projected_daily_usd`` are 0 and severity
+    follows the Engine's rules (``info``); routing decides who cares.
+
+Defaults, and why
+    ``stale_after_s = 6 h``: serving traffic has gaps at night but not of hours for a model
+    that is still in use. ``update_every_s = 600``. The test settings are in ``stats``
+    (:class:`~detectors.drift_stats.DriftParams`).
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import dataclass, field
+from typing import Any
+
+from detectors.base import Detector
+from detectors.drift_stats import DriftParams, ModelDrift
+from spendwatch.anomaly import Finding
+from spendwatch.events import MODEL_OBSERVATION, TRAINING_RUN
+
+KIND = "retrain_needed"
+_SEEN_RUNS = 64
+
+
+@dataclass(frozen=True)
+class DriftConfig:
+    """``drift`` section; see the module docstring for the reasoning behind each default."""
+
+    stats: DriftParams = field(default_factory=DriftParams)
+    stale_after_s: float = 6 * 3600.0
+    update_every_s: float = 600.0
+    max_features_in_evidence: int = 20
+
+
+class DriftDetector(Detector):
+    """One model: per-feature drift state and at most one open ``retrain_needed`` anomaly."""
+
+    name = "drift"
+    event_types = (MODEL_OBSERVATION, TRAINING_RUN)
+    config_cls = DriftConfig
+    config: DriftConfig
+
+    def __init__(self, key: str, config: DriftConfig, context: Any) -> None:
+        super().__init__(key, config, context)
+        self.model = ModelDrift()
+        self.last_obs_ts: float | None = None
+        self.workload: dict[str, Any] | None = None
+        self.seen_runs: deque[str] = deque(maxlen=_SEEN_RUNS)
+        self.open_start: float | None = None
+        self.open_features: set[str] = set()
+        self.last_report = float("-inf")
+
+    @staticmethod
+    def key_of(event: dict[str, Any]) -> str | None:
+        return str(event["model_id"])
+
+    def process(self, event: dict[str, Any]) -> list[Finding]:
+        if event["type"] == TRAINING_RUN:
+            return self._training(event)
+        ts = event["ts"]
+        if self.last_obs_ts is not None and ts <= self.last_obs_ts:
+            return []  # duplicate or late batch
+        self.last_obs_ts = ts
+        self.workload = event["workload"]
+        changes = self.model.update(event["values"], ts, self.config.stats)
+        drifting = self.model.drifting()
+        if self.open_start is None:
+            if not drifting:
+                return []
+            self.open_start = min(f.drift_start if f.drift_start is not None else ts for f in drifting.values())
+            self.open_features = set(drifting)
+            self.wants_tick = True
+            self.last_report = ts
+            return [self._finding(ts, active=True)]
+        if not drifting:
+            return self._end(ts, "the distribution returned to its reference")
+        if "drift" in changes.values() and ts - self.last_report >= self.config.update_every_s:
+            self.open_features |= set(drifting)
+            self.last_report = ts
+            return [self._finding(ts, active=True)]
+        return []
+
+    def _training(self, event: dict[str, Any]) -> list[Finding]:
+        if event["status"] != "succeeded" or event["run_id"] in self.seen_runs:
+            return []
+        self.seen_runs.append(event["run_id"])
+        ts = event["ts"]
+        out: list[Finding] = []
+        if self.open_start is not None and ts > self.open_start:
+            out = self._end(ts, f"retrained by run {event['run_id']}")
+        self.model.reset()  # the new model learnt what it serves now: rebuild the reference
+        return out
+
+    def tick(self, now: float) -> list[Finding]:
+        if self.open_start is not None and self.last_obs_ts is not None \
+                and now - self.last_obs_ts > self.config.stale_after_s:
+            return self._end(self.last_obs_ts, "no observations any more")
+        return []
+
+    def _end(self, at: float, why: str) -> list[Finding]:
+        if self.open_start is None:
+            return []
+        f = self._finding(at, active=False, why=why)
+        self.open_start = None
+        self.open_features = set()
+        self.wants_tick = False
+        return [f]
+
+    def _finding(self, at: float, active: bool, why: str = "") -> Finding:
+        assert self.open_start is not None
+        cfg = self.config
+        feats = {n: self.model.features[n] for n in sorted(self.open_features) if n in self.model.features}
+        shown = dict(sorted(feats.items(), key=lambda kv: -kv[1].last_d)[: cfg.max_features_in_evidence])
+        names = ", ".join(shown) or "(reset)"
+        if active:
+            summary = (f"model {self.key}: input distribution drifted on {len(feats)} feature(s) ({names}); "
+                       f"the model is serving data unlike what it was trained on: consider a retrain")
+        else:
+            summary = f"model {self.key}: drift on {names} ended ({why})"
+        evidence = {
+            "model_id": self.key,
+            "drifting_features": {n: f.evidence() for n, f in shown.items()},
+            "features_watched": len(self.model.features),
+            "test": "two-sample Kolmogorov-Smirnov vs reference, leave-worst-batch-out",
+            "confirm_tests": cfg.stats.confirm_tests,
+            "drift_started_at": round(self.open_start, 3),
+        }
+        if why:
+            evidence["resolution"] = why
+        return Finding(kind=KIND, resource=self.key, workload=self.workload, started_at=self.open_start, at=at,
+                       active=active, severity=self.context.severity(0.0), waste_usd=0.0,
+                       projected_daily_usd=0.0, summary=summary, evidence=evidence)
