@@ -61,7 +61,7 @@ def register(sub: Any) -> None:
     s = inner.add_parser("show", help="one anomaly with its full evidence and event history")
     s.add_argument("id", metavar="ID", help="anomaly id (or a unique prefix of one)")
     s.add_argument("--db", metavar="URL", default=argparse.SUPPRESS, help="history store URL")
-    s.add_argument("--json", action="store_true", default=argparse.SUPPRESS, 
+    s.add_argument("--json", action="store_true", default=argparse.SUPPRESS,
                    help="JSON: the anomaly plus an 'events' list")
     s.set_defaults(func=run_show)
     m = inner.add_parser("summary", help="waste and count by team, owner, kind and day")
@@ -108,7 +108,8 @@ def _money(x: float) -> str:
     return f"${x:,.2f}" if x < 1000 else f"${x:,.0f}"
 
 
-def _table(headers: list[str], rows: list[list[str]], out: IO[str], right: frozenset[int] | set[int] = frozenset()) -> None:
+def _table(headers: list[str], rows: list[list[str]], out: IO[str],
+           right: frozenset[int] | set[int] = frozenset()) -> None:
     widths = [max(len(h), *(len(r[i]) for r in rows)) if rows else len(h) for i, h in enumerate(headers)]
     for line in [headers, *rows]:
         cells = [c.rjust(w) if i in right else c.ljust(w) for i, (c, w) in enumerate(zip(line, widths, strict=True))]
