@@ -8,5 +8,6 @@ from detectors.base import Detector
 def default_detector_classes() -> list[type[Detector]]:
     from detectors.drift import DriftDetector
     from detectors.idle_gpu import IdleGpuDetector
+    from detectors.retrain_loop import RetrainLoopDetector
 
-    return [IdleGpuDetector, DriftDetector]
+    return [IdleGpuDetector, DriftDetector, RetrainLoopDetector]

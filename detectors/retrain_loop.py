@@ -1,0 +1,314 @@
+"""Retrain loops: a model retrained again and again for nothing.
+
+What it flags (kind ``retrain_loop``, resource = ``model_id``), from ``training_run`` events
+    - **crash loop**: runs of one model that end ``failed`` or ``cancelled`` and are restarted,
+      ``min_rounds`` times or more in a row, each restart within ``max_gap_s`` of the previous
+      run's end. A successful run breaks the pattern.
+    - **no-gain loop**: successful runs that retrain on the same ``data_version`` (and
+      ``code_version``) as the previous successful run without a material metric gain
+      (``min_gain_pct``, honouring ``higher_is_better``), ``min_rounds`` runs in a row each
+      within ``max_gap_s`` of the previous. When a run names no ``data_version``, the metric
+      decides alone: no material gain over the best so far counts as a repeat. A run on new
+      data or new code, or one that improves the metric materially, breaks the pattern.
+      Fresh data with a flat metric is *not* a loop here: whether that retrain was needed
+      depends on the inputs, which is what ``retrain_without_drift`` judges.
+
+Healthy patterns that stay quiet
+    - scheduled retrains on fresh data that improve (each run has new ``data_version``);
+    - a hyper-parameter sweep: many models at once (separate keys), or many runs of one model
+      that *overlap in time*: a run that started before the previous round ended is a sibling
+      in the same round, not a restart, so parallel trials count as one round;
+    - a long fine-tune posting progress (``status: started`` again with the same ``run_id``):
+      only terminal statuses count, once per ``run_id``.
+
+Lifecycle
+    Opens at the ``min_rounds``-th run of the pattern with ``started_at`` = the start of the
+    pattern's first run (the first failed run; for a no-gain loop, the run whose data the
+    others repeat). Updates as runs pile up. Resolves when a run breaks the pattern, or when
+    the model is quiet (no ``training_run`` event at all) for ``max(quiet_min_s, quiet_factor``
+    x the loop's median interval) of event time: the loop stopped, resolved at its last run's end.
+
+Money
+    Each run costs its ``cost_usd`` when given, else ``gpu_hours`` x ``gpu_hour_usd`` (the
+    price table's entry for a ``gpu_model`` workload label wins when it has one).
+    ``waste_usd`` = every failed run of a crash loop; the repeats (not the first run) of a
+    no-gain loop. ``projected_daily_usd`` = that waste over the loop's span (at least an hour)
+    x 24 h: what it burns per day if left alone.
+
+Defaults, and why
+    - ``min_rounds = 3``: one failure and a retry is normal; a third failure in a row is a
+      loop. Two identical retrains can be a rerun; three is a schedule on frozen data.
+    - ``max_gap_s = 4 h``: retries and hourly crons are minutes to an hour apart; a daily
+      retrain on the same snapshot is not a *loop* (and costs a day to see anyway).
+    - ``min_gain_pct = 0.5``: seed-to-seed noise of a metric on the same data is ~0.1-0.2 %;
+      a real gain from new data or code is larger.
+    - ``quiet_min_s = 2 h``, ``quiet_factor = 4``: a loop that runs every 25 minutes has
+      stopped when nothing happened for two hours; an hourly one after four.
+    - ``gpu_hour_usd = 2.95``: on-demand A100 80GB, the usual training GPU.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import dataclass, field
+from statistics import median
+from typing import Any
+
+from detectors.base import Detector
+from spendwatch.anomaly import Finding
+from spendwatch.events import TRAINING_RUN
+
+KIND = "retrain_loop"
+CRASH, NO_GAIN = "crash", "no_gain"
+_SEEN_RUNS = 256
+_PARALLEL_TOLERANCE_S = 60.0
+
+
+@dataclass(frozen=True)
+class RetrainLoopConfig:
+    """``retrain_loop`` section; see the module docstring for the reasoning behind each default."""
+
+    min_rounds: int = 3
+    max_gap_s: float = 4 * 3600.0
+    min_gain_pct: float = 0.5
+    quiet_min_s: float = 2 * 3600.0
+    quiet_factor: float = 4.0
+    gpu_hour_usd: float = 2.95
+    max_runs_in_evidence: int = 20
+
+
+@dataclass
+class _Run:
+    run_id: str
+    status: str
+    started_at: float
+    ended_at: float
+    cost_usd: float
+    data_version: str | None
+    code_version: str | None
+    metric: dict[str, Any] | None
+    trigger: str | None
+
+    def brief(self) -> dict[str, Any]:
+        return {"run_id": self.run_id, "status": self.status, "started_at": round(self.started_at, 3),
+                "ended_at": round(self.ended_at, 3), "cost_usd": round(self.cost_usd, 2),
+                "data_version": self.data_version, "code_version": self.code_version,
+                "metric": None if self.metric is None else self.metric.get("value"), "trigger": self.trigger}
+
+
+@dataclass
+class _Loop:
+    """One pattern in progress: its runs (bounded), rounds and money."""
+
+    pattern: str
+    first_start: float
+    round_end: float  # latest end of any run in the pattern: the next round must start after it
+    last_end: float
+    rounds: int = 1
+    runs_total: int = 0
+    waste: float = 0.0
+    round_starts: list[float] = field(default_factory=list)
+    runs: deque[dict[str, Any]] = field(default_factory=deque)
+    best: float | None = None
+    opened: bool = False
+    workload: dict[str, Any] | None = None
+
+    def add(self, run: _Run, cost: float, limit: int, new_round: bool) -> None:
+        if new_round:
+            self.rounds += 1
+            self.round_starts.append(run.started_at)
+            del self.round_starts[:-limit]
+        self.runs_total += 1
+        self.waste += cost
+        self.round_end = max(self.round_end, run.ended_at)
+        self.last_end = max(self.last_end, run.ended_at)
+        self.runs.append(run.brief())
+        while len(self.runs) > limit:
+            self.runs.popleft()
+
+
+class RetrainLoopDetector(Detector):
+    """One model: the crash-loop and no-gain-loop patterns in progress."""
+
+    name = "retrain_loop"
+    event_types = (TRAINING_RUN,)
+    config_cls = RetrainLoopConfig
+    config: RetrainLoopConfig
+
+    def __init__(self, key: str, config: RetrainLoopConfig, context: Any) -> None:
+        super().__init__(key, config, context)
+        self.seen: deque[str] = deque(maxlen=_SEEN_RUNS)
+        self.last_event_ts = float("-inf")
+        self.crash: _Loop | None = None
+        self.nogain: _Loop | None = None
+        self.prev_success: _Run | None = None
+
+    @staticmethod
+    def key_of(event: dict[str, Any]) -> str | None:
+        return str(event["model_id"])
+
+    # ------------------------------------------------------------------ events
+    def process(self, event: dict[str, Any]) -> list[Finding]:
+        ts = event["ts"]
+        self.last_event_ts = max(self.last_event_ts, ts)
+        status = event["status"]
+        if status == "started" or event["run_id"] in self.seen:
+            return []  # progress update, or a terminal status we already counted
+        self.seen.append(event["run_id"])
+        run = _Run(run_id=event["run_id"], status=status,
+                   started_at=_num(event.get("started_at"), ts), ended_at=_num(event.get("ended_at"), ts),
+                   cost_usd=self._cost(event), data_version=event.get("data_version"),
+                   code_version=event.get("code_version"), metric=event.get("metric"), trigger=event.get("trigger"))
+        workload = event["workload"]
+        if status in ("failed", "cancelled"):
+            return self._failed(run, workload, ts)
+        return self._succeeded(run, workload, ts)
+
+    def _failed(self, run: _Run, workload: dict[str, Any], ts: float) -> list[Finding]:
+        cfg, out = self.config, []
+        loop = self.crash
+        if loop is not None and run.started_at < loop.round_end - _PARALLEL_TOLERANCE_S:
+            loop.add(run, run.cost_usd, cfg.max_runs_in_evidence, new_round=False)  # a parallel sibling
+        elif loop is not None and run.started_at - loop.round_end <= cfg.max_gap_s:
+            loop.add(run, run.cost_usd, cfg.max_runs_in_evidence, new_round=True)
+        else:
+            if loop is not None:
+                out.extend(self._end(loop, loop.last_end, "the failures stopped"))
+            loop = self.crash = _Loop(CRASH, run.started_at, run.ended_at, run.ended_at, rounds=0)
+            loop.add(run, run.cost_usd, cfg.max_runs_in_evidence, new_round=True)
+        loop.workload = workload
+        out.extend(self._report(loop, ts))
+        return out
+
+    def _succeeded(self, run: _Run, workload: dict[str, Any], ts: float) -> list[Finding]:
+        cfg, out = self.config, []
+        if self.crash is not None:
+            out.extend(self._end(self.crash, ts, f"run {run.run_id} succeeded"))
+        prev = self.prev_success
+        if prev is not None and run.started_at < prev.ended_at - _PARALLEL_TOLERANCE_S:
+            return out  # a parallel trial of the same round (a sweep): neither a repeat nor a break
+        value = _metric_value(run.metric)
+        loop = self.nogain
+        repeat = False
+        if prev is not None and run.started_at - max(prev.ended_at, loop.round_end if loop else prev.ended_at) \
+                <= cfg.max_gap_s:
+            best = loop.best if loop is not None else _metric_value(prev.metric)
+            gain = self._material_gain(best, value)
+            if run.data_version is not None and prev.data_version is not None:
+                repeat = (run.data_version, run.code_version) == (prev.data_version, prev.code_version) and not gain
+            else:
+                repeat = best is not None and value is not None and not gain
+        if repeat:
+            assert prev is not None
+            if loop is None:
+                loop = self.nogain = _Loop(NO_GAIN, prev.started_at, prev.ended_at, prev.ended_at, rounds=1,
+                                           best=_metric_value(prev.metric))
+                loop.round_starts.append(prev.started_at)
+                loop.runs.append(prev.brief())
+            loop.add(run, run.cost_usd, cfg.max_runs_in_evidence, new_round=True)
+            loop.best = self._better(loop.best, value)
+            loop.workload = workload
+            out.extend(self._report(loop, ts))
+        elif loop is not None:
+            same = prev is not None and (run.data_version, run.code_version) == (prev.data_version, prev.code_version)
+            why = "a material metric gain" if same else "new data or code"
+            out.extend(self._end(loop, ts, f"run {run.run_id} brought {why}"))
+        self.prev_success = run
+        return out
+
+    def tick(self, now: float) -> list[Finding]:
+        out: list[Finding] = []
+        for loop in (self.crash, self.nogain):
+            if loop is not None and now - max(self.last_event_ts, loop.last_end) > self._quiet_s(loop):
+                out.extend(self._end(loop, loop.last_end, "no run for a while: the loop stopped"))
+        return out
+
+    # ----------------------------------------------------------------- helpers
+    def _cost(self, event: dict[str, Any]) -> float:
+        cost = event.get("cost_usd")
+        if cost is not None:
+            return float(cost)
+        hours = event.get("gpu_hours") or 0.0
+        labels = (event.get("workload") or {}).get("labels") or {}
+        price = self.context.prices.gpu_per_hour(labels.get("gpu_model")) if labels.get("gpu_model") else 0.0
+        return float(hours) * (price if price > 0 else self.config.gpu_hour_usd)
+
+    def _material_gain(self, best: float | None, value: float | None) -> bool:
+        if best is None or value is None or self._hib is None:
+            return False
+        delta = (value - best) if self._hib else (best - value)
+        return delta > self.config.min_gain_pct / 100.0 * max(abs(best), 1e-12)
+
+    @property
+    def _hib(self) -> bool | None:
+        run = self.prev_success
+        metric = run.metric if run is not None else None
+        return None if metric is None else bool(metric.get("higher_is_better"))
+
+    def _better(self, a: float | None, b: float | None) -> float | None:
+        if a is None or b is None:
+            return a if b is None else b
+        return max(a, b) if self._hib else min(a, b)
+
+    def _quiet_s(self, loop: _Loop) -> float:
+        starts = loop.round_starts
+        gaps = [b - a for a, b in zip(starts, starts[1:], strict=False)]
+        typical = median(gaps) if gaps else 0.0
+        return max(self.config.quiet_min_s, self.config.quiet_factor * typical)
+
+    def _report(self, loop: _Loop, ts: float) -> list[Finding]:
+        if not loop.opened:
+            if loop.rounds < self.config.min_rounds:
+                return []
+            loop.opened = True
+            self.wants_tick = True
+        return [self._finding(loop, ts, active=True)]
+
+    def _end(self, loop: _Loop, at: float, why: str) -> list[Finding]:
+        out = [self._finding(loop, at, active=False, why=why)] if loop.opened else []
+        if loop is self.crash:
+            self.crash = None
+        else:
+            self.nogain = None
+        self.wants_tick = any(x is not None and x.opened for x in (self.crash, self.nogain))
+        return out
+
+    def _finding(self, loop: _Loop, at: float, active: bool, why: str = "") -> Finding:
+        span_h = max(loop.last_end - loop.first_start, 3600.0) / 3600.0
+        daily = loop.waste / span_h * 24.0
+        runs = list(loop.runs)
+        if loop.pattern == CRASH:
+            head = f"crash loop: {loop.runs_total} runs failed and were restarted in {span_h:.1f} h"
+        else:
+            dv = runs[-1].get("data_version")
+            head = (f"no-gain loop: {loop.rounds} successful retrains in {span_h:.1f} h "
+                    + (f"on the same data ({dv})" if dv else "with no material metric gain"))
+        tail = (f"${loop.waste:.2f} burnt so far, ${daily:.0f}/day" if active
+                else f"ended: {why}; ${loop.waste:.2f} burnt")
+        evidence: dict[str, Any] = {
+            "model_id": self.key,
+            "pattern": loop.pattern,
+            "rounds": loop.rounds,
+            "runs_total": loop.runs_total,
+            "span_hours": round(span_h, 3),
+            "runs": runs,
+            "min_rounds": self.config.min_rounds,
+            "max_gap_s": self.config.max_gap_s,
+        }
+        if loop.pattern == NO_GAIN:
+            evidence["best_metric"] = loop.best
+            evidence["min_gain_pct"] = self.config.min_gain_pct
+        if why:
+            evidence["resolution"] = why
+        return Finding(kind=KIND, resource=self.key, workload=loop.workload, started_at=loop.first_start, at=at,
+                       active=active, severity=self.context.severity(daily), waste_usd=loop.waste,
+                       projected_daily_usd=daily, summary=f"model {self.key}: {head}; {tail}", evidence=evidence,
+                       slot=loop.pattern)
+
+
+def _num(value: Any, default: float) -> float:
+    return float(value) if value is not None else default
+
+
+def _metric_value(metric: dict[str, Any] | None) -> float | None:
+    return None if metric is None else float(metric["value"])
