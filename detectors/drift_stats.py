@@ -102,7 +102,7 @@ class FeatureDrift:
 
     __slots__ = ("ref_chunks", "ref_count", "ref", "ref_n", "win", "win_n", "since_test", "last_ts",
                  "tests", "elevated", "quiet", "drifting", "drift_start", "confirmed_at", "max_ratio",
-                 "n_tests", "last_d", "last_z", "last_ratio")
+                 "n_tests", "last_d", "last_z", "last_ratio", "drifted_since_mark")
 
     def __init__(self) -> None:
         self.reset()
@@ -128,6 +128,13 @@ class FeatureDrift:
         self.last_d = 0.0
         self.last_z = 0.0
         self.last_ratio = 0.0
+        self.drifted_since_mark = False
+
+    def mark(self) -> None:
+        """Start a new judging period (e.g. at a retrain) while keeping the reference."""
+        self.n_tests = 0
+        self.max_ratio = 0.0
+        self.drifted_since_mark = self.drifting
 
     def __getstate__(self) -> dict[str, Any]:
         return {k: getattr(self, k) for k in self.__slots__}
@@ -193,6 +200,7 @@ class FeatureDrift:
             if self.elevated >= p.confirm_tests:
                 self.drifting, self.quiet, self.confirmed_at = True, 0, ts
                 self.drift_start = self._change_point(p)
+                self.drifted_since_mark = True
                 return "drift"
             return None
         self.quiet = self.quiet + 1 if ratio < p.clear_ratio else 0
@@ -278,13 +286,21 @@ class ModelDrift:
                 changes[name] = change
         return changes
 
+    def mark(self) -> None:
+        for f in self.features.values():
+            f.mark()
+
+    def drifted_since_mark(self) -> list[str]:
+        """Features whose drift was confirmed since the last :meth:`mark` (or reset), or still is."""
+        return sorted(n for n, f in self.features.items() if f.drifted_since_mark or f.drifting)
+
     def drifting(self) -> dict[str, FeatureDrift]:
         return {n: f for n, f in self.features.items() if f.drifting}
 
     def tested(self, min_tests: int) -> bool:
-        """Whether any feature has been tested at least ``min_tests`` times since its reset."""
+        """Whether any feature has been tested at least ``min_tests`` times since its reset or mark."""
         return any(f.n_tests >= min_tests for f in self.features.values())
 
     def max_ratio(self) -> float:
-        """Largest D seen since the reset, relative to its threshold (0 when never tested)."""
+        """Largest test score (1 = threshold) since the reset or mark (0 when never tested)."""
         return max((f.max_ratio for f in self.features.values()), default=0.0)

@@ -9,5 +9,6 @@ def default_detector_classes() -> list[type[Detector]]:
     from detectors.drift import DriftDetector
     from detectors.idle_gpu import IdleGpuDetector
     from detectors.retrain_loop import RetrainLoopDetector
+    from detectors.retrain_without_drift import RetrainWithoutDriftDetector
 
-    return [IdleGpuDetector, DriftDetector, RetrainLoopDetector]
+    return [IdleGpuDetector, DriftDetector, RetrainLoopDetector, RetrainWithoutDriftDetector]

@@ -57,6 +57,7 @@ from typing import Any
 from detectors.base import Detector
 from spendwatch.anomaly import Finding
 from spendwatch.events import TRAINING_RUN
+from spendwatch.prices import PriceTable
 
 KIND = "retrain_loop"
 CRASH, NO_GAIN = "crash", "no_gain"
@@ -225,13 +226,7 @@ class RetrainLoopDetector(Detector):
 
     # ----------------------------------------------------------------- helpers
     def _cost(self, event: dict[str, Any]) -> float:
-        cost = event.get("cost_usd")
-        if cost is not None:
-            return float(cost)
-        hours = event.get("gpu_hours") or 0.0
-        labels = (event.get("workload") or {}).get("labels") or {}
-        price = self.context.prices.gpu_per_hour(labels.get("gpu_model")) if labels.get("gpu_model") else 0.0
-        return float(hours) * (price if price > 0 else self.config.gpu_hour_usd)
+        return run_cost_usd(event, self.context.prices, self.config.gpu_hour_usd)
 
     def _material_gain(self, best: float | None, value: float | None) -> bool:
         if best is None or value is None or self._hib is None:
@@ -304,6 +299,18 @@ class RetrainLoopDetector(Detector):
                        active=active, severity=self.context.severity(daily), waste_usd=loop.waste,
                        projected_daily_usd=daily, summary=f"model {self.key}: {head}; {tail}", evidence=evidence,
                        slot=loop.pattern)
+
+
+def run_cost_usd(event: dict[str, Any], prices: PriceTable, gpu_hour_usd: float) -> float:
+    """What a ``training_run`` cost: ``cost_usd`` when given, else ``gpu_hours`` x a GPU-hour price
+    (the price table's entry for a ``gpu_model`` workload label, else ``gpu_hour_usd``)."""
+    cost = event.get("cost_usd")
+    if cost is not None:
+        return float(cost)
+    hours = event.get("gpu_hours") or 0.0
+    labels = (event.get("workload") or {}).get("labels") or {}
+    price = prices.gpu_per_hour(labels["gpu_model"]) if labels.get("gpu_model") else 0.0
+    return float(hours) * (price if price > 0 else gpu_hour_usd)
 
 
 def _num(value: Any, default: float) -> float:

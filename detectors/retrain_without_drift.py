@@ -1,0 +1,211 @@
+"""Retrains without drift: money spent retraining a model whose inputs did not change.
+
+What it flags (kind ``retrain_without_drift``, resource = ``model_id``)
+    A ``training_run`` that *succeeds* for a model when, since that model's previous successful
+    retrain,
+
+    - its ``model_observation`` inputs were watched (at least ``min_tests`` drift tests on some
+      feature) and no feature's drift was confirmed (same bounded rank-based tests as
+      ``retrain_needed``: :mod:`detectors.drift_stats`), and
+    - its metric did not improve materially over the previous successful run's metric
+      (``min_gain_pct``, honouring ``higher_is_better``).
+
+    No evidence is no verdict: a model with no observations, a first retrain (no previous
+    metric to compare with) and a run without a metric are never flagged.
+
+Lifecycle (one anomaly per series of needless retrains)
+    - Opens on the first needless retrain: ``started_at`` = that run's start.
+    - Each further needless retrain updates it (count, runs, waste).
+    - Resolves at a *justified* retrain, one after confirmed drift or with a material metric
+      gain, or after ``max(quiet_min_s, quiet_factor`` x the usual interval between retrains)
+      without any retrain (the schedule was stopped). A retrain we cannot judge (no
+      observations since the last one, no metric) neither extends nor resolves it.
+
+Reference handling
+    After a retrain that followed confirmed drift the reference of every feature is rebuilt
+    (the model learnt the new distribution). After a needless retrain only the judging period
+    restarts and the reference is kept: inputs did not change, and frequent retrains must not
+    keep the detector blind while a new reference fills.
+
+Money
+    ``waste_usd`` = the needless runs' cost (``cost_usd``, else ``gpu_hours`` x
+    ``gpu_hour_usd``). ``projected_daily_usd`` = mean cost of a needless run x retrains per day
+    at the model's median interval between successful retrains.
+
+Duplicates and late data
+    A terminal status counts once per ``run_id``; an observation batch not newer than the
+    model's latest is skipped.
+
+Defaults, and why
+    ``min_tests = 3`` (a few windows of real traffic, not a handful of values);
+    ``min_gain_pct = 0.5`` (above seed noise, below what new data or a fix brings);
+    ``quiet_min_s = 6 h``, ``quiet_factor = 3``; ``gpu_hour_usd = 2.95`` (A100 80GB on demand).
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import dataclass, field
+from statistics import median
+from typing import Any
+
+from detectors.base import Detector
+from detectors.drift_stats import DriftParams, ModelDrift
+from detectors.retrain_loop import run_cost_usd
+from spendwatch.anomaly import Finding
+from spendwatch.events import MODEL_OBSERVATION, TRAINING_RUN
+
+KIND = "retrain_without_drift"
+_SEEN_RUNS = 64
+_INTERVALS = 16
+
+
+@dataclass(frozen=True)
+class RetrainWithoutDriftConfig:
+    """``retrain_without_drift`` section; see the module docstring for each default."""
+
+    stats: DriftParams = field(default_factory=DriftParams)
+    min_tests: int = 3
+    min_gain_pct: float = 0.5
+    quiet_min_s: float = 6 * 3600.0
+    quiet_factor: float = 3.0
+    gpu_hour_usd: float = 2.95
+    max_runs_in_evidence: int = 20
+
+
+@dataclass
+class _Success:
+    run_id: str
+    started_at: float
+    ended_at: float
+    metric: dict[str, Any] | None
+
+
+class RetrainWithoutDriftDetector(Detector):
+    """One model: drift since its last retrain, and the series of needless retrains."""
+
+    name = "retrain_without_drift"
+    event_types = (MODEL_OBSERVATION, TRAINING_RUN)
+    config_cls = RetrainWithoutDriftConfig
+    config: RetrainWithoutDriftConfig
+
+    def __init__(self, key: str, config: RetrainWithoutDriftConfig, context: Any) -> None:
+        super().__init__(key, config, context)
+        self.model = ModelDrift()
+        self.last_obs_ts: float | None = None
+        self.seen: deque[str] = deque(maxlen=_SEEN_RUNS)
+        self.prev: _Success | None = None
+        self.intervals: deque[float] = deque(maxlen=_INTERVALS)
+        self.last_retrain_ts = float("-inf")
+        # the open series of needless retrains
+        self.start: float | None = None
+        self.workload: dict[str, Any] | None = None
+        self.waste = 0.0
+        self.count = 0
+        self.runs: deque[dict[str, Any]] = deque()
+
+    @staticmethod
+    def key_of(event: dict[str, Any]) -> str | None:
+        return str(event["model_id"])
+
+    def process(self, event: dict[str, Any]) -> list[Finding]:
+        ts = event["ts"]
+        if event["type"] == MODEL_OBSERVATION:
+            if self.last_obs_ts is None or ts > self.last_obs_ts:
+                self.last_obs_ts = ts
+                self.model.update(event["values"], ts, self.config.stats)
+            return []
+        if event["status"] != "succeeded" or event["run_id"] in self.seen:
+            return []
+        self.seen.append(event["run_id"])
+        return self._retrained(event, ts)
+
+    def _retrained(self, event: dict[str, Any], ts: float) -> list[Finding]:
+        cfg = self.config
+        run = _Success(event["run_id"], float(event.get("started_at") or ts), float(event.get("ended_at") or ts),
+                       event.get("metric"))
+        prev = self.prev
+        if prev is not None and run.started_at > prev.started_at:
+            self.intervals.append(run.started_at - prev.started_at)
+        watched = self.model.tested(cfg.min_tests)
+        drifted = self.model.drifted_since_mark()
+        gain = self._gain(prev.metric if prev else None, run.metric)
+        out: list[Finding] = []
+        if drifted or gain is True:
+            why = f"drift on {', '.join(drifted)}" if drifted else "a material metric gain"
+            out = self._end(ts, f"run {run.run_id} was justified by {why}")
+        elif prev is not None and watched and gain is False:
+            cost = run_cost_usd(event, self.context.prices, cfg.gpu_hour_usd)
+            if self.start is None:
+                self.start, self.waste, self.count = run.started_at, 0.0, 0
+                self.runs.clear()
+                self.wants_tick = True
+            self.workload = event["workload"]
+            self.waste += cost
+            self.count += 1
+            self.runs.append({"run_id": run.run_id, "started_at": round(run.started_at, 3),
+                              "ended_at": round(run.ended_at, 3), "cost_usd": round(cost, 2),
+                              "metric": _value(run.metric), "previous_metric": _value(prev.metric),
+                              "data_version": event.get("data_version"), "trigger": event.get("trigger")})
+            while len(self.runs) > cfg.max_runs_in_evidence:
+                self.runs.popleft()
+            out = [self._finding(ts, active=True)]
+        if drifted:
+            self.model.reset()  # the new model learnt the new distribution
+        else:
+            self.model.mark()
+        self.prev = run
+        self.last_retrain_ts = max(self.last_retrain_ts, ts)
+        return out
+
+    def _gain(self, before: dict[str, Any] | None, after: dict[str, Any] | None) -> bool | None:
+        """True/False: the metric improved materially or not; None: cannot tell."""
+        if before is None or after is None or before.get("name") != after.get("name"):
+            return None
+        b, a = float(before["value"]), float(after["value"])
+        delta = (a - b) if after.get("higher_is_better") else (b - a)
+        return delta > self.config.min_gain_pct / 100.0 * max(abs(b), 1e-12)
+
+    def tick(self, now: float) -> list[Finding]:
+        if self.start is None:
+            return []
+        typical = median(self.intervals) if self.intervals else 0.0
+        if now - self.last_retrain_ts > max(self.config.quiet_min_s, self.config.quiet_factor * typical):
+            return self._end(self.last_retrain_ts, "no retrain since: the schedule stopped")
+        return []
+
+    def _end(self, at: float, why: str) -> list[Finding]:
+        if self.start is None:
+            return []
+        f = self._finding(at, active=False, why=why)
+        self.start = None
+        self.wants_tick = False
+        return [f]
+
+    def _finding(self, at: float, active: bool, why: str = "") -> Finding:
+        assert self.start is not None
+        typical = median(self.intervals) if self.intervals else 86400.0
+        daily = self.waste / max(self.count, 1) * 86400.0 / max(typical, 3600.0)
+        if active:
+            summary = (f"model {self.key}: {self.count} retrain(s) with no input drift and no metric gain; "
+                       f"${self.waste:.2f} spent without need, ${daily:.0f}/day at this schedule")
+        else:
+            summary = f"model {self.key}: needless retrains ended ({why}); ${self.waste:.2f} spent without need"
+        evidence: dict[str, Any] = {
+            "model_id": self.key,
+            "needless_retrains": self.count,
+            "runs": list(self.runs),
+            "features_watched": sorted(self.model.features),
+            "max_drift_score_since_last_retrain": round(self.model.max_ratio(), 3),
+            "min_gain_pct": self.config.min_gain_pct,
+            "median_retrain_interval_s": round(typical, 1),
+        }
+        if why:
+            evidence["resolution"] = why
+        return Finding(kind=KIND, resource=self.key, workload=self.workload, started_at=self.start, at=at,
+                       active=active, severity=self.context.severity(daily), waste_usd=self.waste,
+                       projected_daily_usd=daily, summary=summary, evidence=evidence)
+
+
+def _value(metric: dict[str, Any] | None) -> float | None:
+    return None if metric is None else float(metric["value"])
