@@ -1,0 +1,1 @@
+"""Billing collectors: FOCUS cost exports and LLM usage exports into ``billing_delta`` events."""
