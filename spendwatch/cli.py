@@ -13,6 +13,7 @@ from spendwatch.errors import SpendwatchError
 # Sub-command modules, in the order `--help` lists them.
 COMMAND_MODULES = [
     "replay",
+    "demo",
     "simulate",
     "anomalies",
     "alerter",
