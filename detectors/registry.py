@@ -6,9 +6,10 @@ from detectors.base import Detector
 
 
 def default_detector_classes() -> list[type[Detector]]:
+    from detectors.cost_spike import CostSpikeDetector
     from detectors.drift import DriftDetector
     from detectors.idle_gpu import IdleGpuDetector
     from detectors.retrain_loop import RetrainLoopDetector
     from detectors.retrain_without_drift import RetrainWithoutDriftDetector
 
-    return [IdleGpuDetector, DriftDetector, RetrainLoopDetector, RetrainWithoutDriftDetector]
+    return [IdleGpuDetector, DriftDetector, RetrainLoopDetector, RetrainWithoutDriftDetector, CostSpikeDetector]
