@@ -1,0 +1,178 @@
+"""Block Kit for alert messages: one anomaly, or a group (a storm) as one message with a list.
+
+Rendering is a pure function of the anomalies' latest snapshots and a ``mention`` function, so a
+root message can be re-rendered at any time (after a restart too) and edited in place.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Mapping, Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+Mention = Callable[[str | None], str]
+
+_SEVERITY_ICON = {"critical": ":red_circle:", "warning": ":large_orange_circle:", "info": ":large_blue_circle:"}
+_KIND_TITLE = {"idle_gpu": "Idle GPU", "gpu_memory_hoarding": "GPU memory hoarding", "cost_spike": "Cost spike",
+               "retrain_loop": "Retrain loop", "retrain_needed": "Retrain needed",
+               "retrain_without_drift": "Retrain without drift"}
+_MAX_LIST = 25        # rows listed in a group message; the rest are counted
+_MAX_SECTION = 2900   # Slack caps a section's text at 3000 characters
+
+
+def money(x: float) -> str:
+    return f"${x:,.2f}" if abs(x) < 1000 else f"${x:,.0f}"
+
+
+def kind_title(kind: str) -> str:
+    return _KIND_TITLE.get(kind, kind.replace("_", " ").capitalize())
+
+
+def slack_date(ts: float) -> str:
+    """A Slack date token (shown in the reader's time zone) with a UTC fallback."""
+    iso = datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%d %H:%M UTC")
+    return f"<!date^{int(ts)}^{{date_short_pretty}} {{time}}|{iso}>"
+
+
+def _hours(a: Mapping[str, Any]) -> float:
+    end = a.get("resolved_at") or a.get("ts") or a["started_at"]
+    return max(0.0, (float(end) - float(a["started_at"])) / 3600)
+
+
+def _evidence_line(evidence: Mapping[str, Any], limit: int = 8) -> str:
+    """The key evidence: the first scalar fields, which detectors put in order of importance."""
+    parts = []
+    for k, v in evidence.items():
+        if isinstance(v, bool) or v is None or isinstance(v, dict | list):
+            continue
+        parts.append(f"{k}={v:g}" if isinstance(v, float) else f"{k}={v}")
+        if len(parts) >= limit:
+            break
+    return " · ".join(parts)
+
+
+def _cut(text: str, n: int = _MAX_SECTION) -> str:
+    return text if len(text) <= n else text[: n - 1] + "…"
+
+
+def render_single(a: Mapping[str, Any], mention: Mention) -> tuple[str, list[dict[str, Any]]]:
+    """(fallback text, blocks) for one anomaly."""
+    wl = a.get("workload") or {}
+    resolved = a.get("state") == "resolved"
+    sev = str(a.get("severity", "info"))
+    icon = ":white_check_mark:" if resolved else _SEVERITY_ICON.get(sev, "")
+    title = f"{icon} {kind_title(a['kind'])}: {money(a['projected_daily_usd'])}/day"
+    if resolved:
+        title += " (resolved)"
+    who = mention(wl.get("owner"))
+    status = (f"*Resolved* {slack_date(a['resolved_at'])} after {_hours(a):.1f} h, "
+              f"{money(a['waste_usd'])} lost in total." if resolved and a.get("resolved_at")
+              else f"*Open* for {_hours(a):.1f} h and counting.")
+    fields = [
+        f"*Owner*\n{who}", f"*Team*\n{wl.get('team') or '-'}",
+        f"*Workload*\n`{wl.get('id') or '-'}`", f"*Resource*\n`{a.get('resource') or '-'}`",
+        f"*Since*\n{slack_date(float(a['started_at']))}", f"*Severity*\n{_SEVERITY_ICON.get(sev, '')} {sev}",
+        f"*Lost so far*\n{money(a['waste_usd'])}", f"*Per day*\n{money(a['projected_daily_usd'])}",
+    ]
+    blocks: list[dict[str, Any]] = [
+        {"type": "header", "text": {"type": "plain_text", "text": _cut(title, 150), "emoji": True}},
+        {"type": "section", "text": {"type": "mrkdwn", "text": _cut(f"{a.get('summary', '')}\n{status}")}},
+        {"type": "section", "fields": [{"type": "mrkdwn", "text": f} for f in fields]},
+    ]
+    evidence = _evidence_line(a.get("evidence") or {})
+    context = [f"`{a['id']}`"] + ([evidence] if evidence else [])
+    blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": _cut(t, 1900)} for t in context]})
+    text = f"[{sev}] {a.get('summary', '')} (owner: {who})"
+    if resolved:
+        text = f"[resolved] {text}"
+    return text, blocks
+
+
+def render_group(members: Sequence[Mapping[str, Any]], mention: Mention) -> tuple[str, list[dict[str, Any]]]:
+    """(fallback text, blocks) for a group of anomalies posted as one message with a list."""
+    first = members[0]
+    open_ = [m for m in members if m.get("state") != "resolved"]
+    worst = max((m.get("severity", "info") for m in open_ or members), key=lambda s: ["info", "warning",
+                                                                                        "critical"].index(s))
+    daily = sum(m["projected_daily_usd"] for m in open_)
+    lost = sum(m["waste_usd"] for m in members)
+    wl = first.get("workload") or {}
+    where = wl.get("team") or (first.get("evidence") or {}).get("node") or "unallocated"
+    icon = ":white_check_mark:" if not open_ else _SEVERITY_ICON.get(worst, "")
+    title = f"{icon} {len(members)} × {kind_title(first['kind'])} ({where}): {money(daily)}/day"
+    owners = sorted({str((m.get("workload") or {}).get("owner")) for m in members
+                     if (m.get("workload") or {}).get("owner")})
+    since = min(float(m["started_at"]) for m in members)
+    head = (f"*{len(open_)} open*, {len(members) - len(open_)} resolved · *{money(lost)}* lost so far · "
+            f"*{money(daily)}*/day · since {slack_date(since)}\n"
+            f"*Owners:* {', '.join(mention(o) for o in owners) or mention(None)}")
+    rows = []
+    for m in sorted(members, key=lambda m: (m.get("state") == "resolved", -m["waste_usd"], m["id"]))[:_MAX_LIST]:
+        mwl = m.get("workload") or {}
+        node = (m.get("evidence") or {}).get("node")
+        done = " :white_check_mark: resolved" if m.get("state") == "resolved" else ""
+        rows.append(f"• `{m.get('resource')}`{' on ' + str(node) if node else ''} · {mwl.get('id') or 'no workload'}"
+                    f" · {money(m['waste_usd'])} lost · {money(m['projected_daily_usd'])}/day{done}")
+    if len(members) > _MAX_LIST:
+        rows.append(f"…and {len(members) - _MAX_LIST} more (`spendwatch anomalies --kind {first['kind']}`)")
+    blocks: list[dict[str, Any]] = [
+        {"type": "header", "text": {"type": "plain_text", "text": _cut(title, 150), "emoji": True}},
+        {"type": "section", "text": {"type": "mrkdwn", "text": _cut(head)}},
+        {"type": "section", "text": {"type": "mrkdwn", "text": _cut("\n".join(rows))}},
+        {"type": "context", "elements": [{"type": "mrkdwn", "text": f"severity {worst} · grouped by route"}]},
+    ]
+    text = (f"[{worst}] {len(members)} × {kind_title(first['kind'])} ({where}): {money(lost)} lost, "
+            f"{money(daily)}/day")
+    return text, blocks
+
+
+def render_root(members: Sequence[Mapping[str, Any]], mention: Mention) -> tuple[str, list[dict[str, Any]]]:
+    """The root message for a message's members: single layout for one, a list for several."""
+    if len(members) == 1:
+        return render_single(members[0], mention)
+    return render_group(members, mention)
+
+
+def change_text(old: Mapping[str, Any], new: Mapping[str, Any], in_group: bool) -> str:
+    """The thread reply for an update or a resolve (mrkdwn)."""
+    who = f"`{new.get('resource')}`: " if in_group else ""
+    if new.get("state") == "resolved":
+        return (f":white_check_mark: {who}resolved {slack_date(float(new.get('resolved_at') or new['ts']))} "
+                f"after {_hours(new):.1f} h; {money(new['waste_usd'])} lost in total.")
+    parts = []
+    if old.get("severity") != new.get("severity"):
+        parts.append(f"severity {old.get('severity')} → *{new.get('severity')}*")
+    parts.append(f"lost so far {money(old.get('waste_usd') or 0.0)} → *{money(new['waste_usd'])}*")
+    if abs((old.get("projected_daily_usd") or 0.0) - new["projected_daily_usd"]) >= 0.01:
+        parts.append(f"per day {money(old.get('projected_daily_usd') or 0.0)} → *{money(new['projected_daily_usd'])}*")
+    return f":chart_with_upwards_trend: {who}" + "; ".join(parts)
+
+
+_DATE_TOKEN = re.compile(r"<!date\^\d+\^[^|>]*\|([^>]*)>")
+_EMOJI = {":white_check_mark:": "✔", ":red_circle:": "🔴", ":large_orange_circle:": "🟠",
+          ":large_blue_circle:": "🔵", ":chart_with_upwards_trend:": "↗", ":heavy_plus_sign:": "+"}
+
+
+def console_text(text: str) -> str:
+    """Slack mrkdwn made readable on a terminal: date tokens to their UTC text, emoji codes to symbols."""
+    text = _DATE_TOKEN.sub(r"\1", text)
+    for code, symbol in _EMOJI.items():
+        text = text.replace(code, symbol)
+    return text.replace("*", "")
+
+
+def blocks_to_text(blocks: Sequence[Mapping[str, Any]]) -> str:
+    """Plain text of Block Kit blocks, for the console notifier."""
+    out: list[str] = []
+    for b in blocks:
+        if b.get("type") == "header":
+            out.append(b["text"]["text"])
+        elif b.get("type") == "section":
+            if "text" in b:
+                out.append(b["text"]["text"])
+            if "fields" in b:
+                out.append("   ".join(f["text"].replace("\n", ": ") for f in b["fields"]))
+        elif b.get("type") == "context":
+            out.append(" | ".join(e.get("text", "") for e in b.get("elements", [])))
+    return console_text("\n".join(out))
