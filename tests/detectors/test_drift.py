@@ -1,0 +1,152 @@
+"""retrain_needed: sustained drift opens one anomaly from when it began; noise, heavy tails and
+single batches do not; a successful retrain or a return to normal resolves it."""
+
+from __future__ import annotations
+
+import pickle
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+from detectors.drift import DriftDetector
+from detectors.drift_stats import DriftParams, FeatureDrift, ks_statistic
+from detectors.engine import Engine
+
+H, M = 3600.0, 60.0
+T0 = 1_774_000_000.0
+Gen = Callable[[np.random.Generator, float, int], np.ndarray]
+
+
+def stream(features: dict[str, Gen], hours: float = 12.0, per_batch: int = 50, model: str = "credit",
+           seed: int = 7) -> list[dict[str, Any]]:
+    """One batch a minute per model; each feature's values drawn by ``gen(rng, t, n)``."""
+    rng = np.random.default_rng(seed)
+    evs = []
+    for i in range(int(hours * 60)):
+        t = T0 + (i + 1) * M
+        evs.append({"type": "model_observation", "ts": t, "model_id": model,
+                    "workload": {"id": f"serving/{model}", "kind": "inference"},
+                    "values": {n: [round(float(x), 4) for x in g(rng, t, per_batch)] for n, g in features.items()}})
+    return evs
+
+
+def retrain(model: str, ts: float, status: str = "succeeded", run_id: str = "r1") -> dict[str, Any]:
+    return {"type": "training_run", "ts": ts, "run_id": run_id, "model_id": model, "status": status,
+            "workload": {"id": f"train/{model}"}, "started_at": ts - 20 * M, "ended_at": ts}
+
+
+def normal(mu: float = 0.0, sd: float = 1.0) -> Gen:
+    return lambda r, t, n: r.normal(mu, sd, n)
+
+
+def replay(events: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    eng = Engine(None, [DriftDetector])
+    return eng.process_many(sorted(events, key=lambda e: e["ts"]))
+
+
+def opens(out: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    seen: dict[str, dict[str, Any]] = {}
+    for a in out:
+        if a["state"] == "open":
+            seen.setdefault(a["id"], a)
+    return list(seen.values())
+
+
+def test_gradual_mean_shift_is_found_within_45_min_from_its_start() -> None:
+    start = T0 + 4 * H
+
+    def income(r: np.random.Generator, t: float, n: int) -> np.ndarray:
+        k = min(max((t - start) / (3 * H), 0.0), 1.0)
+        return r.normal(68 + 28 * k, 14, n)
+    out = replay(stream({"income_k": income, "utilization": lambda r, t, n: r.beta(2, 3, n)}))
+    [a] = opens(out)
+    assert a["kind"] == "retrain_needed" and a["resource"] == "credit" and a["workload"]["id"] == "serving/credit"
+    assert 0 < a["detected_at"] - start < 45 * M
+    assert start - 10 * M <= a["started_at"] < a["detected_at"]  # when it began, not when confirmed
+    ev = a["evidence"]["drifting_features"]
+    assert list(ev) == ["income_k"]
+    assert ev["income_k"]["current_median"] > ev["income_k"]["reference_median"]
+    assert ev["income_k"]["started_at"] == a["started_at"]
+    assert all(x["state"] == "open" for x in out)
+
+
+def test_abrupt_variance_change_is_found_quickly_and_dated() -> None:
+    change = T0 + 6 * H
+    lag = lambda r, t, n: r.normal(90, 65 if t > change else 20, n)  # noqa: E731
+    out = replay(stream({"courier_lag_s": lag, "distance_km": lambda r, t, n: r.lognormal(1.4, 0.5, n)}))
+    [a] = opens(out)
+    assert a["detected_at"] - change < 20 * M
+    assert abs(a["started_at"] - change) <= 6 * M
+    assert list(a["evidence"]["drifting_features"]) == ["courier_lag_s"]
+
+
+def test_heavy_tailed_and_discrete_stable_features_stay_quiet() -> None:
+    feats: dict[str, Gen] = {
+        "bid_cpm": lambda r, t, n: 2.1 + 0.4 * r.standard_t(3, n),
+        "user_age_days": lambda r, t, n: 400 + 90 * r.standard_t(3, n),
+        "cauchy": lambda r, t, n: r.standard_cauchy(n),
+        "open_lines": lambda r, t, n: r.integers(1, 13, n).astype(float),
+        "amount": lambda r, t, n: r.lognormal(3, 1.5, n),
+    }
+    for seed in (1, 2):
+        assert replay(stream(feats, seed=seed, model="ads")) == []
+
+
+def test_single_noisy_batch_does_not_open() -> None:
+    evs = stream({"x": normal(), "y": normal(5, 2)}, hours=6)
+    evs[200]["values"]["x"] = [1e6] * 50  # one batch of garbage
+    evs[260]["values"]["y"] = [-50.0] * 5000  # one huge odd batch
+    evs[300]["values"]["x"] = list(np.random.default_rng(3).normal(4, 1, 50))
+    assert replay(evs) == []
+
+
+def test_successful_retrain_after_drift_resolves_and_resets_the_reference() -> None:
+    change = T0 + 3 * H
+    evs = stream({"x": lambda r, t, n: r.normal(3.0 if t > change else 0.0, 1, n)}, hours=10)
+    evs.append(retrain("credit", change + 2 * H, status="failed", run_id="bad"))  # a failed run changes nothing
+    evs.append(retrain("credit", change + 3 * H))
+    evs.append(retrain("credit", change + 3 * H + 5))  # the same run again
+    out = replay(evs)
+    assert len(opens(out)) == 1
+    assert [a["state"] for a in out] == ["open", "resolved"]
+    assert out[-1]["resolved_at"] == change + 3 * H
+    assert "retrained" in out[-1]["evidence"]["resolution"]
+
+
+def test_distribution_returning_resolves() -> None:
+    evs = stream({"x": lambda r, t, n: r.normal(2.0 if T0 + 3 * H < t < T0 + 5 * H else 0.0, 1, n)}, hours=9)
+    out = replay(evs)
+    assert len(opens(out)) == 1
+    assert out[-1]["state"] == "resolved"
+    assert T0 + 5 * H < out[-1]["resolved_at"] < T0 + 5.5 * H
+
+
+def test_duplicate_batches_and_snapshot_restore() -> None:
+    change = T0 + 3 * H
+    evs = stream({"x": lambda r, t, n: r.normal(0, 3 if t > change else 1, n)}, hours=6)
+    expect = replay(evs)
+    dup = evs + [dict(e, ts=e["ts"]) for e in evs[::7]]  # re-delivered batches
+    assert replay(dup) == expect and len(opens(expect)) == 1
+    first = Engine(None, [DriftDetector])
+    got = first.process_many(evs[:200])
+    second = Engine(None, [DriftDetector])
+    second.restore(first.snapshot())
+    got += second.process_many(evs[200:])
+    assert got == expect
+
+
+def test_state_is_bounded_per_feature() -> None:
+    p = DriftParams()
+    fd = FeatureDrift()
+    rng = np.random.default_rng(0)
+    for i in range(2000):
+        fd.update(rng.normal(0, 1, 50 if i % 10 else 3000), T0 + i * M, p)
+    assert fd.ready and fd.win_n <= p.window_size + 50 * 2
+    assert len(pickle.dumps(fd)) < 8 * 1024
+
+
+def test_ks_statistic_handles_ties() -> None:
+    a = np.sort(np.array([1.0, 1, 1, 2, 2, 3]))
+    assert ks_statistic(a, a) == 0.0
+    assert ks_statistic(a, np.array([5.0, 5, 6])) == 1.0
