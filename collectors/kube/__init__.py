@@ -1,0 +1,1 @@
+"""Kubernetes attribution: kubelet PodResources (which pod holds which GPU) + the Kubernetes API."""

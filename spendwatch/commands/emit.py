@@ -1,0 +1,93 @@
+"""`spendwatch emit training-run|observations ...`: publish one event from a shell or a pipeline step."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Any
+
+import orjson
+
+from spendwatch.errors import ConfigError
+
+
+def register(sub: Any) -> None:
+    p = sub.add_parser("emit", help="publish a training_run or model_observation event",
+                       description="Publish one contract event to Kafka (SPENDWATCH_KAFKA), validated first. "
+                                   "Exit 0 once the broker acknowledged it, 1 if it is still spooled on disk.")
+    s = p.add_subparsers(dest="emit_kind", metavar="KIND", required=True)
+    t = s.add_parser("training-run", help="a training or fine-tuning run changed state")
+    t.add_argument("--run-id", required=True)
+    t.add_argument("--model-id", required=True)
+    t.add_argument("--workload", required=True, help="workload id (namespace/name)")
+    t.add_argument("--status", required=True, choices=("started", "succeeded", "failed", "cancelled"))
+    t.add_argument("--team")
+    t.add_argument("--owner")
+    t.add_argument("--kind", default="training")
+    for name in ("started-at", "ended-at", "gpu-hours", "cost-usd"):
+        t.add_argument(f"--{name}", type=float)
+    t.add_argument("--metric", nargs=3, metavar=("NAME", "VALUE", "HIGHER|LOWER"),
+                   help="evaluation result, e.g. --metric auc 0.91 higher")
+    for name in ("data-version", "code-version"):
+        t.add_argument(f"--{name}")
+    t.add_argument("--trigger", choices=("schedule", "drift", "manual", "retry"))
+    o = s.add_parser("observations", help="a batch of a served model's inputs or outputs")
+    o.add_argument("--model-id", required=True)
+    o.add_argument("--workload", required=True)
+    o.add_argument("--team")
+    o.add_argument("--owner")
+    o.add_argument("--kind", default="inference")
+    o.add_argument("--values", required=True, metavar="JSON|@FILE|-",
+                   help='{"feature": [numbers...], ...} inline, from @FILE, or - for stdin')
+    for q in (t, o):
+        q.add_argument("--stdout", action="store_true", help="print the event instead of publishing it")
+        q.add_argument("--timeout", type=float, default=15.0, help="seconds to wait for the broker (default 15)")
+    p.set_defaults(func=run)
+
+
+def _workload(args: argparse.Namespace) -> dict[str, Any]:
+    w: dict[str, Any] = {"id": args.workload, "kind": args.kind}
+    if args.team:
+        w["team"] = args.team
+    if args.owner:
+        w["owner"] = args.owner
+    return w
+
+
+def run(args: argparse.Namespace) -> int:
+    from collectors.publisher import StdoutTransport
+    from spendwatch.client import SpendwatchClient
+
+    transport = StdoutTransport() if args.stdout else None
+    client = SpendwatchClient(transport=transport)
+    try:
+        if args.emit_kind == "training-run":
+            metric = None
+            if args.metric:
+                name, value, direction = args.metric
+                if direction.lower() not in ("higher", "lower"):
+                    raise ConfigError(f"--metric: direction must be 'higher' or 'lower', got {direction!r}")
+                metric = (name, float(value), direction.lower() == "higher")
+            client.training_run(args.run_id, args.model_id, _workload(args), args.status,
+                                started_at=args.started_at, ended_at=args.ended_at, gpu_hours=args.gpu_hours,
+                                cost_usd=args.cost_usd, metric=metric, data_version=args.data_version,
+                                code_version=args.code_version, trigger=args.trigger)
+        else:
+            raw = args.values
+            if raw == "-":
+                raw = sys.stdin.read()
+            elif raw.startswith("@"):
+                with open(raw[1:], encoding="utf-8") as f:
+                    raw = f.read()
+            try:
+                values = orjson.loads(raw)
+            except orjson.JSONDecodeError as exc:
+                raise ConfigError(f"--values: not valid JSON: {exc}") from None
+            client.observations(args.model_id, _workload(args), values)
+        if not client.flush(args.timeout):
+            print(f"spendwatch emit: the broker did not acknowledge within {args.timeout:.0f}s; the event is "
+                  f"spooled in {client.publisher.spool.path} and goes out with the next emit", file=sys.stderr)
+            return 1
+        return 0
+    finally:
+        client.close(0.5)
