@@ -13,10 +13,10 @@ from spendwatch.errors import SpendwatchError
 # Sub-command modules, in the order `--help` lists them.
 COMMAND_MODULES = [
     "replay",
+    "demo",
     "collect",
     "emit",
     "simulate",
-    "demo",
     "anomalies",
     "alerter",
 ]
