@@ -1,0 +1,312 @@
+"""Validation of the four input event types (shared/CONTRACT.md), unit and property tests."""
+
+from __future__ import annotations
+
+import copy
+import json
+import math
+import os
+import random
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import orjson
+import pytest
+from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import strategies as st
+
+from detectors.engine import Engine
+from spendwatch.errors import BadEvent
+from spendwatch.events import decode, validate
+from spendwatch.replay import ReplayStats, replay_lines
+from spendwatch.simulate import SimConfig, simulate
+
+WL = {"id": "ml/train-a", "kind": "training", "owner": "a@corp.example", "team": "ml", "labels": {"cc": "42"}}
+
+
+def gpu() -> dict[str, Any]:
+    return {"type": "gpu_sample", "ts": 1000.0, "node": "n1", "gpu_uuid": "GPU-1", "mig_uuid": None,
+            "gpu_model": "NVIDIA H100 80GB HBM3", "interval_s": 15.0, "util_gpu_pct": 50.0, "sm_active_pct": 40.0,
+            "mem_used_bytes": 1024, "mem_total_bytes": 4096, "power_w": 300.0,
+            "processes": [{"pid": 1, "used_mem_bytes": 1024}], "workload": copy.deepcopy(WL),
+            "price_per_hour_usd": 3.9}
+
+
+def billing() -> dict[str, Any]:
+    return {"type": "billing_delta", "ts": 1000.0, "period_start": 0.0, "period_end": 3600.0, "cost_usd": 12.5,
+            "workload": copy.deepcopy(WL), "source": "focus", "service": "Amazon SageMaker",
+            "resource_id": "endpoint/x", "sku": "ml.g5", "model": "m", "usage_quantity": 3.0, "usage_unit": "Hrs"}
+
+
+def run() -> dict[str, Any]:
+    return {"type": "training_run", "ts": 1000.0, "run_id": "r1", "model_id": "m1", "workload": copy.deepcopy(WL),
+            "status": "succeeded", "started_at": 10.0, "ended_at": 900.0, "gpu_hours": 2.0, "cost_usd": 6.0,
+            "metric": {"name": "auc", "value": 0.9, "higher_is_better": True}, "data_version": "d1",
+            "code_version": "c1", "trigger": "schedule"}
+
+
+def obs() -> dict[str, Any]:
+    return {"type": "model_observation", "ts": 1000.0, "model_id": "m1", "workload": copy.deepcopy(WL),
+            "values": {"f1": [1.0, 2, 3.5], "f2": []}}
+
+
+MAKERS: dict[str, Callable[[], dict[str, Any]]] = {"gpu_sample": gpu, "billing_delta": billing,
+                                                   "training_run": run, "model_observation": obs}
+
+
+@pytest.mark.parametrize("etype", sorted(MAKERS))
+def test_valid_events_pass_and_get_default_kind(etype: str) -> None:
+    ev = MAKERS[etype]()
+    del ev["workload"]["kind"]
+    out = decode(orjson.dumps(ev))
+    assert out["type"] == etype
+    assert out["workload"]["kind"] == "unknown"
+
+
+def test_gpu_sample_optional_fields_may_be_null_or_absent() -> None:
+    ev = gpu()
+    for k in ("sm_active_pct", "power_w", "price_per_hour_usd", "gpu_model"):
+        ev[k] = None
+    del ev["processes"]
+    ev["workload"] = None  # null workload: nothing allocated
+    assert validate(ev)["workload"] is None
+
+
+def test_integral_float_bytes_become_int_and_unknown_fields_are_ignored() -> None:
+    ev = gpu()
+    ev["mem_used_bytes"] = 2048.0
+    ev["some_future_field"] = {"anything": [1, 2]}
+    assert type(validate(ev)["mem_used_bytes"]) is int
+
+
+def _set(path: str, value: Any) -> Callable[[dict[str, Any]], None]:
+    def f(ev: dict[str, Any]) -> None:
+        *head, last = path.split(".")
+        d = ev
+        for k in head:
+            d = d[k]
+        d[last] = value
+    return f
+
+
+def _del(path: str) -> Callable[[dict[str, Any]], None]:
+    def f(ev: dict[str, Any]) -> None:
+        *head, last = path.split(".")
+        d = ev
+        for k in head:
+            d = d[k]
+        del d[last]
+    return f
+
+
+LONG = "x" * 513
+CASES: list[tuple[str, str, Callable[[dict[str, Any]], None], str]] = [
+    # (event type, case name, mutation, text the reason must contain: the field)
+    ("gpu_sample", "missing node", _del("node"), "node"),
+    ("gpu_sample", "missing gpu_uuid", _del("gpu_uuid"), "gpu_uuid"),
+    ("gpu_sample", "missing interval", _del("interval_s"), "interval_s"),
+    ("gpu_sample", "zero interval", _set("interval_s", 0), "interval_s"),
+    ("gpu_sample", "missing util", _del("util_gpu_pct"), "util_gpu_pct"),
+    ("gpu_sample", "util as text", _set("util_gpu_pct", "50"), "util_gpu_pct"),
+    ("gpu_sample", "util bool", _set("util_gpu_pct", True), "util_gpu_pct"),
+    ("gpu_sample", "util > 100", _set("util_gpu_pct", 100.5), "util_gpu_pct"),
+    ("gpu_sample", "util < 0", _set("util_gpu_pct", -0.1), "util_gpu_pct"),
+    ("gpu_sample", "sm > 100", _set("sm_active_pct", 130), "sm_active_pct"),
+    ("gpu_sample", "util inf", _set("util_gpu_pct", math.inf), "util_gpu_pct"),
+    ("gpu_sample", "util nan", _set("util_gpu_pct", math.nan), "util_gpu_pct"),
+    ("gpu_sample", "negative mem", _set("mem_used_bytes", -1), "mem_used_bytes"),
+    ("gpu_sample", "fractional mem", _set("mem_total_bytes", 10.5), "mem_total_bytes"),
+    ("gpu_sample", "missing mem total", _del("mem_total_bytes"), "mem_total_bytes"),
+    ("gpu_sample", "negative power", _set("power_w", -3.0), "power_w"),
+    ("gpu_sample", "negative price", _set("price_per_hour_usd", -1.0), "price_per_hour_usd"),
+    ("gpu_sample", "processes not a list", _set("processes", {"pid": 1}), "processes"),
+    ("gpu_sample", "process pid text", _set("processes", [{"pid": "1"}]), "processes[0].pid"),
+    ("gpu_sample", "process negative bytes", _set("processes", [{"pid": 1, "used_mem_bytes": -5}]),
+     "processes[0].used_mem_bytes"),
+    ("gpu_sample", "missing workload", _del("workload"), "workload"),
+    ("gpu_sample", "workload text", _set("workload", "ml/train"), "workload"),
+    ("gpu_sample", "long node", _set("node", LONG), "node"),
+    ("gpu_sample", "long gpu_uuid", _set("gpu_uuid", LONG), "gpu_uuid"),
+    ("gpu_sample", "long mig_uuid", _set("mig_uuid", LONG), "mig_uuid"),
+    ("gpu_sample", "long unknown *_id", _set("pod_id", LONG), "pod_id"),
+    ("gpu_sample", "empty node", _set("node", ""), "node"),
+    ("billing_delta", "missing cost", _del("cost_usd"), "cost_usd"),
+    ("billing_delta", "negative cost", _set("cost_usd", -0.01), "cost_usd"),
+    ("billing_delta", "cost inf", _set("cost_usd", math.inf), "cost_usd"),
+    ("billing_delta", "missing period_start", _del("period_start"), "period_start"),
+    ("billing_delta", "end before start", _set("period_end", -1.0), "period_end"),
+    ("billing_delta", "null workload", _set("workload", None), "workload"),
+    ("billing_delta", "negative quantity", _set("usage_quantity", -2), "usage_quantity"),
+    ("billing_delta", "long resource_id", _set("resource_id", LONG), "resource_id"),
+    ("billing_delta", "service number", _set("service", 5), "service"),
+    ("training_run", "missing run_id", _del("run_id"), "run_id"),
+    ("training_run", "missing model_id", _del("model_id"), "model_id"),
+    ("training_run", "long model_id", _set("model_id", LONG), "model_id"),
+    ("training_run", "bad status", _set("status", "exploded"), "status"),
+    ("training_run", "missing status", _del("status"), "status"),
+    ("training_run", "negative gpu_hours", _set("gpu_hours", -1), "gpu_hours"),
+    ("training_run", "negative cost", _set("cost_usd", -1), "cost_usd"),
+    ("training_run", "metric text", _set("metric", "0.9"), "metric"),
+    ("training_run", "metric nan", _set("metric.value", math.nan), "metric.value"),
+    ("training_run", "metric no name", _del("metric.name"), "metric.name"),
+    ("training_run", "metric hib text", _set("metric.higher_is_better", "yes"), "metric.higher_is_better"),
+    ("model_observation", "missing values", _del("values"), "values"),
+    ("model_observation", "values list", _set("values", [1, 2]), "values"),
+    ("model_observation", "values text", _set("values.f1", "1;2"), "values.f1"),
+    ("model_observation", "values inf", _set("values.f1", [1.0, math.inf]), "values.f1[1]"),
+    ("model_observation", "values string item", _set("values.f1", [1.0, "2"]), "values.f1[1]"),
+    ("model_observation", "missing model_id", _del("model_id"), "model_id"),
+    # the workload object, checked the same in every type
+    ("training_run", "workload id missing", _del("workload.id"), "workload.id"),
+    ("training_run", "workload id long", _set("workload.id", LONG), "workload.id"),
+    ("billing_delta", "owner long", _set("workload.owner", LONG), "workload.owner"),
+    ("billing_delta", "team long", _set("workload.team", LONG), "workload.team"),
+    ("billing_delta", "team number", _set("workload.team", 7), "workload.team"),
+    ("gpu_sample", "labels list", _set("workload.labels", ["a"]), "workload.labels"),
+    ("gpu_sample", "label value number", _set("workload.labels", {"cc": 42}), "workload.labels.cc"),
+    ("gpu_sample", "kind number", _set("workload.kind", 3), "workload.kind"),
+    # envelope
+    ("gpu_sample", "missing ts", _del("ts"), "ts"),
+    ("billing_delta", "ts as text", _set("ts", "2026-03-24T00:00:00Z"), "ts"),
+    ("training_run", "negative ts", _set("ts", -5), "ts"),
+    ("model_observation", "missing type", _del("type"), "type"),
+    ("model_observation", "unknown type", _set("type", "gpu_xid_event"), "type"),
+]
+
+
+@pytest.mark.parametrize(("etype", "case", "mutate", "field"), CASES, ids=[f"{c[0]}:{c[1]}" for c in CASES])
+def test_invalid_events_are_rejected_naming_the_field(etype: str, case: str,
+                                                      mutate: Callable[[dict[str, Any]], None], field: str) -> None:
+    ev = MAKERS[etype]()
+    mutate(ev)
+    with pytest.raises(BadEvent) as err:
+        validate(ev)
+    assert err.value.reason.startswith(field + ":") or f"{field}:" in err.value.reason, err.value.reason
+
+
+@pytest.mark.parametrize("raw", [b"", b"{", b"not json", b'{"type": "gpu_sample",}', b"\xff\xfe", b"NaN"])
+def test_undecodable_values_are_bad(raw: bytes) -> None:
+    with pytest.raises(BadEvent, match="not valid JSON"):
+        decode(raw)
+
+
+@pytest.mark.parametrize("raw", [b"42", b"null", b'"gpu_sample"', b"[1, 2]", b"true"])
+def test_non_object_json_is_bad(raw: bytes) -> None:
+    with pytest.raises(BadEvent, match="not a JSON object"):
+        decode(raw)
+
+
+def test_nan_literal_inside_an_object_is_bad() -> None:
+    raw = json.dumps(gpu()).replace('"util_gpu_pct": 50.0', '"util_gpu_pct": NaN').encode()
+    with pytest.raises(BadEvent):
+        decode(raw)
+
+
+def test_identifier_of_exactly_512_characters_is_fine() -> None:
+    ev = gpu()
+    ev["node"] = "n" * 512
+    assert validate(ev)["node"] == "n" * 512
+
+
+# ------------------------------------------------------------------------ properties
+def _engine() -> Engine:
+    return Engine()
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(st.binary(max_size=300), max_size=20))
+def test_any_bytes_never_crash_replay(lines: list[bytes]) -> None:
+    stats = ReplayStats()
+    out = list(replay_lines(lines, _engine(), stats))
+    assert stats.events + stats.bad <= len(lines)
+    assert all(a["type"] == "anomaly" for a in out)
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.recursive(st.none() | st.booleans() | st.floats() | st.integers() | st.text(max_size=20),
+                    lambda c: st.lists(c, max_size=4) | st.dictionaries(st.text(max_size=12), c, max_size=6),
+                    max_leaves=20),
+       st.sampled_from(sorted(MAKERS)))
+def test_any_json_value_or_field_soup_never_crashes(value: Any, etype: str) -> None:
+    for candidate in (value, {"type": etype, "ts": 5.0, "workload": value, "values": value, "node": value}):
+        try:
+            validate(candidate)
+        except BadEvent as exc:
+            assert exc.reason
+
+
+def test_cli_survives_a_file_of_garbage(tmp_path: Path) -> None:
+    r = random.Random(7)
+    good = simulate(SimConfig(hours=0.5, gpus=2, seed=2, billing_days=0)).lines[:200]
+    lines = [bytes(r.getrandbits(8) for _ in range(r.randint(0, 200))).replace(b"\n", b" ") for _ in range(300)]
+    mixed = good + lines
+    r.shuffle(mixed)
+    f = tmp_path / "garbage.jsonl"
+    f.write_bytes(b"\n".join(mixed) + b"\n")
+    p = subprocess.run([sys.executable, "-m", "spendwatch.cli", "replay", str(f), "--max-bad-report", "5"],
+                       capture_output=True, timeout=120, env={**os.environ, "PYTHONHASHSEED": "0"})
+    assert p.returncode == 0, p.stderr[-2000:]
+    assert b"bad input" in p.stderr and b"more bad lines not shown" in p.stderr
+
+
+# A small stream with every problem injected: the base for the mutation property.
+_STREAM = simulate(SimConfig(hours=1.5, gpus=8, seed=5, billing_days=1)).lines
+
+
+def _invalidate(ev: dict[str, Any], how: int, r: random.Random) -> bytes | None:
+    """One mutation that makes a valid event invalid, or None when it does not apply to it."""
+    t = ev["type"]
+    ev = copy.deepcopy(ev)
+    if how == 0:
+        line = orjson.dumps(ev)
+        return line[:r.randint(1, len(line) - 1)]  # truncated
+    if how == 1:
+        return orjson.dumps([ev])  # not an object
+    if how == 2:
+        ev["ts"] = "yesterday"
+        return orjson.dumps(ev)
+    if how == 3:
+        del ev["workload"]
+        return orjson.dumps(ev)
+    if how == 4:
+        ev["type"] = t + "_v2"
+        return orjson.dumps(ev)
+    if how == 5:
+        field = {"gpu_sample": "util_gpu_pct", "billing_delta": "cost_usd", "training_run": "gpu_hours"}.get(t)
+        if field is None:
+            return None
+        ev[field] = -1.0
+        return orjson.dumps(ev)
+    if how == 6:
+        key = {"gpu_sample": "gpu_uuid", "billing_delta": "resource_id", "training_run": "run_id",
+               "model_observation": "model_id"}[t]
+        ev[key] = "k" * 600
+        return orjson.dumps(ev)
+    if how == 7:
+        return json.dumps(ev).replace('"ts": ', '"ts": NaN, "old_ts": ', 1).encode()
+    return None
+
+
+def _run(lines: list[bytes]) -> tuple[list[bytes], ReplayStats]:
+    stats = ReplayStats()
+    return [orjson.dumps(a) for a in replay_lines(lines, _engine(), stats)], stats
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.integers(min_value=0, max_value=len(_STREAM) - 1), st.integers(min_value=0, max_value=7),
+       st.randoms(use_true_random=False))
+def test_an_invalid_line_is_counted_and_changes_nothing(index: int, how: int, r: random.Random) -> None:
+    ev = orjson.loads(_STREAM[index])
+    bad = _invalidate(ev, how, r)
+    assume(bad is not None)
+    assert bad is not None
+    mutated = [*_STREAM[:index], bad, *_STREAM[index + 1:]]
+    deleted = [*_STREAM[:index], *_STREAM[index + 1:]]
+    out_m, stats_m = _run(mutated)
+    out_d, stats_d = _run(deleted)
+    assert stats_m.bad == 1 and stats_d.bad == 0
+    assert stats_m.events == stats_d.events
+    assert out_m == out_d
