@@ -170,7 +170,9 @@ class SeasonalBaseline:
         # day of week first (24 visits a day: it learns a day's level quickly), but only once the
         # hour's slot has been seen: a first visit's residual is the hour-of-day shape itself, and a
         # series that starts mid-day would otherwise teach its first weekday half a day's shape
-        if self.use_dow and seen_hod:
+        if self.use_dow and not seen_hod and not self.dow_n[d]:
+            self.dow_n[d] = 1  # the first day is the reference the hour-of-day shape is taken against
+        elif self.use_dow and seen_hod:
             k = self.dow_n[d]
             g = max(self.a_dow, 1.0 / (k + 1))
             self.dow[d] += g * e
