@@ -13,7 +13,7 @@ What it flags (kind ``retrain_needed``, resource = ``model_id``)
 Lifecycle
     - Opens when a feature's drift is confirmed (``stats.confirm_tests`` consecutive elevated
       tests, i.e. several batches: a single noisy batch never opens one).
-    - Updates when another feature starts drifting (``update_every_s`` at most).
+    - Updates when another feature starts drifting (at most every ``update_every_s``).
     - Resolves when a ``training_run`` of this model *succeeds* after the drift began (the new
       model learnt the new distribution: the reference of every feature is rebuilt from the
       values that follow), when every drifting feature returned to its reference, or when the
@@ -76,6 +76,7 @@ class DriftDetector(Detector):
         self.open_start: float | None = None
         self.open_features: set[str] = set()
         self.last_report = float("-inf")
+        self.pending_update = False  # a feature started drifting since the last report
 
     @staticmethod
     def key_of(event: dict[str, Any]) -> str | None:
@@ -89,7 +90,7 @@ class DriftDetector(Detector):
             return []  # duplicate or late batch
         self.last_obs_ts = ts
         self.workload = event["workload"]
-        changes = self.model.update(event["values"], ts, self.config.stats)
+        self.model.update(event["values"], ts, self.config.stats)
         drifting = self.model.drifting()
         if self.open_start is None:
             if not drifting:
@@ -101,8 +102,12 @@ class DriftDetector(Detector):
             return [self._finding(ts, active=True)]
         if not drifting:
             return self._end(ts, "the distribution returned to its reference")
-        if "drift" in changes.values() and ts - self.last_report >= self.config.update_every_s:
-            self.open_features |= set(drifting)
+        new = set(drifting) - self.open_features
+        if new:
+            self.open_features |= new
+            self.pending_update = True
+        if self.pending_update and ts - self.last_report >= self.config.update_every_s:
+            self.pending_update = False
             self.last_report = ts
             return [self._finding(ts, active=True)]
         return []

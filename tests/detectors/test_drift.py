@@ -9,9 +9,11 @@ from typing import Any
 
 import numpy as np
 
-from detectors.drift import DriftDetector
+from detectors.base import DetectorContext, EngineConfig
+from detectors.drift import DriftConfig, DriftDetector
 from detectors.drift_stats import DriftParams, FeatureDrift, ks_statistic
 from detectors.engine import Engine
+from spendwatch.prices import PriceTable
 
 H, M = 3600.0, 60.0
 T0 = 1_774_000_000.0
@@ -150,3 +152,17 @@ def test_ks_statistic_handles_ties() -> None:
     a = np.sort(np.array([1.0, 1, 1, 2, 2, 3]))
     assert ks_statistic(a, a) == 0.0
     assert ks_statistic(a, np.array([5.0, 5, 6])) == 1.0
+
+
+def test_a_second_drifting_feature_updates_the_same_problem() -> None:
+    """The detector re-reports the same problem (same start) with both features; the Engine
+    publishes evidence-only changes with the next material update or the resolution."""
+    a_at, b_at = T0 + 3 * H, T0 + 5 * H
+    feats: dict[str, Gen] = {"a": lambda r, t, n: r.normal(2.0 if t > a_at else 0.0, 1, n),
+                             "b": lambda r, t, n: r.normal(0, 3 if t > b_at else 1, n)}
+    det = DriftDetector("credit", DriftConfig(), DetectorContext(EngineConfig(), PriceTable()))
+    found = [f for e in stream(feats, hours=8) for f in det.process(e)]
+    assert all(f.active for f in found) and len({f.started_at for f in found}) == 1
+    assert list(found[0].evidence["drifting_features"]) == ["a"]
+    assert set(found[-1].evidence["drifting_features"]) == {"a", "b"}
+    assert a_at - 5 * M <= found[0].started_at < a_at + 10 * M
