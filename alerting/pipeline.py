@@ -189,8 +189,8 @@ class AlertPipeline:
             self._deliver_message(key, mops, now)
 
     def _deliver_message(self, key: str, ops: list[dict[str, Any]], now: float) -> None:
-        """One message's calls in order; consecutive edits and replies are merged into one call each,
-        so a storm's 40 updates cost one edit and one reply."""
+        """One message's calls: the post, then all edits as one, then all replies as one, so a
+        storm's 40 resolves cost one edit and one thread reply."""
         nf = self.nflog
         with nf.engine.connect() as conn:
             msg = nf.message(conn, key)
@@ -202,15 +202,14 @@ class AlertPipeline:
         route = self.router.by_name.get(msg["route"])
         mention = self.notifier.mention if (route is None or route.mention_owner) else (lambda o: o or "no owner")
         channel, slack_ts = msg["channel"], msg["slack_ts"]
-        i = 0
-        while i < len(ops):
-            op = ops[i]
-            batch = [op]
-            while i + len(batch) < len(ops) and ops[i + len(batch)]["op"] == op["op"] and op["op"] != "post_root":
-                batch.append(ops[i + len(batch)])
-            seqs = [o["seq"] for o in batch]
+        # Post first, then one edit for all pending edits (it renders the current state), then one
+        # reply joining all pending replies in order.
+        stages = [[o for o in ops if o["op"] == name] for name in ("post_root", "update_root", "reply")]
+        stages = [batch for batch in stages if batch]
+        for n, batch in enumerate(stages):
+            op, seqs = batch[0]["op"], [o["seq"] for o in batch]
             try:
-                if op["op"] == "post_root":
+                if op == "post_root":
                     if slack_ts is None:
                         text, blocks = render_root(members, mention)
                         slack_ts = self.notifier.post(channel, text, blocks)
@@ -221,23 +220,19 @@ class AlertPipeline:
                     if self.store is not None:
                         for m in members:
                             self.store.set_message(m["id"], channel, slack_ts)
-                elif slack_ts is None:
-                    return  # the root is not posted yet (should not happen: post_root comes first)
-                elif op["op"] == "update_root":
+                    continue
+                if slack_ts is None:
+                    return  # the root is not posted yet: its edits and replies wait for it
+                if op == "update_root":
                     text, blocks = render_root(members, mention)
                     self.notifier.update(channel, slack_ts, text, blocks)
                     self.stats.edited += 1
-                    with nf.engine.begin() as conn:
-                        nf.mark_done(conn, seqs)
                 else:
-                    texts = [orjson.loads(o["payload"]).get("text", "") for o in batch]
-                    body = "\n".join(texts)
-                    if len(body) > 3000:
-                        body = body[:2990] + "\n…"
+                    body = _join_replies([orjson.loads(o["payload"]).get("text", "") for o in batch])
                     self.notifier.post(channel, body, None, thread_ts=slack_ts)
                     self.stats.replies += 1
-                    with nf.engine.begin() as conn:
-                        nf.mark_done(conn, seqs)
+                with nf.engine.begin() as conn:
+                    nf.mark_done(conn, seqs)
             except NotifyError as exc:
                 attempts = max(o["attempts"] for o in batch) + 1
                 delay = self.config.retry_max_s if exc.permanent else \
@@ -247,10 +242,10 @@ class AlertPipeline:
                     delay)
                 self.stats.failures += 1
                 self.stats.errors.append(str(exc))
+                rest = [o["seq"] for later in stages[n:] for o in later]
                 with nf.engine.begin() as conn:
-                    nf.mark_failed(conn, [o["seq"] for o in ops[i:]], str(exc), now + delay)
+                    nf.mark_failed(conn, rest, str(exc), now + delay)
                 return
-            i += len(batch)
 
     def pending(self) -> int:
         """Calls in the outbox not yet delivered."""
@@ -260,6 +255,19 @@ class AlertPipeline:
         self.notifier.close()
         if self.store is not None:
             self.store.close()
+
+
+def _join_replies(texts: list[str], limit: int = 2800) -> str:
+    """Thread replies merged into one message, whole lines only, within Slack's text limit."""
+    out: list[str] = []
+    size = 0
+    for i, t in enumerate(texts):
+        if out and size + len(t) + 1 > limit:
+            out.append(f"…and {len(texts) - i} more changes; the message above shows the current state.")
+            break
+        out.append(t)
+        size += len(t) + 1
+    return "\n".join(out)
 
 
 def slack_token(environ: Mapping[str, str] | None = None) -> str | None:
