@@ -1,0 +1,80 @@
+"""The command line: `spendwatch --help`, every sub-command's `--help`, simulate and demo."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import orjson
+import pytest
+
+from spendwatch.cli import COMMAND_MODULES, build_parser, main
+
+CLI = [sys.executable, "-m", "spendwatch.cli"]
+
+
+def test_top_level_help_in_a_real_process() -> None:
+    p = subprocess.run([*CLI, "--help"], capture_output=True, text=True, timeout=60)
+    assert p.returncode == 0
+    for name in COMMAND_MODULES:
+        assert name in p.stdout
+
+
+def test_no_command_prints_help_and_exits_2(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main([]) == 2
+    assert "usage: spendwatch" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("command", COMMAND_MODULES)
+def test_every_sub_command_has_help(command: str, capsys: pytest.CaptureFixture[str]) -> None:
+    parser = build_parser()
+    with pytest.raises(SystemExit) as exit_:
+        parser.parse_args([command, "--help"])
+    assert exit_.value.code == 0
+    out = capsys.readouterr().out
+    assert f"spendwatch {command}" in out and len(out) > 100
+
+
+def test_simulate_writes_a_sorted_stream_and_the_truth(tmp_path: Path) -> None:
+    ev, truth = tmp_path / "ev.jsonl", tmp_path / "truth.json"
+    args = ["simulate", "--hours", "3", "--gpus", "8", "--seed", "4", "--billing-days", "1",
+            "--inject", "idle,hoarding,cost_spike", "--out", str(ev), "--truth", str(truth)]
+    assert main(args) == 0
+    lines = ev.read_bytes().splitlines()
+    ts = [orjson.loads(x)["ts"] for x in lines]
+    assert ts == sorted(ts) and len(ts) > 1000
+    doc = orjson.loads(truth.read_bytes())
+    assert sorted({t["kind"] for t in doc["truth"]}) == ["cost_spike", "hoarding", "idle"]
+    assert doc["events"] == len(lines)
+    again = tmp_path / "again.jsonl"
+    assert main([*args[:-4], "--out", str(again)]) == 0
+    assert again.read_bytes() == ev.read_bytes()  # deterministic for a seed
+
+
+def test_simulate_rejects_an_unknown_injection(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["simulate", "--inject", "idle,meteor"]) == 2
+    assert "meteor" in capsys.readouterr().err
+
+
+def test_simulate_to_stdout_pipes_into_replay(tmp_path: Path) -> None:
+    sim = subprocess.run([*CLI, "simulate", "--hours", "2", "--gpus", "8", "--billing-days", "0"],
+                         capture_output=True, timeout=120)
+    assert sim.returncode == 0 and sim.stdout.count(b"\n") > 1000
+    rep = subprocess.run([*CLI, "replay", "-"], input=sim.stdout, capture_output=True, timeout=120)
+    assert rep.returncode == 0
+    assert any(orjson.loads(x)["kind"] in ("idle_gpu", "gpu_memory_hoarding") for x in rep.stdout.splitlines())
+
+
+def test_demo_runs_and_summarises(tmp_path: Path) -> None:
+    env = {**os.environ, "SPENDWATCH_DB": str(tmp_path / "history.db"), "XDG_DATA_HOME": str(tmp_path)}
+    env.pop("SLACK_BOT_TOKEN", None)
+    p = subprocess.run([*CLI, "demo", "--hours", "8", "--gpus", "8", "--no-alerts"], capture_output=True,
+                       text=True, timeout=300, env=env)
+    assert p.returncode == 0, p.stderr[-3000:]
+    out = p.stdout
+    for heading in ("Open anomalies", "Resolved anomalies", "Waste by team", "Injected problems caught"):
+        assert heading in out
+    assert "idle_gpu" in out and "$" in out
+    assert "spendwatch anomalies --since 30d" in out
