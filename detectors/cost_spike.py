@@ -94,7 +94,7 @@ class CostConfig:
     default_period_s: float = 3600.0
     lateness_s: float = 1800.0
     settle_s: float = 600.0
-    z_open: float = 4.0
+    z_open: float = 4.5
     z_stay: float = 2.5
     min_ratio: float = 1.5
     stay_ratio: float = 1.2

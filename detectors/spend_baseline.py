@@ -77,7 +77,8 @@ class SeasonalBaseline:
     """
 
     __slots__ = ("period_s", "use_hod", "use_dow", "level", "hod", "dow", "hod_n", "dow_n", "absdev", "a_scale",
-                 "scale_n", "n", "first_t", "last_recentre_day", "a_level", "a_hod", "a_dow", "min_scale", "clip_k")
+                 "scale_n", "n", "first_t", "last_recentre_day", "a_level", "a_hod", "a_dow", "min_scale", "clip_k",
+                 "first_day_visits")
 
     def __init__(self, period_s: float, level_halflife_s: float = 3 * DAY, hod_halflife_days: float = 7.0,
                  dow_halflife_days: float = 14.0, scale_halflife_s: float = 3 * DAY, min_scale: float = 0.05,
@@ -101,6 +102,7 @@ class SeasonalBaseline:
         self.a_hod = 1.0 - 2.0 ** (-1.0 / (hod_halflife_days * visits_per_day))
         self.a_dow = 1.0 - 2.0 ** (-1.0 / (dow_halflife_days * max(1.0, DAY / period_s)))
         self.min_scale = min_scale
+        self.first_day_visits = min(255, max(1, round(DAY / period_s)))  # visits of a day slot in one day
         self.clip_k = clip_k
 
     # ------------------------------------------------------------------ reading
@@ -131,17 +133,26 @@ class SeasonalBaseline:
         return math.exp(mu), (math.log(spend + eps) - mu) / self.scale_at(t)
 
     def scale_at(self, t: float) -> float:
-        """The scale of a period starting at ``t``, widened for profile slots not seen yet."""
+        """The scale of a period starting at ``t``, widened by how little its profile slots know.
+
+        A slot learned from ``k`` visits is itself uncertain by about ``scale / sqrt(k)`` (the
+        prediction interval of a mean); a slot not seen yet by the spread of those that are.
+        """
         s = self.scale
         h, d = slots(t)
-        extra = 0.0
+        var = s * s
         for prof, counts, i in ((self.hod, self.hod_n, h), (self.dow, self.dow_n, d)):
-            if counts and not counts[i]:
-                seen = [prof[j] for j, c in enumerate(counts) if c]
-                if len(seen) > 1:
-                    m = sum(seen) / len(seen)
-                    extra += sum((v - m) ** 2 for v in seen) / (len(seen) - 1)
-        return math.sqrt(s * s + extra) if extra else s
+            if not counts:
+                continue
+            k = counts[i]
+            if k:
+                var += s * s / k
+                continue
+            seen = [prof[j] for j, c in enumerate(counts) if c]
+            if len(seen) > 1:
+                m = sum(seen) / len(seen)
+                var += sum((v - m) ** 2 for v in seen) / (len(seen) - 1)
+        return math.sqrt(var)
 
     def span_s(self, t: float) -> float:
         """Seconds of history behind the baseline at time ``t``."""
@@ -170,6 +181,7 @@ class SeasonalBaseline:
         # day of week first (24 visits a day: it learns a day's level quickly), but only once the
         # hour's slot has been seen: a first visit's residual is the hour-of-day shape itself, and a
         # series that starts mid-day would otherwise teach its first weekday half a day's shape
+        learn_hod = self.use_hod
         if self.use_dow and not seen_hod and not self.dow_n[d]:
             self.dow_n[d] = 1  # the first day is the reference the hour-of-day shape is taken against
         elif self.use_dow and seen_hod:
@@ -179,7 +191,10 @@ class SeasonalBaseline:
             e -= g * e
             if k < 255:
                 self.dow_n[d] = k + 1
-        if self.use_hod:
+            # during a day slot's first day the residual is that day's own level: the hour slots
+            # wait (they would otherwise take a share of, say, the first weekend as hour shape)
+            learn_hod = learn_hod and k >= self.first_day_visits
+        if learn_hod:
             k = self.hod_n[h]
             g = max(self.a_hod, 1.0 / (k + 1))
             self.hod[h] += g * e

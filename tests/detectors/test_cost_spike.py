@@ -123,7 +123,7 @@ def test_single_outlier_in_heavy_tails_does_not_move_the_baseline_much() -> None
         before = b.expected_log(t + DAY)
         b.learn(t, math.log(20.0 * outlier))
         moved.append(b.expected_log(t + DAY) - before)
-    assert 0 < moved[0] < 0.3 * b.scale  # a third of one noise sigma at most
+    assert 0 < moved[0] < 0.5 * b.scale  # half a noise sigma at most, however large the outlier
     assert moved[0] == pytest.approx(moved[1])
 
 
