@@ -137,8 +137,12 @@ def test_429_and_5xx_lose_nothing_and_duplicate_nothing(fake_slack: FakeSlack,
     p.close()
 
 
-def test_restart_never_posts_twice_and_never_forgets_to_resolve(fake_slack: FakeSlack, tmp_path: Path,
-                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.mark.parametrize("db", ["sqlite", "postgres"])
+def test_restart_never_posts_twice_and_never_forgets_to_resolve(fake_slack: FakeSlack, tmp_path: Path, db: str,
+                                                                 monkeypatch: pytest.MonkeyPatch,
+                                                                 request: pytest.FixtureRequest) -> None:
+    if db == "postgres":  # the notification log in PostgreSQL, as in production
+        monkeypatch.setenv("SPENDWATCH_DB", request.getfixturevalue("pg_schema_url"))
     events = [anomaly(), anomaly(ts=T0 + 4000, waste=9.0)]
     p1 = slack_pipeline(fake_slack, monkeypatch)
     for e in events:
