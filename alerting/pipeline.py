@@ -316,7 +316,7 @@ def build_alert_pipeline(settings: Settings | None = None, store_url: str | None
                 user_cache=(lambda e: nflog.cached_user(e, config.user_cache_ttl_s), nflog.cache_user))
         else:
             notifier = ConsoleNotifier(sys.stdout if config.console == "stdout" else config.console)
-            log.info("no Slack token (SPENDWATCH_SLACK_TOKEN / SPENDWATCH_SLACK_TOKEN_FILE): alerts go to the %s",
+            log.info("no Slack token (SPENDWATCH_SLACK_TOKEN / SPENDWATCH_SLACK_TOKEN_FILE): alerts go to %s",
                      config.console)
     return AlertPipeline(router, nflog, notifier, config, store)
 
