@@ -190,7 +190,86 @@ _GPU_KNOWN = frozenset({"type", "ts", "node", "gpu_uuid", "mig_uuid", "gpu_model
                         "workload", "price_per_hour_usd"})
 
 
+_INF = math.inf
+
+
 def _gpu_sample(ev: dict[str, Any]) -> None:
+    if _gpu_sample_ok(ev):
+        return
+    _gpu_sample_checked(ev)
+
+
+def _fast_ident(v: Any) -> bool:
+    return type(v) is str and 0 < len(v) <= MAX_ID_LEN
+
+
+def _gpu_sample_ok(ev: dict[str, Any]) -> bool:
+    """Fast path for the hot type: True when the sample is plainly valid as it stands.
+
+    It accepts exactly a subset of what :func:`_gpu_sample_checked` accepts and needs no
+    normalisation (byte counts already ints, workload kind already set); anything else, valid or
+    not, goes the checked way, which normalises or raises with the precise reason. Comparisons
+    like ``0 <= x <= 100`` are False for NaN, and ``x < inf`` rules out infinity.
+    """
+    g = ev.get
+    mig, model = g("mig_uuid"), g("gpu_model")
+    iv, util, sm = g("interval_s"), g("util_gpu_pct"), g("sm_active_pct")
+    used, total, power, price = g("mem_used_bytes"), g("mem_total_bytes"), g("power_w"), g("price_per_hour_usd")
+    if not (_fast_ident(g("node")) and _fast_ident(g("gpu_uuid"))
+            and (mig is None or _fast_ident(mig))
+            and (model is None or (type(model) is str and len(model) <= MAX_TEXT_LEN))
+            and (type(iv) is float or type(iv) is int) and 0 < iv < _INF
+            and (type(util) is float or type(util) is int) and 0.0 <= util <= 100.0
+            and (sm is None or ((type(sm) is float or type(sm) is int) and 0.0 <= sm <= 100.0))
+            and type(used) is int and used >= 0 and type(total) is int and total >= 0
+            and (power is None or ((type(power) is float or type(power) is int) and 0 <= power < _INF))
+            and (price is None or ((type(price) is float or type(price) is int) and 0 <= price < _INF))):
+        return False
+    procs = g("processes")
+    if procs is not None:
+        if type(procs) is not list:
+            return False
+        for p in procs:
+            if type(p) is not dict or type(p.get("pid")) is not int:
+                return False
+            ub = p.get("used_mem_bytes")
+            if ub is not None and (type(ub) is not int or ub < 0):
+                return False
+    if "workload" not in ev:
+        return False
+    w = ev["workload"]
+    if w is not None and not _workload_ok(w):
+        return False
+    return ev.keys() <= _GPU_KNOWN or _extra_ids_ok(ev, _GPU_KNOWN)
+
+
+def _workload_ok(w: Any) -> bool:
+    """Fast path of :func:`_workload`: a plainly valid workload object that already has a kind."""
+    if type(w) is not dict:
+        return False
+    g = w.get
+    kind, owner, team, labels = g("kind"), g("owner"), g("team"), g("labels")
+    if not (_fast_ident(g("id")) and type(kind) is str and len(kind) <= 64
+            and (owner is None or _fast_ident(owner)) and (team is None or _fast_ident(team))):
+        return False
+    if labels is not None:
+        if type(labels) is not dict:
+            return False
+        for k, lv in labels.items():
+            if type(lv) is not str or len(lv) > MAX_TEXT_LEN or len(k) > MAX_ID_LEN:
+                return False
+    return True
+
+
+def _extra_ids_ok(ev: dict[str, Any], known: frozenset[str]) -> bool:
+    try:
+        _check_extra_identifiers(ev, known)
+    except BadEvent:
+        return False
+    return True
+
+
+def _gpu_sample_checked(ev: dict[str, Any]) -> None:
     _ident(ev, "node")
     _ident(ev, "gpu_uuid")
     _ident(ev, "mig_uuid", required=False)

@@ -310,3 +310,32 @@ def test_an_invalid_line_is_counted_and_changes_nothing(index: int, how: int, r:
     assert stats_m.bad == 1 and stats_d.bad == 0
     assert stats_m.events == stats_d.events
     assert out_m == out_d
+
+
+_TRICKY = st.sampled_from([None, True, False, 0, -1, 5, 100, 101, 0.0, -0.0, 5.5, 100.0, 100.5, 2.0 ** 70,
+                           math.nan, math.inf, -math.inf, "", "x", "x" * 513, [], {}, [{"pid": 1}],
+                           [{"pid": 1, "used_mem_bytes": 2.0}], {"id": "w"}, {"id": "w", "kind": "batch"},
+                           {"id": "w", "kind": "batch", "labels": {"a": 1}}])
+_GPU_FIELDS = sorted(set(gpu()) - {"type", "ts"}) + ["mig_profile", "pod_id", "labels"]
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.dictionaries(st.sampled_from(_GPU_FIELDS), _TRICKY, max_size=4),
+       st.lists(st.sampled_from(_GPU_FIELDS), max_size=2))
+def test_gpu_sample_fast_path_accepts_only_what_the_checked_path_accepts(
+        changes: dict[str, Any], removed: list[str]) -> None:
+    from spendwatch.events import _gpu_sample_checked, _gpu_sample_ok
+
+    ev = gpu()
+    ev.update(copy.deepcopy(changes))
+    for k in removed:
+        ev.pop(k, None)
+    checked = copy.deepcopy(ev)
+    try:
+        _gpu_sample_checked(checked)
+        ok = True
+    except BadEvent:
+        ok = False
+    if _gpu_sample_ok(ev):
+        assert ok, f"fast path accepted what the checked path rejects: {ev}"
+        assert checked == ev  # and it needed no normalisation
