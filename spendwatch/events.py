@@ -199,10 +199,6 @@ def _gpu_sample(ev: dict[str, Any]) -> None:
     _gpu_sample_checked(ev)
 
 
-def _fast_ident(v: Any) -> bool:
-    return type(v) is str and 0 < len(v) <= MAX_ID_LEN
-
-
 def _gpu_sample_ok(ev: dict[str, Any]) -> bool:
     """Fast path for the hot type: True when the sample is plainly valid as it stands.
 
@@ -212,11 +208,12 @@ def _gpu_sample_ok(ev: dict[str, Any]) -> bool:
     like ``0 <= x <= 100`` are False for NaN, and ``x < inf`` rules out infinity.
     """
     g = ev.get
-    mig, model = g("mig_uuid"), g("gpu_model")
+    node, gpu, mig, model = g("node"), g("gpu_uuid"), g("mig_uuid"), g("gpu_model")
     iv, util, sm = g("interval_s"), g("util_gpu_pct"), g("sm_active_pct")
     used, total, power, price = g("mem_used_bytes"), g("mem_total_bytes"), g("power_w"), g("price_per_hour_usd")
-    if not (_fast_ident(g("node")) and _fast_ident(g("gpu_uuid"))
-            and (mig is None or _fast_ident(mig))
+    # identifier checks inlined (type str, 1..MAX_ID_LEN chars): this runs for every sample
+    if not (type(node) is str and 0 < len(node) <= MAX_ID_LEN and type(gpu) is str and 0 < len(gpu) <= MAX_ID_LEN
+            and (mig is None or (type(mig) is str and 0 < len(mig) <= MAX_ID_LEN))
             and (model is None or (type(model) is str and len(model) <= MAX_TEXT_LEN))
             and (type(iv) is float or type(iv) is int) and 0 < iv < _INF
             and (type(util) is float or type(util) is int) and 0.0 <= util <= 100.0
@@ -248,9 +245,10 @@ def _workload_ok(w: Any) -> bool:
     if type(w) is not dict:
         return False
     g = w.get
-    kind, owner, team, labels = g("kind"), g("owner"), g("team"), g("labels")
-    if not (_fast_ident(g("id")) and type(kind) is str and len(kind) <= 64
-            and (owner is None or _fast_ident(owner)) and (team is None or _fast_ident(team))):
+    wid, kind, owner, team, labels = g("id"), g("kind"), g("owner"), g("team"), g("labels")
+    if not (type(wid) is str and 0 < len(wid) <= MAX_ID_LEN and type(kind) is str and len(kind) <= 64
+            and (owner is None or (type(owner) is str and 0 < len(owner) <= MAX_ID_LEN))
+            and (team is None or (type(team) is str and 0 < len(team) <= MAX_ID_LEN))):
         return False
     if labels is not None:
         if type(labels) is not dict:
