@@ -208,8 +208,8 @@ class CostSpikeDetector(Detector):
             per = _Period(start, max(start + p + cfg.lateness_s, ts + cfg.settle_s), self._alert_usd(start))
             self.pending[start] = per
             self.workload = event["workload"]
-        else:
-            per.deadline = max(per.deadline, ts + self.config.settle_s)
+        elif ts + self.config.settle_s > per.deadline:
+            per.deadline = ts + self.config.settle_s
         service, sku, resource_id, model, unit = (event.get("service"), event.get("sku"), event.get("resource_id"),
                                                   event.get("model"), event.get("usage_unit"))
         cost = event["cost_usd"]
@@ -259,7 +259,8 @@ class CostSpikeDetector(Detector):
         exp_usd = math.exp(b.expected_log(start))
         if not self._trusted(start):
             return exp_usd * cfg.cold_ratio * 0.5
-        return 0.8 * max(exp_usd * math.exp(cfg.z_open * b.scale_at(start)), exp_usd * cfg.min_ratio,
+        # the plain scale (not the slot-widened one): a lower bar only means ticking a little more
+        return 0.8 * max(exp_usd * math.exp(cfg.z_open * b.scale), exp_usd * cfg.min_ratio,
                          exp_usd + cfg.min_period_excess_usd)
 
     def _trusted(self, t: float) -> bool:
@@ -282,12 +283,22 @@ class CostSpikeDetector(Detector):
             per.total >= per.alert_usd for per in self.pending.values())
 
     def _close_due(self, now: float) -> list[Finding]:
-        due = sorted(s for s, per in self.pending.items() if per.deadline <= now)
+        pending = self.pending
         out: list[Finding] = []
-        for s in due:
-            out.extend(self._evaluate(self.pending.pop(s), now))
+        if len(pending) == 1:  # the usual case: the one period in flight
+            ((s, per),) = pending.items()
+            if per.deadline > now:
+                self.next_close = per.deadline
+                return out
+            del pending[s]
             self.last_closed = s
-        self.next_close = min((per.deadline for per in self.pending.values()), default=_INF)
+            out = self._evaluate(per, now)
+            self.next_close = _INF
+        else:
+            for s in sorted(s for s, per in pending.items() if per.deadline <= now):
+                self.last_closed = s
+                out.extend(self._evaluate(pending.pop(s), now))
+            self.next_close = min((per.deadline for per in pending.values()), default=_INF)
         self._update_wants_tick()
         return out
 
@@ -387,11 +398,18 @@ class CostSpikeDetector(Detector):
             if self._trusted(per.start):
                 self.cold_median = None  # only needed before the baseline is trusted
         g = max(cfg.share_alpha, 1.0 / b.n)
-        shares = self.shares
-        for key in shares:
-            shares[key] *= 1.0 - g
-        for key, usd in per.by_contrib.items():
-            add = g * usd / y
+        shares, by_contrib = self.shares, per.by_contrib
+        if len(by_contrib) == 1 and len(shares) == 1:
+            (key,) = by_contrib
+            if key in shares:  # the usual case: one SKU, always the same
+                shares[key] += g * (1.0 - shares[key])
+                by_contrib = {}
+        keep, inv = 1.0 - g, g / y
+        if by_contrib:
+            for key in shares:
+                shares[key] *= keep
+        for key, usd in by_contrib.items():
+            add = inv * usd
             if key in shares:
                 shares[key] += add
             elif len(shares) < cfg.max_contributors:
@@ -402,8 +420,10 @@ class CostSpikeDetector(Detector):
                     del shares[low]
                     shares[key] = add
         if per.by_model:
-            usd_all = sum(v[0] for v in per.by_model.values())
-            tok_all = sum(v[1] for v in per.by_model.values())
+            usd_all = tok_all = 0.0
+            for v in per.by_model.values():
+                usd_all += v[0]
+                tok_all += v[1]
             if usd_all > 0 and tok_all > 0:
                 lc = math.log(usd_all / tok_all)
                 self.cpt_log = lc if self.cpt_log is None else self.cpt_log + g * (lc - self.cpt_log)

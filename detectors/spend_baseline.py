@@ -129,8 +129,13 @@ class SeasonalBaseline:
         A profile slot never seen yet (the first Monday of a series born on a Wednesday) has no
         estimate of its own: the z then also allows for the spread of the slots that are known.
         """
-        mu = self.expected_log(t)
-        return math.exp(mu), (math.log(spend + eps) - mu) / self.scale_at(t)
+        h, d = slots(t)
+        mu = self.level
+        if self.use_hod:
+            mu += self.hod[h]
+        if self.use_dow:
+            mu += self.dow[d]
+        return math.exp(mu), (math.log(spend + eps) - mu) / self._scale_at(h, d)
 
     def scale_at(self, t: float) -> float:
         """The scale of a period starting at ``t``, widened by how little its profile slots know.
@@ -138,8 +143,10 @@ class SeasonalBaseline:
         A slot learned from ``k`` visits is itself uncertain by about ``scale / sqrt(k)`` (the
         prediction interval of a mean); a slot not seen yet by the spread of those that are.
         """
+        return self._scale_at(*slots(t))
+
+    def _scale_at(self, h: int, d: int) -> float:
         s = self.scale
-        h, d = slots(t)
         var = s * s
         for prof, counts, i in ((self.hod, self.hod_n, h), (self.dow, self.dow_n, d)):
             if not counts:
@@ -168,7 +175,11 @@ class SeasonalBaseline:
             self.n = 1
             return
         h, d = slots(t)
-        e = log_spend - self.expected_log(t)
+        e = log_spend - self.level
+        if self.use_hod:
+            e -= self.hod[h]
+        if self.use_dow:
+            e -= self.dow[d]
         s = self.scale
         lim = self.clip_k * s
         e = lim if e > lim else -lim if e < -lim else e
