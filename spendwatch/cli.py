@@ -13,6 +13,8 @@ from spendwatch.errors import SpendwatchError
 # Sub-command modules, in the order `--help` lists them.
 COMMAND_MODULES = [
     "replay",
+    "worker",
+    "broker",
     "demo",
     "collect",
     "emit",

@@ -1,0 +1,62 @@
+"""`spendwatch worker`: the stream processor (see streams/ and docs/worker.md)."""
+
+from __future__ import annotations
+
+import argparse
+from dataclasses import replace
+from typing import Any
+
+from spendwatch.config import load_settings
+
+
+def register(sub: Any) -> None:
+    p = sub.add_parser(
+        "worker",
+        help="consume the input topics, detect, publish anomaly events (Kafka from SPENDWATCH_KAFKA)",
+        description="The stream processor: reads the four input topics in batches, validates (bad input goes "
+                    "to the dead-letter topic), runs the detectors with one Engine per partition, publishes "
+                    "anomaly events keyed by id, and checkpoints Engine state with its input offsets. Broker "
+                    "from SPENDWATCH_KAFKA (default localhost:9092); TLS/SASL from SPENDWATCH_KAFKA_*.",
+    )
+    p.add_argument("--config", metavar="FILE", help="settings file (YAML or JSON)")
+    p.add_argument("--bootstrap", metavar="HOST:PORT", help="Kafka bootstrap servers (overrides SPENDWATCH_KAFKA)")
+    p.add_argument("--topic-prefix", metavar="PREFIX", help="prefix for every topic (SPENDWATCH_TOPIC_PREFIX)")
+    p.add_argument("--group", metavar="ID", help="consumer group id (default spendwatch-worker)")
+    p.add_argument("--partitions", type=int, metavar="N", help="partitions for topics the worker creates")
+    p.add_argument("--replication", type=int, metavar="N", help="replication factor for topics it creates")
+    p.add_argument("--no-create-topics", action="store_true", help="only verify topics, never create them")
+    p.add_argument("--metrics-port", type=int, metavar="PORT", help="/metrics port (default 6066; 0 = off)")
+    p.add_argument("--metrics-host", metavar="ADDR", help="/metrics bind address (default 127.0.0.1)")
+    p.add_argument("--checkpoint-interval", type=float, metavar="S", help="snapshot + commit every S seconds")
+    p.add_argument("--session-timeout", type=float, metavar="S", help="consumer group session timeout")
+    p.add_argument("--heartbeat-interval", type=float, metavar="S", help="consumer group heartbeat interval")
+    p.add_argument("--data-dir", metavar="DIR", help="faust data directory")
+    p.add_argument("--exit-when-idle", type=float, metavar="S",
+                   help="checkpoint and exit 0 once no input arrived for S seconds (demos, batch runs)")
+    p.add_argument("--log-format", choices=("text", "json"), default="text", help="log lines as text or JSON")
+    p.add_argument("--history", metavar="URL", help="also record anomalies in this history store")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from spendwatch.kafka import kafka_config
+    from streams.runner import run_worker
+    from streams.settings import WorkerSettings
+
+    settings = load_settings(args.config)
+    kafka = kafka_config(settings)
+    if args.bootstrap:
+        kafka = replace(kafka, bootstrap_servers=args.bootstrap)
+    if args.topic_prefix is not None:
+        kafka = replace(kafka, topic_prefix=args.topic_prefix)
+    worker = settings.build(WorkerSettings, "worker")
+    over = {"group_id": args.group, "partitions": args.partitions, "replication": args.replication,
+            "metrics_port": args.metrics_port, "metrics_host": args.metrics_host,
+            "checkpoint_interval_s": args.checkpoint_interval, "session_timeout_s": args.session_timeout,
+            "heartbeat_interval_s": args.heartbeat_interval, "data_dir": args.data_dir}
+    worker = replace(worker, **{k: v for k, v in over.items() if v is not None})
+    if args.no_create_topics:
+        worker = replace(worker, create_topics=False)
+    result = run_worker(settings, kafka, worker, exit_when_idle_s=args.exit_when_idle,
+                        log_level=str(args.log_level).upper(), log_format=args.log_format, history_url=args.history)
+    return result.exit_code

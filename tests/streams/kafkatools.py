@@ -1,0 +1,85 @@
+"""Test helpers: produce a JSON-lines file to the contract topics, read a topic back, run workers."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from spendwatch.broker import free_port
+from spendwatch.kafka import KafkaConfig
+from streams.source import produce_lines
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def kcfg(bootstrap: str, prefix: str) -> KafkaConfig:
+    return replace(KafkaConfig(), bootstrap_servers=bootstrap, topic_prefix=prefix)
+
+
+def produce(bootstrap: str, prefix: str, lines: list[bytes]) -> int:
+    return asyncio.run(produce_lines(kcfg(bootstrap, prefix), lines))
+
+
+def read_topic(bootstrap: str, topic: str, idle_s: float = 1.5, timeout_s: float = 30.0) -> list[Any]:
+    """Every record of ``topic`` from the beginning (no group), until nothing came for ``idle_s``."""
+    async def go() -> list[Any]:
+        from aiokafka import AIOKafkaConsumer
+
+        c = AIOKafkaConsumer(topic, bootstrap_servers=bootstrap, group_id=None, auto_offset_reset="earliest",
+                             enable_auto_commit=False)
+        await c.start()
+        out: list[Any] = []
+        try:
+            last, deadline = time.monotonic(), time.monotonic() + timeout_s
+            while time.monotonic() - last < idle_s and time.monotonic() < deadline:
+                batch = await c.getmany(timeout_ms=300)
+                for recs in batch.values():
+                    out.extend(recs)
+                    last = time.monotonic()
+        finally:
+            await c.stop()
+        return out
+
+    return asyncio.run(go())
+
+
+def anomalies(bootstrap: str, prefix: str, **kw: Any) -> list[dict[str, Any]]:
+    return [orjson.loads(r.value) for r in read_topic(bootstrap, prefix + "spendwatch.anomalies", **kw)]
+
+
+def triples(events: list[dict[str, Any]]) -> set[tuple[str, str, float]]:
+    return {(a["kind"], a["resource"], a["started_at"]) for a in events}
+
+
+def worker_cmd(bootstrap: str, prefix: str, group: str, *extra: str) -> list[str]:
+    return [sys.executable, "-m", "spendwatch.cli", "--log-level", os.environ.get("SW_LOG", "WARNING"), "worker", "--bootstrap", bootstrap,
+            "--topic-prefix", prefix, "--group", group, "--partitions", "4", "--metrics-port", str(free_port()),
+            "--session-timeout", "3", "--heartbeat-interval", "0.5", "--checkpoint-interval", "1", *extra]
+
+
+def start_worker(bootstrap: str, prefix: str, group: str, tmp: Path, *extra: str,
+                 name: str = "worker") -> subprocess.Popen[bytes]:
+    log = open(tmp / f"{name}.log", "ab")  # noqa: SIM115 - closed by the child's exit
+    return subprocess.Popen(worker_cmd(bootstrap, prefix, group, "--data-dir", str(tmp / name), *extra),
+                            cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+                            env={**os.environ, "PYTHONUNBUFFERED": "1"})
+
+
+def stop(proc: subprocess.Popen[bytes], sig: int = signal.SIGTERM, timeout: float = 20.0) -> int:
+    if proc.poll() is None:
+        proc.send_signal(sig)
+        try:
+            proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(5)
+    return proc.returncode
