@@ -154,7 +154,7 @@ def run(args: argparse.Namespace) -> int:
     _print_teams(p, list(latest.values()))
     _print_truth(p, match_truth(sim.truth, events))
     if args.alerts:
-        _send_alerts(p, settings, events, args.max_alerts)
+        _send_alerts(p, settings, events, args.max_alerts, args.db)
     if args.history:
         _record_history(p, events, args.db)
     return 0
@@ -220,7 +220,7 @@ def _print_truth(p: Any, matched: list[tuple[dict[str, Any], Any]]) -> None:
     p("\n")
 
 
-def _send_alerts(p: Any, settings: Settings, events: list[dict[str, Any]], cap: int) -> None:
+def _send_alerts(p: Any, settings: Settings, events: list[dict[str, Any]], cap: int, db: str | None) -> None:
     if importlib.util.find_spec("alerting.pipeline") is None:
         p("Alerts: the alert pipeline is not installed in this build; skipped.\n\n")
         return
@@ -234,12 +234,20 @@ def _send_alerts(p: Any, settings: Settings, events: list[dict[str, Any]], cap: 
     p(f"Alerts for the {len(ids)} costliest anomalies (console when no Slack token is set; "
       f"--max-alerts N for more, --no-alerts for none)\n")
     sys.stdout.flush()
-    pipeline = build_alert_pipeline(settings)
-    for a in events:
-        if a["id"] in ids:
-            pipeline.handle(a)
-    pipeline.flush()
-    sys.stdout.flush()
+    pipeline = build_alert_pipeline(settings, store_url=db)
+    try:
+        for a in events:
+            if a["id"] in ids:
+                pipeline.handle(a)
+        pipeline.flush()
+        sys.stdout.flush()
+        stats = getattr(pipeline, "stats", None)
+        if stats is not None and not (stats.posted or stats.edited or stats.replies):
+            # same ids as an earlier demo in this hour: the notification log says they were told
+            p("  (nothing new to say: these anomalies were alerted by an earlier run; the notification log "
+              "deduplicates)\n")
+    finally:
+        pipeline.close()
     p("\n")
 
 
