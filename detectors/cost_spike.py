@@ -36,11 +36,23 @@ Scoring, then deciding, then learning
     - excess >= ``min_period_excess_usd`` ($1) and excess x periods/day >=
       ``min_daily_excess_usd`` ($25): tiny series never alert.
 
+    A shift too small for one period to clear ``z_open`` in noisy spend (1.8x with 30 % noise)
+    is caught by a one-sided CUSUM of the z scores (``cusum_k`` = 1 subtracted per period, alarm
+    at ``cusum_h`` = 8, so a 2-sigma shift alarms in ~8 periods and pure noise practically never)
+    when the run as a whole passes ``min_ratio`` and the dollar floors; the anomaly then starts
+    at the run's first period. Periods of a running CUSUM (up to ``cusum_hold_periods``, 24) are
+    held back from the baseline until the run falls back to zero, so a slow shift is not learned
+    away before it adds up.
+
     While an anomaly is open a period keeps it open at the lower bar ``z >= z_stay`` (2.5) and
     ``ratio >= stay_ratio`` (1.2) with the same dollar floors (hysteresis, so a noisy plateau
-    does not flap); ``resolve_periods`` (2) periods in a row below that bar resolve it.
-    Flagged periods are never learned: a spike does not teach the baseline that spikes are
-    normal. Periods in the band are learned with residuals clipped at 2.5 scales.
+    does not flap); it resolves once ``resolve_periods`` (2) periods in a row miss that bar and
+    together spend less than ``stay_ratio`` x expected, and a downward CUSUM against the
+    anomaly's own level agrees (``cusum_h``): right away after a spike in smooth spend, after
+    several periods in noisy spend, where a shifted series dips below the bar now and then.
+    Nothing is learned while an anomaly is
+    open: a spike does not teach the baseline that spikes are normal. Other periods are learned
+    with residuals clipped at 2.5 scales.
 
 Cold start
     Before the baseline is trusted (``trust_after_s`` = 3 days of history and
@@ -100,6 +112,9 @@ class CostConfig:
     stay_ratio: float = 1.2
     min_period_excess_usd: float = 1.0
     min_daily_excess_usd: float = 25.0
+    cusum_k: float = 1.0
+    cusum_h: float = 8.0
+    cusum_hold_periods: int = 24
     resolve_periods: int = 2
     level_shift_periods: int = 6
     accept_after_s: float = 7 * DAY
@@ -139,8 +154,8 @@ class _Period:
 class _Open:
     """The anomaly being reported (at most one per workload)."""
 
-    __slots__ = ("started_at", "opened_at", "periods", "waste", "excess_rate", "clear", "clear_since", "log_excess",
-                 "last", "contrib", "models", "last_end")
+    __slots__ = ("started_at", "opened_at", "periods", "waste", "excess_rate", "clear", "clear_since", "clear_obs",
+                 "clear_exp", "log_excess", "down", "last", "contrib", "models", "last_end")
 
     def __init__(self, started_at: float, opened_at: float) -> None:
         self.started_at = started_at
@@ -150,7 +165,10 @@ class _Open:
         self.excess_rate = 0.0  # EWMA of excess per period
         self.clear = 0  # periods in a row back in the band
         self.clear_since = started_at  # start of the first of them
-        self.log_excess = 0.0  # EWMA of log(observed/expected), for re-basing on acceptance
+        self.clear_obs = 0.0  # their observed and expected spend
+        self.clear_exp = 0.0
+        self.log_excess = 0.0  # EWMA of log(observed/expected): the anomaly's level, for re-basing on acceptance
+        self.down = 0.0  # downward CUSUM of z against that level: evidence that spend came back
         self.last: dict[str, float] = {}
         self.contrib: dict[Contributor, list[float]] = {}  # key -> [observed, expected]
         self.models: dict[str, list[float]] = {}  # model -> [token usd, tokens]
@@ -183,6 +201,12 @@ class CostSpikeDetector(Detector):
         self.model_share: dict[str, float] = {}  # model -> EWMA share of token spend
         self.cpt_log: float | None = None  # EWMA log(usd per token) over all token rows
         self.anomaly: _Open | None = None
+        self.cusum = 0.0  # one-sided CUSUM of z - cusum_k over trusted, unflagged periods
+        self.cusum_n = 0
+        self.cusum_start = 0.0
+        self.cusum_obs = 0.0
+        self.cusum_exp = 0.0
+        self.held: list[tuple[float, float]] = []  # (period start, log spend) held back during a run
 
     @staticmethod
     def key_of(event: dict[str, Any]) -> str | None:
@@ -320,9 +344,13 @@ class CostSpikeDetector(Detector):
         excess = y - expected
         ratio = y / expected if expected > 0 else _INF
         floors = excess >= cfg.min_period_excess_usd and excess * ppd >= cfg.min_daily_excess_usd
+        run: tuple[float, int, float, float] | None = None  # (start, periods, excess, log ratio): CUSUM alarm
         if a is None:
             if self._trusted(t):
                 flagged = z >= cfg.z_open and ratio >= cfg.min_ratio and floors
+                if not flagged and not zero:
+                    run = self._cusum(t, y, expected, z)
+                    flagged = run is not None
             else:
                 ref = self.cold_median.get() if self.cold_median is not None and b.n >= 3 else None
                 flagged = (ref is not None and ref > 0 and y >= cfg.cold_ratio * ref
@@ -333,16 +361,35 @@ class CostSpikeDetector(Detector):
                 if not zero:
                     self._learn(per)
                 return []
-            a = self.anomaly = _Open(t, now)
+            self.cusum = self.cusum_n = 0
+            self.cusum_obs = self.cusum_exp = 0.0
+            if run is None:  # periods held back before a one-period spike were normal ones
+                for held in self.held:
+                    b.learn(*held)
+            self.held.clear()  # after a CUSUM alarm they are the start of the problem
+            a = self.anomaly = _Open(t if run is None else run[0], now)
+            if run is not None:  # the run's earlier periods count towards the problem's money
+                a.periods, a.waste = run[1] - 1, run[2] - excess
+                a.excess_rate, a.log_excess = run[2] / run[1], run[3]
         else:
             stay = z >= cfg.z_stay and ratio >= cfg.stay_ratio and floors
+            # a downward CUSUM against the anomaly's own level: has spend really come back down?
+            # (in noisy spend a shifted series dips below the bar now and then)
+            a.down = max(0.0, a.down + a.log_excess / b.scale_at(t) - z - cfg.cusum_k)
             if not stay:
+                # back in the band, maybe: resolve once `resolve_periods` such periods in a row are,
+                # together, below `stay_ratio` of expected (in noisy spend a shifted series dips
+                # below the bar now and then; that is not the end of the shift). Nothing is learned
+                # while the anomaly is open.
                 if a.clear == 0:
-                    a.clear_since = t
+                    a.clear_since, a.clear_obs, a.clear_exp = t, 0.0, 0.0
                 a.clear += 1
-                if not zero:
-                    self._learn(per)
-                if a.clear >= cfg.resolve_periods:
+                a.clear_obs += y
+                a.clear_exp += expected
+                a.waste += excess
+                a.last_end = t + p
+                if a.clear >= cfg.resolve_periods and a.clear_obs < cfg.stay_ratio * a.clear_exp \
+                        and a.down >= cfg.cusum_h:
                     self.anomaly = None
                     return [self._finding(a.clear_since, active=False, reason="back_in_band",
                                           anomaly=a)]
@@ -352,6 +399,7 @@ class CostSpikeDetector(Detector):
         a.periods += 1
         a.waste += excess
         a.excess_rate = excess if a.periods == 1 else 0.5 * a.excess_rate + 0.5 * excess
+        # (a CUSUM run starts with periods > 1 and its own mean: the EWMAs go on from there)
         lx = math.log(ratio) if ratio < _INF else 0.0
         a.log_excess = lx if a.periods == 1 else a.log_excess + 0.2 * (lx - a.log_excess)
         a.last_end = t + p
@@ -386,12 +434,47 @@ class CostSpikeDetector(Detector):
         b.rebase(a.log_excess)
         return [self._finding(now, active=False, reason="accepted_as_new_normal", anomaly=a)]
 
+    def _cusum(self, t: float, y: float, expected: float, z: float) -> tuple[float, int, float, float] | None:
+        """One-sided CUSUM of the z scores: a persistent shift too small for one period to clear
+        ``z_open`` (a 1.8x step in noisy spend) adds up. Returns (start, periods, excess, log ratio) of the
+        run once it alarms and the run as a whole passes the ratio and dollar floors."""
+        cfg = self.config
+        c = self.cusum + z - cfg.cusum_k
+        if c <= 0.0:
+            self.cusum = self.cusum_n = 0
+            self.cusum_obs = self.cusum_exp = 0.0
+            return None
+        if self.cusum_n == 0:
+            self.cusum_start = t
+        self.cusum, self.cusum_n = c, self.cusum_n + 1
+        self.cusum_obs += y
+        self.cusum_exp += expected
+        if c < cfg.cusum_h:
+            return None
+        n, excess = self.cusum_n, self.cusum_obs - self.cusum_exp
+        if self.cusum_obs < cfg.min_ratio * self.cusum_exp or excess / n < cfg.min_period_excess_usd \
+                or excess / n * DAY / self.period < cfg.min_daily_excess_usd:
+            return None
+        return self.cusum_start, n, excess, math.log(self.cusum_obs / self.cusum_exp)
+
     # -------------------------------------------------------------- learning
     def _learn(self, per: _Period) -> None:
         b = self.baseline
         assert b is not None
         y, cfg = per.total, self.config
-        b.learn(per.start, math.log(y + 1e-3))
+        point = (per.start, math.log(y + 1e-3))
+        if self.cusum > 0.0 and b.mature(per.start):
+            # inside a CUSUM run: hold the point back, so a slow shift is not learned away before
+            # it adds up; learned once the run falls back to zero, dropped if the run alarms (a
+            # slot still settling learns at once: holding it back would feed the run its own error)
+            self.held.append(point)
+            if len(self.held) > cfg.cusum_hold_periods:
+                b.learn(*self.held.pop(0))
+        else:
+            for held in self.held:
+                b.learn(*held)
+            self.held.clear()
+            b.learn(*point)
         self.last_active_end = per.start + self.period
         if self.cold_median is not None:
             self.cold_median.update(y)
@@ -446,9 +529,8 @@ class CostSpikeDetector(Detector):
         assert a is not None and self.baseline is not None
         cfg, p = self.config, self.period
         ppd = DAY / p
-        daily = max(0.0, a.excess_rate) * ppd if active else 0.0
-        if not active:
-            daily = max(0.0, a.excess_rate) * ppd if reason == "accepted_as_new_normal" else 0.0
+        rate = max(0.0, a.excess_rate) * ppd  # severity keeps the problem's size on resolution too
+        daily = rate if active or reason == "accepted_as_new_normal" else 0.0
         pattern = "level_shift" if a.periods >= cfg.level_shift_periods else "spike"
         last = a.last
         ranked = sorted(a.contrib.items(), key=lambda kv: kv[1][1] - kv[1][0])[: cfg.top_contributors]
@@ -506,7 +588,7 @@ class CostSpikeDetector(Detector):
             if cpt.get("models_grown"):
                 head += f" (more spend on {', '.join(cpt['models_grown'])})"
         return Finding(kind=KIND, resource=str(wid), workload=self.workload, started_at=a.started_at, at=at,
-                       active=active, severity=self.context.severity(daily), waste_usd=max(0.0, a.waste),
+                       active=active, severity=self.context.severity(rate), waste_usd=max(0.0, a.waste),
                        projected_daily_usd=daily, summary=head, evidence=evidence)
 
     def _cost_per_token(self, a: _Open) -> dict[str, Any] | None:

@@ -161,6 +161,13 @@ class SeasonalBaseline:
                 var += sum((v - m) ** 2 for v in seen) / (len(seen) - 1)
         return math.sqrt(var)
 
+    def mature(self, t: float) -> bool:
+        """Whether the slots of ``t`` have learned enough (a full day of the weekday, two visits of
+        the hour) that the period's expectation is not itself still settling."""
+        h, d = slots(t)
+        return (not self.use_dow or self.dow_n[d] >= self.first_day_visits) and \
+            (not self.use_hod or self.hod_n[h] >= 2)
+
     def span_s(self, t: float) -> float:
         """Seconds of history behind the baseline at time ``t``."""
         return t - self.first_t if self.n else 0.0

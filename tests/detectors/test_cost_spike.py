@@ -212,6 +212,21 @@ def test_level_shift_stays_open_while_it_persists() -> None:
     assert latest["waste_usd"] > 0.5 * 0.8 * 98 * 24 * 4
 
 
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_level_shift_in_noisy_spend_is_caught_by_the_cusum_and_stays_one_anomaly(seed: int) -> None:
+    shift = T0 + 16 * DAY + 5 * HOUR  # 1.8x with 30 % noise: no single hour clears z_open
+    rows = spend_rows("w/noisy", 21, 40.0, seed=seed, weekend=0.7, amp=0.3, sigma=0.3, lognormal=True,
+                      mult=lambda t: 1.8 if t >= shift else 1.0)
+    events = sorted(rows, key=lambda e: e["ts"])
+    engine = Engine(Settings(), [CostSpikeDetector])
+    out = engine.process_many(events)
+    found = opened(out)
+    assert len(found) == 1 and resolved(out) == []
+    a = next(iter(found.values()))
+    assert shift - 3 * HOUR <= a["started_at"] <= shift + 12 * HOUR
+    assert a["detected_at"] <= shift + 24 * HOUR
+
+
 def test_long_level_shift_is_accepted_as_the_new_normal_once() -> None:
     shift = T0 + 10 * DAY
     rows = spend_rows("w/shift", 30, 50.0, seed=13, weekend=0.8, amp=0.2, sigma=0.05,
