@@ -60,7 +60,7 @@ def create_app(worker: WorkerSettings, kafka: KafkaConfig, metrics: WorkerMetric
 
     @app.page("/metrics")
     async def _metrics(web: Any, request: Any) -> Any:
-        return web.bytes(metrics.render(), content_type="text/plain; version=0.0.4; charset=utf-8")
+        return web.bytes(metrics.render(), content_type="text/plain; version=0.0.4")
 
     @app.page("/healthz")
     async def _health(web: Any, request: Any) -> Any:

@@ -45,6 +45,7 @@ from streams.state import Snapshot, SnapshotStore
 from streams.topics import WorkerTopics
 
 log = logging.getLogger("spendwatch.worker")
+_BAD_LOG_PER_CHECKPOINT = 20
 
 
 def deadletter_value(dl: DeadLetter) -> bytes:
@@ -86,6 +87,8 @@ class BatchWorker:
         self.bad = 0
         self.anomalies = 0
         self.failed: BaseException | None = None
+        self._bad_logged = 0
+        self._bad_unlogged = 0
 
     # ----------------------------------------------------------------- lifecycle
     async def start(self) -> None:
@@ -209,8 +212,12 @@ class BatchWorker:
         for dl in dead:
             await send(self.topics.deadletter, dl.key, deadletter_value(dl))
             self.metrics.bad_events.labels(dl.topic, dl.reason.split(":", 1)[0][:60]).inc()
-            log.warning("bad input dead-lettered", extra={"topic": dl.topic, "partition": dl.partition,
-                                                          "offset": dl.offset, "reason": dl.reason[:300]})
+            if self._bad_logged < _BAD_LOG_PER_CHECKPOINT:  # a flood of bad input must not flood the log
+                self._bad_logged += 1
+                log.warning("bad input dead-lettered", extra={"topic": dl.topic, "partition": dl.partition,
+                                                              "offset": dl.offset, "reason": dl.reason[:300]})
+            else:
+                self._bad_unlogged += 1
         self.bad += len(dead)
 
     def _gauges(self) -> None:
@@ -226,6 +233,9 @@ class BatchWorker:
     # --------------------------------------------------------------- checkpoints
     async def checkpoint(self, tasks: list[PartitionTask], force: bool = False) -> None:
         """Flush outputs, snapshot changed partitions with their offsets, then commit offsets."""
+        if self._bad_unlogged:
+            log.warning("%d more bad records dead-lettered (not logged one by one)", self._bad_unlogged)
+        self._bad_logged = self._bad_unlogged = 0
         if not tasks:
             return
         await self.sink.flush()  # outputs first: a snapshot must never cover an anomaly not yet durable
@@ -278,7 +288,10 @@ class BatchWorker:
             task = parked.get(p)
             if task is not None:  # ours a moment ago: state is current, only the buffered records are dropped
                 task = PartitionTask(p, list(self.topics.inputs), task.engine)
-                offsets = {t: off for t, off in parked[p].next_offset.items()}
+                offsets = dict(parked[p].next_offset)
+                log.info("partition assigned", extra={"partition": p, "restored": "kept",
+                                                      "open_anomalies": len(task.engine.open_anomaly_ids),
+                                                      "offsets": offsets})
             else:
                 engine = Engine(self.settings)
                 snap = snaps.get(p)

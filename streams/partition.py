@@ -19,6 +19,7 @@ keeps this unit testable without a broker.
 from __future__ import annotations
 
 import heapq
+import logging
 from collections import deque
 from dataclasses import dataclass
 from operator import itemgetter
@@ -26,8 +27,9 @@ from typing import Any
 
 from detectors.engine import Engine
 from spendwatch.errors import BadEvent
-from spendwatch.events import decode
+from spendwatch.events import decode, encode
 
+log = logging.getLogger("spendwatch.worker")
 _INF = float("inf")
 _by_ts = itemgetter(0)
 
@@ -62,6 +64,7 @@ class PartitionTask:
         self.caught_up: dict[str, bool] = dict.fromkeys(topics, False)
         self.events_in: dict[str, int] = dict.fromkeys(topics, 0)
         self.dirty = False  # processed something since the last snapshot
+        self.errors = 0  # events a detector raised on (dead-lettered, processing goes on)
 
     # ---------------------------------------------------------------- feeding
     def start_at(self, topic: str, offset: int) -> None:
@@ -130,11 +133,23 @@ class PartitionTask:
         out: list[dict[str, Any]] = []
         dead: list[DeadLetter] = []
         process = self.engine.process
-        for _ts, _off, ev, dl in items:
+        for _ts, off, ev, dl in items:
             if ev is not None:
-                found = process(ev)
+                try:
+                    found = process(ev)
+                except Exception as exc:  # noqa: BLE001 - a record that crashes a detector is poison too
+                    self.errors += 1
+                    if self.errors <= 5:
+                        log.exception("detector failed on an event of partition %d; dead-lettering it", self.partition)
+                    dead.append(DeadLetter(_topic_of(ev), self.partition, off, None, encode(ev),
+                                           f"internal error in detectors: {exc.__class__.__name__}: {exc}"[:500]))
+                    continue
                 if found:
                     out.extend(found)
             else:
                 dead.append(dl)  # type: ignore[arg-type]
         return out, dead
+
+
+def _topic_of(ev: dict[str, Any]) -> str:
+    return str(ev.get("type", "?"))
