@@ -110,12 +110,13 @@ def run_worker(settings: Settings, kafka: KafkaConfig | None = None, worker: Wor
 
 def run_worker_until_idle(settings: Settings, bootstrap: str | None = None, *, idle_s: float = 5.0,
                           group_id: str | None = None, topic_prefix: str | None = None, metrics_port: int = 0,
-                          log_level: str = "WARNING") -> WorkerResult:
+                          log_level: str = "WARNING", **worker_overrides: Any) -> WorkerResult:
     """Run a worker in this process until no input arrived for ``idle_s``; return its counts.
 
     ``bootstrap`` / ``topic_prefix`` override the ``kafka`` settings (and SPENDWATCH_KAFKA);
     ``metrics_port=0`` (default) serves no HTTP. Signal handlers are left alone, so this is
-    safe to call from another command.
+    safe to call from another command. ``worker_overrides`` are :class:`WorkerSettings`
+    fields (e.g. ``session_timeout_s=3`` for a quicker group join on a single-worker demo).
     """
     kafka = kafka_config(settings)
     if bootstrap:
@@ -123,6 +124,6 @@ def run_worker_until_idle(settings: Settings, bootstrap: str | None = None, *, i
     if topic_prefix is not None:
         kafka = replace(kafka, topic_prefix=topic_prefix)
     worker = settings.build(WorkerSettings, "worker")
-    worker = replace(worker, metrics_port=metrics_port, group_id=group_id or worker.group_id)
+    worker = replace(worker, metrics_port=metrics_port, group_id=group_id or worker.group_id, **worker_overrides)
     return run_worker(settings, kafka, worker, exit_when_idle_s=idle_s, log_level=log_level,
                       install_signal_handlers=False)
