@@ -89,6 +89,8 @@ class BatchWorker:
         self.failed: BaseException | None = None
         self._bad_logged = 0
         self._bad_unlogged = 0
+        self.first_record_at = 0.0  # wall clock of the first record and of the last processed batch (bench)
+        self.last_processed_at = 0.0
 
     # ----------------------------------------------------------------- lifecycle
     async def start(self) -> None:
@@ -124,7 +126,9 @@ class BatchWorker:
             except Exception:  # noqa: BLE001 - shutting down: report, then still leave the group
                 log.exception("final checkpoint failed")
             await self._consumer.stop()
-            log.info("worker stopped", extra={"events": self.events, "bad": self.bad, "anomalies": self.anomalies})
+            log.info("worker stopped", extra={"events": self.events, "bad": self.bad, "anomalies": self.anomalies,
+                                              "first_record_at": self.first_record_at,
+                                              "last_processed_at": self.last_processed_at})
             if self.on_exit is not None and not self._stopping.is_set():
                 await self.on_exit()  # ended by itself (idle or failure): stop the hosting process
 
@@ -153,12 +157,16 @@ class BatchWorker:
             if n:
                 m.batch_size.observe(n)
                 last_input = now
+                if not started:
+                    self.first_record_at = time.time()
                 started = True
             self._update_caught_up(now)
             for task in list(self.tasks.values()):
                 out, dead = task.drain()
                 if out or dead:
                     await self._publish(out, dead)
+            if n:
+                self.last_processed_at = time.time()
             self._flow_control()
             if now - last_checkpoint >= w.checkpoint_interval_s:
                 await self.checkpoint(list(self.tasks.values()))

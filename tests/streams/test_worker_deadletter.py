@@ -123,7 +123,7 @@ def test_every_kind_of_bad_input_is_dead_lettered_and_processing_goes_on(kafka_b
             assert (d["raw"].encode() if d["raw"] is not None else None) == raw
         assert d["key"] == "n1/GPU-1"
         by_value[raw] = d["reason"]
-    for topic, value, reason in BAD:
+    for _topic, value, reason in BAD:
         assert by_value[value].startswith(reason), (value[:60] if value else value, by_value[value])
     found = [orjson.loads(r.value) for r in read_topic(kafka_bootstrap, prefix + "spendwatch.anomalies")]
     assert any(a["kind"] in ("idle_gpu", "gpu_memory_hoarding") and a["resource"] == "GPU-1" for a in found)
