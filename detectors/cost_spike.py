@@ -482,13 +482,12 @@ class CostSpikeDetector(Detector):
                 self.cold_median = None  # only needed before the baseline is trusted
         g = max(cfg.share_alpha, 1.0 / b.n)
         shares, by_contrib = self.shares, per.by_contrib
-        if len(by_contrib) == 1 and len(shares) == 1:
-            (key,) = by_contrib
-            if key in shares:  # the usual case: one SKU, always the same
-                shares[key] += g * (1.0 - shares[key])
-                by_contrib = {}
         keep, inv = 1.0 - g, g / y
-        if by_contrib:
+        if by_contrib.keys() == shares.keys():  # the usual case: the same SKUs as always
+            for key, usd in by_contrib.items():
+                shares[key] = shares[key] * keep + inv * usd
+            by_contrib = {}
+        else:
             for key in shares:
                 shares[key] *= keep
         for key, usd in by_contrib.items():
@@ -511,7 +510,7 @@ class CostSpikeDetector(Detector):
                 lc = math.log(usd_all / tok_all)
                 self.cpt_log = lc if self.cpt_log is None else self.cpt_log + g * (lc - self.cpt_log)
                 for m in self.model_share:
-                    self.model_share[m] *= 1.0 - g
+                    self.model_share[m] *= keep
                 for m, (usd, tok) in per.by_model.items():
                     if tok <= 0 or usd <= 0:
                         continue

@@ -148,6 +148,10 @@ class SeasonalBaseline:
     def _scale_at(self, h: int, d: int) -> float:
         s = self.scale
         var = s * s
+        kh = self.hod_n[h] if self.use_hod else 255
+        kd = self.dow_n[d] if self.use_dow else 255
+        if kh and kd:  # the usual case: both slots known
+            return s * math.sqrt(1.0 + 1.0 / kh + 1.0 / kd)
         for prof, counts, i in ((self.hod, self.hod_n, h), (self.dow, self.dow_n, d)):
             if not counts:
                 continue
