@@ -155,7 +155,13 @@ class Engine:
     def _emit(self, cur: _OpenAnomaly, state: str, f: Finding, resolved_at: float | None) -> dict[str, Any]:
         k = (f.kind, state)
         self.anomalies_out[k] = self.anomalies_out.get(k, 0) + 1
-        return anomaly_event(cur.id, state, f, cur.detected_at, resolved_at)
+        event = anomaly_event(cur.id, state, f, cur.detected_at, resolved_at)
+        # `ts` is when the event was emitted, in event time: never before the watermark, so the
+        # events of one anomaly are in order even when a detector dates its finding in the past
+        # (a billing period that closed earlier). Consumers may order by it.
+        if self.watermark > f.at:
+            event["ts"] = round(self.watermark, 3)
+        return event
 
     # ------------------------------------------------------------------- state
     @property
