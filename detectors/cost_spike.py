@@ -30,8 +30,8 @@ Scoring, then deciding, then learning
     + hour-of-day + day-of-week, with a robust scale (EWMA of clipped absolute residuals). A
     period's score is the robust z of its log spend. A period is *anomalous* when all hold:
 
-    - ``z >= z_open`` (4.0: heavy-tailed lognormal noise with sigma 0.5 crosses it about once
-      in 30,000 periods),
+    - ``z >= z_open`` (4.5: log-normal noise crosses it about once in 300,000 periods; at 4.0 a
+      sigma-0.5 log-normal series gave one false alarm in 30 three-week runs),
     - observed >= ``min_ratio`` x expected (1.5: a smooth series' 20 % wobble is not a spike),
     - excess >= ``min_period_excess_usd`` ($1) and excess x periods/day >=
       ``min_daily_excess_usd`` ($25): tiny series never alert.
@@ -50,9 +50,8 @@ Scoring, then deciding, then learning
     together spend less than ``stay_ratio`` x expected, and a downward CUSUM against the
     anomaly's own level agrees (``cusum_h``): right away after a spike in smooth spend, after
     several periods in noisy spend, where a shifted series dips below the bar now and then.
-    Nothing is learned while an anomaly is
-    open: a spike does not teach the baseline that spikes are normal. Other periods are learned
-    with residuals clipped at 2.5 scales.
+    Nothing is learned while an anomaly is open: a spike does not teach the baseline that spikes
+    are normal. Other periods are learned with residuals clipped at 2.5 scales.
 
 Cold start
     Before the baseline is trusted (``trust_after_s`` = 3 days of history and
