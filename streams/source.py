@@ -65,3 +65,30 @@ async def produce_lines(kafka: KafkaConfig, lines: Iterable[bytes], linger_ms: i
     finally:
         await producer.stop()
     return n
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m streams.source FILE...``: produce JSON-lines files to the contract topics (SPENDWATCH_KAFKA)."""
+    import argparse
+    import asyncio
+    import sys
+
+    from spendwatch.kafka import kafka_config
+
+    ap = argparse.ArgumentParser(prog="python -m streams.source", description=main.__doc__)
+    ap.add_argument("files", nargs="+", metavar="FILE", help="JSON lines of contract events ('-' = stdin)")
+    args = ap.parse_args(argv)
+    kafka = kafka_config()
+    total = 0
+    for name in args.files:
+        if name == "-":
+            total += asyncio.run(produce_lines(kafka, sys.stdin.buffer))
+        else:
+            with open(name, "rb") as f:
+                total += asyncio.run(produce_lines(kafka, f))
+    print(f"produced {total:,} events to {kafka.bootstrap_servers}", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
