@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import gc
 import logging
 import time
 from collections.abc import Awaitable, Callable
@@ -46,6 +47,7 @@ from streams.topics import WorkerTopics
 
 log = logging.getLogger("spendwatch.worker")
 _BAD_LOG_PER_CHECKPOINT = 20
+_GC_GEN0 = 50_000
 
 
 def deadletter_value(dl: DeadLetter) -> bytes:
@@ -108,6 +110,12 @@ class BatchWorker:
             check_crcs=False)
         self._consumer.subscribe(list(self.topics.inputs), listener=_Listener(self))
         await self._consumer.start()
+        # Each batch allocates ~10 objects an event, all short-lived except detector state. With
+        # CPython's default thresholds the collector scans the long-lived heap again and again
+        # (measured: ~25% of the worker's CPU); freeze what exists now and collect young objects
+        # less often.
+        gc.freeze()
+        gc.set_threshold(_GC_GEN0, 50, 1000)
         log.info("worker started", extra={"group": w.group_id, "topics": list(self.topics.inputs)})
 
     def stop(self) -> None:
