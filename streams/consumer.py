@@ -91,6 +91,7 @@ class BatchWorker:
         self.failed: BaseException | None = None
         self._bad_logged = 0
         self._bad_unlogged = 0
+        self._assigned_at = 0.0  # monotonic time of the last assignment
         self.first_record_at = 0.0  # wall clock of the first record and of the last processed batch (bench)
         self.last_processed_at = 0.0
 
@@ -180,10 +181,16 @@ class BatchWorker:
                 await self.checkpoint(list(self.tasks.values()))
                 last_checkpoint = time.monotonic()
             self._gauges()
-            if (self.exit_when_idle_s is not None and started and now - last_input >= self.exit_when_idle_s
-                    and all(t.buffered == 0 for t in self.tasks.values())):
-                log.info("idle for %.1fs: stopping", self.exit_when_idle_s)
-                break
+            # idle = nothing arrived since the later of the last record and the last assignment
+            # (a worker restored at the end of its input has nothing to read and must still exit)
+            # and, before the first record, a little longer: the first fetch may lag the assignment
+            idle_s = self.exit_when_idle_s
+            if idle_s is not None and self.tasks:
+                idle_after = idle_s if started else max(idle_s, 10.0)
+                if (now - max(last_input, self._assigned_at) >= idle_after
+                        and all(t.buffered == 0 for t in self.tasks.values())):
+                    log.info("idle for %.1fs: stopping", idle_after)
+                    break
 
     def _update_caught_up(self, now: float) -> None:
         """A topic partition stops holding back event time once it has delivered all it has."""
@@ -331,6 +338,7 @@ class BatchWorker:
                 # else: the consumer starts at auto_offset_reset=earliest; the first record tells the offset
             self.tasks[p] = task
         self.metrics.assigned.set(len(self.tasks))
+        self._assigned_at = time.monotonic()
 
 
 def _tp(topic: str, partition: int) -> TopicPartition:
