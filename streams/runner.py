@@ -41,7 +41,7 @@ def _history_hook(url: str | None) -> Any:
     if not url:
         return None
     try:
-        from spendwatch import history  # type: ignore[attr-defined]
+        from spendwatch import history
     except ImportError:
         log.warning("--history given but spendwatch.history is not installed in this build; not recording")
         return None

@@ -1,0 +1,55 @@
+"""Topics on a real broker: created when missing, verified when present, co-partitioning enforced."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+from kafkatools import kcfg
+
+from spendwatch.errors import ConfigError
+from streams.topics import WorkerTopics, ensure_topics
+
+pytestmark = pytest.mark.timeout(60)
+
+
+async def _counts(bootstrap: str, names: list[str]) -> dict[str, int]:
+    from aiokafka.admin import AIOKafkaAdminClient
+
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    try:
+        return {d["topic"]: len(d["partitions"]) for d in await admin.describe_topics(names)}
+    finally:
+        await admin.close()
+
+
+def test_missing_topics_are_created_with_the_partition_count(kafka_bootstrap: str, unique: str) -> None:
+    k = kcfg(kafka_bootstrap, f"t{unique}.")
+    topics = WorkerTopics.of(k, "g")
+    with pytest.raises(ConfigError, match="topics missing"):
+        asyncio.run(ensure_topics(k, topics, 3, 1, create=False))
+    assert asyncio.run(ensure_topics(k, topics, 3, 1)) == 3
+    counts = asyncio.run(_counts(kafka_bootstrap, [*topics.inputs, topics.anomalies, topics.deadletter,
+                                                   topics.state]))
+    assert set(counts.values()) == {3} and len(counts) == 7
+    assert asyncio.run(ensure_topics(k, topics, 5, 1, create=False)) == 3  # present: verified, count kept
+
+
+def test_input_topics_that_are_not_co_partitioned_are_refused(kafka_bootstrap: str, unique: str) -> None:
+    from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+
+    k = kcfg(kafka_bootstrap, f"t{unique}.")
+    topics = WorkerTopics.of(k, "g")
+
+    async def make() -> None:
+        admin = AIOKafkaAdminClient(bootstrap_servers=kafka_bootstrap)
+        await admin.start()
+        try:
+            await admin.create_topics([NewTopic(topics.inputs[0], 4, 1), NewTopic(topics.inputs[1], 2, 1)])
+        finally:
+            await admin.close()
+
+    asyncio.run(make())
+    with pytest.raises(ConfigError, match="not co-partitioned"):
+        asyncio.run(ensure_topics(k, topics, 4, 1))
