@@ -48,6 +48,7 @@ from streams.topics import WorkerTopics
 log = logging.getLogger("spendwatch.worker")
 _BAD_LOG_PER_CHECKPOINT = 20
 _GC_GEN0 = 50_000
+MAX_DEADLETTER_RAW = 512 * 1024
 
 
 def deadletter_value(dl: DeadLetter) -> bytes:
@@ -56,6 +57,9 @@ def deadletter_value(dl: DeadLetter) -> bytes:
                            "offset": dl.offset, "key": None if dl.key is None else dl.key.decode("utf-8", "replace")}
     if dl.value is None:
         doc["raw"] = None
+    elif len(dl.value) > MAX_DEADLETTER_RAW:  # keep the dead letter under the broker's message size
+        doc["raw"] = dl.value[:MAX_DEADLETTER_RAW].decode("utf-8", "replace")
+        doc["raw_truncated_from"] = len(dl.value)
     else:
         try:
             doc["raw"] = dl.value.decode("utf-8")
@@ -91,6 +95,7 @@ class BatchWorker:
         self.failed: BaseException | None = None
         self._bad_logged = 0
         self._bad_unlogged = 0
+        self._pending: list[Awaitable[Any]] = []  # sends not yet confirmed by a checkpoint
         self._assigned_at = 0.0  # monotonic time of the last assignment
         self.first_record_at = 0.0  # wall clock of the first record and of the last processed batch (bench)
         self.last_processed_at = 0.0
@@ -225,15 +230,15 @@ class BatchWorker:
         self.metrics.buffered.set(total)
 
     async def _publish(self, anomalies: list[dict[str, Any]], dead: list[DeadLetter]) -> None:
-        send = self.sink.send
+        send, pending = self.sink.send, self._pending
         for a in anomalies:
-            await send(self.topics.anomalies, a["id"].encode(), encode(a))
+            pending.append(await send(self.topics.anomalies, a["id"].encode(), encode(a)))
             self.metrics.anomalies_out.labels(a["kind"], a["state"]).inc()
             if self.on_anomaly is not None:
                 self.on_anomaly(a)
         self.anomalies += len(anomalies)
         for dl in dead:
-            await send(self.topics.deadletter, dl.key, deadletter_value(dl))
+            pending.append(await send(self.topics.deadletter, dl.key, deadletter_value(dl)))
             self.metrics.bad_events.labels(dl.topic, dl.reason.split(":", 1)[0][:60]).inc()
             if self._bad_logged < _BAD_LOG_PER_CHECKPOINT:  # a flood of bad input must not flood the log
                 self._bad_logged += 1
@@ -262,6 +267,9 @@ class BatchWorker:
         if not tasks:
             return
         await self.sink.flush()  # outputs first: a snapshot must never cover an anomaly not yet durable
+        pending, self._pending = self._pending, []
+        for fut in pending:
+            await fut  # a refused output fails the checkpoint: the next owner replays from the last good one
         snaps = [Snapshot(t.partition, dict(t.next_offset), t.engine.snapshot(), t.engine.watermark)
                  for t in tasks if t.dirty or force or t.partition not in self._snapshot_at]
         if snaps:
@@ -270,6 +278,9 @@ class BatchWorker:
             for s in snaps:
                 self._snapshot_at[s.partition] = now
             self.metrics.snapshots.inc(len(snaps))
+        for t in tasks:  # an unchanged Engine is still covered by its last snapshot
+            if not t.dirty:
+                self._snapshot_at[t.partition] = time.monotonic()
         offsets = {_tp(topic, t.partition): off for t in tasks for topic, off in t.next_offset.items()}
         try:
             await self._consumer.commit(offsets)
