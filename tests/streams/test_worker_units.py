@@ -138,3 +138,10 @@ def test_keys_follow_the_contract() -> None:
     assert key_of({"type": "training_run", "model_id": "m"}) == "m"
     assert route_line(b"garbage") == ("gpu_sample", b"")
     assert route_line(orjson.dumps(bill(1))) == ("billing_delta", b"ml/a")
+
+
+def test_a_huge_bad_value_is_truncated_in_its_dead_letter() -> None:
+    from streams.consumer import MAX_DEADLETTER_RAW
+
+    doc = orjson.loads(deadletter_value(DeadLetter("t", 0, 1, None, b"x" * (MAX_DEADLETTER_RAW + 10), "too big")))
+    assert len(doc["raw"]) == MAX_DEADLETTER_RAW and doc["raw_truncated_from"] == MAX_DEADLETTER_RAW + 10
