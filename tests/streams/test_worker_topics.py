@@ -53,3 +53,20 @@ def test_input_topics_that_are_not_co_partitioned_are_refused(kafka_bootstrap: s
     asyncio.run(make())
     with pytest.raises(ConfigError, match="not co-partitioned"):
         asyncio.run(ensure_topics(k, topics, 4, 1))
+
+
+def test_a_refused_login_is_a_clear_error_and_never_logs_the_password(kafka_bootstrap: str, unique: str) -> None:
+    import os
+    import subprocess
+    import sys
+
+    from kafkatools import ROOT
+
+    env = {**os.environ, "SPENDWATCH_KAFKA": kafka_bootstrap, "SPENDWATCH_TOPIC_PREFIX": f"t{unique}.",
+           "SPENDWATCH_KAFKA_SECURITY_PROTOCOL": "SASL_PLAINTEXT", "SPENDWATCH_KAFKA_SASL_MECHANISM": "SCRAM-SHA-512",
+           "SPENDWATCH_KAFKA_SASL_USERNAME": "spendwatch", "SPENDWATCH_KAFKA_SASL_PASSWORD": "Hunter2-s3cret"}
+    p = subprocess.run([sys.executable, "-m", "spendwatch.cli", "--log-level", "DEBUG", "worker", "--metrics-port",
+                        "0"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=50)
+    assert p.returncode == 2
+    assert "cannot reach Kafka" in p.stderr
+    assert "Hunter2-s3cret" not in p.stdout + p.stderr
