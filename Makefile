@@ -18,6 +18,12 @@ $(STAMP): pyproject.toml
 demo: install
 	$(BIN)/spendwatch demo
 
+demo-kafka: install
+	$(BIN)/spendwatch demo --kafka
+
+broker: install
+	$(BIN)/spendwatch broker
+
 test: install
 	$(BIN)/python -m pytest -q -p no:cacheprovider
 	$(MAKE) check

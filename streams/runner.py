@@ -37,15 +37,12 @@ class WorkerResult:
 
 
 def _history_hook(url: str | None) -> Any:
-    """``spendwatch.history.open_store(url).record`` when asked for and available."""
+    """``spendwatch.history.open_store(url).record`` when a history URL is given."""
     if not url:
         return None
-    try:
-        from spendwatch import history
-    except ImportError:
-        log.warning("--history given but spendwatch.history is not installed in this build; not recording")
-        return None
-    return history.open_store(url).record
+    from spendwatch.history import open_store
+
+    return open_store(url).record
 
 
 def _setup_logging(level: str, fmt: str) -> None:

@@ -67,6 +67,30 @@ async def produce_lines(kafka: KafkaConfig, lines: Iterable[bytes], linger_ms: i
     return n
 
 
+async def read_topic(kafka: KafkaConfig, topic: str, idle_s: float = 1.5, timeout_s: float = 30.0) -> list[Any]:
+    """Every record of ``topic`` from the beginning (no consumer group), until nothing came for
+    ``idle_s`` or ``timeout_s`` passed. For reading results back (demo, tests), not a hot path."""
+    import time
+
+    from aiokafka import AIOKafkaConsumer
+
+    consumer = AIOKafkaConsumer(topic, **kafka.aiokafka_kwargs(), group_id=None, auto_offset_reset="earliest",
+                                enable_auto_commit=False)
+    await consumer.start()
+    out: list[Any] = []
+    try:
+        last = time.monotonic()
+        deadline = last + timeout_s
+        while time.monotonic() - last < idle_s and time.monotonic() < deadline:
+            batch = await consumer.getmany(timeout_ms=300)
+            for records in batch.values():
+                out.extend(records)
+                last = time.monotonic()
+    finally:
+        await consumer.stop()
+    return out
+
+
 def main(argv: list[str] | None = None) -> int:
     """``python -m streams.source FILE...``: produce JSON-lines files to the contract topics (SPENDWATCH_KAFKA)."""
     import argparse

@@ -8,24 +8,36 @@ What it does, in-process and in event time (no Kafka, no Slack needed):
    run, with the default detectors;
 3. prints the open and resolved anomalies (owner, $ wasted, $/day), waste by team, and which
    injected problems were caught;
-4. routes the anomalies through the alert pipeline when it is installed (a console notifier
-   prints them when no Slack token is set) and records them in the history store when it is
-   installed, so ``spendwatch anomalies --since 30d`` works right after.
+4. routes the anomalies through the alert pipeline (a console notifier prints them when no
+   Slack token is set) and records them in the history store, so
+   ``spendwatch anomalies --since 30d`` works right after.
+
+With ``--kafka`` step 2 goes through Kafka instead: a local broker (Tansu, or the one in
+``SPENDWATCH_KAFKA``), the events produced to the contract topics with their keys, one
+``spendwatch worker`` run in-process until its input is idle, and the anomalies read back
+from ``spendwatch.anomalies``: the production path, end to end.
 """
 
 from __future__ import annotations
 
 import argparse
-import importlib.util
+import asyncio
 import math
+import os
 import sys
 import time
+import uuid
 from collections.abc import Iterable, Iterator
+from dataclasses import replace
 from typing import Any
 
+import orjson
+
+from alerting.pipeline import build_alert_pipeline
 from detectors.engine import Engine
 from detectors.registry import default_detector_classes
 from spendwatch.config import Settings, load_settings
+from spendwatch.history import open_store
 from spendwatch.replay import ReplayStats, replay_lines
 from spendwatch.simulate import HOUR, INJECTIONS, SimConfig, Simulation, simulate
 
@@ -55,6 +67,9 @@ def register(sub: Any) -> None:
     p.add_argument("--history", action=argparse.BooleanOptionalAction, default=True,
                    help="record the anomalies in the history store (default: on)")
     p.add_argument("--db", metavar="URL", help="history store URL (default: SPENDWATCH_DB or the local SQLite file)")
+    p.add_argument("--kafka", action="store_true",
+                   help="run the events through a Kafka broker and the stream worker instead of in-process "
+                        "(a local Tansu broker unless SPENDWATCH_KAFKA is set)")
     p.set_defaults(func=run)
 
 
@@ -134,9 +149,12 @@ def run(args: argparse.Namespace) -> int:
     t0 = time.perf_counter()
     sim = simulate(cfg)
     t1 = time.perf_counter()
-    engine = Engine(settings)
     stats = ReplayStats()
-    events = list(replay_lines(_lines(sim), engine, stats))
+    if args.kafka:
+        events = _through_kafka(settings, sim, stats)
+    else:
+        events = list(replay_lines(_lines(sim), Engine(settings), stats))
+    now = cfg.end
     t2 = time.perf_counter()
     nodes = math.ceil(cfg.gpus / 8)
     p = out.write
@@ -144,11 +162,11 @@ def run(args: argparse.Namespace) -> int:
       f"{hours:g} h of event time ({_utc(cfg.start)} to {_utc(cfg.end)} UTC), "
       f"{len(sim.truth)} injected problems\n")
     p(f"  simulated {stats.events:,} events ({cfg.billing_days:g} days of billing history) in {t1 - t0:.1f}s; "
-      f"detectors ran over them in {t2 - t1:.1f}s ({stats.events / max(t2 - t1, 1e-9):,.0f} events/s); "
+      f"{'broker + worker' if args.kafka else 'detectors'} ran over them in {t2 - t1:.1f}s "
+      f"({stats.events / max(t2 - t1, 1e-9):,.0f} events/s); "
       f"{stats.bad} malformed lines skipped\n\n")
 
     latest = latest_by_id(events)
-    now = engine.watermark
     _print_anomalies(p, [a for a in latest.values() if a["state"] == "open"], "Open anomalies", now)
     _print_anomalies(p, [a for a in latest.values() if a["state"] == "resolved"], "Resolved anomalies", now)
     _print_teams(p, list(latest.values()))
@@ -220,12 +238,39 @@ def _print_truth(p: Any, matched: list[tuple[dict[str, Any], Any]]) -> None:
     p("\n")
 
 
-def _send_alerts(p: Any, settings: Settings, events: list[dict[str, Any]], cap: int, db: str | None) -> None:
-    if importlib.util.find_spec("alerting.pipeline") is None:
-        p("Alerts: the alert pipeline is not installed in this build; skipped.\n\n")
-        return
-    from alerting.pipeline import build_alert_pipeline  # type: ignore[import-not-found,unused-ignore]
+def _through_kafka(settings: Settings, sim: Simulation, stats: ReplayStats) -> list[dict[str, Any]]:
+    """Produce the stream to a broker, run one worker over it until idle, read the anomalies back."""
+    from spendwatch.broker import LocalBroker
+    from spendwatch.kafka import kafka_config
+    from streams.runner import run_worker_until_idle
+    from streams.source import produce_lines, read_topic
 
+    run_id = uuid.uuid4().hex[:8]
+    prefix = f"demo-{run_id}."  # fresh topics per run: an in-memory broker may be reused
+    given = os.environ.get("SPENDWATCH_KAFKA")
+    broker = None if given else LocalBroker().start()
+    bootstrap = given or (broker.bootstrap if broker else "")
+    try:
+        kafka = replace(kafka_config(settings), bootstrap_servers=bootstrap, topic_prefix=prefix)
+        print(f"  broker {bootstrap}{' (local Tansu)' if broker else ''}; producing to {prefix}spendwatch.*",
+              file=sys.stderr)
+        asyncio.run(produce_lines(kafka, _lines(sim)))
+        result = run_worker_until_idle(settings, bootstrap, idle_s=3.0, group_id=f"demo-{run_id}",
+                                       topic_prefix=prefix, session_timeout_s=3.0, heartbeat_interval_s=0.5)
+        if result.exit_code:
+            raise SystemExit(f"spendwatch demo: the worker failed (exit {result.exit_code}); see the log above")
+        stats.events, stats.bad = result.events, result.bad
+        records = asyncio.run(read_topic(kafka, kafka.topic("anomaly")))
+    finally:
+        if broker is not None:
+            broker.stop()
+    events = [orjson.loads(r.value) for r in records]
+    events.sort(key=lambda a: a["ts"])  # partitions interleave; each id's own events stay in order
+    stats.anomalies = len(events)
+    return events
+
+
+def _send_alerts(p: Any, settings: Settings, events: list[dict[str, Any]], cap: int, db: str | None) -> None:
     ids: dict[str, None] = {}
     for a in sorted(events, key=lambda a: -a["projected_daily_usd"]):
         if len(ids) >= cap:
@@ -252,11 +297,6 @@ def _send_alerts(p: Any, settings: Settings, events: list[dict[str, Any]], cap: 
 
 
 def _record_history(p: Any, events: list[dict[str, Any]], db: str | None) -> None:
-    if importlib.util.find_spec("spendwatch.history") is None:
-        p("History: the history store is not installed in this build; skipped.\n")
-        return
-    from spendwatch.history import open_store
-
     store = open_store(db)
     try:
         store.record_many(events)

@@ -16,6 +16,7 @@ import orjson
 
 from spendwatch.broker import free_port
 from spendwatch.kafka import KafkaConfig
+from streams import source
 from streams.source import produce_lines
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -31,25 +32,7 @@ def produce(bootstrap: str, prefix: str, lines: list[bytes]) -> int:
 
 def read_topic(bootstrap: str, topic: str, idle_s: float = 1.5, timeout_s: float = 30.0) -> list[Any]:
     """Every record of ``topic`` from the beginning (no group), until nothing came for ``idle_s``."""
-    async def go() -> list[Any]:
-        from aiokafka import AIOKafkaConsumer
-
-        c = AIOKafkaConsumer(topic, bootstrap_servers=bootstrap, group_id=None, auto_offset_reset="earliest",
-                             enable_auto_commit=False)
-        await c.start()
-        out: list[Any] = []
-        try:
-            last, deadline = time.monotonic(), time.monotonic() + timeout_s
-            while time.monotonic() - last < idle_s and time.monotonic() < deadline:
-                batch = await c.getmany(timeout_ms=300)
-                for recs in batch.values():
-                    out.extend(recs)
-                    last = time.monotonic()
-        finally:
-            await c.stop()
-        return out
-
-    return asyncio.run(go())
+    return asyncio.run(source.read_topic(KafkaConfig(bootstrap_servers=bootstrap), topic, idle_s, timeout_s))
 
 
 def anomalies(bootstrap: str, prefix: str, **kw: Any) -> list[dict[str, Any]]:
