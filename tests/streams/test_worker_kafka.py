@@ -14,7 +14,7 @@ from typing import Any
 
 import orjson
 import pytest
-from kafkatools import Worker, produce, read_topic, scorecard, triples, wait_for_anomalies
+from kafkatools import Stream, Worker, produce, read_topic, scorecard, triples, wait_for_anomalies
 
 from detectors.engine import Engine
 from spendwatch.replay import ReplayStats, replay_lines
@@ -23,10 +23,11 @@ pytestmark = pytest.mark.timeout(150)
 
 
 @pytest.fixture(scope="module")
-def stream(tmp_path_factory: pytest.TempPathFactory) -> tuple[list[bytes], list[dict[str, Any]]]:
-    lines, expected = scorecard(tmp_path_factory.mktemp("scorecard"))
-    assert len(triples(expected)) >= 10, "the scorecard stream must give anomalies to compare"
-    return lines, expected
+def stream(tmp_path_factory: pytest.TempPathFactory) -> Stream:
+    s = scorecard(tmp_path_factory.mktemp("scorecard"))
+    assert len(triples(s.expected)) >= 10, "the scorecard stream must give anomalies to compare"
+    assert s.bad > 0, "the stream must hold malformed lines for the dead-letter checks"
+    return s
 
 
 def _ids_by_triple(events: list[dict[str, Any]]) -> dict[tuple[str, str, float], set[str]]:
@@ -47,8 +48,8 @@ def _assert_same_problems(got: list[dict[str, Any]], expected: list[dict[str, An
 
 
 def test_one_worker_gives_the_same_anomalies_as_replay(fresh_broker: str, unique: str, tmp_path: Path,
-                                                       stream: tuple[list[bytes], list[dict[str, Any]]]) -> None:
-    lines, expected = stream
+                                                       stream: Stream) -> None:
+    lines, expected = stream.lines, stream.expected
     prefix = f"t{unique}."
     assert produce(fresh_broker, prefix, lines) == len(lines)
     w = Worker(fresh_broker, prefix, f"g{unique}", tmp_path, "--exit-when-idle", "3")
@@ -57,13 +58,13 @@ def test_one_worker_gives_the_same_anomalies_as_replay(fresh_broker: str, unique
     _assert_same_problems(got, expected)
     assert len(got) == len(expected)  # not only the same problems: the same open/update/resolved events
     dead = [orjson.loads(r.value) for r in read_topic(fresh_broker, prefix + "spendwatch.deadletter")]
-    assert len(dead) == 100  # the scorecard's malformed lines
-    assert "worker stopped events=37018 bad=100" in w.log()
+    assert len(dead) == stream.bad  # every malformed line, once
+    assert f"worker stopped events={stream.events} bad={stream.bad}" in w.log()
 
 
 def test_sigkill_mid_stream_loses_nothing_and_keeps_ids(fresh_broker: str, unique: str, tmp_path: Path,
-                                                        stream: tuple[list[bytes], list[dict[str, Any]]]) -> None:
-    lines, expected = stream
+                                                        stream: Stream) -> None:
+    lines, expected = stream.lines, stream.expected
     prefix, group = f"t{unique}.", f"g{unique}"
     n = len(lines)
     cuts = [0, n // 4, n // 2, 3 * n // 4, n]
@@ -101,8 +102,8 @@ def test_sigkill_mid_stream_loses_nothing_and_keeps_ids(fresh_broker: str, uniqu
 
 
 def test_two_workers_split_partitions_and_one_takes_over(fresh_broker: str, unique: str, tmp_path: Path,
-                                                        stream: tuple[list[bytes], list[dict[str, Any]]]) -> None:
-    lines, expected = stream
+                                                        stream: Stream) -> None:
+    lines, expected = stream.lines, stream.expected
     prefix, group = f"t{unique}.", f"g{unique}"
     half = len(lines) // 2
     a = Worker(fresh_broker, prefix, group, tmp_path, name="a")
