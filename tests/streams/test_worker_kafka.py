@@ -109,6 +109,14 @@ def test_two_workers_split_partitions_and_one_takes_over(fresh_broker: str, uniq
     a = Worker(fresh_broker, prefix, group, tmp_path, name="a")
     b = Worker(fresh_broker, prefix, group, tmp_path, name="b")
     try:
+        # group joins are slow on Tansu: let both workers settle into one split before any input, so
+        # the first worker in cannot take the whole first half alone
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            owned = [_owned(w.log()) for w in (a, b)]
+            if owned[0] and owned[1] and owned[0] | owned[1] == {0, 1, 2, 3}:
+                break
+            time.sleep(0.5)
         produce(fresh_broker, prefix, lines[:half])
         first = triples(_replay(lines[:half]))
         assert first
