@@ -109,7 +109,9 @@ class DriftDetector(Detector):
         if self.pending_update and ts - self.last_report >= self.config.update_every_s:
             self.pending_update = False
             self.last_report = ts
-            return [self._finding(ts, active=True)]
+            finding = self._finding(ts, active=True)
+            finding.notify = True  # no money moved, but on-call should hear about the new feature
+            return [finding]
         return []
 
     def _training(self, event: dict[str, Any]) -> list[Finding]:

@@ -130,7 +130,7 @@ class Engine:
                     cur = _OpenAnomaly(aid, f.at, f.waste_usd, f.projected_daily_usd, f.severity)
                     self._open[pk] = cur
                     out.append(self._emit(cur, OPEN, f, None))
-                elif self._material(cur, f):
+                elif f.notify or self._material(cur, f):
                     cur.waste_usd, cur.projected_daily_usd, cur.severity = \
                         f.waste_usd, f.projected_daily_usd, f.severity
                     out.append(self._emit(cur, OPEN, f, None))

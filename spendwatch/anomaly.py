@@ -28,6 +28,8 @@ class Finding:
     ``active`` True means the problem is ongoing (open or still open, with current figures);
     False means it ended at ``at`` (the Engine then emits ``resolved``). ``slot`` tells apart
     several simultaneous problems of one kind on one resource (rare; default "").
+    ``notify`` asks the Engine to publish this update even though its figures did not change
+    materially, because it says something new (another feature started drifting).
     """
 
     kind: str
@@ -42,6 +44,7 @@ class Finding:
     summary: str
     evidence: dict[str, Any] = field(default_factory=dict)
     slot: str = ""
+    notify: bool = False
 
     @property
     def problem_key(self) -> tuple[str, str, str]:

@@ -63,3 +63,22 @@ def postgres_url() -> str:
         pytest.skip(f"PostgreSQL not reachable at {url} ({exc.__class__.__name__}: {exc}); "
                     f"set SPENDWATCH_TEST_PG to run these tests")
     return url
+
+
+@pytest.fixture
+def pg_schema_url(postgres_url: str) -> Iterator[str]:
+    """A PostgreSQL URL whose search_path is a fresh schema, dropped afterwards (tests share one database)."""
+    import sqlalchemy as sa
+
+    schema = f"sw_test_{uuid.uuid4().hex[:10]}"
+    base = postgres_url.replace("postgresql+psycopg://", "postgresql://")
+    admin = sa.create_engine(base.replace("postgresql://", "postgresql+psycopg://", 1))
+    with admin.begin() as conn:
+        conn.execute(sa.text(f'CREATE SCHEMA "{schema}"'))
+    sep = "&" if "?" in base else "?"
+    try:
+        yield f"{base}{sep}options=-csearch_path%3D{schema}"
+    finally:
+        with admin.begin() as conn:
+            conn.execute(sa.text(f'DROP SCHEMA "{schema}" CASCADE'))
+        admin.dispose()

@@ -155,8 +155,8 @@ def test_ks_statistic_handles_ties() -> None:
 
 
 def test_a_second_drifting_feature_updates_the_same_problem() -> None:
-    """The detector re-reports the same problem (same start) with both features; the Engine
-    publishes evidence-only changes with the next material update or the resolution."""
+    """The detector re-reports the same problem (same start) with both features, and the Engine
+    publishes that update under the same id although no dollar figure moved."""
     a_at, b_at = T0 + 3 * H, T0 + 5 * H
     feats: dict[str, Gen] = {"a": lambda r, t, n: r.normal(2.0 if t > a_at else 0.0, 1, n),
                              "b": lambda r, t, n: r.normal(0, 3 if t > b_at else 1, n)}
@@ -166,3 +166,6 @@ def test_a_second_drifting_feature_updates_the_same_problem() -> None:
     assert list(found[0].evidence["drifting_features"]) == ["a"]
     assert set(found[-1].evidence["drifting_features"]) == {"a", "b"}
     assert a_at - 5 * M <= found[0].started_at < a_at + 10 * M
+    published = Engine(detector_classes=[DriftDetector]).process_many(stream(feats, hours=8))
+    assert len({a["id"] for a in published}) == 1
+    assert [set(a["evidence"]["drifting_features"]) for a in published] == [{"a"}, {"a", "b"}]
