@@ -116,12 +116,16 @@ def _table(headers: list[str], rows: list[list[str]], out: IO[str],
         out.write("  ".join(cells).rstrip() + "\n")
 
 
-def print_table(anomalies: list[dict[str, Any]], out: IO[str]) -> None:
-    """A readable table: one anomaly per row, the summary cut to the terminal width."""
+def print_table(anomalies: list[dict[str, Any]], out: IO[str], now: float | None = None) -> None:
+    """A readable table: one anomaly per row, the summary cut to the terminal width.
+
+    FOR is how long the problem lasted (resolved) or has lasted until ``now`` (open: its last
+    event may be hours old, since an open anomaly is only re-published on material change)."""
+    now = time.time() if now is None else now
     rows = []
     for a in anomalies:
         wl = a["workload"] or {}
-        end = a["resolved_at"] if a["resolved_at"] is not None else a["ts"]
+        end = a["resolved_at"] if a["resolved_at"] is not None else max(a["ts"], now)
         rows.append([a["id"], a["state"], a["severity"], _when(a["started_at"]),
                      _duration(max(0.0, end - a["started_at"])), _money(a["waste_usd"]),
                      _money(a["projected_daily_usd"]), wl.get("team") or "-", wl.get("owner") or "-",

@@ -106,3 +106,20 @@ def test_replay_history_records_every_anomaly_event(tmp_path: Path, monkeypatch:
         assert len(s.events(a["id"])) == len(emitted)
     assert main(["replay", str(events), "--out", str(out), "--history", f"sqlite:///{tmp_path}/default.db"]) == 0
     assert "recorded 0 new anomaly events" in capsys.readouterr().err  # idempotent
+
+
+def test_table_counts_an_open_anomaly_until_now_not_until_its_last_event() -> None:
+    import io
+
+    from spendwatch.commands.anomalies import print_table
+
+    start = 1_774_000_000.0
+    base = {"kind": "retrain_needed", "severity": "info", "started_at": start, "waste_usd": 0.0,
+            "projected_daily_usd": 0.0, "workload": {"id": "ops/eta", "team": "ops"}, "resource": "eta"}
+    opened = {**base, "id": "a-open", "state": "open", "resolved_at": None, "ts": start + 600}
+    ended = {**base, "id": "a-done", "state": "resolved", "resolved_at": start + 2 * 3600, "ts": start + 2 * 3600}
+    out = io.StringIO()
+    print_table([opened, ended], out, now=start + 11 * 3600)
+    rows = {line.split()[0]: line for line in out.getvalue().splitlines()[1:]}
+    assert "11.0h" in rows["a-open"]  # still going: until now, not until the open event 10 min in
+    assert "2.0h" in rows["a-done"]
