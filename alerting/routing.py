@@ -27,6 +27,10 @@ YAML (``examples/routes.yaml``)::
 
 Match fields: ``kind``, ``severity``, ``state``, ``team``, ``owner``, ``workload`` (id),
 ``workload_kind``, ``resource``, ``node`` (from the evidence) and ``labels.<name>``.
+
+An anomaly whose ``workload`` is null (a GPU allocated to nobody: capacity waste, not any
+team's job) has team ``platform`` (:data:`UNALLOCATED_TEAM`) for matching and grouping, so
+``match: {team: platform}`` routes it to whoever runs the fleet.
 """
 
 from __future__ import annotations
@@ -43,6 +47,7 @@ import yaml
 from spendwatch.errors import ConfigError
 
 SEVERITY_RANK = {"info": 0, "warning": 1, "critical": 2}
+UNALLOCATED_TEAM = "platform"  # the team of a resource allocated to nobody
 _FIELDS = ("kind", "severity", "state", "team", "owner", "workload", "workload_kind", "resource", "node")
 _INHERITED = ("channel", "min_severity", "min_daily_usd", "min_waste_usd", "group_by", "group_wait_s",
               "storm_min", "mention_owner")
@@ -55,6 +60,8 @@ _DEFAULTS: dict[str, Any] = {"channel": "#spendwatch", "min_severity": "info", "
 def field_value(anomaly: Mapping[str, Any], name: str) -> str | None:
     """The value of a match/group field of an anomaly, as a string (None when absent)."""
     wl = anomaly.get("workload") or {}
+    if name == "team" and anomaly.get("workload") is None:
+        return UNALLOCATED_TEAM
     if name.startswith("labels."):
         v = (wl.get("labels") or {}).get(name[len("labels."):])
     elif name in ("team", "owner"):

@@ -35,6 +35,9 @@ route:
       routes:
         - match: {kind: cost_spike, labels.env: prod}
           channel: "#llm-prod"
+    - name: platform
+      match: {team: platform}
+      channel: "#platform"
     - name: research
       match_re: {node: "dgx-.*", owner: ".*@research\\\\.example"}
       channel: "#research"
@@ -62,6 +65,7 @@ def a(kind: str = "idle_gpu", severity: str = "warning", team: str | None = None
     (a(team="llm", kind="cost_spike", labels={"env": "dev"}), ["#llm"]),
     (a(node="dgx-7", owner="kim@research.example"), ["#research"]),     # match_re, all must match
     (a(node="dgx-7", owner="kim@corp.example"), ["#default"]),
+    ({**a(), "workload": None}, ["#platform"]),                          # allocated to nobody: the platform team
 ])
 def test_routes(anomaly: dict[str, Any], channels: list[str]) -> None:
     assert [r.channel for r in parse_routes(ROUTES).routes_for(anomaly)] == channels
