@@ -38,11 +38,17 @@ def route_line(line: bytes) -> tuple[str, bytes]:
     return str(obj["type"]), key_of(obj).encode()
 
 
-async def produce_lines(kafka: KafkaConfig, lines: Iterable[bytes], linger_ms: int = 20) -> int:
-    """Produce JSON lines to their contract topics, keyed; return how many were sent."""
+async def produce_lines(kafka: KafkaConfig, lines: Iterable[bytes], linger_ms: int = 20,
+                        max_batch_bytes: int = 1 << 20) -> int:
+    """Produce JSON lines to their contract topics, keyed; return how many were sent.
+
+    Large batches are fastest for loading a backlog. While a worker consumes live, prefer small
+    ones (``max_batch_bytes=16384``): a full 1 MiB batch of GPU samples spans hours of event time
+    and reaches the broker before the few training events of those hours, so the worker would
+    see one topic hours ahead of another (see docs/worker.md, event-time alignment)."""
     from aiokafka import AIOKafkaProducer
 
-    producer = AIOKafkaProducer(**kafka.aiokafka_kwargs(), linger_ms=linger_ms, max_batch_size=1 << 20,
+    producer = AIOKafkaProducer(**kafka.aiokafka_kwargs(), linger_ms=linger_ms, max_batch_size=max_batch_bytes,
                                 max_request_size=4 << 20)
     await producer.start()
     n = 0

@@ -28,7 +28,9 @@ def kcfg(bootstrap: str, prefix: str) -> KafkaConfig:
 
 
 def produce(bootstrap: str, prefix: str, lines: list[bytes]) -> int:
-    return asyncio.run(produce_lines(kcfg(bootstrap, prefix), lines))
+    """Produce as live collectors would: small batches keep the topics interleaved in event time
+    (tests produce while workers consume)."""
+    return asyncio.run(produce_lines(kcfg(bootstrap, prefix), lines, max_batch_bytes=16384))
 
 
 def read_topic(bootstrap: str, topic: str, idle_s: float = 1.5, timeout_s: float = 30.0) -> list[Any]:
