@@ -108,7 +108,10 @@ class SeasonalBaseline:
     # ------------------------------------------------------------------ reading
     def expected_log(self, t: float) -> float:
         """log of the expected (typical, i.e. median) spend of the period starting at ``t``."""
-        h, d = slots(t)
+        return self._mu(*slots(t))
+
+    def _mu(self, h: int, d: int) -> float:
+        """log of the expected spend in hour-of-day slot ``h`` and day-of-week slot ``d``."""
         mu = self.level
         if self.use_hod:
             mu += self.hod[h]
@@ -130,11 +133,7 @@ class SeasonalBaseline:
         estimate of its own: the z then also allows for the spread of the slots that are known.
         """
         h, d = slots(t)
-        mu = self.level
-        if self.use_hod:
-            mu += self.hod[h]
-        if self.use_dow:
-            mu += self.dow[d]
+        mu = self._mu(h, d)
         return math.exp(mu), (math.log(spend + eps) - mu) / self._scale_at(h, d)
 
     def scale_at(self, t: float) -> float:

@@ -1,0 +1,1 @@
+"""The test suite; packages mirror the product folders."""
