@@ -57,9 +57,10 @@ def _run_child(cmd: list[str]) -> tuple[int, float, float, float, str]:
 
 
 def _profile(path: Path, top: int) -> None:
+    from streams.replay import ReplayStats, replay_lines
+
     from detectors.engine import Engine
     from spendwatch.events import encode
-    from spendwatch.replay import ReplayStats, replay_lines
 
     def work() -> None:
         stats = ReplayStats()

@@ -13,8 +13,7 @@ import uuid
 from collections.abc import Iterator
 
 import pytest
-
-from spendwatch.broker import LocalBroker
+from streams.broker import LocalBroker
 
 
 def _docker_kafka() -> Iterator[str]:

@@ -9,9 +9,9 @@ from typing import Any
 
 import orjson
 import pytest
+from streams.broker import LocalBroker, free_port
 
 from collectors.publisher import KafkaTransport, Publisher, Record, Spool, TransportError
-from spendwatch.broker import LocalBroker, free_port
 from spendwatch.errors import BadEvent
 from spendwatch.kafka import KafkaConfig
 

@@ -21,6 +21,7 @@ from typing import Any
 
 import orjson
 import pytest
+from streams.replay import ReplayStats, replay_lines
 
 from detectors.base import Detector, DetectorContext, EngineConfig
 from detectors.engine import Engine
@@ -30,7 +31,6 @@ from spendwatch.contract import kafka_key
 from spendwatch.errors import BadEvent
 from spendwatch.events import decode, validate
 from spendwatch.prices import PriceConfig
-from spendwatch.replay import ReplayStats, replay_lines
 from spendwatch.simulate import SimConfig, simulate
 
 CLASSES = default_detector_classes()

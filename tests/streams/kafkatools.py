@@ -14,8 +14,8 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 import orjson
+from streams.broker import free_port
 
-from spendwatch.broker import free_port
 from spendwatch.kafka import KafkaConfig
 from streams import source
 from streams.source import produce_lines

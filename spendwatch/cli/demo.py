@@ -39,8 +39,8 @@ from detectors.registry import default_detector_classes
 from spendwatch.config import Settings, load_settings
 from spendwatch.contract import ANOMALY
 from spendwatch.history import open_store
-from spendwatch.replay import ReplayStats, replay_lines
 from spendwatch.simulate import HOUR, INJECTIONS, SimConfig, Simulation, simulate
+from streams.replay import ReplayStats, replay_lines
 
 GRACE_S = 45 * 60.0  # a detection up to this long after an injected problem starts counts as caught
 
@@ -241,8 +241,8 @@ def _print_truth(p: Any, matched: list[tuple[dict[str, Any], Any]]) -> None:
 
 def _through_kafka(settings: Settings, sim: Simulation, stats: ReplayStats) -> list[dict[str, Any]]:
     """Produce the stream to a broker, run one worker over it until idle, read the anomalies back."""
-    from spendwatch.broker import LocalBroker
     from spendwatch.kafka import kafka_config
+    from streams.broker import LocalBroker
     from streams.runner import run_worker_until_idle
     from streams.source import produce_lines, read_topic
 

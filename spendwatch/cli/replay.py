@@ -11,7 +11,7 @@ from typing import IO, Any
 from detectors.engine import Engine
 from spendwatch.config import load_settings
 from spendwatch.events import encode
-from spendwatch.replay import ReplayStats, replay_lines
+from streams.replay import ReplayStats, replay_lines
 
 
 def register(sub: Any) -> None:

@@ -22,7 +22,7 @@ def register(sub: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from spendwatch.broker import LocalBroker
+    from streams.broker import LocalBroker
 
     broker = LocalBroker(port=args.port or None).start()
     stop = False

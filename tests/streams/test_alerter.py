@@ -7,8 +7,8 @@ from pathlib import Path
 
 import orjson
 import pytest
+from spendwatch.cli.alerter import run_alerter
 
-from spendwatch.commands.alerter import run_alerter
 from spendwatch.history import open_store
 
 T0 = 1_774_384_000.0

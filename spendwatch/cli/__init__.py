@@ -1,4 +1,4 @@
-"""`spendwatch` command line: one sub-command per module in ``spendwatch.commands``."""
+"""`spendwatch` command line: one sub-command per module in this package."""
 
 from __future__ import annotations
 
@@ -33,7 +33,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--log-level", default="INFO", help="logging level (default: INFO)")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name in COMMAND_MODULES:
-        importlib.import_module(f"spendwatch.commands.{name}").register(sub)
+        importlib.import_module(f"spendwatch.cli.{name}").register(sub)
     return parser
 
 
@@ -52,7 +52,3 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     except KeyboardInterrupt:
         return 130
-
-
-if __name__ == "__main__":
-    sys.exit(main())
