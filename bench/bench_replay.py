@@ -57,10 +57,9 @@ def _run_child(cmd: list[str]) -> tuple[int, float, float, float, str]:
 
 
 def _profile(path: Path, top: int) -> None:
-    from streams.replay import ReplayStats, replay_lines
-
     from detectors.engine import Engine
     from spendwatch.events import encode
+    from streams.replay import ReplayStats, replay_lines
 
     def work() -> None:
         stats = ReplayStats()

@@ -32,6 +32,7 @@ from typing import IO, Any, Protocol
 
 from prometheus_client import CollectorRegistry, Counter, Gauge
 
+from spendwatch.config import Settings
 from spendwatch.contract import kafka_key
 from spendwatch.errors import ExternalError
 from spendwatch.events import encode, validate
@@ -321,3 +322,27 @@ class Publisher:
             self._thread.join(timeout=flush_timeout_s + 5)
         self.transport.close()
         self.spool.close()
+
+
+def open_publisher(settings: Settings, *, stdout: bool, name: str) -> Publisher:
+    """The publisher a collector process uses: the ``kafka`` and ``publisher`` sections, the spool
+    under ``SPENDWATCH_SPOOL_DIR`` when set; with ``stdout`` JSON lines on stdout (a temporary spool)."""
+    import os
+
+    from spendwatch.errors import ConfigError
+    from spendwatch.kafka import kafka_config
+
+    kcfg = kafka_config(settings)
+    pcfg = settings.build(PublisherConfig, "publisher")
+    if stdout:
+        import tempfile
+
+        pcfg = PublisherConfig(spool_dir=tempfile.mkdtemp(prefix="spendwatch-stdout-"))
+        return Publisher.create(kcfg, pcfg, transport=StdoutTransport(), name=name)
+    if os.environ.get("SPENDWATCH_SPOOL_DIR"):
+        pcfg = PublisherConfig(**{**pcfg.__dict__, "spool_dir": os.environ["SPENDWATCH_SPOOL_DIR"]})
+    try:
+        return Publisher.create(kcfg, pcfg, name=name)
+    except OSError as exc:
+        raise ConfigError(f"publisher.spool_dir: cannot use {pcfg.spool_dir}: {exc.strerror} "
+                          f"(set SPENDWATCH_SPOOL_DIR or publisher.spool_dir)") from None

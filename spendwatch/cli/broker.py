@@ -1,11 +1,12 @@
-"""`spendwatch broker`: a local in-memory Kafka-protocol broker (Tansu) for trying the worker by hand."""
+"""`spendwatch broker`: a local in-memory Kafka-protocol broker (Tansu) for trying the worker by hand.
+
+The driver is :func:`streams.broker.serve_broker`.
+"""
 
 from __future__ import annotations
 
 import argparse
-import signal
 import sys
-import time
 from typing import Any
 
 
@@ -22,26 +23,15 @@ def register(sub: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from streams.broker import LocalBroker
+    from streams.broker import serve_broker
 
-    broker = LocalBroker(port=args.port or None).start()
-    stop = False
+    def ready(bootstrap: str) -> None:
+        print(bootstrap, flush=True)
+        print(f"local Tansu broker on {bootstrap} (memory only); export SPENDWATCH_KAFKA={bootstrap}; "
+              f"Ctrl-C stops it", file=sys.stderr, flush=True)
 
-    def on_signal(signum: int, frame: Any) -> None:
-        nonlocal stop
-        stop = True
-
-    signal.signal(signal.SIGTERM, on_signal)
-    signal.signal(signal.SIGINT, on_signal)
-    print(broker.bootstrap, flush=True)
-    print(f"local Tansu broker on {broker.bootstrap} (memory only); export SPENDWATCH_KAFKA={broker.bootstrap}; "
-          f"Ctrl-C stops it", file=sys.stderr, flush=True)
-    try:
-        while not stop:
-            if broker.process is not None and broker.process.poll() is not None:
-                print(f"broker exited with code {broker.process.returncode}", file=sys.stderr)
-                return 1
-            time.sleep(0.2)
-    finally:
-        broker.stop()
+    code = serve_broker(args.port, ready)
+    if code is not None:
+        print(f"broker exited with code {code}", file=sys.stderr)
+        return 1
     return 0

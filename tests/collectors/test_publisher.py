@@ -9,11 +9,11 @@ from typing import Any
 
 import orjson
 import pytest
-from streams.broker import LocalBroker, free_port
 
 from collectors.publisher import KafkaTransport, Publisher, Record, Spool, TransportError
 from spendwatch.errors import BadEvent
 from spendwatch.kafka import KafkaConfig
+from streams.broker import LocalBroker, free_port
 
 
 def sample(i: int, gpu: str = "GPU-1") -> dict[str, Any]:

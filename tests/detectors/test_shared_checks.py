@@ -21,7 +21,6 @@ from typing import Any
 
 import orjson
 import pytest
-from streams.replay import ReplayStats, replay_lines
 
 from detectors.base import Detector, DetectorContext, EngineConfig
 from detectors.engine import Engine
@@ -32,6 +31,7 @@ from spendwatch.errors import BadEvent
 from spendwatch.events import decode, validate
 from spendwatch.prices import PriceConfig
 from spendwatch.simulate import SimConfig, simulate
+from streams.replay import ReplayStats, replay_lines
 
 CLASSES = default_detector_classes()
 

@@ -14,10 +14,10 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 import orjson
-from streams.broker import free_port
 
 from spendwatch.kafka import KafkaConfig
 from streams import source
+from streams.broker import free_port
 from streams.source import produce_lines
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -15,9 +15,9 @@ from typing import Any
 import orjson
 import pytest
 from kafkatools import Stream, Worker, produce, read_topic, scorecard, triples, wait_for_anomalies
-from streams.replay import ReplayStats, replay_lines
 
 from detectors.engine import Engine
+from streams.replay import ReplayStats, replay_lines
 
 pytestmark = pytest.mark.timeout(150)
 
