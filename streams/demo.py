@@ -2,7 +2,7 @@
 
 What :func:`run_demo` does, in event time (no Slack needed):
 
-1. simulates a fleet (:mod:`spendwatch.simulate`) for a day ending now, with every injection,
+1. simulates a fleet (:mod:`collectors.simulate`) for a day ending now, with every injection,
    plus two weeks of billing history so the cost baselines have something to learn from;
 2. runs the same :class:`~detectors.engine.Engine` that ``spendwatch replay`` and the worker
    run, with the default detectors (:func:`streams.replay.replay_lines`);
@@ -31,10 +31,10 @@ from typing import Any, Protocol
 
 import orjson
 
+from collectors.simulate import HOUR, INJECTIONS, SimConfig, Simulation, simulate
 from detectors.engine import Engine
 from spendwatch.config import Settings
 from spendwatch.contract import ANOMALY
-from spendwatch.simulate import HOUR, INJECTIONS, SimConfig, Simulation, simulate
 from streams.replay import ReplayStats, replay_lines
 
 GRACE_S = 45 * 60.0  # a detection up to this long after an injected problem starts counts as caught

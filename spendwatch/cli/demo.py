@@ -14,9 +14,9 @@ import time
 from collections.abc import Iterable
 from typing import Any
 
+from collectors.simulate import HOUR
 from detectors.registry import default_detector_classes
 from spendwatch.config import load_settings
-from spendwatch.simulate import HOUR
 from streams.demo import DemoOptions, DemoRun, run_demo
 
 

@@ -22,6 +22,7 @@ from typing import Any
 import orjson
 import pytest
 
+from collectors.simulate import SimConfig, simulate
 from detectors.base import Detector, DetectorContext, EngineConfig
 from detectors.engine import Engine
 from detectors.registry import default_detector_classes
@@ -30,7 +31,6 @@ from spendwatch.contract import kafka_key
 from spendwatch.errors import BadEvent
 from spendwatch.events import decode, validate
 from spendwatch.prices import PriceConfig
-from spendwatch.simulate import SimConfig, simulate
 from streams.replay import ReplayStats, replay_lines
 
 CLASSES = default_detector_classes()
