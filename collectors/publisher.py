@@ -32,9 +32,11 @@ from typing import IO, Any, Protocol
 
 from prometheus_client import CollectorRegistry, Counter, Gauge
 
-from spendwatch.errors import ExternalError
+from collectors.state import state_dir
+from spendwatch.config import Settings
+from spendwatch.errors import ConfigError, ExternalError
 from spendwatch.events import encode, validate
-from spendwatch.kafka import KafkaConfig
+from spendwatch.kafka import KafkaConfig, kafka_config
 
 log = logging.getLogger(__name__)
 
@@ -198,7 +200,7 @@ class Spool:
 class PublisherConfig:
     """``publisher`` section."""
 
-    spool_dir: str = "/var/lib/spendwatch/spool"
+    spool_dir: str = ""  # default: $SPENDWATCH_SPOOL_DIR, else <state dir>/spool (collectors/state.py)
     max_spool_events: int = 1_000_000
     max_spool_bytes: int = 512 * 1024**2
     batch: int = 500
@@ -237,7 +239,8 @@ class Publisher:
     @classmethod
     def create(cls, kafka: KafkaConfig, config: PublisherConfig, transport: Transport | None = None,
                registry: CollectorRegistry | None = None, name: str = "events") -> Publisher:
-        spool = Spool(Path(config.spool_dir) / f"{name}.sqlite", config.max_spool_events, config.max_spool_bytes)
+        spool_dir = Path(config.spool_dir) if config.spool_dir else state_dir() / "spool"
+        spool = Spool(spool_dir / f"{name}.sqlite", config.max_spool_events, config.max_spool_bytes)
         return cls(kafka, transport or KafkaTransport(kafka), spool, config.batch, config.retry_initial_s,
                    config.retry_max_s, registry)
 
@@ -330,3 +333,31 @@ class Publisher:
             self._thread.join(timeout=flush_timeout_s + 5)
         self.transport.close()
         self.spool.close()
+
+
+def publisher_from_settings(settings: Settings, name: str, stdout: IO[bytes] | None = None,
+                            transport: Transport | None = None, environ: dict[str, str] | None = None) -> Publisher:
+    """The publisher a collector command uses.
+
+    ``stdout`` given: events are written there as JSON lines (through a throw-away spool). Otherwise
+    to Kafka (``transport`` overrides, for tests) through the spool in ``publisher.spool_dir``,
+    ``$SPENDWATCH_SPOOL_DIR`` or ``<state dir>/spool``; a spool that cannot be created is a ConfigError.
+    """
+    import os
+    import tempfile
+
+    env = os.environ if environ is None else environ
+    kcfg = kafka_config(settings)
+    pcfg = settings.build(PublisherConfig, "publisher")
+    if stdout is not None:
+        tmp = PublisherConfig(spool_dir=tempfile.mkdtemp(prefix="spendwatch-stdout-"))
+        return Publisher.create(kcfg, tmp, transport=StdoutTransport(stdout), name=name)
+    if env.get("SPENDWATCH_SPOOL_DIR"):
+        pcfg = PublisherConfig(**{**pcfg.__dict__, "spool_dir": env["SPENDWATCH_SPOOL_DIR"]})
+    where = pcfg.spool_dir or str(state_dir(env) / "spool")
+    try:
+        return Publisher.create(kcfg, PublisherConfig(**{**pcfg.__dict__, "spool_dir": where}), transport=transport,
+                                name=name)
+    except (OSError, sqlite3.Error) as exc:
+        raise ConfigError(f"publisher.spool_dir: cannot use {where}: {exc} (set SPENDWATCH_SPOOL_DIR, "
+                          f"SPENDWATCH_STATE_DIR or publisher.spool_dir)") from None

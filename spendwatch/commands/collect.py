@@ -61,43 +61,55 @@ def register(sub: Any) -> None:
     g.add_argument("--metrics-port", type=int, help="/metrics port on 127.0.0.1 (0 = off; default 9403)")
     g.add_argument("--node", help="node name (default $NODE_NAME or the hostname)")
     g.set_defaults(func=run_gpu)
+    d = s.add_parser("dcgm", help="scrape NVIDIA dcgm-exporter and publish gpu_sample events",
+                     description="Scrape a dcgm-exporter /metrics endpoint (GPU Operator) every --interval and "
+                                 "publish gpu_sample events with the pod's namespace/controller as workload.")
+    d.add_argument("--url", help="dcgm-exporter metrics URL, e.g. http://HOST:9400/metrics (default dcgm.url)")
+    d.add_argument("--config", metavar="FILE", help="settings file (YAML or JSON)")
+    d.add_argument("--interval", type=float, help="seconds between scrapes (default dcgm.interval_s, 30)")
+    d.add_argument("--once", action="store_true", help="one scrape, then exit (3 when it fails)")
+    d.add_argument("--stdout", action="store_true", help="print events as JSON lines instead of publishing")
+    d.add_argument("--node", help="node name (default: the Hostname label, $NODE_NAME, the URL's host)")
+    d.add_argument("--metrics-port", type=int, help="own /metrics port on dcgm.metrics_host (0 = off, default)")
+    d.set_defaults(func=run_dcgm)
     b = s.add_parser("billing", help="publish billing_delta events from cost exports")
     bs = b.add_subparsers(dest="billing_kind", metavar="KIND", required=True)
-    for kind, help_ in (("focus", "FOCUS cost and usage exports (CSV, CSV.gz, Parquet) from AWS, GCP, Azure"),
-                        ("openai", "OpenAI organization costs API exports (JSON)"),
-                        ("litellm", "LiteLLM spend logs (JSON or CSV)")):
-        q = bs.add_parser(kind, help=help_)
-        q.add_argument("files", nargs="+", metavar="FILE")
+    for kind, help_ in (("focus", "FOCUS 1.0-1.2 cost and usage exports (CSV, CSV.gz, Parquet): AWS, GCP, Azure, OCI"),
+                        ("openai", "OpenAI organization Costs API exports (JSON pages)"),
+                        ("litellm", "LiteLLM spend logs (/spend/logs JSON or the SpendLogs table as CSV)"),
+                        ("opencost", "OpenCost allocation API (/allocation/compute), by namespace and controller")):
+        q = bs.add_parser(kind, help=help_, description=help_ + ". Prints a reconciliation (rows, dollars by "
+                          "charge category, what was published and why anything was not) every run.")
+        q.add_argument("files", nargs="*" if kind == "opencost" else "+", metavar="FILE")
         q.add_argument("--config", metavar="FILE", help="settings file (YAML or JSON)")
-        q.add_argument("--state", metavar="FILE", help="ledger file (default billing.state_path)")
-        q.add_argument("--stdout", action="store_true", help="print events as JSON lines instead of publishing")
+        q.add_argument("--state", metavar="FILE", help="ledger file (default billing.state_path, else "
+                       "$SPENDWATCH_STATE_DIR/billing.sqlite or ~/.local/state/spendwatch/billing.sqlite)")
+        q.add_argument("--stdout", action="store_true", help="write the events to stdout as JSON lines instead of "
+                       "Kafka; they are recorded in the ledger as published (see --dry-run)")
+        q.add_argument("--dry-run", action="store_true", help="compute what would be published; publish nothing "
+                       "and leave the ledger untouched (with --stdout: print those events)")
+        q.add_argument("--reattribute", action="store_true", help="rows whose workload changed (tags or mapping): "
+                       "publish a reversal on the old workload and the amount on the new one")
+        q.add_argument("--json", action="store_true", help="print the reconciliation as JSON on stdout "
+                       "(with --stdout: on stderr)")
         q.add_argument("--timeout", type=float, default=60.0, help="seconds to wait for the broker (default 60)")
         if kind == "focus":
-            q.add_argument("--cost-column", choices=("BilledCost", "EffectiveCost"), help="default EffectiveCost")
+            q.add_argument("--cost-column", choices=("BilledCost", "EffectiveCost"),
+                           help="default EffectiveCost (amortised; BilledCost = as invoiced)")
         if kind == "openai":
             q.add_argument("--usage", nargs="*", default=[], metavar="FILE",
                            help="OpenAI usage API (completions) exports, for token counts")
+        if kind == "opencost":
+            q.add_argument("--url", help="OpenCost API, e.g. http://opencost.opencost:9003 (or a full "
+                           "/allocation/compute URL)")
+            q.add_argument("--window", help="how far back, in whole steps (default opencost.window, 24h)")
         q.set_defaults(func=run_billing)
 
 
 def _publisher(settings: Settings, stdout: bool, name: str) -> Any:
-    from collectors.publisher import Publisher, PublisherConfig, StdoutTransport
-    from spendwatch.kafka import kafka_config
+    from collectors.publisher import publisher_from_settings
 
-    kcfg = kafka_config(settings)
-    pcfg = settings.build(PublisherConfig, "publisher")
-    if stdout:
-        import tempfile
-
-        pcfg = PublisherConfig(spool_dir=tempfile.mkdtemp(prefix="spendwatch-stdout-"))
-        return Publisher.create(kcfg, pcfg, transport=StdoutTransport(), name=name)
-    if os.environ.get("SPENDWATCH_SPOOL_DIR"):
-        pcfg = PublisherConfig(**{**pcfg.__dict__, "spool_dir": os.environ["SPENDWATCH_SPOOL_DIR"]})
-    try:
-        return Publisher.create(kcfg, pcfg, name=name)
-    except OSError as exc:
-        raise ConfigError(f"publisher.spool_dir: cannot use {pcfg.spool_dir}: {exc.strerror} "
-                          f"(set SPENDWATCH_SPOOL_DIR or publisher.spool_dir)") from None
+    return publisher_from_settings(settings, name, stdout=sys.stdout.buffer if stdout else None)
 
 
 def _backend(args: argparse.Namespace, cfg: GpuCollectorConfig) -> Any:
@@ -197,44 +209,26 @@ def run_gpu(args: argparse.Namespace) -> int:
 
 
 def run_billing(args: argparse.Namespace) -> int:
-    from collectors.billing.focus import BillingConfig, collect_focus
-    from collectors.billing.ledger import Ledger, LedgerStats
-    from collectors.billing.llm_usage import LlmUsageConfig, collect_litellm, collect_openai
+    from collectors.billing.run import BillingRequest
+    from collectors.billing.run import run_billing as drive
 
-    settings = load_settings(args.config)
-    bcfg = settings.build(BillingConfig, "billing")
-    if getattr(args, "cost_column", None):
-        bcfg = BillingConfig(**{**bcfg.__dict__, "cost_column": args.cost_column})
-    bcfg.check()
-    for f in args.files + list(getattr(args, "usage", []) or []):
-        if not os.path.isfile(f):
-            raise ConfigError(f"{f}: no such file")
-    state = args.state or os.environ.get("SPENDWATCH_BILLING_STATE") or bcfg.state_path
-    try:
-        ledger = Ledger(state)
-    except OSError as exc:
-        raise ConfigError(f"billing.state_path: cannot use {state}: {exc}") from None
-    stats = LedgerStats()
-    if args.billing_kind == "focus":
-        events = collect_focus(args.files, ledger, bcfg, stats)
-    elif args.billing_kind == "openai":
-        events = collect_openai(args.files, ledger, settings.build(LlmUsageConfig, "llm_usage"), args.usage, stats)
+    req = BillingRequest(args.billing_kind, list(args.files), list(getattr(args, "usage", []) or []),
+                         getattr(args, "url", None), getattr(args, "window", None), args.state,
+                         getattr(args, "cost_column", None), args.dry_run, args.stdout, args.reattribute,
+                         args.timeout)
+    result = drive(load_settings(args.config), req, stdout=sys.stdout.buffer if args.stdout else None)
+    if args.json:
+        print(result.json(), file=sys.stderr if args.stdout else sys.stdout)
     else:
-        events = collect_litellm(args.files, ledger, settings.build(LlmUsageConfig, "llm_usage"), stats)
-    publisher = _publisher(settings, args.stdout, "billing")
-    try:
-        publisher.publish_many(events)  # spooled on disk: from here on nothing is lost
-        ledger.commit()
-        delivered = publisher.flush(args.timeout)
-    finally:
-        publisher.close(1.0)
-        ledger.close()
-    skipped = ", ".join(f"{k}: {v}" for k, v in sorted(stats.skipped.items())) or "none"
-    print(f"billing {args.billing_kind}: {len(events)} billing_delta events ({stats.restated_up} restated up, "
-          f"{stats.restated_down} restated down and not published, {stats.unchanged} unchanged); "
-          f"skipped rows/files: {skipped}", file=sys.stderr)
-    if not delivered:
-        print("billing: the broker did not acknowledge everything in time; the rest is spooled and goes out "
-              "on the next run", file=sys.stderr)
-        return 1
-    return 0
+        print(result.text(), file=sys.stderr)
+    return result.exit_code
+
+
+def run_dcgm(args: argparse.Namespace) -> int:
+    from collectors.dcgm.run import DcgmRequest
+    from collectors.dcgm.run import run_dcgm as drive
+
+    req = DcgmRequest(args.url, args.interval, args.once, args.stdout, args.node, args.metrics_port)
+    result = drive(load_settings(args.config), req, stdout=sys.stdout.buffer if args.stdout else None)
+    print(result.text(), file=sys.stderr)
+    return result.exit_code
