@@ -225,6 +225,7 @@ class Publisher:
         self.m_spooled = Gauge("spendwatch_publisher_spooled", "events waiting in the spool", registry=r)
         self.m_up = Gauge("spendwatch_publisher_broker_up", "1 when the last send reached the broker", registry=r)
         self.delivered = 0
+        self.remove_spool_dir = False
         self._wake = threading.Condition()
         self._stop = False
         self._broker_down_since: float | None = None
@@ -333,6 +334,10 @@ class Publisher:
             self._thread.join(timeout=flush_timeout_s + 5)
         self.transport.close()
         self.spool.close()
+        if self.remove_spool_dir:  # a throw-away spool (--stdout)
+            import shutil
+
+            shutil.rmtree(self.spool.path.parent, ignore_errors=True)
 
 
 def publisher_from_settings(settings: Settings, name: str, stdout: IO[bytes] | None = None,
@@ -351,7 +356,9 @@ def publisher_from_settings(settings: Settings, name: str, stdout: IO[bytes] | N
     pcfg = settings.build(PublisherConfig, "publisher")
     if stdout is not None:
         tmp = PublisherConfig(spool_dir=tempfile.mkdtemp(prefix="spendwatch-stdout-"))
-        return Publisher.create(kcfg, tmp, transport=StdoutTransport(stdout), name=name)
+        pub = Publisher.create(kcfg, tmp, transport=StdoutTransport(stdout), name=name)
+        pub.remove_spool_dir = True
+        return pub
     if env.get("SPENDWATCH_SPOOL_DIR"):
         pcfg = PublisherConfig(**{**pcfg.__dict__, "spool_dir": env["SPENDWATCH_SPOOL_DIR"]})
     where = pcfg.spool_dir or str(state_dir(env) / "spool")

@@ -22,6 +22,7 @@ from spendwatch.events import MAX_ID_LEN, MAX_TEXT_LEN
 # charge categories that are spend (published as cost_usd when >= 0); the others are adjustments
 CHARGE_CATEGORIES_SPEND = ("usage", "purchase", "tax")
 CHARGE_CATEGORIES = ("usage", "purchase", "tax", "credit", "adjustment", "refund")
+MAX_AMOUNT = Decimal("1e15")  # larger is a broken cell, not a charge (and would not survive a float)
 
 
 @dataclass
@@ -50,11 +51,11 @@ def identity(source: str, parts: list[Any]) -> str:
 
 
 def line_key(template: Mapping[str, Any]) -> str:
-    """The line a row is published on: its period, what was charged, its category and its workload."""
+    """The line a row is published on: its period, what was charged, its category and its workload id."""
     parts = [template.get(k) for k in ("source", "period_start", "period_end", "service", "resource_id", "sku",
                                        "model", "usage_unit", "charge_category")]
-    parts.append(template["workload"])
-    return hashlib.sha256(orjson.dumps(parts, option=orjson.OPT_SORT_KEYS)).hexdigest()[:40]
+    parts.append(template["workload"]["id"])  # the first row's owner/team/labels are the line's
+    return hashlib.sha256(orjson.dumps(parts)).hexdigest()[:40]
 
 
 def clip_id(v: str | None) -> str | None:
@@ -98,6 +99,8 @@ def to_decimal(v: Any, column: str) -> Decimal:
             raise BadValue(column, f"{_short(s)} is not a number", "bad_number") from None
     if not d.is_finite():
         raise BadValue(column, f"{_short(str(v))} is not a finite number", "bad_number")
+    if abs(d) >= MAX_AMOUNT:
+        raise BadValue(column, f"{_short(str(v))} is out of range (|x| >= 1e15)", "bad_number")
     return d
 
 

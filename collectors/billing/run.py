@@ -170,7 +170,8 @@ def _run(settings: Settings, req: BillingRequest, cfg: BillingConfig, ledger: Le
     report.rates = rates
     fp_key = f"attribution:{source}"
     old_fp = ledger.setting(fp_key)
-    if old_fp is not None and old_fp != attribution_fp and not req.reattribute:
+    mapping_changed = old_fp is not None and old_fp != attribution_fp
+    if mapping_changed and not req.reattribute:
         report.notes.append("the attribution mapping changed since the last run: rows already published keep their "
                             "workload (counted as 'changed attribution kept'); run again with --reattribute to move "
                             "them (a reversal on the old workload and the amount on the new one)")
@@ -184,7 +185,7 @@ def _run(settings: Settings, req: BillingRequest, cfg: BillingConfig, ledger: Le
                 report.seen_again.add(None, rv.currency, rv.amount)
             continue
         applied = ledger.applied_file(source, u.digest) if u.digest is not None else None
-        if applied is not None and not req.reattribute:
+        if applied is not None and not req.reattribute and not mapping_changed:  # else: re-examined
             u.note.status = "already applied"
             u.note.note = f"same content as {applied[0]}, applied before; not applied again"
             for rv in u.rows:
@@ -219,7 +220,8 @@ def _run(settings: Settings, req: BillingRequest, cfg: BillingConfig, ledger: Le
     for u in units:
         if u.digest is not None and u.note.status == "applied":
             ledger.mark_file(source, u.digest, u.note.path, u.note.rows)
-    ledger.set_setting(fp_key, attribution_fp)
+    if req.reattribute or not mapping_changed:  # else the note repeats until --reattribute
+        ledger.set_setting(fp_key, attribution_fp)
     publisher = publisher_from_settings(settings, "billing", stdout=stdout if req.stdout else None,
                                         transport=transport)
     try:
