@@ -17,6 +17,7 @@ rows (with the reason and the first few of each) are listed with the amounts tha
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -102,6 +103,7 @@ class Reconciliation:
     reasons: dict[str, int] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
     delivered: bool | None = None
+    ts_range: tuple[float, float] | None = None  # event time (ts) of the first and last event published
 
     # --- filling in ---------------------------------------------------------------------------------
     def skip(self, reason: str, message: str, currency: str | None = None, amount: Decimal | None = None) -> None:
@@ -120,6 +122,8 @@ class Reconciliation:
                 t.columns[col] = t.columns.get(col, ZERO) + v
 
     def published(self, events: list[dict[str, Any]]) -> None:
+        if events:
+            self.ts_range = (min(e["ts"] for e in events), max(e["ts"] for e in events))
         for e in events:
             self.events += 1
             c = Decimal(repr(e["cost_usd"]))
@@ -176,6 +180,8 @@ class Reconciliation:
             "ledger_rows": {"new": self.rows_new, "changed": self.rows_changed, "unchanged": self.rows_unchanged,
                             "reattributed": self.rows_reattributed,
                             "attribution_changed_kept": self.rows_attribution_kept},
+            "event_time": None if self.ts_range is None else {"first_ts": self.ts_range[0],
+                                                              "last_ts": self.ts_range[1]},
             "delivered": self.delivered, "notes": self.notes,
         }
 
@@ -207,6 +213,9 @@ class Reconciliation:
                 w(f"    {'total':<12}{cur:<9}{n:>7}" + "".join(f"{by_col.get(c, ZERO):>18.6f}" for c in cols))
         w(f"  published now: {self.events} billing_delta events, cost_usd {self.cost_usd:+.6f}, "
           f"adjustment_usd {self.adjustment_usd:+.6f}, net {self.net_usd:+.6f} USD")
+        if self.ts_range:
+            first, last = (datetime.fromtimestamp(t, UTC).strftime("%Y-%m-%d %H:%M") for t in self.ts_range)
+            w(f"    event time (ts = end of each charge period, UTC): {first} .. {last}, in ts order")
         if self.published_by_category:
             w("    by charge category: " + ", ".join(f"{k} {v:+.6f}" for k, v in
                                                        sorted(self.published_by_category.items())))
