@@ -531,3 +531,10 @@ def test_time_formats() -> None:
     for s in ("2026-11-20T00:00:00Z", "2026-11-20 00:00:00 UTC", "2026-11-20T00:00:00+00:00", "2026-11-20",
               "2026-11-20 00:00:00"):
         assert parse_time(s) == T0
+
+
+def test_container_image_state_dir_is_its_users() -> None:
+    """Structure only (no Docker engine here): the image's state dir is the directory its user owns."""
+    text = (Path(__file__).resolve().parents[2] / "Dockerfile").read_text()
+    assert "useradd --system --uid 10001" in text and "chown spendwatch /app/data" in text
+    assert "SPENDWATCH_STATE_DIR=/app/data" in text and text.index("USER spendwatch") < text.index("STATE_DIR=")
