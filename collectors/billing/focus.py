@@ -341,6 +341,7 @@ class Attribution:
                                                       cfg.owner_tags, cfg.kind_tags)]
         self.k_workload, self.k_namespace, self.k_team, self.k_owner, self.k_kind = low
         self.k_labels = [k.lower() for k in cfg.label_tags]
+        self.cache: dict[tuple[Any, Any], dict[str, Any]] = {}  # (Tags cell, service) -> workload
 
     def fingerprint(self) -> str:
         """Changes whenever the mapping does (stored in the ledger, to notice a changed mapping)."""
@@ -487,14 +488,23 @@ def _row(v: Mapping[str, Any], cols: Mapping[str, str], cfg: BillingConfig, attr
             qty = float(qd) if qd >= 0 else None
         except BadValue as exc:
             report.warn("bad_quantity", f"{where}: {exc} (published without a quantity)")
-    try:
-        tags = parse_tags(get("Tags"))
-    except ValueError as exc:
-        report.warn("tags_unparseable", f"{where}: column {cols.get('Tags', 'Tags')}: {exc} (published unattributed)")
-        tags = {}
     service = clip_text(text("ServiceName"))
+    raw_tags = get("Tags")
+    cache_key = (raw_tags if isinstance(raw_tags, str) or raw_tags is None else None, service)
+    workload = attribution.cache.get(cache_key) if cache_key[0] is not None or raw_tags is None else None
+    if workload is None:
+        cacheable = cache_key[0] is not None or raw_tags is None
+        try:
+            tags = parse_tags(raw_tags)
+        except ValueError as exc:
+            report.warn("tags_unparseable", f"{where}: column {cols.get('Tags', 'Tags')}: {exc} "
+                        f"(published unattributed)")
+            tags, cacheable = {}, False
+        workload = attribution.workload(tags, service or "unknown")
+        if cacheable and len(attribution.cache) < 100_000:
+            attribution.cache[cache_key] = workload  # rows with the same tags share one workload object
     template: dict[str, Any] = {
-        "period_start": start, "period_end": end, "workload": attribution.workload(tags, service or "unknown"),
+        "period_start": start, "period_end": end, "workload": workload,
         "source": "focus", "service": service, "resource_id": clip_id(text("ResourceId")),
         "sku": clip_text(text("SkuId")), "usage_unit": clip_text(text("ConsumedUnit")), "charge_category": category,
     }

@@ -25,7 +25,7 @@ CHARGE_CATEGORIES = ("usage", "purchase", "tax", "credit", "adjustment", "refund
 MAX_AMOUNT = Decimal("1e15")  # larger is a broken cell, not a charge (and would not survive a float)
 
 
-@dataclass
+@dataclass(slots=True)
 class RowValue:
     """One billing row, ready for the ledger."""
 
