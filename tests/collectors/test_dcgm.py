@@ -168,3 +168,35 @@ def test_end_to_end_into_replay(tmp_path: Path) -> None:
     assert ("gpu_memory_hoarding", GPU1, "research/notebook-ana") in found
     assert any(k == "idle_gpu" and r == GPU2 for k, r, _w in found)
     assert not any(r == GPU0 for _k, r, _w in found)
+
+
+def test_the_readme_example_output_verbatim() -> None:
+    """dcgm-exporter's README example (Kubernetes quickstart), as printed there: the space after the first
+    comma, empty pod labels and a blank (9223372036854775794) temperature. It has no utilization
+    field, so the GPU is counted as not published instead of being reported idle."""
+    page = ("# HELP DCGM_FI_DEV_SM_CLOCK SM clock frequency (in MHz).\n"
+            "# TYPE DCGM_FI_DEV_SM_CLOCK gauge\n"
+            "# HELP DCGM_FI_DEV_MEM_CLOCK Memory clock frequency (in MHz).\n"
+            "# TYPE DCGM_FI_DEV_MEM_CLOCK gauge\n"
+            "# HELP DCGM_FI_DEV_MEMORY_TEMP Memory temperature (in C).\n"
+            "# TYPE DCGM_FI_DEV_MEMORY_TEMP gauge\n"
+            'DCGM_FI_DEV_SM_CLOCK{gpu="0", UUID="GPU-604ac76c-d9cf-fef3-62e9-d92044ab6e52",container="",namespace="",'
+            'pod=""} 139\n'
+            'DCGM_FI_DEV_MEM_CLOCK{gpu="0", UUID="GPU-604ac76c-d9cf-fef3-62e9-d92044ab6e52",container="",namespace="",'
+            'pod=""} 405\n'
+            'DCGM_FI_DEV_MEMORY_TEMP{gpu="0", UUID="GPU-604ac76c-d9cf-fef3-62e9-d92044ab6e52",container="",'
+            'namespace="",pod=""} 9223372036854775794\n')
+    scrape = parse_metrics(page)
+    assert scrape.bad_lines == [] and scrape.devices == []  # none of the fields spendwatch reads
+    with_util = page + ('DCGM_FI_DEV_GPU_UTIL{gpu="0", UUID="GPU-604ac76c-d9cf-fef3-62e9-d92044ab6e52",container="foo",'
+                        'namespace="bar",pod="baz"} 0\n'
+                        'DCGM_FI_DEV_FB_USED{gpu="0", UUID="GPU-604ac76c-d9cf-fef3-62e9-d92044ab6e52",container="foo",'
+                        'namespace="bar",pod="baz"} 0\n')
+    with serve(with_util.encode()) as srv:
+        result, evs = once(srv.url + "/metrics", Settings(sections={"dcgm": {"node": "n1"}}))
+    assert evs == [] and result.skipped == {"no_memory": 1}  # FB_FREE missing: no total, not published
+    free = ('DCGM_FI_DEV_FB_FREE{gpu="0", UUID="GPU-604ac76c-d9cf-fef3-62e9-d92044ab6e52",container="foo",'
+            'namespace="bar",pod="baz"} 15000\n')
+    with serve((with_util + free).encode()) as srv:
+        _r, evs = once(srv.url + "/metrics", Settings(sections={"dcgm": {"node": "n1"}}))
+    assert [(e["node"], e["workload"]["id"], e["mem_total_bytes"]) for e in evs] == [("n1", "bar/baz", 15000 * 2**20)]
