@@ -102,8 +102,8 @@ def test_changed_mapping_on_the_topic(topic: Topic, tmp_path: Path) -> None:
     assert same(topic.by_workload(), focusgen.truth(data, by="team"))
 
 
-def test_worker_flags_idle_gpus_from_dcgm_exporter(kafka_bootstrap: str, unique: str, tmp_path: Path,
-                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+def test_worker_flags_idle_gpus_from_dcgm_exporter_and_takes_opencost_billing(
+        kafka_bootstrap: str, unique: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("SPENDWATCH_STATE_DIR", str(tmp_path / "state"))
     prefix = f"d{unique}."
     settings = Settings(sections={"kafka": {"bootstrap_servers": kafka_bootstrap, "topic_prefix": prefix}})
@@ -117,8 +117,13 @@ def test_worker_flags_idle_gpus_from_dcgm_exporter(kafka_bootstrap: str, unique:
             t[0] += 30.0
     assert publisher.flush(30)
     publisher.close()
+    with serve((FIX / "opencost_allocation_ns_controller.json").read_bytes(), "application/json") as oc:
+        billed = run_billing(settings, BillingRequest("opencost", url=oc.url, state=str(tmp_path / "oc.sqlite")))
+    assert billed.exit_code == 0 and billed.report.events > 0
     threading.Event().wait(0.5)
     assert worker.wait(180) == 0, worker.log()[-3000:]
+    n = 61 * 3 + billed.report.events
+    assert f"worker stopped events={n} bad=0" in worker.log()  # every sample and billing row is contract input
     got = {(a["kind"], a["resource"]) for a in anomalies(kafka_bootstrap, prefix)}
     assert ("gpu_memory_hoarding", "GPU-21c6d9d7-46cd-7e91-99c3-7b6a06a3faea") in got
     assert ("idle_gpu", "GPU-5d9cc71f-b438-dc00-707d-c6c12bcfede1") in got
