@@ -10,7 +10,6 @@ from __future__ import annotations
 import copy
 import gzip
 import shutil
-import threading
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -107,7 +106,6 @@ def test_worker_flags_idle_gpus_from_dcgm_exporter_and_takes_opencost_billing(
     monkeypatch.setenv("SPENDWATCH_STATE_DIR", str(tmp_path / "state"))
     prefix = f"d{unique}."
     settings = Settings(sections={"kafka": {"bootstrap_servers": kafka_bootstrap, "topic_prefix": prefix}})
-    worker = Worker(kafka_bootstrap, prefix, f"g{unique}", tmp_path, "--exit-when-idle", "5")
     publisher = publisher_from_settings(settings, "dcgm")
     t = [1_795_132_800.0]
     with serve((FIX / "dcgm_metrics_h100.txt").read_bytes()) as srv:
@@ -120,7 +118,7 @@ def test_worker_flags_idle_gpus_from_dcgm_exporter_and_takes_opencost_billing(
     with serve((FIX / "opencost_allocation_ns_controller.json").read_bytes(), "application/json") as oc:
         billed = run_billing(settings, BillingRequest("opencost", url=oc.url, state=str(tmp_path / "oc.sqlite")))
     assert billed.exit_code == 0 and billed.report.events > 0
-    threading.Event().wait(0.5)
+    worker = Worker(kafka_bootstrap, prefix, f"g{unique}", tmp_path, "--exit-when-idle", "3")  # after: no race
     assert worker.wait(180) == 0, worker.log()[-3000:]
     n = 61 * 3 + billed.report.events
     assert f"worker stopped events={n} bad=0" in worker.log()  # every sample and billing row is contract input
