@@ -16,7 +16,8 @@ RUN pip install . "faust-streaming[uvloop]" \
     && mkdir -p /app/data && chown spendwatch /app/data
 
 USER spendwatch
-ENV SPENDWATCH_KAFKA=kafka:9092
+# collector state (billing ledger, publisher spool): a directory this user owns (collectors/state.py)
+ENV SPENDWATCH_KAFKA=kafka:9092 SPENDWATCH_STATE_DIR=/app/data
 EXPOSE 6066
 # Graceful stop on SIGTERM: the worker snapshots, flushes and commits before it exits.
 STOPSIGNAL SIGTERM

@@ -32,11 +32,12 @@ from typing import IO, Any, Protocol
 
 from prometheus_client import CollectorRegistry, Counter, Gauge
 
+from collectors.state import state_dir
 from spendwatch.config import Settings
 from spendwatch.contract import kafka_key
-from spendwatch.errors import ExternalError
+from spendwatch.errors import ConfigError, ExternalError
 from spendwatch.events import encode, validate
-from spendwatch.kafka import KafkaConfig
+from spendwatch.kafka import KafkaConfig, kafka_config
 
 log = logging.getLogger(__name__)
 
@@ -190,7 +191,7 @@ class Spool:
 class PublisherConfig:
     """``publisher`` section."""
 
-    spool_dir: str = "/var/lib/spendwatch/spool"
+    spool_dir: str = ""  # default: $SPENDWATCH_SPOOL_DIR, else <state dir>/spool (collectors/state.py)
     max_spool_events: int = 1_000_000
     max_spool_bytes: int = 512 * 1024**2
     batch: int = 500
@@ -215,6 +216,7 @@ class Publisher:
         self.m_spooled = Gauge("spendwatch_publisher_spooled", "events waiting in the spool", registry=r)
         self.m_up = Gauge("spendwatch_publisher_broker_up", "1 when the last send reached the broker", registry=r)
         self.delivered = 0
+        self.remove_spool_dir = False
         self._wake = threading.Condition()
         self._stop = False
         self._broker_down_since: float | None = None
@@ -229,7 +231,8 @@ class Publisher:
     @classmethod
     def create(cls, kafka: KafkaConfig, config: PublisherConfig, transport: Transport | None = None,
                registry: CollectorRegistry | None = None, name: str = "events") -> Publisher:
-        spool = Spool(Path(config.spool_dir) / f"{name}.sqlite", config.max_spool_events, config.max_spool_bytes)
+        spool_dir = Path(config.spool_dir) if config.spool_dir else state_dir() / "spool"
+        spool = Spool(spool_dir / f"{name}.sqlite", config.max_spool_events, config.max_spool_bytes)
         return cls(kafka, transport or KafkaTransport(kafka), spool, config.batch, config.retry_initial_s,
                    config.retry_max_s, registry)
 
@@ -322,27 +325,37 @@ class Publisher:
             self._thread.join(timeout=flush_timeout_s + 5)
         self.transport.close()
         self.spool.close()
+        if self.remove_spool_dir:  # a throw-away spool (--stdout)
+            import shutil
+
+            shutil.rmtree(self.spool.path.parent, ignore_errors=True)
 
 
-def open_publisher(settings: Settings, *, stdout: bool, name: str) -> Publisher:
-    """The publisher a collector process uses: the ``kafka`` and ``publisher`` sections, the spool
-    under ``SPENDWATCH_SPOOL_DIR`` when set; with ``stdout`` JSON lines on stdout (a temporary spool)."""
+def publisher_from_settings(settings: Settings, name: str, stdout: IO[bytes] | None = None,
+                            transport: Transport | None = None, environ: dict[str, str] | None = None) -> Publisher:
+    """The publisher a collector command uses.
+
+    ``stdout`` given: events are written there as JSON lines (through a throw-away spool). Otherwise
+    to Kafka (``transport`` overrides, for tests) through the spool in ``publisher.spool_dir``,
+    ``$SPENDWATCH_SPOOL_DIR`` or ``<state dir>/spool``; a spool that cannot be created is a ConfigError.
+    """
     import os
+    import tempfile
 
-    from spendwatch.errors import ConfigError
-    from spendwatch.kafka import kafka_config
-
+    env = os.environ if environ is None else environ
     kcfg = kafka_config(settings)
     pcfg = settings.build(PublisherConfig, "publisher")
-    if stdout:
-        import tempfile
-
-        pcfg = PublisherConfig(spool_dir=tempfile.mkdtemp(prefix="spendwatch-stdout-"))
-        return Publisher.create(kcfg, pcfg, transport=StdoutTransport(), name=name)
-    if os.environ.get("SPENDWATCH_SPOOL_DIR"):
-        pcfg = PublisherConfig(**{**pcfg.__dict__, "spool_dir": os.environ["SPENDWATCH_SPOOL_DIR"]})
+    if stdout is not None:
+        tmp = PublisherConfig(spool_dir=tempfile.mkdtemp(prefix="spendwatch-stdout-"))
+        pub = Publisher.create(kcfg, tmp, transport=StdoutTransport(stdout), name=name)
+        pub.remove_spool_dir = True
+        return pub
+    if env.get("SPENDWATCH_SPOOL_DIR"):
+        pcfg = PublisherConfig(**{**pcfg.__dict__, "spool_dir": env["SPENDWATCH_SPOOL_DIR"]})
+    where = pcfg.spool_dir or str(state_dir(env) / "spool")
     try:
-        return Publisher.create(kcfg, pcfg, name=name)
-    except OSError as exc:
-        raise ConfigError(f"publisher.spool_dir: cannot use {pcfg.spool_dir}: {exc.strerror} "
-                          f"(set SPENDWATCH_SPOOL_DIR or publisher.spool_dir)") from None
+        return Publisher.create(kcfg, PublisherConfig(**{**pcfg.__dict__, "spool_dir": where}), transport=transport,
+                                name=name)
+    except (OSError, sqlite3.Error) as exc:
+        raise ConfigError(f"publisher.spool_dir: cannot use {where}: {exc} (set SPENDWATCH_SPOOL_DIR, "
+                          f"SPENDWATCH_STATE_DIR or publisher.spool_dir)") from None

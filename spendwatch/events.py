@@ -295,7 +295,11 @@ def _gpu_sample_checked(ev: dict[str, Any]) -> None:
 
 
 _BILLING_KNOWN = frozenset({"type", "ts", "period_start", "period_end", "cost_usd", "workload", "source",
-                            "service", "resource_id", "sku", "model", "usage_quantity", "usage_unit"})
+                            "service", "resource_id", "sku", "model", "usage_quantity", "usage_unit",
+                            "charge_category", "adjustment_usd", "adjustment_reason"})
+# optional billing_delta fields (docs/collectors.md): what kind of charge, and signed corrections that
+# keep ``cost_usd >= 0``: an adjustment event carries ``cost_usd: 0`` and the signed ``adjustment_usd``
+CHARGE_CATEGORIES = frozenset({"usage", "purchase", "tax", "credit", "adjustment", "refund"})
 
 
 def _billing_delta(ev: dict[str, Any]) -> None:
@@ -309,6 +313,14 @@ def _billing_delta(ev: dict[str, Any]) -> None:
         _text(ev, name)
     _ident(ev, "resource_id", required=False)
     _opt_nonneg(ev, "usage_quantity")
+    cat = ev.get("charge_category")
+    if cat is not None and cat not in CHARGE_CATEGORIES:
+        raise BadEvent(f"charge_category: expected one of {sorted(CHARGE_CATEGORIES)}, got {_show(cat)}")
+    if ev.get("adjustment_usd") is not None:
+        _num(ev, "adjustment_usd")
+        if ev["cost_usd"] != 0:
+            raise BadEvent(f"cost_usd: must be 0 when adjustment_usd is set, got {ev['cost_usd']}")
+    _text(ev, "adjustment_reason")
     _check_extra_identifiers(ev, _BILLING_KNOWN)
 
 

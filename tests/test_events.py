@@ -142,6 +142,11 @@ CASES: list[tuple[str, str, Callable[[dict[str, Any]], None], str]] = [
     ("billing_delta", "negative quantity", _set("usage_quantity", -2), "usage_quantity"),
     ("billing_delta", "long resource_id", _set("resource_id", LONG), "resource_id"),
     ("billing_delta", "service number", _set("service", 5), "service"),
+    ("billing_delta", "unknown charge category", _set("charge_category", "Usage"), "charge_category"),
+    ("billing_delta", "adjustment text", _set("adjustment_usd", "-1.5"), "adjustment_usd"),
+    ("billing_delta", "adjustment nan", _set("adjustment_usd", math.nan), "adjustment_usd"),
+    ("billing_delta", "adjustment with a cost", _set("adjustment_usd", -1.0), "cost_usd"),
+    ("billing_delta", "adjustment reason number", _set("adjustment_reason", 3), "adjustment_reason"),
     ("training_run", "missing run_id", _del("run_id"), "run_id"),
     ("training_run", "missing model_id", _del("model_id"), "model_id"),
     ("training_run", "long model_id", _set("model_id", LONG), "model_id"),
@@ -339,3 +344,19 @@ def test_gpu_sample_fast_path_accepts_only_what_the_checked_path_accepts(
     if _gpu_sample_ok(ev):
         assert ok, f"fast path accepted what the checked path rejects: {ev}"
         assert checked == ev  # and it needed no normalisation
+
+
+def test_billing_charge_categories_and_signed_adjustments() -> None:
+    """The optional fields: a charge category on any delta, a signed adjustment with cost_usd 0."""
+    for cat in ("usage", "purchase", "tax", "credit", "adjustment", "refund"):
+        ev = billing()
+        ev["charge_category"] = cat
+        assert validate(ev)["charge_category"] == cat
+    credit = billing()
+    credit.update(cost_usd=0, adjustment_usd=-3.0, adjustment_reason="charge", charge_category="credit")
+    assert validate(credit)["adjustment_usd"] == -3.0
+    up = billing()
+    up.update(cost_usd=0.0, adjustment_usd=0.6, adjustment_reason="restatement")
+    assert validate(up)["adjustment_usd"] == 0.6
+    old_form = billing()  # events without the new fields stay valid
+    assert "charge_category" not in validate(old_form) and validate(old_form)["cost_usd"] == 12.5

@@ -8,7 +8,7 @@ process exits non-zero only on bad configuration.
 
 Wiring: the backend (:mod:`collectors.nvml.pynvml_backend` or :mod:`collectors.nvml.simulated`),
 pod attribution (:mod:`collectors.kube.attribution`, static, or none), the publisher with its
-spool (:func:`collectors.publisher.open_publisher`) and ``/metrics``.
+spool (:func:`collectors.publisher.publisher_from_settings`) and ``/metrics``.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ import logging
 import os
 import signal
 import socket
+import sys
 import threading
 from dataclasses import dataclass, field
 from typing import Any
@@ -143,7 +144,7 @@ def run_gpu_collector(settings: Settings, options: GpuRunOptions) -> int:
     from prometheus_client import start_http_server
 
     from collectors.nvml.collector import CollectorMetrics, GpuCollector
-    from collectors.publisher import open_publisher
+    from collectors.publisher import publisher_from_settings
     from spendwatch.prices import PriceConfig, PriceTable
 
     cfg = settings.build(GpuCollectorConfig, "collector")
@@ -155,7 +156,7 @@ def run_gpu_collector(settings: Settings, options: GpuRunOptions) -> int:
     backend = _backend(options, cfg)
     attributor = _attributor(settings, cfg)
     metrics = CollectorMetrics()
-    publisher = open_publisher(settings, stdout=options.stdout, name="gpu")
+    publisher = publisher_from_settings(settings, "gpu", stdout=sys.stdout.buffer if options.stdout else None)
     port = options.metrics_port if options.metrics_port is not None else cfg.metrics_port
     if port and not options.once:
         start_http_server(port, addr=cfg.metrics_host, registry=metrics.registry)

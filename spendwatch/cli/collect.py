@@ -1,9 +1,10 @@
-"""`spendwatch collect gpu|billing ...`: the collectors.
+"""`spendwatch collect gpu|dcgm|billing ...`: the collectors.
 
 The drivers are :func:`collectors.nvml.run.run_gpu_collector` (``collect gpu``: NVML samples,
-published until stopped) and :func:`collectors.billing.run.run_billing_collector` (``collect
-billing``: the ``billing_delta`` events due from cost exports; running it twice over the same
-files publishes nothing new).
+published until stopped), :func:`collectors.dcgm.run.run_dcgm` (``collect dcgm``: a node's
+dcgm-exporter scraped into the same ``gpu_sample`` events) and
+:func:`collectors.billing.run.run_billing` (``collect billing``: the ``billing_delta`` events due
+from cost exports, exactly once by content, with a reconciliation every run).
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from spendwatch.config import load_settings
 
 
 def register(sub: Any) -> None:
-    p = sub.add_parser("collect", help="run a collector (gpu, billing)",
+    p = sub.add_parser("collect", help="run a collector (gpu, dcgm, billing)",
                        description="Collectors that publish input events to Kafka.")
     s = p.add_subparsers(dest="collector", metavar="COLLECTOR", required=True)
     g = s.add_parser("gpu", help="sample NVML and publish gpu_sample events")
@@ -32,22 +33,48 @@ def register(sub: Any) -> None:
     g.add_argument("--metrics-port", type=int, help="/metrics port on 127.0.0.1 (0 = off; default 9403)")
     g.add_argument("--node", help="node name (default $NODE_NAME or the hostname)")
     g.set_defaults(func=run_gpu)
+    d = s.add_parser("dcgm", help="scrape NVIDIA dcgm-exporter and publish gpu_sample events",
+                     description="Scrape a dcgm-exporter /metrics endpoint (GPU Operator) every --interval and "
+                                 "publish gpu_sample events with the pod's namespace/controller as workload.")
+    d.add_argument("--url", help="dcgm-exporter metrics URL, e.g. http://HOST:9400/metrics (default dcgm.url)")
+    d.add_argument("--config", metavar="FILE", help="settings file (YAML or JSON)")
+    d.add_argument("--interval", type=float, help="seconds between scrapes (default dcgm.interval_s, 30)")
+    d.add_argument("--once", action="store_true", help="one scrape, then exit (3 when it fails)")
+    d.add_argument("--stdout", action="store_true", help="print events as JSON lines instead of publishing")
+    d.add_argument("--node", help="node name (default: the Hostname label, $NODE_NAME, the URL's host)")
+    d.add_argument("--metrics-port", type=int, help="own /metrics port on dcgm.metrics_host (0 = off, default)")
+    d.set_defaults(func=run_dcgm)
     b = s.add_parser("billing", help="publish billing_delta events from cost exports")
     bs = b.add_subparsers(dest="billing_kind", metavar="KIND", required=True)
-    for kind, help_ in (("focus", "FOCUS cost and usage exports (CSV, CSV.gz, Parquet) from AWS, GCP, Azure"),
-                        ("openai", "OpenAI organization costs API exports (JSON)"),
-                        ("litellm", "LiteLLM spend logs (JSON or CSV)")):
-        q = bs.add_parser(kind, help=help_)
-        q.add_argument("files", nargs="+", metavar="FILE")
+    for kind, help_ in (("focus", "FOCUS 1.0-1.2 cost and usage exports (CSV, CSV.gz, Parquet): AWS, GCP, Azure, OCI"),
+                        ("openai", "OpenAI organization Costs API exports (JSON pages)"),
+                        ("litellm", "LiteLLM spend logs (/spend/logs JSON or the SpendLogs table as CSV)"),
+                        ("opencost", "OpenCost allocation API (/allocation/compute), by namespace and controller")):
+        q = bs.add_parser(kind, help=help_, description=help_ + ". Prints a reconciliation (rows, dollars by "
+                          "charge category, what was published and why anything was not) every run.")
+        q.add_argument("files", nargs="*" if kind == "opencost" else "+", metavar="FILE")
         q.add_argument("--config", metavar="FILE", help="settings file (YAML or JSON)")
-        q.add_argument("--state", metavar="FILE", help="ledger file (default billing.state_path)")
-        q.add_argument("--stdout", action="store_true", help="print events as JSON lines instead of publishing")
+        q.add_argument("--state", metavar="FILE", help="ledger file (default billing.state_path, else "
+                       "$SPENDWATCH_STATE_DIR/billing.sqlite or ~/.local/state/spendwatch/billing.sqlite)")
+        q.add_argument("--stdout", action="store_true", help="write the events to stdout as JSON lines instead of "
+                       "Kafka; they are recorded in the ledger as published (see --dry-run)")
+        q.add_argument("--dry-run", action="store_true", help="compute what would be published; publish nothing "
+                       "and leave the ledger untouched (with --stdout: print those events)")
+        q.add_argument("--reattribute", action="store_true", help="rows whose workload changed (tags or mapping): "
+                       "publish a reversal on the old workload and the amount on the new one")
+        q.add_argument("--json", action="store_true", help="print the reconciliation as JSON on stdout "
+                       "(with --stdout: on stderr)")
         q.add_argument("--timeout", type=float, default=60.0, help="seconds to wait for the broker (default 60)")
         if kind == "focus":
-            q.add_argument("--cost-column", choices=("BilledCost", "EffectiveCost"), help="default EffectiveCost")
+            q.add_argument("--cost-column", choices=("BilledCost", "EffectiveCost"),
+                           help="default EffectiveCost (amortised; BilledCost = as invoiced)")
         if kind == "openai":
             q.add_argument("--usage", nargs="*", default=[], metavar="FILE",
                            help="OpenAI usage API (completions) exports, for token counts")
+        if kind == "opencost":
+            q.add_argument("--url", help="OpenCost API, e.g. http://opencost.opencost:9003 (or a full "
+                           "/allocation/compute URL)")
+            q.add_argument("--window", help="how far back, in whole steps (default opencost.window, 24h)")
         q.set_defaults(func=run_billing)
 
 
@@ -60,19 +87,26 @@ def run_gpu(args: argparse.Namespace) -> int:
 
 
 def run_billing(args: argparse.Namespace) -> int:
-    from collectors.billing.run import BillingRunOptions, run_billing_collector
+    from collectors.billing.run import BillingRequest
+    from collectors.billing.run import run_billing as drive
 
-    options = BillingRunOptions(kind=args.billing_kind, files=list(args.files),
-                                usage=list(getattr(args, "usage", []) or []), state=args.state, stdout=args.stdout,
-                                timeout_s=args.timeout, cost_column=getattr(args, "cost_column", None))
-    result = run_billing_collector(load_settings(args.config), options)
-    stats = result.stats
-    skipped = ", ".join(f"{k}: {v}" for k, v in sorted(stats.skipped.items())) or "none"
-    print(f"billing {args.billing_kind}: {result.events} billing_delta events ({stats.restated_up} restated up, "
-          f"{stats.restated_down} restated down and not published, {stats.unchanged} unchanged); "
-          f"skipped rows/files: {skipped}", file=sys.stderr)
-    if not result.delivered:
-        print("billing: the broker did not acknowledge everything in time; the rest is spooled and goes out "
-              "on the next run", file=sys.stderr)
-        return 1
-    return 0
+    req = BillingRequest(args.billing_kind, list(args.files), list(getattr(args, "usage", []) or []),
+                         getattr(args, "url", None), getattr(args, "window", None), args.state,
+                         getattr(args, "cost_column", None), args.dry_run, args.stdout, args.reattribute,
+                         args.timeout)
+    result = drive(load_settings(args.config), req, stdout=sys.stdout.buffer if args.stdout else None)
+    if args.json:
+        print(result.json(), file=sys.stderr if args.stdout else sys.stdout)
+    else:
+        print(result.text(), file=sys.stderr)
+    return result.exit_code
+
+
+def run_dcgm(args: argparse.Namespace) -> int:
+    from collectors.dcgm.run import DcgmRequest
+    from collectors.dcgm.run import run_dcgm as drive
+
+    req = DcgmRequest(args.url, args.interval, args.once, args.stdout, args.node, args.metrics_port)
+    result = drive(load_settings(args.config), req, stdout=sys.stdout.buffer if args.stdout else None)
+    print(result.text(), file=sys.stderr)
+    return result.exit_code

@@ -55,10 +55,11 @@ def test_collect_billing_focus_twice(tmp_path: Path, capsys: pytest.CaptureFixtu
     state = str(tmp_path / "state.sqlite")
     assert main(["collect", "billing", "focus", str(FIX / "focus_aws.csv"), "--state", state, "--stdout"]) == 0
     first = capsys.readouterr()
-    assert len(first.out.splitlines()) == 4
+    assert len(first.out.splitlines()) == 5  # 4 usage lines and the credit (a signed adjustment)
+    assert "5 billing_delta events" in first.err and "recorded in the ledger" in first.err
     assert main(["collect", "billing", "focus", str(FIX / "focus_aws.csv"), "--state", state, "--stdout"]) == 0
     second = capsys.readouterr()
-    assert second.out == "" and "0 billing_delta events" in second.err
+    assert second.out == "" and "0 billing_delta events" in second.err and "already applied" in second.err
 
 
 def test_emit_commands_stdout(tmp_path: Path) -> None:
