@@ -80,7 +80,7 @@ def register(sub: Any) -> None:
         q.set_defaults(func=run_billing)
 
 
-def _publisher(settings: Settings, stdout: bool, name: str) -> Any:
+def _publisher(settings: Settings, stdout: bool, name: str, registry: Any = None) -> Any:
     from collectors.publisher import Publisher, PublisherConfig, StdoutTransport
     from spendwatch.kafka import kafka_config
 
@@ -90,11 +90,11 @@ def _publisher(settings: Settings, stdout: bool, name: str) -> Any:
         import tempfile
 
         pcfg = PublisherConfig(spool_dir=tempfile.mkdtemp(prefix="spendwatch-stdout-"))
-        return Publisher.create(kcfg, pcfg, transport=StdoutTransport(), name=name)
+        return Publisher.create(kcfg, pcfg, transport=StdoutTransport(), registry=registry, name=name)
     if os.environ.get("SPENDWATCH_SPOOL_DIR"):
         pcfg = PublisherConfig(**{**pcfg.__dict__, "spool_dir": os.environ["SPENDWATCH_SPOOL_DIR"]})
     try:
-        return Publisher.create(kcfg, pcfg, name=name)
+        return Publisher.create(kcfg, pcfg, registry=registry, name=name)
     except OSError as exc:
         raise ConfigError(f"publisher.spool_dir: cannot use {pcfg.spool_dir}: {exc.strerror} "
                           f"(set SPENDWATCH_SPOOL_DIR or publisher.spool_dir)") from None
@@ -175,7 +175,7 @@ def run_gpu(args: argparse.Namespace) -> int:
     backend = _backend(args, cfg)
     attributor = _attributor(settings, cfg)
     metrics = CollectorMetrics()
-    publisher = _publisher(settings, args.stdout, "gpu")
+    publisher = _publisher(settings, args.stdout, "gpu", metrics.registry)  # spool depth on /metrics too
     port = args.metrics_port if args.metrics_port is not None else cfg.metrics_port
     if port and not args.once:
         start_http_server(port, addr=cfg.metrics_host, registry=metrics.registry)
