@@ -425,6 +425,16 @@ def test_gpu_collector_dcgm_mode_scrapes_the_nodes_exporter() -> None:
     assert "SpendwatchCollectorNvmlDown" not in alerts and "SpendwatchCollectorSpoolBacklog" in alerts
 
 
+def test_dcgm_node_local_service_reaches_each_nodes_exporter() -> None:
+    _text, docs = template(VALUE_SETS["dcgm"], ["collector.dcgm.nodeLocalService.enabled=true"])
+    svc = one(docs, "Service", "dcgm-local")
+    assert svc["metadata"]["namespace"] == "gpu-operator" and svc["spec"]["internalTrafficPolicy"] == "Local"
+    assert svc["spec"]["selector"] == {"app": "nvidia-dcgm-exporter"}
+    args = cli_args(containers(one(docs, "DaemonSet", "collector"))[0])
+    port = svc["spec"]["ports"][0]["port"]
+    assert args[args.index("--url") + 1] == f"http://{svc['metadata']['name']}.gpu-operator.svc:{port}/metrics"
+
+
 @pytest.mark.parametrize("name", ["defaults", "external-pg-kafka-sasl"])
 def test_worker_replicas_partitions_and_disruption_budget(name: str) -> None:
     docs = docs_of(name)

@@ -186,6 +186,16 @@ app.kubernetes.io/part-of: spendwatch
 checksum/config: {{ include (print .Template.BasePath "/configmap.yaml") . | sha256sum }}
 {{- end -}}
 
+{{/* The dcgm-exporter the collector scrapes: its node's, through a node-local Service or the node address */}}
+{{- define "spendwatch.dcgmUrl" -}}
+{{- $l := .Values.collector.dcgm.nodeLocalService -}}
+{{- if $l.enabled -}}
+{{- printf "http://%s.%s.svc:%d/metrics" (include "spendwatch.component" (list . "dcgm-local")) $l.namespace (int $l.port) -}}
+{{- else -}}
+{{- .Values.collector.dcgm.url -}}
+{{- end -}}
+{{- end -}}
+
 {{/* Cross-field checks JSON Schema cannot express --------------------------------------------- */}}
 {{- define "spendwatch.validate" -}}
 {{- if and .Values.worker.enabled (gt (int .Values.worker.replicas) (int .Values.worker.partitions)) -}}
