@@ -20,7 +20,7 @@ from typing import Any
 import pytest
 import yaml
 
-from tests.deploy.tools import CHART, KUBE_VERSION, ROOT, helm, template, value_args
+from tests.deploy.tools import CHART, KUBE_VERSION, ROOT, helm, kube_decode, template, value_args
 
 pytestmark = pytest.mark.helm
 
@@ -140,9 +140,13 @@ def test_lint_and_template(name: str, summary: list[str]) -> None:
         labels = meta["labels"]
         assert labels["app.kubernetes.io/instance"] == "sw" and labels["app.kubernetes.io/part-of"] == "spendwatch"
         assert d["kind"] != "Secret", "the chart must never create a Secret (credentials are referenced by name)"
+    decoded = kube_decode(text)  # the API's own Go types, strictly: no unknown field, no wrong type
+    assert [(r["kind"], r["name"]) for r in decoded] == [(d["kind"], d["metadata"]["name"]) for d in docs]
+    assert not [r for r in decoded if r.get("error")], [r for r in decoded if r.get("error")]
     kinds = Counter(d["kind"] for d in docs)
     summary.append(f"{name:<24} lint: {lint.stdout.strip().splitlines()[-1]}; template: {len(docs)} objects ("
-                   + ", ".join(f"{n} {k}" for k, n in sorted(kinds.items())) + ")")
+                   + ", ".join(f"{n} {k}" for k, n in sorted(kinds.items()))
+                   + "); every object decodes strictly into its Kubernetes API type")
 
 
 @pytest.mark.parametrize("name", list(VALUE_SETS))
@@ -311,6 +315,14 @@ def test_no_secret_value_in_rendered_output(name: str) -> None:
     assert referenced == named, f"{name}: Secrets referenced {sorted(referenced)} != named in values {sorted(named)}"
     assert not re.search(r"postgres(ql)?://[^\s\"']*:[^\s\"'@]*@", text), "a database password in the output"
     assert not re.search(r"xox[abp]-", text), "a Slack token in the output"
+
+
+def test_strict_decoding_catches_a_misspelt_field() -> None:
+    """The check itself: a field the API does not know is reported with its path."""
+    text, _docs = rendered("defaults")
+    bad = text.replace("readOnlyRootFilesystem: true", "readOnlyRootFilesytem: true", 1)
+    errors = [r["error"] for r in kube_decode(bad) if r.get("error")]
+    assert len(errors) == 1 and "unknown field" in errors[0] and "readOnlyRootFilesytem" in errors[0], errors
 
 
 def test_credentials_in_settings_are_refused() -> None:

@@ -4,6 +4,8 @@
   ``${XDG_CACHE_HOME:-~/.cache}/spendwatch/helm-v3.22.0`` (``SPENDWATCH_HELM`` names another binary).
 - ``promqlcheck`` (tests/deploy/promqlcheck): Prometheus's own PromQL parser, to read metric names
   out of the rules and the dashboard.
+- ``kubecheck`` (tests/deploy/kubecheck): strict decoding of rendered manifests into the Kubernetes
+  API's Go types (and the Prometheus Operator's), so an unknown field or a wrong type fails.
 
 Without Go (and no cached binary) the tests that need them skip with a message saying so.
 """
@@ -28,7 +30,7 @@ ROOT = Path(__file__).resolve().parents[2]
 CHART = ROOT / "charts" / "spendwatch"
 HELM_VERSION = "v3.22.0"
 KUBE_VERSION = "1.30.0"  # helm built by `go install` defaults to v1.20 (no ldflags); say what we target
-PROMQLCHECK_SRC = Path(__file__).resolve().parent / "promqlcheck"
+HERE = Path(__file__).resolve().parent
 BUILD_TIMEOUT_S = 900
 
 
@@ -81,24 +83,33 @@ def helm_binary() -> str:
     return str(exe)
 
 
-def promqlcheck_binary() -> str:
-    digest = hashlib.sha256(b"".join((PROMQLCHECK_SRC / f).read_bytes()
-                                     for f in ("go.mod", "go.sum", "main.go"))).hexdigest()[:12]
-    exe = cache_dir() / f"promqlcheck-{digest}" / "promqlcheck"
+def go_tool(name: str) -> str:
+    """The Go program in tests/deploy/<name>, built once per source version into the cache."""
+    src = HERE / name
+    digest = hashlib.sha256(b"".join((src / f).read_bytes() for f in ("go.mod", "go.sum", "main.go"))).hexdigest()
+    exe = cache_dir() / f"{name}-{digest[:12]}" / name
     if not exe.exists():
         go = _go()
-        with _locked(cache_dir() / ".promqlcheck.lock"):
+        with _locked(cache_dir() / f".{name}.lock"):
             if not exe.exists():
                 env = {**os.environ, "CGO_ENABLED": "0"}
-                _run_build([go, "build", "-o", str(exe), "."], PROMQLCHECK_SRC, env, "promqlcheck")
+                _run_build([go, "build", "-o", str(exe), "."], src, env, name)
     return str(exe)
 
 
 def parse_promql(exprs: Sequence[str]) -> list[dict[str, Any]]:
     """Prometheus's parser on each expression: ``{"expr", "error"?, "metrics"}``."""
-    r = subprocess.run([promqlcheck_binary()], input=json.dumps(list(exprs)), capture_output=True, text=True,
+    r = subprocess.run([go_tool("promqlcheck")], input=json.dumps(list(exprs)), capture_output=True, text=True,
                        timeout=60, check=True)
     out: list[dict[str, Any]] = json.loads(r.stdout)
+    return out
+
+
+def kube_decode(manifests: str) -> list[dict[str, str]]:
+    """Each document strictly decoded into its API type: ``{"kind", "name", "error"?}``."""
+    r = subprocess.run([go_tool("kubecheck")], input=manifests, capture_output=True, text=True, timeout=60,
+                       check=True)
+    out: list[dict[str, str]] = json.loads(r.stdout)
     return out
 
 
