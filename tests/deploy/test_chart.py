@@ -349,6 +349,9 @@ def test_credentials_in_settings_are_refused() -> None:
     (["billing.jobs[0].name=a", "billing.jobs[0].kind=focus", "billing.jobs[0].schedule=0 * * * *",
       "billing.jobs[0].files[0]=/x.csv;rm -rf /"], "/billing/jobs/0/files/0"),
     (["worker.replicas=9", "worker.partitions=8"], "worker.replicas (9) exceeds worker.partitions (8)"),
+    (["fullnameOverride=a-rather-long-name-for-a-spendwatch-release", "billing.enabled=true",
+      "billing.jobs[0].name=litellm-prod", "billing.jobs[0].kind=litellm", "billing.jobs[0].schedule=0 * * * *",
+      "billing.jobs[0].files[0]=/x.json"], "Kubernetes allows 52 for a CronJob"),
     (["api.ingress.enabled=true"], "api.ingress.enabled needs api.enabled"),
 ])
 def test_bad_values_fail_at_install_time_with_a_clear_message(sets: list[str], message: str) -> None:
@@ -603,3 +606,27 @@ def test_default_install_is_the_readme_object_list(summary: list[str]) -> None:
     assert env_of(containers(alerter)[0])["SPENDWATCH_SLACK_TOKEN_FILE"]["value"].endswith("/slack/token")
     assert env_of(containers(alerter)[0])["SPENDWATCH_KAFKA"]["value"] == "my-kafka-bootstrap.kafka.svc:9092"
     summary.append("readme-minimal objects: " + ", ".join(got))
+
+
+@pytest.mark.parametrize("name", ["readme-minimal", "all-on"])
+def test_install_notes_name_objects_that_exist(name: str, tmp_path: Path) -> None:
+    """NOTES.txt (shown after `helm install`) rendered through a copy of the chart, without a cluster."""
+    import shutil
+
+    chart = tmp_path / "spendwatch"
+    shutil.copytree(CHART, chart)
+    (chart / "notes.txt").write_text((chart / "templates" / "NOTES.txt").read_text())
+    (chart / "templates" / "zz-notes.yaml").write_text(
+        "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: notes}\ndata:\n  notes: |\n"
+        '{{ tpl (.Files.Get "notes.txt") . | indent 4 }}\n')
+    r = helm("template", "spendwatch", str(chart), "--namespace", "spendwatch", "--kube-version", KUBE_VERSION,
+             *value_args(VALUE_SETS[name]), "--show-only", "templates/zz-notes.yaml")
+    notes = yaml.safe_load(r.stdout)["data"]["notes"]
+    _text, docs = template(VALUE_SETS[name], release="spendwatch")
+    short = {"ds": "DaemonSet", "deploy": "Deployment", "svc": "Service"}
+    refs = re.findall(r"\b(ds|deploy|svc)/([a-z0-9-]+)", notes)
+    assert refs, notes
+    for kind, obj in refs:
+        assert any(d["kind"] == short[kind] and d["metadata"]["name"] == obj for d in docs), (kind, obj, notes)
+    assert "spendwatch anomalies" in notes
+    assert ("port-forward svc/spendwatch-api" in notes) == (name == "all-on")
