@@ -21,8 +21,8 @@ import numpy as np
 
 from detectors.base import DetectorContext, EngineConfig
 from detectors.drift import DriftConfig, DriftDetector
-from detectors.drift_stats import DriftParams, FeatureDrift
 from detectors.retrain_without_drift import RetrainWithoutDriftConfig, RetrainWithoutDriftDetector
+from detectors.stats.drift_stats import DriftParams, FeatureDrift
 from spendwatch.prices import PriceTable
 
 T0 = 1_774_000_000.0

@@ -32,6 +32,7 @@ from typing import IO, Any, Protocol
 
 from prometheus_client import CollectorRegistry, Counter, Gauge
 
+from spendwatch.contract import kafka_key
 from spendwatch.errors import ExternalError
 from spendwatch.events import encode, validate
 from spendwatch.kafka import KafkaConfig
@@ -39,16 +40,6 @@ from spendwatch.kafka import KafkaConfig
 log = logging.getLogger(__name__)
 
 Record = tuple[str, bytes, bytes]  # topic, key, value
-
-
-def event_key(event: dict[str, Any]) -> str:
-    """The contract's message key for an input event."""
-    t = event["type"]
-    if t == "gpu_sample":
-        return f"{event['node']}/{event.get('mig_uuid') or event['gpu_uuid']}"
-    if t == "billing_delta":
-        return str(event["workload"]["id"])
-    return str(event["model_id"])  # training_run, model_observation
 
 
 class TransportError(ExternalError):
@@ -249,7 +240,7 @@ class Publisher:
         records = []
         for ev in events:
             validate(ev)
-            records.append((self.kafka.topic(ev["type"]), event_key(ev).encode(), encode(ev)))
+            records.append((self.kafka.topic(ev["type"]), kafka_key(ev).encode(), encode(ev)))
         dropped = self.spool.append(records)
         if dropped:
             self.m_dropped.inc(dropped)

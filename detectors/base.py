@@ -14,7 +14,11 @@ Rules every detector follows (checked by ``tests/detectors/test_shared_checks.py
 - report an ongoing problem with ``active=True`` and a stable ``started_at``; report its end
   once with ``active=False``; the Engine owns ids, updates and de-duplication;
 - set ``wants_tick`` while it has something that can change with the passage of event time
-  alone (an open problem, a pending stretch); the Engine then calls :meth:`tick`.
+  alone (an open problem, a pending stretch); the Engine then calls :meth:`tick`;
+- leave ``Finding.severity`` unset: the Engine sets it by projected dollars a day
+  (:meth:`DetectorContext.severity`); a detector sets it only to say something else;
+- never mutate the event it is given (the same dict goes to every detector of its type) and
+  never read the wall clock.
 """
 
 from __future__ import annotations
@@ -31,11 +35,17 @@ from spendwatch.prices import PriceTable
 class EngineConfig:
     """``engine`` section.
 
-    update_min_change_pct / update_min_change_usd: an open anomaly is re-published only when
-    its waste or daily projection moved by both this share and this many dollars, or its
-    severity changed; so a long problem gives a handful of updates, not one per event.
-    warning_daily_usd / critical_daily_usd: severity by projected dollars per day.
-    tick_interval_s: how often (event time) detectors with pending state are ticked.
+    Parameters
+    ----------
+    update_min_change_pct, update_min_change_usd
+        An open anomaly is re-published only when its waste or daily projection moved by both
+        this share (25 %) and this many dollars ($1), or its severity changed: a long problem
+        gives a handful of updates, not one per event.
+    warning_daily_usd, critical_daily_usd
+        Severity by projected dollars per day ($50 and $500): below the first an anomaly is
+        ``info``. The Engine applies it to every finding that does not set its own severity.
+    tick_interval_s
+        How often, in event time, detectors with pending state are ticked (60 s).
     """
 
     update_min_change_pct: float = 25.0
@@ -72,8 +82,9 @@ class Detector(ABC):
     @staticmethod
     @abstractmethod
     def key_of(event: dict[str, Any]) -> str | None:
-        """The state key of an event (must match the contract's Kafka key so partitions hold
-        whole keys). None means the event is not for this detector."""
+        """The state key of an event. It must be the contract's Kafka key of the event
+        (:func:`spendwatch.contract.kafka_key`; set it to one of that module's key functions)
+        so that a partition holds whole keys. None means the event is not for this detector."""
 
     @abstractmethod
     def process(self, event: dict[str, Any]) -> list[Finding]:

@@ -26,7 +26,7 @@ The series
     row (same period, sku, resource, model, unit, quantity and cost) is counted once.
 
 Scoring, then deciding, then learning
-    The baseline (:class:`~detectors.spend_baseline.SeasonalBaseline`) models log spend as level
+    The baseline (:class:`~detectors.stats.spend_baseline.SeasonalBaseline`) models log spend as level
     + hour-of-day + day-of-week, with a robust scale (EWMA of clipped absolute residuals). A
     period's score is the robust z of its log spend. A period is *anomalous* when all hold:
 
@@ -75,6 +75,38 @@ Money
     the contributors ranked by excess dollars (service, sku, resource_id, model, usage_unit, each
     against its usual share of the spend), and for token-priced rows the cost per token against
     its baseline, naming the models whose share grew (a switch to a pricier model).
+
+Examples
+--------
+Four days of about $11 an hour, then two hours at $80, then back to $10:
+
+>>> from detectors.engine import Engine
+>>> from spendwatch.events import validate
+>>> engine = Engine(detector_classes=[CostSpikeDetector])
+>>> def bill(hour, usd):
+...     start = hour * 3600.0
+...     return validate({"type": "billing_delta", "ts": start + 3600.0, "period_start": start,
+...                      "period_end": start + 3600.0, "cost_usd": usd, "service": "OpenAI API",
+...                      "workload": {"id": "ml/agent", "team": "search"}})
+>>> spend = [10.0 + h % 3 for h in range(96)] + [80.0, 80.0] + [10.0] * 4
+>>> out = [a for h, usd in enumerate(spend) for a in engine.process(bill(h, usd))]
+>>> [(a["state"], a["evidence"]["pattern"], a["severity"], round(a["waste_usd"])) for a in out]
+[('open', 'spike', 'critical', 70), ('open', 'spike', 'critical', 139), ('resolved', 'spike', 'critical', 137)]
+>>> out[0]["summary"]  # doctest: +NORMALIZE_WHITESPACE
+'ml/agent: spend $80.00/h vs $10.00 expected (8.0x) - spike for 1 period; $70 over baseline so far,
+ $1,680/day if it continues; mostly OpenAI API (+$70)'
+
+References
+----------
+- E. S. Page, "Continuous inspection schemes", *Biometrika* 41 (1954), 100-115: the one-sided
+  CUSUM (``cusum_k``, ``cusum_h``).
+- P. J. Huber, "Robust estimation of a location parameter", *Annals of Mathematical
+  Statistics* 35 (1964), 73-101: residuals clipped at ``clip_k`` scales before they are learned.
+- P. J. Rousseeuw and C. Croux, "Alternatives to the median absolute deviation", *Journal of
+  the American Statistical Association* 88 (1993), 1273-1283: robust scale estimates (here
+  the mean absolute deviation of clipped log residuals, x 1.2533 for a normal).
+- FinOps Foundation, *FOCUS specification* 1.0 (2024): the billing columns (``BilledCost``,
+  ``EffectiveCost``, ``ServiceName``, ``SkuId``) the contributors are read from.
 """
 
 from __future__ import annotations
@@ -85,22 +117,75 @@ from typing import Any
 
 from river import stats
 
-from detectors.base import Detector
-from detectors.spend_baseline import DAY, SeasonalBaseline
+from detectors.base import Detector, DetectorContext
+from detectors.stats.contributors import (
+    attribute_period,
+    cost_per_token,
+    learn_shares,
+    learn_token_prices,
+    rank_contributors,
+)
+from detectors.stats.spend_baseline import DAY, SeasonalBaseline
+from detectors.stats.spend_periods import Contributor, SpendPeriod, infer_period
 from spendwatch.anomaly import Finding
-from spendwatch.events import BILLING_DELTA
+from spendwatch.contract import BILLING_DELTA, billing_delta_key
 
 KIND = "cost_spike"
-_CANONICAL_PERIODS = (60.0, 300.0, 600.0, 900.0, 1800.0, 3600.0, 7200.0, 10800.0, 14400.0, 21600.0, 43200.0,
-                      86400.0, 604800.0)
 _INF = float("inf")
-# Contributor key: (service, sku, resource_id, model, usage_unit)
-Contributor = tuple[str | None, str | None, str | None, str | None, str | None]
 
 
 @dataclass(frozen=True)
 class CostConfig:
-    """``cost`` section; see the module docstring for the reasoning behind each default."""
+    """``cost`` section; see the module docstring for the reasoning behind each default.
+
+    Parameters
+    ----------
+    default_period_s
+        Period of a series whose rows carry no duration (1 h).
+    lateness_s, settle_s
+        A period closes once event time passed its end + ``lateness_s`` (30 min) and no row
+        came for ``settle_s`` (10 min); later rows are counted as late, never re-scored.
+    z_open, min_ratio
+        A period opens an anomaly at robust z >= ``z_open`` (4.5) and observed >= ``min_ratio``
+        x expected (1.5).
+    z_stay, stay_ratio
+        The lower bar that keeps an open anomaly open (2.5, 1.2): hysteresis.
+    min_period_excess_usd, min_daily_excess_usd
+        Dollar floors: excess per period ($1) and per day at that rate ($25).
+    cusum_k, cusum_h
+        One-sided CUSUM of the z scores: slack subtracted per period (1) and the alarm level (8),
+        for shifts too small for one period to clear ``z_open``.
+    cusum_hold_periods
+        Periods of a running CUSUM held back from the baseline (24).
+    resolve_periods
+        Periods in a row back in the band that resolve an anomaly (2).
+    level_shift_periods
+        Anomalous periods after which the pattern is ``level_shift``, not ``spike`` (6).
+    accept_after_s
+        A shift open this long is accepted as the new normal and the level re-based (7 days).
+    stale_periods
+        An open anomaly with no rows for this many periods resolves: spend stopped (3).
+    trust_after_s, trust_min_periods
+        History (3 days) and periods learned (24) before the baseline is trusted.
+    cold_ratio, cold_min_daily_excess_usd
+        Before then, only spend >= ``cold_ratio`` x the median so far (10x) and that many
+        dollars a day above it ($1000) alert.
+    level_halflife_s, hod_halflife_days, dow_halflife_days, scale_halflife_s
+        Half-lives of the baseline's level (3 days), hour-of-day (7 days) and day-of-week
+        (14 days) profiles and robust scale (3 days).
+    min_scale
+        Floor of the log-scale (0.05): a smooth series does not make tiny moves significant.
+    clip_k
+        Residuals are clipped at this many scales before they are learned (2.5, Huber-style).
+    share_alpha
+        EWMA gain of the usual contributor shares and token prices (0.1).
+    max_contributors, max_models
+        Contributors (8) and LLM models (6) whose usual share is learned.
+    cpt_change_ratio
+        Cost per token this many times its usual counts as changed (1.25).
+    top_contributors
+        Contributors and models listed in the evidence (5).
+    """
 
     default_period_s: float = 3600.0
     lateness_s: float = 1800.0
@@ -135,21 +220,6 @@ class CostConfig:
     top_contributors: int = 5
 
 
-class _Period:
-    """Rows of one period of one workload, summed while the period is open."""
-
-    __slots__ = ("start", "total", "deadline", "alert_usd", "rows", "by_contrib", "by_model")
-
-    def __init__(self, start: float, deadline: float, alert_usd: float) -> None:
-        self.start = start
-        self.total = 0.0
-        self.deadline = deadline
-        self.alert_usd = alert_usd
-        self.rows: set[tuple[Any, ...]] = set()
-        self.by_contrib: dict[Contributor, float] = {}
-        self.by_model: dict[str, list[float]] = {}  # model -> [token usd, tokens]
-
-
 class _Open:
     """The anomaly being reported (at most one per workload)."""
 
@@ -182,13 +252,13 @@ class CostSpikeDetector(Detector):
     config_cls = CostConfig
     config: CostConfig
 
-    def __init__(self, key: str, config: CostConfig, context: Any) -> None:
+    def __init__(self, key: str, config: CostConfig, context: DetectorContext) -> None:
         super().__init__(key, config, context)
         self.workload: dict[str, Any] = {"id": key}
         self.period: float = 0.0  # inferred on the first row
         self.baseline: SeasonalBaseline | None = None
         self.cold_median: stats.Quantile | None = stats.Quantile(0.5)
-        self.pending: dict[float, _Period] = {}
+        self.pending: dict[float, SpendPeriod] = {}
         self.next_close = _INF
         self.last_closed = -_INF  # start of the latest closed period
         self.last_row_ts = -_INF
@@ -207,10 +277,7 @@ class CostSpikeDetector(Detector):
         self.cusum_exp = 0.0
         self.held: list[tuple[float, float]] = []  # (period start, log spend) held back during a run
 
-    @staticmethod
-    def key_of(event: dict[str, Any]) -> str | None:
-        workload = event.get("workload")
-        return workload["id"] if workload else None
+    key_of = staticmethod(billing_delta_key)  # the contract's Kafka key: workload.id
 
     # ------------------------------------------------------------------ rows
     def process(self, event: dict[str, Any]) -> list[Finding]:
@@ -228,30 +295,14 @@ class CostSpikeDetector(Detector):
                 self.late_rows += 1
                 return out
             cfg = self.config
-            per = _Period(start, max(start + p + cfg.lateness_s, ts + cfg.settle_s), self._alert_usd(start))
+            per = SpendPeriod(start, max(start + p + cfg.lateness_s, ts + cfg.settle_s), self._alert_usd(start))
             self.pending[start] = per
             self.workload = event["workload"]
         elif ts + self.config.settle_s > per.deadline:
             per.deadline = ts + self.config.settle_s
-        service, sku, resource_id, model, unit = (event.get("service"), event.get("sku"), event.get("resource_id"),
-                                                  event.get("model"), event.get("usage_unit"))
-        cost = event["cost_usd"]
-        qty = event.get("usage_quantity")
-        row = (event["period_end"], service, sku, resource_id, model, unit, qty, cost, event.get("source"))
-        if row in per.rows:
+        if not per.add(event):
             self.duplicate_rows += 1
             return out
-        per.rows.add(row)
-        per.total += cost
-        ckey: Contributor = (service, sku, resource_id, model, unit)
-        per.by_contrib[ckey] = per.by_contrib.get(ckey, 0.0) + cost
-        if qty and unit and "token" in unit.lower():
-            m = per.by_model.get(model or "?")
-            if m is None:
-                per.by_model[model or "?"] = [cost, float(qty)]
-            else:
-                m[0] += cost
-                m[1] += qty
         if per.deadline < self.next_close:
             self.next_close = per.deadline
         if per.total >= per.alert_usd:
@@ -259,12 +310,7 @@ class CostSpikeDetector(Detector):
         return out
 
     def _init_period(self, event: dict[str, Any]) -> None:
-        dur = event["period_end"] - event["period_start"]
-        if dur <= 0:
-            self.period = self.config.default_period_s
-            return
-        best = min(_CANONICAL_PERIODS, key=lambda c: abs(math.log(dur / c)))
-        self.period = best if abs(math.log(dur / best)) < 0.1 else max(60.0, round(dur / 60.0) * 60.0)
+        self.period = infer_period(event["period_end"] - event["period_start"], self.config.default_period_s)
 
     def _new_baseline(self) -> SeasonalBaseline:
         c = self.config
@@ -326,7 +372,7 @@ class CostSpikeDetector(Detector):
         return out
 
     # -------------------------------------------------------------- deciding
-    def _evaluate(self, per: _Period, now: float) -> list[Finding]:
+    def _evaluate(self, per: SpendPeriod, now: float) -> list[Finding]:
         cfg = self.config
         y, t, p = per.total, per.start, self.period
         ppd = DAY / p
@@ -405,27 +451,8 @@ class CostSpikeDetector(Detector):
         lo_band, hi_band = (math.exp(b.expected_log(t) + k * cfg.z_open * b.scale_at(t)) for k in (-1, 1))
         a.last = {"period_start": t, "observed_usd": y, "expected_usd": expected, "band_low_usd": lo_band,
                   "band_high_usd": hi_band, "score": z, "ratio": ratio}
-        for key, usd in per.by_contrib.items():
-            c = a.contrib.get(key)
-            exp_c = self.shares.get(key, 0.0) * expected
-            if c is None:
-                if len(a.contrib) >= 4 * cfg.max_contributors:
-                    continue
-                a.contrib[key] = [usd, exp_c]
-            else:
-                c[0] += usd
-                c[1] += exp_c
-        for key, share in self.shares.items():  # usual contributors that did not show up
-            if key not in per.by_contrib and key in a.contrib:
-                a.contrib[key][1] += share * expected
-        for model, (usd, tok) in per.by_model.items():
-            mm = a.models.get(model)
-            if mm is None:
-                if len(a.models) < 2 * cfg.max_models:
-                    a.models[model] = [usd, tok]
-            else:
-                mm[0] += usd
-                mm[1] += tok
+        attribute_period(a.contrib, a.models, self.shares, per.by_contrib, per.by_model, expected,
+                         cfg.max_contributors, cfg.max_models)
         if a.periods == 1 or t - a.started_at < cfg.accept_after_s:
             return [self._finding(now, active=True)]
         # open for accept_after_s: the new normal
@@ -457,7 +484,7 @@ class CostSpikeDetector(Detector):
         return self.cusum_start, n, excess, math.log(self.cusum_obs / self.cusum_exp)
 
     # -------------------------------------------------------------- learning
-    def _learn(self, per: _Period) -> None:
+    def _learn(self, per: SpendPeriod) -> None:
         b = self.baseline
         assert b is not None
         y, cfg = per.total, self.config
@@ -480,46 +507,9 @@ class CostSpikeDetector(Detector):
             if self._trusted(per.start):
                 self.cold_median = None  # only needed before the baseline is trusted
         g = max(cfg.share_alpha, 1.0 / b.n)
-        shares, by_contrib = self.shares, per.by_contrib
-        keep, inv = 1.0 - g, g / y
-        if by_contrib.keys() == shares.keys():  # the usual case: the same SKUs as always
-            for key, usd in by_contrib.items():
-                shares[key] = shares[key] * keep + inv * usd
-            by_contrib = {}
-        else:
-            for key in shares:
-                shares[key] *= keep
-        for key, usd in by_contrib.items():
-            add = inv * usd
-            if key in shares:
-                shares[key] += add
-            elif len(shares) < cfg.max_contributors:
-                shares[key] = add
-            else:
-                low = min(shares, key=shares.__getitem__)
-                if shares[low] < add:
-                    del shares[low]
-                    shares[key] = add
-        if per.by_model:
-            usd_all = tok_all = 0.0
-            for v in per.by_model.values():
-                usd_all += v[0]
-                tok_all += v[1]
-            if usd_all > 0 and tok_all > 0:
-                lc = math.log(usd_all / tok_all)
-                self.cpt_log = lc if self.cpt_log is None else self.cpt_log + g * (lc - self.cpt_log)
-                for m in self.model_share:
-                    self.model_share[m] *= keep
-                for m, (usd, tok) in per.by_model.items():
-                    if tok <= 0 or usd <= 0:
-                        continue
-                    lm = math.log(usd / tok)
-                    if m in self.model_cpt:
-                        self.model_cpt[m] += g * (lm - self.model_cpt[m])
-                        self.model_share[m] += g * usd / usd_all
-                    elif len(self.model_cpt) < cfg.max_models:
-                        self.model_cpt[m] = lm
-                        self.model_share[m] = g * usd / usd_all
+        learn_shares(self.shares, per.by_contrib, y, g, cfg.max_contributors)
+        self.cpt_log = learn_token_prices(self.model_cpt, self.model_share, self.cpt_log, per.by_model, g,
+                                          cfg.max_models)
 
     # -------------------------------------------------------------- findings
     def _finding(self, at: float, active: bool, reason: str = "", anomaly: _Open | None = None) -> Finding:
@@ -527,16 +517,11 @@ class CostSpikeDetector(Detector):
         assert a is not None and self.baseline is not None
         cfg, p = self.config, self.period
         ppd = DAY / p
-        rate = max(0.0, a.excess_rate) * ppd  # severity keeps the problem's size on resolution too
+        rate = max(0.0, a.excess_rate) * ppd
         daily = rate if active or reason == "accepted_as_new_normal" else 0.0
         pattern = "level_shift" if a.periods >= cfg.level_shift_periods else "spike"
         last = a.last
-        ranked = sorted(a.contrib.items(), key=lambda kv: kv[1][1] - kv[1][0])[: cfg.top_contributors]
-        contributors: list[dict[str, Any]] = [
-            {"service": k[0], "sku": k[1], "resource_id": k[2], "model": k[3], "usage_unit": k[4],
-             "observed_usd": round(v[0], 2), "expected_usd": round(v[1], 2), "excess_usd": round(v[0] - v[1], 2),
-             "new": k not in self.shares}
-            for k, v in ranked]
+        contributors = rank_contributors(a.contrib, self.shares, cfg.top_contributors)
         b = self.baseline
         hod_f, dow_f = b.profile_factors(last.get("period_start", a.started_at))
         evidence: dict[str, Any] = {
@@ -558,7 +543,8 @@ class CostSpikeDetector(Detector):
             "late_rows": self.late_rows,
             "duplicate_rows": self.duplicate_rows,
         }
-        cpt = self._cost_per_token(a)
+        cpt = cost_per_token(a.models, self.model_share, self.model_cpt, self.cpt_log, cfg.cpt_change_ratio,
+                             cfg.top_contributors)
         if cpt:
             evidence["cost_per_token"] = cpt
         if reason:
@@ -585,44 +571,12 @@ class CostSpikeDetector(Detector):
             head += f"; cost per token {cpt['ratio']:.1f}x its usual"
             if cpt.get("models_grown"):
                 head += f" (more spend on {', '.join(cpt['models_grown'])})"
+        # by dollars (the Engine's rule) while it lasts; once over, the severity keeps the problem's
+        # size rather than the $0/day it costs now
+        severity = None if daily == rate else self.context.severity(rate)
         return Finding(kind=KIND, resource=str(wid), workload=self.workload, started_at=a.started_at, at=at,
-                       active=active, severity=self.context.severity(rate), waste_usd=max(0.0, a.waste),
+                       active=active, severity=severity, waste_usd=max(0.0, a.waste),
                        projected_daily_usd=daily, summary=head, evidence=evidence)
-
-    def _cost_per_token(self, a: _Open) -> dict[str, Any] | None:
-        if not a.models:
-            return None
-        usd = sum(v[0] for v in a.models.values())
-        tok = sum(v[1] for v in a.models.values())
-        if usd <= 0 or tok <= 0:
-            return None
-        observed = usd / tok
-        out: dict[str, Any] = {"observed_usd_per_mtok": round(observed * 1e6, 4)}
-        models = []
-        grown = []
-        for m, (musd, mtok) in sorted(a.models.items(), key=lambda kv: -kv[1][0]):
-            share = musd / usd
-            base_share = self.model_share.get(m)
-            base_cpt = self.model_cpt.get(m)
-            row = {"model": m, "usd": round(musd, 2), "tokens": int(mtok), "share": round(share, 3),
-                   "usd_per_mtok": round(musd / mtok * 1e6, 4) if mtok else None,
-                   "baseline_share": None if base_share is None else round(base_share, 3),
-                   "baseline_usd_per_mtok": None if base_cpt is None else round(math.exp(base_cpt) * 1e6, 4)}
-            models.append(row)
-            ratio_cap = self.config.cpt_change_ratio
-            pricier = base_cpt is not None and mtok > 0 and musd / mtok >= ratio_cap * math.exp(base_cpt)
-            new_or_grown = share >= 0.1 if base_share is None else share - base_share >= 0.2
-            if new_or_grown or pricier:
-                grown.append(m)
-        out["models"] = models[: self.config.top_contributors]
-        if self.cpt_log is not None:
-            expected = math.exp(self.cpt_log)
-            out["expected_usd_per_mtok"] = round(expected * 1e6, 4)
-            out["ratio"] = round(observed / expected, 3)
-            out["changed"] = observed >= self.config.cpt_change_ratio * expected
-            if out["changed"]:
-                out["models_grown"] = grown
-        return out
 
 
 def _period_name(p: float) -> str:

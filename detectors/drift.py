@@ -3,7 +3,7 @@
 What it flags (kind ``retrain_needed``, resource = ``model_id``)
     Per model and per feature of ``model_observation`` batches, a rank-based two-sample test
     (Kolmogorov-Smirnov) of a recent window against a reference built right after the model
-    started serving or was last retrained (see :mod:`detectors.drift_stats` for the method).
+    started serving or was last retrained (see :mod:`detectors.stats.drift_stats` for the method).
     Mean shifts, variance changes and gradual drift all raise the KS statistic; heavy tails
     do not, since only ranks count. One anomaly per model lists every drifting feature with
     its KS statistic, p-value, PSI, reference and current median/IQR and when it started to
@@ -31,7 +31,38 @@ Money
 Defaults, and why
     ``stale_after_s = 6 h``: serving traffic has gaps at night but not of hours for a model
     that is still in use. ``update_every_s = 600``. The test settings are in ``stats``
-    (:class:`~detectors.drift_stats.DriftParams`).
+    (:class:`~detectors.stats.drift_stats.DriftParams`).
+
+Examples
+--------
+A feature whose values move up by half their range after 40 batches, then a retrain:
+
+>>> from detectors.engine import Engine
+>>> from spendwatch.events import validate
+>>> engine = Engine(detector_classes=[DriftDetector])
+>>> def obs(t, shift):
+...     values = [(i * 37 % 100) / 100 + shift for i in range(100)]
+...     return validate({"type": "model_observation", "ts": t, "model_id": "churn",
+...                      "workload": {"id": "ml/churn-serve"}, "values": {"tenure": values}})
+>>> out = [a for k in range(60) for a in engine.process(obs(k * 60.0, 0.0 if k < 40 else 0.5))]
+>>> [(a["state"], list(a["evidence"]["drifting_features"]), a["started_at"], a["detected_at"]) for a in out]
+[('open', ['tenure'], 2400.0, 2580.0)]
+>>> retrain = validate({"type": "training_run", "ts": 4000.0, "run_id": "r1", "model_id": "churn",
+...                     "workload": {"id": "ml/churn-train"}, "status": "succeeded"})
+>>> [(a["state"], a["evidence"]["resolution"]) for a in engine.process(retrain)]
+[('resolved', 'retrained by run r1')]
+
+References
+----------
+- N. Smirnov, "Table for estimating the goodness of fit of empirical distributions", *Annals
+  of Mathematical Statistics* 19 (1948), 279-281: the two-sample statistic and its limit law.
+- F. J. Massey, "The Kolmogorov-Smirnov test for goodness of fit", *Journal of the American
+  Statistical Association* 46 (1951), 68-78: critical values (``alpha``).
+- H. B. Mann and D. R. Whitney, "On a test of whether one of two random variables is
+  stochastically larger than the other", *Annals of Mathematical Statistics* 18 (1947),
+  50-60: the rank-shift score (``z_threshold``).
+- E. S. Page, "Continuous inspection schemes", *Biometrika* 41 (1954), 100-115: confirming a
+  change only after several elevated tests, and dating it back to where the rise began.
 """
 
 from __future__ import annotations
@@ -40,10 +71,11 @@ from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
 
-from detectors.base import Detector
-from detectors.drift_stats import DriftParams, ModelDrift
+from detectors.base import Detector, DetectorContext
+from detectors.stats.drift_stats import DriftParams, ModelDrift
+from detectors.stats.runs import first_time
 from spendwatch.anomaly import Finding
-from spendwatch.events import MODEL_OBSERVATION, TRAINING_RUN
+from spendwatch.contract import MODEL_OBSERVATION, TRAINING_RUN, model_key
 
 KIND = "retrain_needed"
 _SEEN_RUNS = 64
@@ -51,7 +83,20 @@ _SEEN_RUNS = 64
 
 @dataclass(frozen=True)
 class DriftConfig:
-    """``drift`` section; see the module docstring for the reasoning behind each default."""
+    """``drift`` section; see the module docstring for the reasoning behind each default.
+
+    Parameters
+    ----------
+    stats
+        The drift tests' settings (:class:`~detectors.stats.drift_stats.DriftParams`), a nested
+        mapping.
+    stale_after_s
+        A model with no observation for this long resolves its anomaly (6 h).
+    update_every_s
+        At most one update (another feature drifting) per this much event time (600 s).
+    max_features_in_evidence
+        Drifting features listed in the evidence, the largest KS statistic first (20).
+    """
 
     stats: DriftParams = field(default_factory=DriftParams)
     stale_after_s: float = 6 * 3600.0
@@ -67,7 +112,7 @@ class DriftDetector(Detector):
     config_cls = DriftConfig
     config: DriftConfig
 
-    def __init__(self, key: str, config: DriftConfig, context: Any) -> None:
+    def __init__(self, key: str, config: DriftConfig, context: DetectorContext) -> None:
         super().__init__(key, config, context)
         self.model = ModelDrift()
         self.last_obs_ts: float | None = None
@@ -78,9 +123,7 @@ class DriftDetector(Detector):
         self.last_report = float("-inf")
         self.pending_update = False  # a feature started drifting since the last report
 
-    @staticmethod
-    def key_of(event: dict[str, Any]) -> str | None:
-        return str(event["model_id"])
+    key_of = staticmethod(model_key)  # the contract's Kafka key: model_id
 
     def process(self, event: dict[str, Any]) -> list[Finding]:
         if event["type"] == TRAINING_RUN:
@@ -115,9 +158,8 @@ class DriftDetector(Detector):
         return []
 
     def _training(self, event: dict[str, Any]) -> list[Finding]:
-        if event["status"] != "succeeded" or event["run_id"] in self.seen_runs:
+        if event["status"] != "succeeded" or not first_time(self.seen_runs, event["run_id"]):
             return []
-        self.seen_runs.append(event["run_id"])
         ts = event["ts"]
         out: list[Finding] = []
         if self.open_start is not None and ts > self.open_start:
@@ -162,5 +204,5 @@ class DriftDetector(Detector):
         if why:
             evidence["resolution"] = why
         return Finding(kind=KIND, resource=self.key, workload=self.workload, started_at=self.open_start, at=at,
-                       active=active, severity=self.context.severity(0.0), waste_usd=0.0,
+                       active=active, waste_usd=0.0,
                        projected_daily_usd=0.0, summary=summary, evidence=evidence)

@@ -10,11 +10,14 @@ the key its detectors use). The Engine owns:
 - the anomaly lifecycle: the first active finding of a problem opens an anomaly with a stable
   id (:func:`~spendwatch.anomaly.anomaly_id` of kind, resource, start), later findings
   re-publish it only on a material change, and the end resolves it exactly once;
+- severity by dollars: a finding that sets no severity gets one from its projected dollars a
+  day (:meth:`~detectors.base.DetectorContext.severity`);
 - snapshots: :meth:`snapshot` / :meth:`restore` round-trip all of the above with pickle.
 """
 
 from __future__ import annotations
 
+import io
 import pickle
 from collections import OrderedDict
 from collections.abc import Iterable, Sequence
@@ -29,6 +32,19 @@ from spendwatch.prices import PriceConfig, PriceTable
 
 SNAPSHOT_VERSION = 1
 _RECENTLY_RESOLVED_MAX = 50_000
+# Classes that moved since snapshots of this version were first written: (module, name) as pickled
+# then -> where they live now, so a worker upgraded across the move restores instead of starting cold.
+_MOVED_MODULES = {"detectors.spend_baseline": "detectors.stats.spend_baseline",
+                  "detectors.drift_stats": "detectors.stats.drift_stats"}
+_MOVED_CLASSES = {("detectors.cost_spike", "_Period"): ("detectors.stats.spend_periods", "SpendPeriod")}
+
+
+class _SnapshotUnpickler(pickle.Unpickler):
+    """Reads snapshots that name a class by a path it had before it moved."""
+
+    def find_class(self, module: str, name: str) -> Any:
+        module, name = _MOVED_CLASSES.get((module, name), (_MOVED_MODULES.get(module, module), name))
+        return super().find_class(module, name)
 
 
 @dataclass(slots=True)
@@ -120,6 +136,8 @@ class Engine:
     def _apply(self, findings: list[Finding]) -> list[dict[str, Any]]:
         out = []
         for f in findings:
+            if f.severity is None:
+                f.severity = self.context.severity(f.projected_daily_usd)
             pk = f.problem_key
             cur = self._open.get(pk)
             if f.active:
@@ -188,7 +206,7 @@ class Engine:
 
     def restore(self, data: bytes) -> None:
         """Replace this Engine's state with a snapshot (settings stay this Engine's own)."""
-        state = pickle.loads(data)  # noqa: S301 - snapshots are our own, from our own state store
+        state = _SnapshotUnpickler(io.BytesIO(data)).load()  # snapshots are our own, from our own state store
         if state.get("version") != SNAPSHOT_VERSION:
             raise ValueError(f"snapshot version {state.get('version')} is not {SNAPSHOT_VERSION}")
         instances: dict[tuple[str, str], Detector] = {}

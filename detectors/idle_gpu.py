@@ -38,6 +38,31 @@ Money
     price seen for this GPU, else the configured price table by ``gpu_model`` (scaled by the
     compute-slice share of a MIG profile such as ``2g.20gb`` when the sample names one).
     ``projected_daily_usd`` = price x 24 while it stays idle.
+
+Examples
+--------
+A notebook's GPU that does nothing for an hour, sampled every minute, then gets busy:
+
+>>> from detectors.engine import Engine
+>>> from spendwatch.events import validate
+>>> engine = Engine(detector_classes=[IdleGpuDetector])
+>>> def sample(t, util):
+...     return validate({"type": "gpu_sample", "ts": t, "node": "n1", "gpu_uuid": "GPU-1", "interval_s": 60.0,
+...                      "util_gpu_pct": util, "mem_used_bytes": 0, "mem_total_bytes": 80 * 2**30,
+...                      "price_per_hour_usd": 2.0, "workload": {"id": "ml/notebook"}})
+>>> out = [a for t in range(60, 3601, 60) for a in engine.process(sample(float(t), 0.0))]
+>>> out += [a for t in range(3660, 3800, 60) for a in engine.process(sample(float(t), 90.0))]
+>>> [(a["kind"], a["state"], a["waste_usd"], a["projected_daily_usd"]) for a in out]
+[('idle_gpu', 'open', 0.67, 48.0), ('idle_gpu', 'open', 1.67, 48.0), ('idle_gpu', 'resolved', 2.0, 48.0)]
+>>> out[0]["summary"]
+'GPU idle 0.3 h on n1 (unknown model); ml/notebook is paying $2.00/h: $0.67 lost so far, $48/day'
+
+References
+----------
+- NVIDIA, *NVML API Reference Manual*, ``nvmlDeviceGetUtilizationRates``: utilization is the
+  share of time *a* kernel was running, however little of the GPU it used.
+- NVIDIA, *DCGM User Guide*, "Profiling Metrics": ``DCGM_FI_PROF_SM_ACTIVE``, the share of
+  cycles an SM had at least one warp resident: what ``sm_active_pct`` carries.
 """
 
 from __future__ import annotations
@@ -46,9 +71,9 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from detectors.base import Detector
+from detectors.base import Detector, DetectorContext
 from spendwatch.anomaly import Finding
-from spendwatch.events import GPU_SAMPLE
+from spendwatch.contract import GPU_SAMPLE, gpu_sample_key
 
 _MIG_PROFILE = re.compile(r"^(\d+)g\.")
 _FULL_GPU_SLICES = 7  # A100/H100/H200 split into at most seven compute slices
@@ -56,7 +81,27 @@ _FULL_GPU_SLICES = 7  # A100/H100/H200 split into at most seven compute slices
 
 @dataclass(frozen=True)
 class IdleConfig:
-    """``idle`` section; see the module docstring for the reasoning behind each default."""
+    """``idle`` section; see the module docstring for the reasoning behind each default.
+
+    Parameters
+    ----------
+    idle_below_pct
+        Activity (``sm_active_pct``, else ``util_gpu_pct``) below which a sample is idle (2 %).
+    dwell_s
+        Idle event time before an anomaly opens (1200 s).
+    busy_confirm_s
+        Busy time in a row that ends a stretch (60 s): one busy sample is a blip.
+    max_gap_s
+        A gap between samples up to this long is part of the stretch (900 s); a longer one ends it.
+    stale_after_s
+        No sample for this long resolves the anomaly at the last sample (1800 s).
+    hoard_mem_pct
+        Memory held, in percent of the GPU's, that makes an idle GPU ``gpu_memory_hoarding`` (25 %).
+    update_every_s
+        At most one update of an open anomaly per this much event time (300 s).
+    max_processes_in_evidence
+        Processes listed in the evidence (10).
+    """
 
     idle_below_pct: float = 2.0
     dwell_s: float = 1200.0
@@ -76,7 +121,7 @@ class IdleGpuDetector(Detector):
     config_cls = IdleConfig
     config: IdleConfig
 
-    def __init__(self, key: str, config: IdleConfig, context: Any) -> None:
+    def __init__(self, key: str, config: IdleConfig, context: DetectorContext) -> None:
         super().__init__(key, config, context)
         self.last_ts: float | None = None
         self.last_price: float | None = None
@@ -97,9 +142,7 @@ class IdleGpuDetector(Detector):
         self.last_report = 0.0
         self.wants_tick = False
 
-    @staticmethod
-    def key_of(event: dict[str, Any]) -> str | None:
-        return f"{event['node']}/{event.get('mig_uuid') or event['gpu_uuid']}"
+    key_of = staticmethod(gpu_sample_key)  # the contract's Kafka key: <node>/<gpu or MIG uuid>
 
     # ------------------------------------------------------------------ events
     def process(self, event: dict[str, Any]) -> list[Finding]:
@@ -246,8 +289,7 @@ class IdleGpuDetector(Detector):
             "samples": self.samples,
         }
         return Finding(kind=self.opened_kind, resource=resource, workload=self.workload,
-                       started_at=self.start, at=at, active=active,
-                       severity=self.context.severity(daily), waste_usd=self.waste,
+                       started_at=self.start, at=at, active=active, waste_usd=self.waste,
                        projected_daily_usd=daily, summary=summary, evidence=evidence)
 
 

@@ -29,8 +29,9 @@ Lifecycle
     x the loop's median interval) of event time: the loop stopped, resolved at its last run's end.
 
 Money
-    Each run costs its ``cost_usd`` when given, else ``gpu_hours`` x ``gpu_hour_usd`` (the
-    price table's entry for a ``gpu_model`` workload label wins when it has one).
+    Each run costs its ``cost_usd`` when given, else ``gpu_hours`` x the GPU-hour price from the
+    ``prices`` section: the table's entry for a ``gpu_model`` workload label, else
+    ``prices.training_gpu_usd`` (:func:`detectors.stats.runs.run_cost_usd`).
     ``waste_usd`` = every failed run of a crash loop; the repeats (not the first run) of a
     no-gain loop. ``projected_daily_usd`` = that waste over the loop's span (at least an hour)
     x 24 h: what it burns per day if left alone.
@@ -44,7 +45,35 @@ Defaults, and why
       a real gain from new data or code is larger.
     - ``quiet_min_s = 2 h``, ``quiet_factor = 4``: a loop that runs every 25 minutes has
       stopped when nothing happened for two hours; an hourly one after four.
-    - ``gpu_hour_usd = 2.95``: on-demand A100 80GB, the usual training GPU.
+
+Examples
+--------
+Four failed runs of one model restarted every half hour, then one that succeeds:
+
+>>> from detectors.engine import Engine
+>>> from spendwatch.events import validate
+>>> engine = Engine(detector_classes=[RetrainLoopDetector])
+>>> def run(i, status, start, minutes):
+...     end = start + minutes * 60.0
+...     return validate({"type": "training_run", "ts": end, "run_id": f"r{i}", "model_id": "churn",
+...                      "workload": {"id": "ml/churn-train"}, "status": status, "started_at": start,
+...                      "ended_at": end, "gpu_hours": 8.0})
+>>> out = [a for i in range(4) for a in engine.process(run(i, "failed", i * 1800.0, 20))]
+>>> out += engine.process(run(9, "succeeded", 4 * 1800.0, 60))
+>>> [(a["state"], a["evidence"]["pattern"], a["waste_usd"], a["evidence"]["rounds"]) for a in out]
+[('open', 'crash', 70.8, 3), ('open', 'crash', 94.4, 4), ('resolved', 'crash', 94.4, 4)]
+>>> out[-1]["summary"]
+'model churn: crash loop: 4 runs failed and were restarted in 1.8 h; ended: run r9 succeeded; $94.40 burnt'
+
+(8 GPU-hours a run at the default training price, ``prices.training_gpu_usd``.)
+
+References
+----------
+- Kubernetes documentation, "Pod Lifecycle", container restart policy and ``CrashLoopBackOff``:
+  the same notion of a crash loop (restarts of a failing job), one level up.
+- X. Bouthillier et al., "Accounting for variance in machine learning benchmarks",
+  *Proceedings of MLSys* 3 (2021): seed-to-seed variance of a metric on fixed data, the noise
+  ``min_gain_pct`` sits above.
 """
 
 from __future__ import annotations
@@ -54,10 +83,10 @@ from dataclasses import dataclass, field
 from statistics import median
 from typing import Any
 
-from detectors.base import Detector
+from detectors.base import Detector, DetectorContext
+from detectors.stats.runs import first_time, metric_gain, metric_value, run_cost_usd
 from spendwatch.anomaly import Finding
-from spendwatch.events import TRAINING_RUN
-from spendwatch.prices import PriceTable
+from spendwatch.contract import TRAINING_RUN, model_key
 
 KIND = "retrain_loop"
 CRASH, NO_GAIN = "crash", "no_gain"
@@ -67,14 +96,31 @@ _PARALLEL_TOLERANCE_S = 60.0
 
 @dataclass(frozen=True)
 class RetrainLoopConfig:
-    """``retrain_loop`` section; see the module docstring for the reasoning behind each default."""
+    """``retrain_loop`` section; see the module docstring for the reasoning behind each default.
+
+    Parameters
+    ----------
+    min_rounds
+        Rounds of the pattern (failed restarts, or successful runs without gain) that open a loop (3).
+    max_gap_s
+        A round must start within this long of the previous round's end to continue the loop (4 h).
+    min_gain_pct
+        A metric gain above this share of the previous best breaks a no-gain loop (0.5 %).
+    quiet_min_s, quiet_factor
+        A loop with no run for ``max(quiet_min_s, quiet_factor`` x its median interval) has
+        stopped (2 h, x 4).
+    max_runs_in_evidence
+        Most recent runs listed in the evidence (20).
+
+    A run's price is the ``prices`` section's (``training_gpu_usd``, or the table's entry for
+    the workload's ``gpu_model`` label).
+    """
 
     min_rounds: int = 3
     max_gap_s: float = 4 * 3600.0
     min_gain_pct: float = 0.5
     quiet_min_s: float = 2 * 3600.0
     quiet_factor: float = 4.0
-    gpu_hour_usd: float = 2.95
     max_runs_in_evidence: int = 20
 
 
@@ -136,7 +182,7 @@ class RetrainLoopDetector(Detector):
     config_cls = RetrainLoopConfig
     config: RetrainLoopConfig
 
-    def __init__(self, key: str, config: RetrainLoopConfig, context: Any) -> None:
+    def __init__(self, key: str, config: RetrainLoopConfig, context: DetectorContext) -> None:
         super().__init__(key, config, context)
         self.seen: deque[str] = deque(maxlen=_SEEN_RUNS)
         self.last_event_ts = float("-inf")
@@ -144,21 +190,18 @@ class RetrainLoopDetector(Detector):
         self.nogain: _Loop | None = None
         self.prev_success: _Run | None = None
 
-    @staticmethod
-    def key_of(event: dict[str, Any]) -> str | None:
-        return str(event["model_id"])
+    key_of = staticmethod(model_key)  # the contract's Kafka key: model_id
 
     # ------------------------------------------------------------------ events
     def process(self, event: dict[str, Any]) -> list[Finding]:
         ts = event["ts"]
         self.last_event_ts = max(self.last_event_ts, ts)
         status = event["status"]
-        if status == "started" or event["run_id"] in self.seen:
+        if status == "started" or not first_time(self.seen, event["run_id"]):
             return []  # progress update, or a terminal status we already counted
-        self.seen.append(event["run_id"])
         run = _Run(run_id=event["run_id"], status=status,
                    started_at=_num(event.get("started_at"), ts), ended_at=_num(event.get("ended_at"), ts),
-                   cost_usd=self._cost(event), data_version=event.get("data_version"),
+                   cost_usd=run_cost_usd(event, self.context.prices), data_version=event.get("data_version"),
                    code_version=event.get("code_version"), metric=event.get("metric"), trigger=event.get("trigger"))
         workload = event["workload"]
         if status in ("failed", "cancelled"):
@@ -188,12 +231,12 @@ class RetrainLoopDetector(Detector):
         prev = self.prev_success
         if prev is not None and run.started_at < prev.ended_at - _PARALLEL_TOLERANCE_S:
             return out  # a parallel trial of the same round (a sweep): neither a repeat nor a break
-        value = _metric_value(run.metric)
+        value = metric_value(run.metric)
         loop = self.nogain
         repeat = False
         if prev is not None and run.started_at - max(prev.ended_at, loop.round_end if loop else prev.ended_at) \
                 <= cfg.max_gap_s:
-            best = loop.best if loop is not None else _metric_value(prev.metric)
+            best = loop.best if loop is not None else metric_value(prev.metric)
             gain = self._material_gain(best, value)
             if run.data_version is not None and prev.data_version is not None:
                 repeat = (run.data_version, run.code_version) == (prev.data_version, prev.code_version) and not gain
@@ -203,7 +246,7 @@ class RetrainLoopDetector(Detector):
             assert prev is not None
             if loop is None:
                 loop = self.nogain = _Loop(NO_GAIN, prev.started_at, prev.ended_at, prev.ended_at, rounds=1,
-                                           best=_metric_value(prev.metric))
+                                           best=metric_value(prev.metric))
                 loop.round_starts.append(prev.started_at)
                 loop.runs.append(prev.brief())
             loop.add(run, run.cost_usd, cfg.max_runs_in_evidence, new_round=True)
@@ -225,14 +268,11 @@ class RetrainLoopDetector(Detector):
         return out
 
     # ----------------------------------------------------------------- helpers
-    def _cost(self, event: dict[str, Any]) -> float:
-        return run_cost_usd(event, self.context.prices, self.config.gpu_hour_usd)
-
     def _material_gain(self, best: float | None, value: float | None) -> bool:
-        if best is None or value is None or self._hib is None:
+        hib = self._hib
+        if best is None or value is None or hib is None:
             return False
-        delta = (value - best) if self._hib else (best - value)
-        return delta > self.config.min_gain_pct / 100.0 * max(abs(best), 1e-12)
+        return metric_gain(best, value, hib, self.config.min_gain_pct)
 
     @property
     def _hib(self) -> bool | None:
@@ -296,26 +336,10 @@ class RetrainLoopDetector(Detector):
         if why:
             evidence["resolution"] = why
         return Finding(kind=KIND, resource=self.key, workload=loop.workload, started_at=loop.first_start, at=at,
-                       active=active, severity=self.context.severity(daily), waste_usd=loop.waste,
+                       active=active, waste_usd=loop.waste,
                        projected_daily_usd=daily, summary=f"model {self.key}: {head}; {tail}", evidence=evidence,
                        slot=loop.pattern)
 
 
-def run_cost_usd(event: dict[str, Any], prices: PriceTable, gpu_hour_usd: float) -> float:
-    """What a ``training_run`` cost: ``cost_usd`` when given, else ``gpu_hours`` x a GPU-hour price
-    (the price table's entry for a ``gpu_model`` workload label, else ``gpu_hour_usd``)."""
-    cost = event.get("cost_usd")
-    if cost is not None:
-        return float(cost)
-    hours = event.get("gpu_hours") or 0.0
-    labels = (event.get("workload") or {}).get("labels") or {}
-    price = prices.gpu_per_hour(labels["gpu_model"]) if labels.get("gpu_model") else 0.0
-    return float(hours) * (price if price > 0 else gpu_hour_usd)
-
-
 def _num(value: Any, default: float) -> float:
     return float(value) if value is not None else default
-
-
-def _metric_value(metric: dict[str, Any] | None) -> float | None:
-    return None if metric is None else float(metric["value"])

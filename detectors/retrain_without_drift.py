@@ -6,7 +6,7 @@ What it flags (kind ``retrain_without_drift``, resource = ``model_id``)
 
     - its ``model_observation`` inputs were watched (at least ``min_tests`` drift tests on some
       feature) and no feature's drift was confirmed (same bounded rank-based tests as
-      ``retrain_needed``: :mod:`detectors.drift_stats`), and
+      ``retrain_needed``: :mod:`detectors.stats.drift_stats`), and
     - its metric did not improve materially over the previous successful run's metric
       (``min_gain_pct``, honouring ``higher_is_better``).
 
@@ -28,9 +28,10 @@ Reference handling
     keep the detector blind while a new reference fills.
 
 Money
-    ``waste_usd`` = the needless runs' cost (``cost_usd``, else ``gpu_hours`` x
-    ``gpu_hour_usd``). ``projected_daily_usd`` = mean cost of a needless run x retrains per day
-    at the model's median interval between successful retrains.
+    ``waste_usd`` = the needless runs' cost (``cost_usd``, else ``gpu_hours`` x the GPU-hour
+    price of the ``prices`` section: :func:`detectors.stats.runs.run_cost_usd`).
+    ``projected_daily_usd`` = mean cost of a needless run x retrains per day at the model's
+    median interval between successful retrains.
 
 Duplicates and late data
     A terminal status counts once per ``run_id``; an observation batch not newer than the
@@ -39,7 +40,43 @@ Duplicates and late data
 Defaults, and why
     ``min_tests = 3`` (a few windows of real traffic, not a handful of values);
     ``min_gain_pct = 0.5`` (above seed noise, below what new data or a fix brings);
-    ``quiet_min_s = 6 h``, ``quiet_factor = 3``; ``gpu_hour_usd = 2.95`` (A100 80GB on demand).
+    ``quiet_min_s = 6 h``, ``quiet_factor = 3``.
+
+Examples
+--------
+A model retrained every day on inputs that never change, for the same metric, at $40 a run:
+
+>>> from detectors.engine import Engine
+>>> from spendwatch.events import validate
+>>> engine = Engine(detector_classes=[RetrainWithoutDriftDetector])
+>>> def obs(t):
+...     values = [(i * 37 % 100) / 100 for i in range(100)]
+...     return validate({"type": "model_observation", "ts": t, "model_id": "churn",
+...                      "workload": {"id": "ml/churn-serve"}, "values": {"tenure": values}})
+>>> def run(day):
+...     start = day * 86400.0 + 7200.0
+...     return validate({"type": "training_run", "ts": start + 1800.0, "run_id": f"r{day}", "model_id": "churn",
+...                      "workload": {"id": "ml/churn-train"}, "status": "succeeded", "started_at": start,
+...                      "ended_at": start + 1800.0, "cost_usd": 40.0,
+...                      "metric": {"name": "auc", "value": 0.81, "higher_is_better": True}})
+>>> out = []
+>>> for day in range(4):
+...     out += [a for k in range(30) for a in engine.process(obs(day * 86400.0 + k * 60.0))]
+...     out += engine.process(run(day))
+>>> [(a["state"], a["waste_usd"], a["evidence"]["needless_retrains"]) for a in out]
+[('open', 40.0, 1), ('open', 80.0, 2), ('open', 120.0, 3)]
+
+The first retrain has nothing to be compared with; each later one is needless.
+
+References
+----------
+- N. Smirnov (1948) and F. J. Massey (1951), as in :mod:`detectors.drift`: the two-sample
+  Kolmogorov-Smirnov test of the inputs since the last retrain
+  (:mod:`detectors.stats.drift_stats`).
+- D. Sculley et al., "Hidden technical debt in machine learning systems", *NeurIPS* 28
+  (2015): retraining on a fixed schedule regardless of whether the data changed.
+- X. Bouthillier et al., "Accounting for variance in machine learning benchmarks",
+  *Proceedings of MLSys* 3 (2021): the seed noise ``min_gain_pct`` sits above.
 """
 
 from __future__ import annotations
@@ -49,11 +86,11 @@ from dataclasses import dataclass, field
 from statistics import median
 from typing import Any
 
-from detectors.base import Detector
-from detectors.drift_stats import DriftParams, ModelDrift
-from detectors.retrain_loop import run_cost_usd
+from detectors.base import Detector, DetectorContext
+from detectors.stats.drift_stats import DriftParams, ModelDrift
+from detectors.stats.runs import first_time, metric_gain, metric_value, run_cost_usd
 from spendwatch.anomaly import Finding
-from spendwatch.events import MODEL_OBSERVATION, TRAINING_RUN
+from spendwatch.contract import MODEL_OBSERVATION, TRAINING_RUN, model_key
 
 KIND = "retrain_without_drift"
 _SEEN_RUNS = 64
@@ -62,14 +99,32 @@ _INTERVALS = 16
 
 @dataclass(frozen=True)
 class RetrainWithoutDriftConfig:
-    """``retrain_without_drift`` section; see the module docstring for each default."""
+    """``retrain_without_drift`` section; see the module docstring for each default.
+
+    Parameters
+    ----------
+    stats
+        The drift tests' settings (:class:`~detectors.stats.drift_stats.DriftParams`), a nested
+        mapping: the same tests as ``retrain_needed``.
+    min_tests
+        Drift tests (on some feature) since the last retrain before a retrain can be judged (3).
+    min_gain_pct
+        A metric gain above this share of the previous run's metric justifies a retrain (0.5 %).
+    quiet_min_s, quiet_factor
+        No retrain for ``max(quiet_min_s, quiet_factor`` x the median interval) resolves the
+        series (6 h, x 3).
+    max_runs_in_evidence
+        Most recent needless runs listed in the evidence (20).
+
+    A run's price is the ``prices`` section's (``training_gpu_usd``, or the table's entry for
+    the workload's ``gpu_model`` label).
+    """
 
     stats: DriftParams = field(default_factory=DriftParams)
     min_tests: int = 3
     min_gain_pct: float = 0.5
     quiet_min_s: float = 6 * 3600.0
     quiet_factor: float = 3.0
-    gpu_hour_usd: float = 2.95
     max_runs_in_evidence: int = 20
 
 
@@ -89,7 +144,7 @@ class RetrainWithoutDriftDetector(Detector):
     config_cls = RetrainWithoutDriftConfig
     config: RetrainWithoutDriftConfig
 
-    def __init__(self, key: str, config: RetrainWithoutDriftConfig, context: Any) -> None:
+    def __init__(self, key: str, config: RetrainWithoutDriftConfig, context: DetectorContext) -> None:
         super().__init__(key, config, context)
         self.model = ModelDrift()
         self.last_obs_ts: float | None = None
@@ -104,9 +159,7 @@ class RetrainWithoutDriftDetector(Detector):
         self.count = 0
         self.runs: deque[dict[str, Any]] = deque()
 
-    @staticmethod
-    def key_of(event: dict[str, Any]) -> str | None:
-        return str(event["model_id"])
+    key_of = staticmethod(model_key)  # the contract's Kafka key: model_id
 
     def process(self, event: dict[str, Any]) -> list[Finding]:
         ts = event["ts"]
@@ -115,9 +168,8 @@ class RetrainWithoutDriftDetector(Detector):
                 self.last_obs_ts = ts
                 self.model.update(event["values"], ts, self.config.stats)
             return []
-        if event["status"] != "succeeded" or event["run_id"] in self.seen:
+        if event["status"] != "succeeded" or not first_time(self.seen, event["run_id"]):
             return []
-        self.seen.append(event["run_id"])
         return self._retrained(event, ts)
 
     def _retrained(self, event: dict[str, Any], ts: float) -> list[Finding]:
@@ -135,7 +187,7 @@ class RetrainWithoutDriftDetector(Detector):
             why = f"drift on {', '.join(drifted)}" if drifted else "a material metric gain"
             out = self._end(ts, f"run {run.run_id} was justified by {why}")
         elif prev is not None and watched and gain is False:
-            cost = run_cost_usd(event, self.context.prices, cfg.gpu_hour_usd)
+            cost = run_cost_usd(event, self.context.prices)
             if self.start is None:
                 self.start, self.waste, self.count = run.started_at, 0.0, 0
                 self.runs.clear()
@@ -145,7 +197,7 @@ class RetrainWithoutDriftDetector(Detector):
             self.count += 1
             self.runs.append({"run_id": run.run_id, "started_at": round(run.started_at, 3),
                               "ended_at": round(run.ended_at, 3), "cost_usd": round(cost, 2),
-                              "metric": _value(run.metric), "previous_metric": _value(prev.metric),
+                              "metric": metric_value(run.metric), "previous_metric": metric_value(prev.metric),
                               "data_version": event.get("data_version"), "trigger": event.get("trigger")})
             while len(self.runs) > cfg.max_runs_in_evidence:
                 self.runs.popleft()
@@ -162,9 +214,8 @@ class RetrainWithoutDriftDetector(Detector):
         """True/False: the metric improved materially or not; None: cannot tell."""
         if before is None or after is None or before.get("name") != after.get("name"):
             return None
-        b, a = float(before["value"]), float(after["value"])
-        delta = (a - b) if after.get("higher_is_better") else (b - a)
-        return delta > self.config.min_gain_pct / 100.0 * max(abs(b), 1e-12)
+        return metric_gain(float(before["value"]), float(after["value"]), bool(after.get("higher_is_better")),
+                           self.config.min_gain_pct)
 
     def tick(self, now: float) -> list[Finding]:
         if self.start is None:
@@ -203,9 +254,5 @@ class RetrainWithoutDriftDetector(Detector):
         if why:
             evidence["resolution"] = why
         return Finding(kind=KIND, resource=self.key, workload=self.workload, started_at=self.start, at=at,
-                       active=active, severity=self.context.severity(daily), waste_usd=self.waste,
+                       active=active, waste_usd=self.waste,
                        projected_daily_usd=daily, summary=summary, evidence=evidence)
-
-
-def _value(metric: dict[str, Any] | None) -> float | None:
-    return None if metric is None else float(metric["value"])

@@ -6,6 +6,8 @@ import hashlib
 from dataclasses import dataclass, field
 from typing import Any
 
+from spendwatch.contract import ANOMALY
+
 OPEN = "open"
 RESOLVED = "resolved"
 SEVERITIES = ("info", "warning", "critical")
@@ -30,6 +32,9 @@ class Finding:
     several simultaneous problems of one kind on one resource (rare; default "").
     ``notify`` asks the Engine to publish this update even though its figures did not change
     materially, because it says something new (another feature started drifting).
+    ``severity`` None (the default) means "by dollars": the Engine sets it from
+    ``projected_daily_usd`` and its ``warning_daily_usd`` / ``critical_daily_usd`` settings; a
+    detector sets it only to say something else (e.g. the size of a problem that just ended).
     """
 
     kind: str
@@ -38,11 +43,11 @@ class Finding:
     started_at: float
     at: float
     active: bool
-    severity: str
     waste_usd: float
     projected_daily_usd: float
     summary: str
     evidence: dict[str, Any] = field(default_factory=dict)
+    severity: str | None = None
     slot: str = ""
     notify: bool = False
 
@@ -62,9 +67,10 @@ def severity_for(projected_daily_usd: float, warning_daily_usd: float, critical_
 
 def anomaly_event(anomaly_id_: str, state: str, finding: Finding, detected_at: float,
                   resolved_at: float | None) -> dict[str, Any]:
-    """The contract's `anomaly` output event for a finding."""
+    """The contract's `anomaly` output event for a finding (its severity already set)."""
+    assert finding.severity is not None, "the Engine sets a finding's severity before it is published"
     return {
-        "type": "anomaly",
+        "type": ANOMALY,
         "id": anomaly_id_,
         "kind": finding.kind,
         "state": state,

@@ -58,11 +58,15 @@ from typing import IO, Any
 import numpy as np
 import orjson
 
+from spendwatch.prices import DEFAULT_GPU_PRICES, PriceConfig
+
 HOUR, MIN, DAY = 3600.0, 60.0, 86400.0
 GIB = 2**30
 DEFAULT_START = 1_774_310_400.0  # 2026-03-24T00:00:00Z, a Tuesday: fixed so output is reproducible
 A100, H100 = "NVIDIA A100-SXM4-80GB", "NVIDIA H100 80GB HBM3"
-PRICE = {A100: 2.95, H100: 3.90}  # $/GPU-hour, the same figures as the default price table
+# $/GPU-hour: the default price table's figures, so waste in the truth and in the anomalies agree
+PRICE = {A100: DEFAULT_GPU_PRICES["A100-SXM4-80GB"], H100: DEFAULT_GPU_PRICES["H100"]}
+TRAINING_GPU_USD = PriceConfig().training_gpu_usd  # what a training run's GPU-hour costs
 MIG_LAYOUT = (("3g.40gb", 3, 40), ("2g.20gb", 2, 20), ("2g.20gb", 2, 20))
 ROLE_CYCLE = ("mixed", "train", "infer", "batch")
 
@@ -627,7 +631,7 @@ class _Builder:
               "model": "e5-large-v2"}, "ml.g5.2xlarge-hosting", 1.515, "Hrs"),
             (pretrain, 98.0, 0.93, 0.08, 11, flat, lambda t: 1.8 if t >= shift else 1.0,
              {"source": "gpu_meter", "service": "Compute Engine", "resource_id": "zones/us-c1/a3-pool"},
-             "a3-highgpu-8g", 2.95, "GPU-hours"),
+             "a3-highgpu-8g", TRAINING_GPU_USD, "GPU-hours"),
             (workload("data/adhoc-spark-gpu", "batch", "data"), 20.0, 0.6, 0.25, 13,
              lambda: r.lognormvariate(-0.125, 0.5), lambda t: 1.0,  # heavy-tailed, noisy but normal
              {"source": "custom", "service": "Databricks", "resource_id": "dbx-ws-analytics"},
@@ -685,7 +689,7 @@ class _Builder:
             gh = n_gpu * (ts - start) / HOUR
             return {"type": "training_run", "ts": round(ts, 3), "run_id": rid, "model_id": model, "workload": w,
                     "status": st, "started_at": round(start, 3), "ended_at": round(ts, 3) if done else None,
-                    "gpu_hours": round(gh, 3), "cost_usd": round(gh * 2.95, 2),
+                    "gpu_hours": round(gh, 3), "cost_usd": round(gh * TRAINING_GPU_USD, 2),
                     "metric": metric if done else None, "data_version": data, "code_version": code,
                     "trigger": trigger}
         if start >= end_of_stream:

@@ -21,6 +21,7 @@ from typing import Any
 import orjson
 
 from spendwatch.config import load_settings
+from spendwatch.contract import ANOMALY
 from spendwatch.errors import BadEvent, ExternalError
 from spendwatch.kafka import kafka_config
 
@@ -105,7 +106,7 @@ def decode(value: bytes | None) -> dict[str, Any]:
         event = orjson.loads(value or b"")
     except orjson.JSONDecodeError as exc:
         raise BadEvent(f"not valid JSON: {exc}") from None
-    if not isinstance(event, dict) or event.get("type", "anomaly") != "anomaly" or not isinstance(event.get("id"), str):
+    if not isinstance(event, dict) or event.get("type", ANOMALY) != ANOMALY or not isinstance(event.get("id"), str):
         raise BadEvent("not an anomaly event (needs type 'anomaly' and a string id)")
     return event
 
@@ -124,7 +125,7 @@ def run_alerter(args: argparse.Namespace, stop: Callable[[], bool] = lambda: Fal
     metrics = Metrics()
     if args.metrics_port:
         metrics.serve(args.metrics_port, args.metrics_addr)
-    topic = kcfg.topic("anomaly")
+    topic = kcfg.topic(ANOMALY)
     try:
         consumer = KafkaConsumer(topic, group_id=args.group_id, enable_auto_commit=False,
                                  auto_offset_reset="earliest", session_timeout_ms=args.session_timeout_ms,

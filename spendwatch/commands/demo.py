@@ -37,6 +37,7 @@ from alerting.pipeline import build_alert_pipeline
 from detectors.engine import Engine
 from detectors.registry import default_detector_classes
 from spendwatch.config import Settings, load_settings
+from spendwatch.contract import ANOMALY
 from spendwatch.history import open_store
 from spendwatch.replay import ReplayStats, replay_lines
 from spendwatch.simulate import HOUR, INJECTIONS, SimConfig, Simulation, simulate
@@ -260,7 +261,7 @@ def _through_kafka(settings: Settings, sim: Simulation, stats: ReplayStats) -> l
         if result.exit_code:
             raise SystemExit(f"spendwatch demo: the worker failed (exit {result.exit_code}); see the log above")
         stats.events, stats.bad = result.events, result.bad
-        records = asyncio.run(read_topic(kafka, kafka.topic("anomaly")))
+        records = asyncio.run(read_topic(kafka, kafka.topic(ANOMALY)))
     finally:
         if broker is not None:
             broker.stop()

@@ -17,7 +17,7 @@ import pytest
 from detectors.base import DetectorContext, EngineConfig
 from detectors.cost_spike import CostConfig, CostSpikeDetector
 from detectors.engine import Engine
-from detectors.spend_baseline import SeasonalBaseline, slots
+from detectors.stats.spend_baseline import SeasonalBaseline, slots
 from spendwatch.config import Settings
 from spendwatch.prices import PriceConfig, PriceTable
 

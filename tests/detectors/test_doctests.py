@@ -1,4 +1,8 @@
-"""The Examples in the detectors' docstrings run (DESIGN.md: docstrings whose Examples are doctests)."""
+"""The Examples in the detectors' docstrings run (DESIGN.md: docstrings whose Examples are doctests).
+
+Every module of the ``detectors`` package (``detectors/stats/`` included) and the price table
+the detectors read.
+"""
 
 from __future__ import annotations
 
@@ -11,7 +15,8 @@ import pytest
 
 import detectors
 
-MODULES = sorted(m.name for m in pkgutil.iter_modules(detectors.__path__, "detectors."))
+MODULES = sorted([m.name for m in pkgutil.walk_packages(detectors.__path__, "detectors.")]
+                 + ["spendwatch.prices", "spendwatch.contract"])
 WITH_EXAMPLES = [name for name in MODULES if ">>>" in inspect.getsource(importlib.import_module(name))]
 
 

@@ -11,8 +11,8 @@ import numpy as np
 
 from detectors.base import DetectorContext, EngineConfig
 from detectors.drift import DriftConfig, DriftDetector
-from detectors.drift_stats import DriftParams, FeatureDrift, ks_statistic
 from detectors.engine import Engine
+from detectors.stats.drift_stats import DriftParams, FeatureDrift, ks_statistic
 from spendwatch.prices import PriceTable
 
 H, M = 3600.0, 60.0

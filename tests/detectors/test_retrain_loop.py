@@ -93,7 +93,7 @@ def test_cost_from_gpu_hours_times_configured_price() -> None:
     evs: list[dict[str, Any]] = []
     for i in range(3):
         evs += run("m", T0 + i * 30 * M, 6 * M, "failed", cost=None, gpu_hours=2.0)
-    out = replay(evs, Settings({"retrain_loop": {"gpu_hour_usd": 3.0}}))
+    out = replay(evs, Settings({"prices": {"training_gpu_usd": 3.0}}))
     assert out[0]["waste_usd"] == 18.0
 
 

@@ -108,7 +108,7 @@ def test_duplicate_training_events_count_once() -> None:
 
 def test_quiet_schedule_resolves_and_gpu_hours_price_is_used() -> None:
     evs = observations(12, stable) + retrains(n=3, cost=None, gpu_hours=1.0)
-    out = replay(evs, Settings({"retrain_without_drift": {"gpu_hour_usd": 2.0}}), until=T0 + 40 * H)
+    out = replay(evs, Settings({"prices": {"training_gpu_usd": 2.0}}), until=T0 + 40 * H)
     assert len(ids(out)) == 1 and out[0]["state"] == "open" and out[-1]["state"] == "resolved"
     assert out[-1]["resolved_at"] == T0 + 6 * H + 30 * M
     assert out[-1]["waste_usd"] == 4.0  # two needless runs x 1 GPU-hour x $2

@@ -7,19 +7,29 @@ over a simulated stream with every kind of problem injected and a few malformed 
 
 from __future__ import annotations
 
+import contextlib
 import copy
+import dataclasses
+import datetime
+import inspect
 import pickle
+import sys
+import time
+from collections.abc import Callable, Iterator
 from functools import cache
 from typing import Any
 
 import orjson
 import pytest
 
-from detectors.base import Detector
+from detectors.base import Detector, DetectorContext, EngineConfig
 from detectors.engine import Engine
 from detectors.registry import default_detector_classes
+from detectors.stats.drift_stats import DriftParams
+from spendwatch.contract import kafka_key
 from spendwatch.errors import BadEvent
 from spendwatch.events import decode, validate
+from spendwatch.prices import PriceConfig
 from spendwatch.replay import ReplayStats, replay_lines
 from spendwatch.simulate import SimConfig, simulate
 
@@ -77,6 +87,47 @@ def test_declares_its_interface(cls: type[Detector]) -> None:
     assert cls.__doc__ and (cls.__module__ and __import__(cls.__module__, fromlist=["x"]).__doc__), \
         "one detector per module, with a docstring saying what it flags and why its defaults"
     cls.config_cls()  # every setting has a default
+    assert inspect.signature(cls.__init__).parameters["context"].annotation in (DetectorContext, "DetectorContext")
+
+
+def _documented_parameters(doc: str) -> set[str]:
+    """Names in the numpydoc ``Parameters`` section of a docstring (``a, b`` lines list several)."""
+    lines = inspect.cleandoc(doc).splitlines()
+    start = next((i for i, line in enumerate(lines[:-1]) if line == "Parameters" and set(lines[i + 1]) == {"-"}), None)
+    assert start is not None, "no numpydoc 'Parameters' section"
+    names: set[str] = set()
+    for i, line in enumerate(lines[start + 2:], start + 2):
+        if i + 1 < len(lines) and lines[i + 1] and set(lines[i + 1]) == {"-"}:
+            break  # the next section's title
+        if line and not line.startswith(" "):
+            names.update(n.split(":")[0].strip() for n in line.split(","))
+    return names
+
+
+@pytest.mark.parametrize("config_cls", [EngineConfig, PriceConfig, DriftParams, *(c.config_cls for c in CLASSES)],
+                         ids=lambda c: c.__name__)
+def test_every_setting_is_documented(config_cls: type) -> None:
+    fields = {f.name for f in dataclasses.fields(config_cls)}
+    assert config_cls.__doc__
+    missing = fields - _documented_parameters(config_cls.__doc__)
+    assert not missing, f"{config_cls.__name__}: settings without a Parameters entry: {sorted(missing)}"
+
+
+def test_module_has_examples_and_references(cls: type[Detector]) -> None:
+    doc = inspect.cleandoc(sys.modules[cls.__module__].__doc__ or "")
+    for section in ("Examples", "References"):
+        assert f"\n{section}\n{'-' * len(section)}\n" in doc, f"{cls.__module__}: no numpydoc {section} section"
+    assert ">>> " in doc.split("\nExamples\n", 1)[1], f"{cls.__module__}: the Examples section has no doctest"
+
+
+def test_keys_events_by_the_contract_kafka_key(cls: type[Detector]) -> None:
+    # a partition must hold whole detector keys: the state key is the message key of the event
+    checked = dict.fromkeys(cls.event_types, 0)
+    for event in _events():
+        if event["type"] in checked:
+            assert cls.key_of(event) == kafka_key(event), f"{cls.name}: key_of differs from the contract for {event}"
+            checked[event["type"]] += 1
+    assert all(checked.values()), f"the stream has no event of some type {cls.name} takes: {checked}"
 
 
 def test_deterministic(cls: type[Detector]) -> None:
@@ -132,3 +183,63 @@ def test_bad_values_never_reach_it(cls: type[Detector]) -> None:
     for ev in seen:
         assert ev["type"] in cls.event_types
         validate(copy.deepcopy(ev))  # everything it was given is a valid event
+
+
+def test_never_mutates_the_event_it_is_given(cls: type[Detector]) -> None:
+    # the Engine hands one event dict to every detector that takes its type (up to three)
+    events = _events()
+    before = copy.deepcopy(events)
+    out = _run(cls, events)
+    changed = next((i for i, (a, b) in enumerate(zip(events, before, strict=True)) if a != b), None)
+    assert changed is None, f"{cls.name} changed event {changed}: {before[changed]} -> {events[changed]}"
+    assert out == list(_baseline(cls))
+
+
+def _clock_read(*_args: Any, **_kwargs: Any) -> Any:
+    raise AssertionError("a detector read the wall clock; use event time (the event's ts or tick's now)")
+
+
+@contextlib.contextmanager
+def _no_wall_clock() -> Iterator[None]:
+    """time.time / monotonic / perf_counter, argument-less gmtime / localtime and datetime's now /
+    utcnow / today raise while inside, also where a module imported them by name."""
+    real_gmtime, real_localtime = time.gmtime, time.localtime
+
+    def gmtime(*args: Any) -> time.struct_time:
+        return real_gmtime(*args) if args and args[0] is not None else _clock_read()
+
+    def localtime(*args: Any) -> time.struct_time:
+        return real_localtime(*args) if args and args[0] is not None else _clock_read()
+
+    class NoClockDatetime(datetime.datetime):
+        now = classmethod(_clock_read)  # type: ignore[assignment]
+        utcnow = classmethod(_clock_read)  # type: ignore[assignment]
+        today = classmethod(_clock_read)  # type: ignore[assignment]
+
+    class NoClockDate(datetime.date):
+        today = classmethod(_clock_read)  # type: ignore[assignment]
+
+    replace: dict[int, Callable[..., Any] | type] = {id(getattr(time, n)): _clock_read for n in (
+        "time", "time_ns", "monotonic", "monotonic_ns", "perf_counter", "perf_counter_ns", "process_time")}
+    replace[id(time.gmtime)], replace[id(time.localtime)] = gmtime, localtime
+    replace[id(datetime.datetime)], replace[id(datetime.date)] = NoClockDatetime, NoClockDate
+    targets = [time, datetime] + [m for name, m in list(sys.modules.items())
+                                  if m is not None and name.split(".")[0] in ("detectors", "spendwatch")]
+    with pytest.MonkeyPatch.context() as mp:
+        for module in targets:
+            for attr, value in list(vars(module).items()):
+                new = replace.get(id(value))
+                if new is not None:
+                    mp.setattr(module, attr, new)
+        yield
+
+
+def test_never_reads_the_wall_clock(cls: type[Detector]) -> None:
+    events = _events()
+    engine = Engine(detector_classes=[cls])
+    with _no_wall_clock():
+        with pytest.raises(AssertionError, match="wall clock"):
+            time.time()  # the guard is on (a check that cannot fail checks nothing)
+        out = [orjson.dumps(a) for a in engine.process_many(events)]
+        out += [orjson.dumps(a) for a in engine.advance(engine.watermark + 7 * 86400.0)]
+    assert out[: len(_baseline(cls))] == list(_baseline(cls))

@@ -50,7 +50,39 @@ from scipy.special import kolmogorov
 @dataclass(frozen=True)
 class DriftParams:
     """Drift-test settings (a nested ``stats`` mapping in the ``drift`` and
-    ``retrain_without_drift`` sections); see the module docstring for the reasoning."""
+    ``retrain_without_drift`` sections); see the module docstring for the reasoning.
+
+    Parameters
+    ----------
+    reference_size
+        Values after a reset that make the reference (2000).
+    reference_quantiles
+        Order statistics the reference is compressed to (512, float32: 2 KiB).
+    window_size
+        Most recent values tested against the reference (500).
+    test_every
+        New values between two tests (100; at most one test per batch).
+    max_batch_share
+        Largest share of the window one batch may fill; a bigger batch is subsampled (0.25).
+    alpha
+        Significance level of the KS critical value (1e-4).
+    min_effect
+        Smallest KS statistic that counts, however large the samples (0.12).
+    z_threshold
+        Rank-shift z score that counts as elevated on its own (4.5): more power than KS for a
+        pure location shift.
+    confirm_tests
+        Consecutive elevated tests that confirm drift (3).
+    start_ratio
+        The change point walks back over tests scoring at least this share of the threshold (0.5).
+    clear_ratio, clear_tests
+        Drift clears after ``clear_tests`` consecutive tests below ``clear_ratio`` x the
+        threshold (5 below 0.6: hysteresis).
+    history
+        Tests kept per feature for the change-point estimate (32).
+    max_features
+        Features tracked per model; later ones are ignored (256).
+    """
 
     reference_size: int = 2000
     reference_quantiles: int = 512
