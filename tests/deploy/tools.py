@@ -53,8 +53,8 @@ def _locked(path: Path) -> Iterator[None]:
 def _go() -> str:
     go = shutil.which("go")
     if go is None:
-        pytest.skip("deploy tests need Go to build their pinned tools (helm, promqlcheck, kubecheck) once; `go` is not on "
-                    "PATH (install Go, or set SPENDWATCH_HELM to a helm 3.22 binary for the helm part)")
+        pytest.skip("deploy tests need Go to build their pinned tools (helm, promqlcheck, kubecheck) once; `go` is "
+                    "not on PATH (install Go, or set SPENDWATCH_HELM to a helm 3.22 binary for the helm part)")
     return go
 
 
