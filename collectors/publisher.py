@@ -332,7 +332,8 @@ class Publisher:
 
 
 def publisher_from_settings(settings: Settings, name: str, stdout: IO[bytes] | None = None,
-                            transport: Transport | None = None, environ: dict[str, str] | None = None) -> Publisher:
+                            transport: Transport | None = None, environ: dict[str, str] | None = None,
+                            registry: CollectorRegistry | None = None) -> Publisher:
     """The publisher a collector command uses.
 
     ``stdout`` given: events are written there as JSON lines (through a throw-away spool). Otherwise
@@ -347,7 +348,7 @@ def publisher_from_settings(settings: Settings, name: str, stdout: IO[bytes] | N
     pcfg = settings.build(PublisherConfig, "publisher")
     if stdout is not None:
         tmp = PublisherConfig(spool_dir=tempfile.mkdtemp(prefix="spendwatch-stdout-"))
-        pub = Publisher.create(kcfg, tmp, transport=StdoutTransport(stdout), name=name)
+        pub = Publisher.create(kcfg, tmp, transport=StdoutTransport(stdout), registry=registry, name=name)
         pub.remove_spool_dir = True
         return pub
     if env.get("SPENDWATCH_SPOOL_DIR"):
@@ -355,6 +356,7 @@ def publisher_from_settings(settings: Settings, name: str, stdout: IO[bytes] | N
     where = pcfg.spool_dir or str(state_dir(env) / "spool")
     try:
         return Publisher.create(kcfg, PublisherConfig(**{**pcfg.__dict__, "spool_dir": where}), transport=transport,
+                                registry=registry,
                                 name=name)
     except (OSError, sqlite3.Error) as exc:
         raise ConfigError(f"publisher.spool_dir: cannot use {where}: {exc} (set SPENDWATCH_SPOOL_DIR, "

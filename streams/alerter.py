@@ -26,6 +26,7 @@ from spendwatch.errors import BadEvent, ExternalError
 from spendwatch.kafka import kafka_config
 
 log = logging.getLogger("spendwatch.alerter")
+OPEN_REFRESH_S = 30.0  # how often the open-anomaly gauges are read from the history store
 
 
 @dataclass(frozen=True)
@@ -74,6 +75,33 @@ class Metrics:
         self.failures = Gauge("spendwatch_alert_delivery_failures", "failed chat calls (kept and retried)",
                               registry=self.registry)
         self.pending = Gauge("spendwatch_alerts_pending", "chat calls waiting in the outbox", registry=self.registry)
+        # the history's open anomalies, for dashboards (team '' = no team), read every OPEN_REFRESH_S
+        self.open = Gauge("spendwatch_open_anomalies", "open anomalies in the history store",
+                          ["team", "kind", "severity"], registry=self.registry)
+        self.open_waste = Gauge("spendwatch_open_anomalies_waste_usd", "money lost so far to the open anomalies",
+                                ["team", "kind"], registry=self.registry)
+        self.open_daily = Gauge("spendwatch_open_anomalies_daily_usd", "what the open anomalies cost per day",
+                                ["team", "kind"], registry=self.registry)
+
+    def refresh_open(self, store: Any) -> None:
+        """Set the open-anomaly gauges from the history store (the source of truth across restarts)."""
+        from spendwatch.history import AnomalyQuery
+
+        count: dict[tuple[str, str, str], int] = {}
+        money: dict[tuple[str, str], list[float]] = {}
+        for a in store.query(AnomalyQuery(states=("open",))):
+            team = str((a["workload"] or {}).get("team") or "")
+            count[(team, a["kind"], a["severity"])] = count.get((team, a["kind"], a["severity"]), 0) + 1
+            m = money.setdefault((team, a["kind"]), [0.0, 0.0])
+            m[0] += a["waste_usd"] or 0.0
+            m[1] += a["projected_daily_usd"] or 0.0
+        for gauge in (self.open, self.open_waste, self.open_daily):
+            gauge.clear()  # anomalies that resolved leave no stale series behind
+        for key3, n in count.items():
+            self.open.labels(*key3).set(n)
+        for key2, (waste, daily) in money.items():
+            self.open_waste.labels(*key2).set(waste)
+            self.open_daily.labels(*key2).set(daily)
 
     def serve(self, port: int, addr: str) -> None:
         from prometheus_client import start_http_server
@@ -127,6 +155,7 @@ def run_alerter(settings: Settings, options: AlerterOptions, stop: Callable[[], 
     log.info("alerter: consuming %s from %s as group %s; history in %s", topic, kcfg.bootstrap_servers,
              options.group_id, store.safe_url)
     last_flush = last_data = time.monotonic()
+    last_refresh = float("-inf")
     try:
         while not stopping and not stop():
             batch = consumer.poll(timeout_ms=int(options.flush_interval_s * 1000), max_records=1000)
@@ -152,6 +181,12 @@ def run_alerter(settings: Settings, options: AlerterOptions, stop: Callable[[], 
                 metrics.posted.set(pipeline.stats.posted)
                 metrics.failures.set(pipeline.stats.failures)
                 metrics.pending.set(pipeline.pending())
+            if time.monotonic() - last_refresh >= OPEN_REFRESH_S:
+                last_refresh = time.monotonic()
+                try:
+                    metrics.refresh_open(store)
+                except Exception as exc:  # noqa: BLE001 - dashboard gauges must never stop alerting
+                    log.warning("alerter: open-anomaly gauges not refreshed: %s: %s", type(exc).__name__, exc)
             if options.exit_when_idle_s is not None and time.monotonic() - last_data > options.exit_when_idle_s:
                 break
     finally:

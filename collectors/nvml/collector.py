@@ -99,6 +99,9 @@ class CollectorMetrics:
         self.nvml_up = Gauge("spendwatch_collector_nvml_up", "1 when NVML is initialised", registry=r)
         self.tick_seconds = Counter("spendwatch_collector_tick_cpu_seconds",
                                     "CPU time spent collecting", registry=r)
+        self.gpu_cost = Counter("spendwatch_collector_gpu_cost_usd", "priced GPU time published, by the "
+                                "workload's team ('unallocated': no workload; 'none': a workload without a team)",
+                                ["team"], registry=r)
 
 
 class GpuCollector:
@@ -232,6 +235,10 @@ class GpuCollector:
             if ev is not None:
                 self.emit(ev)
                 self.metrics.samples.inc()
+                if ev["price_per_hour_usd"]:
+                    wl = ev["workload"]
+                    team = (wl.get("team") or "none") if wl else "unallocated"
+                    self.metrics.gpu_cost.labels(team=team).inc(ev["price_per_hour_usd"] * ev["interval_s"] / 3600)
                 out.append(ev)
         self.metrics.backing_off.set(backing_off)
         self.metrics.tick_seconds.inc(time.process_time() - t_cpu)

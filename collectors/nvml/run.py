@@ -156,7 +156,8 @@ def run_gpu_collector(settings: Settings, options: GpuRunOptions) -> int:
     backend = _backend(options, cfg)
     attributor = _attributor(settings, cfg)
     metrics = CollectorMetrics()
-    publisher = publisher_from_settings(settings, "gpu", stdout=sys.stdout.buffer if options.stdout else None)
+    publisher = publisher_from_settings(settings, "gpu", stdout=sys.stdout.buffer if options.stdout else None,
+                                        registry=metrics.registry)  # spool depth and drops on /metrics too
     port = options.metrics_port if options.metrics_port is not None else cfg.metrics_port
     if port and not options.once:
         start_http_server(port, addr=cfg.metrics_host, registry=metrics.registry)

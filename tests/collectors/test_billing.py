@@ -536,5 +536,8 @@ def test_time_formats() -> None:
 def test_container_image_state_dir_is_its_users() -> None:
     """Structure only (no Docker engine here): the image's state dir is the directory its user owns."""
     text = (Path(__file__).resolve().parents[2] / "Dockerfile").read_text()
-    assert "useradd --system --uid 10001" in text and "chown spendwatch /app/data" in text
-    assert "SPENDWATCH_STATE_DIR=/app/data" in text and text.index("USER spendwatch") < text.index("STATE_DIR=")
+    runtime = text[text.rindex("FROM "):]  # the runtime stage
+    assert "useradd --system --uid 10001" in runtime
+    assert "SPENDWATCH_STATE_DIR=/var/lib/spendwatch/state" in runtime
+    assert "install -d -o 10001 -g 10001" in runtime and "/var/lib/spendwatch/state" in runtime.split("install -d")[1]
+    assert "USER 10001:10001" in runtime

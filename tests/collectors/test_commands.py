@@ -105,3 +105,14 @@ def test_client_to_real_broker(kafka_bootstrap: str, unique: str, tmp_path: Path
     got = [m for m in c]
     c.close()
     assert [(m.key, orjson.loads(m.value)["run_id"]) for m in got] == [(b"model-a", "run-1")]
+
+
+def test_collect_gpu_metrics_show_spool_and_cost(tmp_path: Path) -> None:
+    from tests.collectors.scrape import sample_value, scrape_collector
+
+    text = scrape_collector(tmp_path)
+    # the publisher's spool depth, drops and broker state are on the collector's own /metrics
+    assert sample_value(text, "spendwatch_publisher_spooled") is not None
+    assert sample_value(text, "spendwatch_publisher_dropped_total") == 0
+    assert (sample_value(text, "spendwatch_publisher_delivered_total") or 0) > 0
+    assert (sample_value(text, "spendwatch_collector_gpu_cost_usd_total", team="vision") or 0) > 0

@@ -196,3 +196,18 @@ def test_timeouts_on_every_call_never_raise_out_of_tick() -> None:
 def test_bad_behaviour_is_a_configuration_error() -> None:
     with pytest.raises(ValueError, match="behaviour"):
         SimulatedBackend([SimGpu(behaviour="sleepy")])
+
+
+def test_gpu_cost_by_team_counts_priced_gpu_time() -> None:
+    uuids = [f"GPU-sim-{i:04d}-0000-0000-000000000000" for i in range(3)]
+    attributor = StaticAttributor({uuids[0]: {"id": "ml/train", "team": "vision"},
+                                   uuids[1]: {"id": "ml/notebook"}})  # the third GPU: nothing allocated
+    col, sim, clock, out = make([SimGpu(behaviour="constant:50") for _ in uuids], attributor=attributor)
+    col.tick()
+    step(col, clock)
+    step(col, clock, 20.0)
+    cost = col.metrics.gpu_cost
+    by_team = {team: cost.labels(team=team)._value.get() for team in ("vision", "none", "unallocated")}
+    # H100 at $3.90/h: a first interval of 10 s (the configured one), then 10 s and 20 s
+    assert by_team == pytest.approx(dict.fromkeys(by_team, 3.90 * 40 / 3600))
+    assert sum(e["price_per_hour_usd"] * e["interval_s"] / 3600 for e in out) == pytest.approx(sum(by_team.values()))

@@ -50,3 +50,30 @@ def test_alerter_records_history_and_alerts(kafka_bootstrap: str, unique: str, t
     # Committed: a second run of the same group reads nothing and posts nothing.
     assert run_alerter(load_settings(None), options) == 0
     assert "ALERT" not in capsys.readouterr().out
+
+
+def test_open_anomaly_gauges_follow_the_history(tmp_path: Path) -> None:
+    from prometheus_client import generate_latest
+    from spendwatch.commands.alerter import Metrics
+
+    def anomaly(i: int, team: str | None, kind: str, state: str, waste: float) -> dict[str, object]:
+        return {"type": "anomaly", "id": f"{kind}-{i}", "kind": kind, "state": state, "severity": "warning",
+                "workload": {"id": f"w/{i}", **({"team": team} if team else {})}, "resource": f"r{i}",
+                "started_at": T0, "detected_at": T0, "resolved_at": T0 + 60 if state == "resolved" else None,
+                "waste_usd": waste, "projected_daily_usd": 10.0 * i, "summary": "s", "evidence": {},
+                "ts": T0 + (60 if state == "resolved" else 0)}
+
+    metrics = Metrics()
+    with open_store(f"sqlite:///{tmp_path}/h.db") as store:
+        store.record_many([anomaly(1, "vision", "idle_gpu", "open", 2.5), anomaly(2, "vision", "idle_gpu", "open", 1.0),
+                           anomaly(3, None, "cost_spike", "open", 7.0)])
+        metrics.refresh_open(store)
+        assert metrics.open.labels("vision", "idle_gpu", "warning")._value.get() == 2
+        assert metrics.open_waste.labels("vision", "idle_gpu")._value.get() == 3.5
+        assert metrics.open_daily.labels("vision", "idle_gpu")._value.get() == 30.0
+        assert metrics.open_waste.labels("", "cost_spike")._value.get() == 7.0
+        store.record_many([anomaly(3, None, "cost_spike", "resolved", 8.0)])
+        metrics.refresh_open(store)
+    text = generate_latest(metrics.registry).decode()
+    assert 'spendwatch_open_anomalies{kind="idle_gpu",severity="warning",team="vision"} 2.0' in text
+    assert "cost_spike" not in text  # a resolved anomaly leaves no stale series
