@@ -161,10 +161,11 @@ def run_demo(settings: Settings, options: DemoOptions, report: DemoReport) -> in
 def _through_kafka(settings: Settings, sim: Simulation, stats: ReplayStats,
                    report: DemoReport) -> list[dict[str, Any]]:
     """Produce the stream to a broker, run one worker over it until idle, read the anomalies back."""
+    from collectors.produce import produce_lines
     from spendwatch.kafka import kafka_config
     from streams.broker import LocalBroker
     from streams.runner import run_worker_until_idle
-    from streams.source import produce_lines, read_topic
+    from streams.topics import read_topic
 
     run_id = uuid.uuid4().hex[:8]
     prefix = f"demo-{run_id}."  # fresh topics per run: an in-memory broker may be reused
