@@ -10,13 +10,13 @@ from typing import Any
 
 import pytest
 import sqlalchemy as sa
-from conftest import TOKEN, FakeSlack
 
 from alerting.environment import AlertEnvironment, alert_environment
 from alerting.notifiers.slack import SlackNotifier
 from alerting.pipeline import AlertPipeline, build_alert_pipeline
 from spendwatch.config import Settings
 from spendwatch.history import schema
+from tests.fake_slack import TOKEN, FakeSlack
 
 T0 = 1_774_384_000.0
 
@@ -137,7 +137,7 @@ def test_429_and_5xx_lose_nothing_and_duplicate_nothing(fake_slack: FakeSlack) -
     p.close()
 
 
-@pytest.mark.parametrize("db", ["sqlite", "postgres"])
+@pytest.mark.parametrize("db", ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
 def test_restart_never_posts_twice_and_never_forgets_to_resolve(fake_slack: FakeSlack, tmp_path: Path, db: str,
                                                                  monkeypatch: pytest.MonkeyPatch,
                                                                  request: pytest.FixtureRequest) -> None:
