@@ -20,6 +20,7 @@ from detectors.engine import Engine
 from detectors.stats.spend_baseline import SeasonalBaseline, slots
 from spendwatch.config import Settings
 from spendwatch.prices import PriceConfig, PriceTable
+from tests.factories import billing_delta
 
 HOUR, DAY = 3600.0, 86400.0
 T0 = 1_772_409_600.0  # Monday 2026-03-02 00:00 UTC
@@ -49,20 +50,20 @@ def spend_rows(wid: str, days: int, base: float, *, seed: int = 0, weekend: floa
         cost = base * (weekend if dow >= 5 else 1.0) * (1 + amp * math.cos(2 * math.pi * (hod + 0.5 - peak) / 24))
         cost *= noise * m
         ts = t + HOUR + r.uniform(240, 900)
-        common = {"type": "billing_delta", "period_start": t, "period_end": t + HOUR, "workload": workload}
+        common = {"period_start": t, "period_end": t + HOUR, "workload": workload}
         if tokens:
             split = r.uniform(0.35, 0.45)
             cur_model = model(t) if callable(model) else model
             price = usd_per_token(t) if callable(usd_per_token) else usd_per_token
             for sku, share in (("input-tokens", split), ("output-tokens", 1 - split)):
-                out.append(dict(common, ts=round(ts, 3), cost_usd=round(cost * share, 4), source="llm_usage",
-                                service="Anthropic API", sku=sku, resource_id="apikey-1", model=cur_model,
-                                usage_quantity=round(cost * share / price), usage_unit="tokens"))
+                out.append(billing_delta(round(ts, 3), **common, cost_usd=round(cost * share, 4), source="llm_usage",
+                                         service="Anthropic API", sku=sku, resource_id="apikey-1", model=cur_model,
+                                         usage_quantity=round(cost * share / price), usage_unit="tokens"))
                 ts += r.uniform(0.5, 3)
         else:
-            out.append(dict(common, ts=round(ts, 3), cost_usd=round(cost, 4), source="focus",
-                            service="Amazon SageMaker", sku="ml.g5.2xlarge-hosting", resource_id="endpoint/x",
-                            usage_quantity=round(cost / 1.5, 3), usage_unit="Hrs"))
+            out.append(billing_delta(round(ts, 3), **common, cost_usd=round(cost, 4), source="focus",
+                                     service="Amazon SageMaker", sku="ml.g5.2xlarge-hosting", resource_id="endpoint/x",
+                                     usage_quantity=round(cost / 1.5, 3), usage_unit="Hrs"))
     return out
 
 

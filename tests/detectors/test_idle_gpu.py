@@ -11,6 +11,7 @@ from detectors.engine import Engine
 from detectors.idle_gpu import IdleGpuDetector
 from spendwatch.config import Settings
 from spendwatch.events import validate
+from tests.factories import gpu_sample
 
 H, M = 3600.0, 60.0
 T0 = 1_774_310_400.0
@@ -24,10 +25,10 @@ def sample(ts: float, util: float, sm: float | None = None, mem: float = 0.1, wo
            price: float | None = 2.95, gpu: str = "GPU-a", mig: str | None = None, profile: str | None = None,
            model: str = A100, node: str = "n1", interval: float = 15.0) -> dict[str, Any]:
     total = 80 * GIB
-    ev = {"type": "gpu_sample", "ts": ts, "node": node, "gpu_uuid": gpu, "mig_uuid": mig, "gpu_model": model,
-          "interval_s": interval, "util_gpu_pct": util, "sm_active_pct": sm, "mem_used_bytes": int(total * mem),
-          "mem_total_bytes": total, "power_w": 60.0, "processes": [{"pid": 1, "used_mem_bytes": int(total * mem)}],
-          "workload": dict(workload) if workload else None, "price_per_hour_usd": price}
+    ev = gpu_sample(ts, node=node, gpu_uuid=gpu, mig_uuid=mig, gpu_model=model, interval_s=interval,
+                    util_gpu_pct=util, sm_active_pct=sm, mem_used_bytes=int(total * mem), mem_total_bytes=total,
+                    power_w=60.0, processes=[{"pid": 1, "used_mem_bytes": int(total * mem)}],
+                    workload=dict(workload) if workload else None, price_per_hour_usd=price)
     if profile:
         ev["mig_profile"] = profile
     return validate(ev)
