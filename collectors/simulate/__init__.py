@@ -1,0 +1,1 @@
+"""Fleet and billing stream simulators."""
