@@ -272,7 +272,8 @@ class BillingBuilder:
         hosts.append((sp, P1d, (3.0, 8.0), 2))
         for sp, per, (lo, hi), most in hosts:
             k = r.i(1, most)
-            a = self.spot(per, 8, 1.5, k * per)
+            # after at least 8 days of history (11 for a daily series: a week of days plus a few)
+            a = self.spot(per, min(11.0, w.bill_days - 3.0) if per >= DAY else 8.0, 1.5, k * per)
             sp.excess.append(Excess(a, a + k * per, r.u(lo, hi), "spike"))
         sp0 = hosts[2][0]
         if r.p(0.5):   # the same workload spikes again days later
@@ -342,7 +343,7 @@ class BillingBuilder:
             day = night + (1 - night) * np.minimum(ramp_up, ramp_down)
             mon = np.where((wd == 0) & (h >= 7) & (h < 13), monday, 1.0)   # Monday morning backlog
             return np.asarray(np.where(wd >= 5, weekend * (0.6 + 0.4 * np.minimum(ramp_up, ramp_down)), day * mon))
-        return self.llm(team, base, r.pick(("gpt-4o", "claude-sonnet-4", "gpt-4.1")), r.pick((5 * MIN, 15 * MIN, HOUR)),
+        return self.llm(team, base, r.pick(("gpt-4o", "claude-sonnet-4", "gpt-4.1")), r.pick((15 * MIN, HOUR)),
                         r.u(5, 30), shape, "lognormal", r.u(0.05, 0.12), ["business_hours_weekly"])
 
 

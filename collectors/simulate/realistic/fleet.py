@@ -339,7 +339,7 @@ class FleetBuilder:
             self.benign(d, "eval_pauses" if k else "eval_on_rank0", wl)
 
         # N2: a 4-GPU job with a straggler rank, a busy-waiting 2-GPU job, a hung job, a job done but allocated
-        n2 = self.node("dgx-h100-02", "H100", (15, 30), True, 0.0)
+        n2 = self.node("dgx-h100-02", "H100", (15, 30, 30), True, 0.0)
         wl4 = self.job_wl(team="vision", name="detr-train")
         four = self.ddp(4, t0, end, wl4, r.u(40, 90) * MIN, r.u(2, 5) * MIN, None, 0)
         dur = r.u(40, 180) * MIN
@@ -527,7 +527,7 @@ class FleetBuilder:
 
         # N7: a new node joins the fleet; one of its GPUs is allocated and idle from its first sample
         join = t0 + r.u(0.3, 0.6) * w.days * DAY
-        n7 = self.node("dgx-h100-03", "H100", (15, 30), True, 0.0, start=join)
+        n7 = self.node("dgx-h100-03", "H100", (20, 30), True, 0.0, start=join)
         wl4 = self.job_wl(team="ml-platform", name="llm-sft-70b")
         four = self.ddp(4, join + r.u(2, 6) * MIN, end, wl4, r.u(40, 90) * MIN, r.u(2, 5) * MIN, None, 0)
         for k in range(4):
