@@ -61,6 +61,11 @@ class DetectorContext:
     def __init__(self, engine: EngineConfig, prices: PriceTable) -> None:
         self.engine = engine
         self.prices = prices
+        self.counters: dict[str, int] = {}  # events a detector set aside, by reason (for /metrics)
+
+    def count(self, name: str, n: int = 1) -> None:
+        """Count something a detector set aside (a billing row too late to be judged, ...)."""
+        self.counters[name] = self.counters.get(name, 0) + n
 
     def severity(self, projected_daily_usd: float) -> str:
         return severity_for(projected_daily_usd, self.engine.warning_daily_usd, self.engine.critical_daily_usd)

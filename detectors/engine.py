@@ -187,6 +187,11 @@ class Engine:
         return [a.id for a in self._open.values()]
 
     @property
+    def counters(self) -> dict[str, int]:
+        """What detectors set aside, by reason (billing rows too late to be judged, ...)."""
+        return self.context.counters
+
+    @property
     def tracked_keys(self) -> int:
         return len(self._instances)
 
