@@ -62,6 +62,16 @@ class DetectorContext:
         self.engine = engine
         self.prices = prices
         self.counters: dict[str, int] = {}  # events a detector set aside, by reason (for /metrics)
+        self._shared: dict[str, Any] = {}
+
+    def shared(self, name: str) -> Any:
+        """A registry shared by the detector instances of one Engine (one partition), created on
+        first use: *derived* state only (e.g. the GPUs of a node by workload), which instances
+        rebuild in :meth:`Detector.restored` after a restore; never part of a snapshot."""
+        reg = self._shared.get(name)
+        if reg is None:
+            reg = self._shared[name] = {}
+        return reg
 
     def count(self, name: str, n: int = 1) -> None:
         """Count something a detector set aside (a billing row too late to be judged, ...)."""
@@ -97,6 +107,10 @@ class Detector(ABC):
     def tick(self, now: float) -> list[Finding]:
         """Event time moved to ``now`` without an event for this key."""
         return []
+
+    def restored(self) -> None:
+        """Called once after a restore, when every instance is back: rebuild derived shared state."""
+        return None
 
     def __getstate__(self) -> dict[str, Any]:
         state = dict(self.__dict__)

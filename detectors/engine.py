@@ -221,6 +221,8 @@ class Engine:
             inst.attach(self._configs[name], self.context)
             instances[(name, key)] = inst
         self._instances = instances
+        for inst in instances.values():
+            inst.restored()
         self._ticking = {k: None for k in state["ticking"] if k in instances}
         self._open = state["open"]
         self._recently_resolved = OrderedDict((k, None) for k in state["recently_resolved"])
