@@ -257,7 +257,7 @@ class IdleGpuDetector(Detector):
         self.util_sum = 0.0
         self.samples = 0
         self.busy_since: float | None = None
-        self.blip = [0.0, 0.0, 0.0, 0.0, 0]  # the busy run since busy_since: seconds, waste, activity, util, samples
+        self.blip = [0.0, 0.0, 0.0, 0.0, 0.0]  # the busy run since busy_since: seconds, waste, activity, util, samples
         self.opened_kind: str | None = None
         self.last_report = 0.0
         self.dwell = self.config.dwell_s
@@ -307,7 +307,7 @@ class IdleGpuDetector(Detector):
             self.busy_now = False
             if self.busy_since is not None:  # the busy run was a blip: it stays part of the stretch
                 self.busy_since = None
-                self.blip = [0.0, 0.0, 0.0, 0.0, 0]
+                self.blip = [0.0, 0.0, 0.0, 0.0, 0.0]
             if self.start is None:
                 self.start = sample_start
                 self.workload = workload
@@ -329,7 +329,7 @@ class IdleGpuDetector(Detector):
                 self.waste -= b[1]
                 self.activity_sum -= b[2]
                 self.util_sum -= b[3]
-                self.samples -= b[4]
+                self.samples -= int(b[4])
                 out.extend(self._end(self.busy_since, busy=True))
                 return out
             # maybe a blip inside a stretch: counted as stretch time (the GPU is still reserved)
