@@ -24,11 +24,14 @@ Rules every detector follows (checked by ``tests/detectors/test_shared_checks.py
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import Any, ClassVar, TypeVar, cast
 
 from spendwatch.anomaly import Finding, severity_for
 from spendwatch.prices import PriceTable
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -63,6 +66,16 @@ class DetectorContext:
         self.prices = prices
         self.counters: dict[str, int] = {}  # events a detector set aside, by reason (for /metrics)
         self._shared: dict[str, Any] = {}
+        self.states: dict[tuple[str, str], Any] = {}  # state several detectors of one key share
+
+    def state(self, name: str, key: str, factory: Callable[[], T]) -> T:
+        """The state ``name`` of key ``key`` that several detectors share (one drift state per
+        model for ``retrain_needed`` and ``retrain_without_drift``), created on first use. Unlike
+        :meth:`shared`, it is primary state: the Engine snapshots it once, with the instances."""
+        st = self.states.get((name, key))
+        if st is None:
+            st = self.states[(name, key)] = factory()
+        return cast(T, st)
 
     def shared(self, name: str) -> Any:
         """A registry shared by the detector instances of one Engine (one partition), created on

@@ -72,7 +72,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from detectors.base import Detector, DetectorContext
-from detectors.stats.drift_stats import DriftParams, ModelDrift
+from detectors.stats.drift_stats import MODEL_DRIFT, DriftParams, ModelDrift
 from detectors.stats.runs import first_time
 from spendwatch.anomaly import Finding
 from spendwatch.events import MODEL_OBSERVATION, TRAINING_RUN
@@ -114,7 +114,6 @@ class DriftDetector(Detector):
 
     def __init__(self, key: str, config: DriftConfig, context: DetectorContext) -> None:
         super().__init__(key, config, context)
-        self.model = ModelDrift()
         self.last_obs_ts: float | None = None
         self.workload: dict[str, Any] | None = None
         self.seen_runs: deque[str] = deque(maxlen=_SEEN_RUNS)
@@ -127,6 +126,11 @@ class DriftDetector(Detector):
     def key_of(event: dict[str, Any]) -> str | None:
         return str(event["model_id"])
 
+    @property
+    def model(self) -> ModelDrift:
+        """The model's drift state, shared with ``retrain_without_drift`` (the Engine keeps one)."""
+        return self.context.state(MODEL_DRIFT, self.key, ModelDrift)
+
     def process(self, event: dict[str, Any]) -> list[Finding]:
         if event["type"] == TRAINING_RUN:
             return self._training(event)
@@ -135,7 +139,7 @@ class DriftDetector(Detector):
             return []  # duplicate or late batch
         self.last_obs_ts = ts
         self.workload = event["workload"]
-        self.model.update(event["values"], ts, self.config.stats)
+        self.model.observe(event["values"], ts, self.config.stats)
         drifting = self.model.drifting()
         if self.open_start is None:
             if not drifting:
@@ -166,8 +170,20 @@ class DriftDetector(Detector):
         out: list[Finding] = []
         if self.open_start is not None and ts > self.open_start:
             out = self._end(ts, f"retrained by run {event['run_id']}")
-        self.model.reset()  # the new model learnt what it serves now: rebuild the reference
+        # the shared reference rule: rebuilt after drift, kept (a new judging period) after a
+        # retrain on unchanged inputs
+        self.model.retrained(event["run_id"])
         return out
+
+    def restored(self) -> None:
+        legacy = self.__dict__.pop("legacy_model", None)  # a snapshot from before the state was shared
+        if legacy is not None and (MODEL_DRIFT, self.key) not in self.context.states:
+            self.context.states[(MODEL_DRIFT, self.key)] = legacy
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        if "model" in state:
+            state["legacy_model"] = state.pop("model")
+        super().__setstate__(state)
 
     def tick(self, now: float) -> list[Finding]:
         if self.open_start is not None and self.last_obs_ts is not None \

@@ -206,6 +206,7 @@ class Engine:
             "watermark": self.watermark,
             "next_tick": self._next_tick,
             "events_in": self.events_in,
+            "states": self.context.states,
         }
         return pickle.dumps(state, protocol=pickle.HIGHEST_PROTOCOL)
 
@@ -221,6 +222,7 @@ class Engine:
             inst.attach(self._configs[name], self.context)
             instances[(name, key)] = inst
         self._instances = instances
+        self.context.states = dict(state.get("states", {}))
         for inst in instances.values():
             inst.restored()
         self._ticking = {k: None for k in state["ticking"] if k in instances}

@@ -22,11 +22,31 @@ Method (per model, per feature)
       of the last quiet window before it. Drift clears after ``clear_tests`` consecutive tests
       below ``clear_ratio`` x threshold (hysteresis, so a drift near the threshold does not
       flap into several anomalies).
+    - **Like hours with like hours**: each feature also keeps a *reference day*: every hour of
+      the day as first seen after the reset, as a small quantile sketch. A test elevated against
+      the reference counts only if the window is also unlike the same hours of the reference
+      day (the hour and its neighbours, once they are a day old): a feature that follows a
+      24-hour cycle (traffic mix, time of day, the predictions that follow them) moves away from
+      a reference taken at one hour, and comes back, every day. A drift is over when the window
+      is back like those hours (or, where the reference day has none yet, like the reference).
+      On the first day no earlier hour exists and the reference alone decides; a drift that
+      goes away by itself that day is not confirmed again until the reference day can tell
+      whether it was the time of day (one false alert at most, on the first day, for a strongly
+      cyclic feature: unavoidable without an earlier day to compare with).
     - **PSI** over ten reference-quantile bins is reported as evidence (0.1 moderate, 0.25 large).
 
-State per feature: 2 KiB of reference, about 2 KiB of window, a short test history: a few KiB
-pickled (``bench/bench_drift.py`` measures it). Work per batch: one numpy append; per test: two
-sorts and searchsorted over ~1 000 points (tens of microseconds).
+One state per model, two detectors
+    ``retrain_needed`` and ``retrain_without_drift`` read the same :class:`ModelDrift` (the
+    Engine keeps one per model). Its reference rule serves both: a successful retrain after
+    confirmed drift rebuilds every feature's reference (the new model learnt the new
+    distribution); a retrain without drift keeps it and only starts a new judging period
+    (inputs did not change, and frequent needless retrains must not keep the tests blind while a
+    reference refills). :meth:`ModelDrift.retrained` applies it once per run and hands both
+    detectors the same verdict about the period before.
+
+State per feature: 2 KiB of reference, about 2 KiB of window, 2.3 KiB of reference day, a short
+test history: under 10 KiB pickled (``bench/bench_drift.py`` measures it). Work per batch: one
+numpy append; per test: two sorts and searchsorted over ~1 000 points (tens of microseconds).
 
 Defaults, and why
     ``reference_size = 2000``, ``window_size = 500``, ``test_every = 100``: at 50 values a minute
@@ -82,6 +102,12 @@ class DriftParams:
         Tests kept per feature for the change-point estimate (32).
     max_features
         Features tracked per model; later ones are ignored (256).
+    hour_quantiles, hour_values
+        Each hour of the day is remembered as this many order statistics (24) of at most this
+        many of its values (256, evenly subsampled).
+    cycle_ratio
+        An elevated window is part of a daily cycle when its score against the same hours of the
+        reference day is below 1.25 or below this share of its score against the reference (0.6).
     """
 
     reference_size: int = 2000
@@ -98,6 +124,9 @@ class DriftParams:
     clear_tests: int = 5
     history: int = 32
     max_features: int = 256
+    hour_quantiles: int = 24
+    hour_values: int = 256
+    cycle_ratio: float = 0.6
 
 
 def ks_statistic(ref_sorted: np.ndarray, win_sorted: np.ndarray) -> float:
@@ -134,13 +163,14 @@ class FeatureDrift:
 
     __slots__ = ("ref_chunks", "ref_count", "ref", "ref_n", "win", "win_n", "since_test", "last_ts",
                  "tests", "elevated", "quiet", "drifting", "drift_start", "confirmed_at", "max_ratio",
-                 "n_tests", "last_d", "last_z", "last_ratio", "drifted_since_mark")
+                 "n_tests", "last_d", "last_z", "last_ratio", "drifted_since_mark", "hours", "hour_day",
+                 "hour_n", "cur_hour", "cur_vals", "cur_n", "cycle_gated", "last_cycle_ratio", "self_cleared_at")
 
     def __init__(self) -> None:
         self.reset()
 
     def reset(self) -> None:
-        """Forget everything: the next values build a new reference."""
+        """Forget the reference, window and tests: the next values build a new reference."""
         self.ref_chunks: list[np.ndarray] | None = []
         self.ref_count = 0
         self.ref: np.ndarray | None = None
@@ -161,6 +191,16 @@ class FeatureDrift:
         self.last_z = 0.0
         self.last_ratio = 0.0
         self.drifted_since_mark = False
+        self.cycle_gated = 0  # elevated tests explained by the daily cycle
+        self.last_cycle_ratio: float | None = None
+        self.self_cleared_at: float | None = None  # when a confirmed drift last went away by itself
+        # the reference day: each hour of the day as first seen after the reset, as order statistics
+        self.hours: np.ndarray | None = None  # (24, hour_quantiles) float32
+        self.hour_day = [-1] * 24  # the epoch hour it was taken (-1: not yet)
+        self.hour_n = [0] * 24  # values it was taken from
+        self.cur_hour = -1  # (epoch hours) of the values being gathered
+        self.cur_vals: list[np.ndarray] = []
+        self.cur_n = 0
 
     def mark(self) -> None:
         """Start a new judging period (e.g. at a retrain) while keeping the reference."""
@@ -185,6 +225,7 @@ class FeatureDrift:
         self.last_ts = ts
         if values.size == 0:
             return None
+        self._gather_hour(values, ts, p)
         if self.ref is None:
             assert self.ref_chunks is not None
             need = p.reference_size - self.ref_count
@@ -213,13 +254,67 @@ class FeatureDrift:
         self.since_test = 0
         return self._test(ts, p)
 
+    def _gather_hour(self, values: np.ndarray, ts: float, p: DriftParams) -> None:
+        """Collect the values of the current hour; when the hour is over, keep it as quantiles."""
+        hour = int(ts // 3600.0)
+        if hour != self.cur_hour:
+            if self.cur_hour >= 0 and self.cur_n:
+                allv = np.sort(np.concatenate(self.cur_vals))
+                q = p.hour_quantiles
+                idx = np.minimum(((np.arange(q) + 0.5) * allv.size / q).astype(np.int64), allv.size - 1)
+                if self.hours is None or self.hours.shape[1] != q:
+                    self.hours = np.zeros((24, q), dtype=np.float32)
+                slot = self.cur_hour % 24
+                if self.hour_day[slot] < 0:  # the reference day keeps each hour's first visit
+                    self.hours[slot] = allv[idx]
+                    self.hour_day[slot] = self.cur_hour
+                    self.hour_n[slot] = int(allv.size)
+            self.cur_hour, self.cur_vals, self.cur_n = hour, [], 0
+        room = p.hour_values - self.cur_n
+        if room > 0 and self.hour_day[hour % 24] < 0:
+            step = max(1, math.ceil(values.size / max(1, room // 4)))  # leave room for the rest of the hour
+            kept = values[::step][:room].astype(np.float32)
+            self.cur_vals.append(kept)
+            self.cur_n += kept.size
+
+    def _cycle_ratio(self, window: np.ndarray, ts: float, p: DriftParams) -> float | None:
+        """The window's score against the same hours (and their neighbours) of the reference day,
+        the lowest of them; None while the reference day has not reached this hour a day ago."""
+        now_hour = int(ts // 3600.0)
+        hour = now_hour % 24
+        best: float | None = None
+        ws = np.sort(window)
+        if self.hours is None or self.hour_day[hour] < 0 or now_hour - self.hour_day[hour] < _DAY_AGO_HOURS:
+            return None  # the reference day has not seen this hour yet (a day ago)
+        for h in (hour, (hour - 1) % 24, (hour + 1) % 24):
+            if self.hour_day[h] < 0 or now_hour - self.hour_day[h] < _DAY_AGO_HOURS:
+                continue  # never seen, or seen today: an earlier day's hours only
+            ref = self.hours[h]
+            thr = max(ks_critical(p.alpha, self.hour_n[h], window.size), p.min_effect)
+            r = ks_statistic(ref, ws) / thr
+            best = r if best is None else min(best, r)
+        return best
+
     def _test(self, ts: float, p: DriftParams) -> str | None:
         assert self.ref is not None
         arrays = [a for _, a in self.win]
         ratio, d, z = self._score(arrays, p)
         if ratio >= 1.0 and len(arrays) >= 3:  # leave out the most deviant batch: one batch cannot raise it
             worst = max(range(len(arrays)), key=lambda i: self._score([arrays[i]], p)[0])
-            ratio, d, z = self._score([a for i, a in enumerate(arrays) if i != worst], p)
+            arrays = [a for i, a in enumerate(arrays) if i != worst]
+            ratio, d, z = self._score(arrays, p)
+        self.last_cycle_ratio = None
+        if ratio >= 1.0 and not self.drifting:
+            cyc = self._cycle_ratio(np.concatenate(arrays), ts, p)
+            self.last_cycle_ratio = cyc
+            if cyc is not None and cyc < max(_CYCLE_OK, p.cycle_ratio * ratio):
+                self.cycle_gated += 1
+                ratio = min(ratio, 0.99)  # like the same hours of an earlier day: the daily cycle
+            elif cyc is None and self.self_cleared_at is not None and ts - self.self_cleared_at < _DAY_S:
+                # it drifted and came back by itself today, and no earlier day says whether that is
+                # the time of day: not again until one does
+                self.cycle_gated += 1
+                ratio = min(ratio, 0.99)
         self.last_d, self.last_z, self.last_ratio = d, z, ratio
         self.n_tests += 1
         self.max_ratio = max(self.max_ratio, ratio)
@@ -235,9 +330,17 @@ class FeatureDrift:
                 self.drifted_since_mark = True
                 return "drift"
             return None
-        self.quiet = self.quiet + 1 if ratio < p.clear_ratio else 0
+        # back to normal? Against the same hours of the reference day where it has them (a
+        # cycle's trough can look like a reference taken at another hour), else the reference
+        cyc = self._cycle_ratio(np.concatenate(arrays), ts, p)
+        self.last_cycle_ratio = cyc
+        back = cyc if cyc is not None else ratio
+        self.quiet = self.quiet + 1 if back < p.clear_ratio else 0
         if self.quiet >= p.clear_tests:
             self.drifting, self.elevated, self.drift_start, self.confirmed_at = False, 0, None, None
+            # it came back by itself: maybe a daily cycle seen for the first time. Until the same
+            # hours of an earlier day can tell, it is not confirmed again
+            self.self_cleared_at = ts
             return "clear"
         return None
 
@@ -291,15 +394,28 @@ class FeatureDrift:
 
 
 class ModelDrift:
-    """Per-feature drift state of one model (bounded to ``max_features`` features)."""
+    """Per-feature drift state of one model (bounded to ``max_features`` features), shared by the
+    drift-aware detectors of that model."""
 
     def __init__(self) -> None:
         self.features: dict[str, FeatureDrift] = {}
         self.values_seen = 0
+        self.last_ts: float | None = None  # the latest batch taken (a batch not after it is skipped)
+        self.last_changes: dict[str, str] = {}
+        self.verdicts: dict[str, RetrainVerdict] = {}  # by run id, the latest few
 
     def reset(self) -> None:
         for f in self.features.values():
             f.reset()
+
+    def observe(self, values: dict[str, list[float]], ts: float, p: DriftParams) -> dict[str, str]:
+        """Feed one observation batch once (a second call for the same batch, from the other
+        detector of the model, or a re-delivered batch, changes nothing and returns ``{}``)."""
+        if self.last_ts is not None and ts <= self.last_ts:
+            return {}
+        self.last_ts = ts
+        self.last_changes = self.update(values, ts, p)
+        return self.last_changes
 
     def update(self, values: dict[str, list[float]], ts: float, p: DriftParams) -> dict[str, str]:
         """Feed one observation batch; returns ``{feature: "drift" | "clear"}`` for changes."""
@@ -317,6 +433,25 @@ class ModelDrift:
             if change is not None:
                 changes[name] = change
         return changes
+
+    def retrained(self, run_id: str) -> RetrainVerdict:
+        """A successful retrain: the verdict on the period since the previous one (what drifted,
+        whether the inputs were watched), then the reference rule (rebuild after drift, else a
+        new judging period). Once per run: a second call returns the same verdict."""
+        verdict = self.verdicts.get(run_id)
+        if verdict is not None:
+            return verdict
+        verdict = RetrainVerdict(drifted=self.drifted_since_mark(),
+                                 tests=max((f.n_tests for f in self.features.values()), default=0),
+                                 max_ratio=self.max_ratio())
+        if verdict.drifted:
+            self.reset()  # the new model learnt the new distribution
+        else:
+            self.mark()
+        self.verdicts[run_id] = verdict
+        while len(self.verdicts) > _VERDICTS_KEPT:
+            del self.verdicts[next(iter(self.verdicts))]
+        return verdict
 
     def mark(self) -> None:
         for f in self.features.values():
@@ -336,3 +471,20 @@ class ModelDrift:
     def max_ratio(self) -> float:
         """Largest test score (1 = threshold) since the reset or mark (0 when never tested)."""
         return max((f.max_ratio for f in self.features.values()), default=0.0)
+
+
+@dataclass(frozen=True)
+class RetrainVerdict:
+    """What the drift tests said about the period before one successful retrain."""
+
+    drifted: list[str]  # features whose drift was confirmed in it
+    tests: int  # most tests of one feature in it: whether the inputs were watched enough to say "no drift"
+    max_ratio: float  # largest test score in it (1 = threshold)
+
+
+_VERDICTS_KEPT = 8
+_DAY_AGO_HOURS = 20  # an hour slot counts as "an earlier day" once it is this old
+_DAY_S = 86400.0
+_CYCLE_OK = 1.25  # a window this close to the same hours of the reference day is like them (a 10-minute
+# window against a whole hour's sketch of a few hundred values: looser than the reference's bar)
+MODEL_DRIFT = "model_drift"  # the name of the shared per-model state (DetectorContext.state)

@@ -27,7 +27,7 @@ def _old_paths(mp: pytest.MonkeyPatch) -> None:
     """Make pickle write the classes under the paths they had before the move."""
     for old_name, module, classes in (
             ("detectors.spend_baseline", spend_baseline, ["SpendBaseline"]),
-            ("detectors.drift_stats", drift_stats, ["FeatureDrift", "ModelDrift", "DriftParams"])):
+            ("detectors.drift_stats", drift_stats, ["FeatureDrift", "ModelDrift", "DriftParams", "RetrainVerdict"])):
         old = types.ModuleType(old_name)
         for name in classes:
             cls = getattr(module, name)
