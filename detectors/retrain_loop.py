@@ -22,7 +22,9 @@ Healthy patterns that stay quiet
       only terminal statuses count, once per ``run_id``.
 
 Lifecycle
-    Opens at the ``min_rounds``-th run of the pattern with ``started_at`` = the start of the
+    Opens at the ``min_rounds``-th run of the pattern (a crash loop whose failed automatic retry
+    burns at least ``early_min_daily_usd`` a day already at its ``early_rounds``-th failure)
+    with ``started_at`` = the start of the
     pattern's first run (the first failed run; for a no-gain loop, the run whose data the
     others repeat). Updates as runs pile up. Resolves when a run breaks the pattern, or when
     the model is quiet (no ``training_run`` event at all) for ``max(quiet_min_s, quiet_factor``
@@ -102,6 +104,11 @@ class RetrainLoopConfig:
     ----------
     min_rounds
         Rounds of the pattern (failed restarts, or successful runs without gain) that open a loop (3).
+    early_rounds, early_min_daily_usd
+        A crash loop opens already at ``early_rounds`` failed rounds in a row (2) when the latest
+        was an automatic retry (``trigger: retry``) that failed too and it burns at least
+        ``early_min_daily_usd`` a day ($100): an expensive job that an orchestrator keeps
+        restarting is worth a page before its third try; a person's second attempt is not.
     max_gap_s
         A round must start within this long of the previous round's end to continue the loop (4 h).
     min_gain_pct
@@ -117,6 +124,8 @@ class RetrainLoopConfig:
     """
 
     min_rounds: int = 3
+    early_rounds: int = 2
+    early_min_daily_usd: float = 100.0
     max_gap_s: float = 4 * 3600.0
     min_gain_pct: float = 0.5
     quiet_min_s: float = 2 * 3600.0
@@ -159,6 +168,7 @@ class _Loop:
     best: float | None = None
     opened: bool = False
     workload: dict[str, Any] | None = None
+    last_trigger: str | None = None
 
     def add(self, run: _Run, cost: float, limit: int, new_round: bool) -> None:
         if new_round:
@@ -166,6 +176,7 @@ class _Loop:
             self.round_starts.append(run.started_at)
             del self.round_starts[:-limit]
         self.runs_total += 1
+        self.last_trigger = run.trigger
         self.waste += cost
         self.round_end = max(self.round_end, run.ended_at)
         self.last_end = max(self.last_end, run.ended_at)
@@ -294,12 +305,20 @@ class RetrainLoopDetector(Detector):
         return max(self.config.quiet_min_s, self.config.quiet_factor * typical)
 
     def _report(self, loop: _Loop, ts: float) -> list[Finding]:
+        cfg = self.config
         if not loop.opened:
-            if loop.rounds < self.config.min_rounds:
+            early = loop.pattern == CRASH and loop.rounds >= cfg.early_rounds and loop.last_trigger == "retry" \
+                and self._daily(loop) >= cfg.early_min_daily_usd
+            if loop.rounds < cfg.min_rounds and not early:
                 return []
             loop.opened = True
             self.wants_tick = True
         return [self._finding(loop, ts, active=True)]
+
+    @staticmethod
+    def _daily(loop: _Loop) -> float:
+        """What the loop burns per day at its pace so far (its span counted as an hour at least)."""
+        return loop.waste / (max(loop.last_end - loop.first_start, 3600.0) / 3600.0) * 24.0
 
     def _end(self, loop: _Loop, at: float, why: str) -> list[Finding]:
         out = [self._finding(loop, at, active=False, why=why)] if loop.opened else []
