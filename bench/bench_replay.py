@@ -59,7 +59,7 @@ def _run_child(cmd: list[str]) -> tuple[int, float, float, float, str]:
 def _profile(path: Path, top: int) -> None:
     from detectors.engine import Engine
     from spendwatch.events import encode
-    from spendwatch.replay import ReplayStats, replay_lines
+    from streams.replay import ReplayStats, replay_lines
 
     def work() -> None:
         stats = ReplayStats()

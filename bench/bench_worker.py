@@ -38,7 +38,7 @@ _STOPPED = re.compile(r"worker stopped events=(\d+) bad=(\d+) anomalies=(\d+) fi
 
 def _replay_rate(lines: list[bytes]) -> tuple[float, set[tuple[str, str, float]]]:
     from detectors.engine import Engine
-    from spendwatch.replay import ReplayStats, replay_lines
+    from streams.replay import ReplayStats, replay_lines
 
     t0 = time.perf_counter()
     out = list(replay_lines(lines, Engine(), ReplayStats()))
@@ -70,8 +70,8 @@ def _read_anomalies(bootstrap: str, topic: str) -> set[tuple[str, str, float]]:
 
 def _run_workers(lines: list[bytes], processes: int, partitions: int, tmp: Path,
                  expected: set[tuple[str, str, float]]) -> dict[str, float]:
-    from spendwatch.broker import LocalBroker, free_port
     from spendwatch.kafka import KafkaConfig
+    from streams.broker import LocalBroker, free_port
     from streams.source import produce_lines
 
     with LocalBroker() as broker:

@@ -32,6 +32,8 @@ from typing import IO, Any, Protocol
 
 from prometheus_client import CollectorRegistry, Counter, Gauge
 
+from spendwatch.config import Settings
+from spendwatch.contract import kafka_key
 from spendwatch.errors import ExternalError
 from spendwatch.events import encode, validate
 from spendwatch.kafka import KafkaConfig
@@ -39,16 +41,6 @@ from spendwatch.kafka import KafkaConfig
 log = logging.getLogger(__name__)
 
 Record = tuple[str, bytes, bytes]  # topic, key, value
-
-
-def event_key(event: dict[str, Any]) -> str:
-    """The contract's message key for an input event."""
-    t = event["type"]
-    if t == "gpu_sample":
-        return f"{event['node']}/{event.get('mig_uuid') or event['gpu_uuid']}"
-    if t == "billing_delta":
-        return str(event["workload"]["id"])
-    return str(event["model_id"])  # training_run, model_observation
 
 
 class TransportError(ExternalError):
@@ -249,7 +241,7 @@ class Publisher:
         records = []
         for ev in events:
             validate(ev)
-            records.append((self.kafka.topic(ev["type"]), event_key(ev).encode(), encode(ev)))
+            records.append((self.kafka.topic(ev["type"]), kafka_key(ev).encode(), encode(ev)))
         dropped = self.spool.append(records)
         if dropped:
             self.m_dropped.inc(dropped)
@@ -330,3 +322,27 @@ class Publisher:
             self._thread.join(timeout=flush_timeout_s + 5)
         self.transport.close()
         self.spool.close()
+
+
+def open_publisher(settings: Settings, *, stdout: bool, name: str) -> Publisher:
+    """The publisher a collector process uses: the ``kafka`` and ``publisher`` sections, the spool
+    under ``SPENDWATCH_SPOOL_DIR`` when set; with ``stdout`` JSON lines on stdout (a temporary spool)."""
+    import os
+
+    from spendwatch.errors import ConfigError
+    from spendwatch.kafka import kafka_config
+
+    kcfg = kafka_config(settings)
+    pcfg = settings.build(PublisherConfig, "publisher")
+    if stdout:
+        import tempfile
+
+        pcfg = PublisherConfig(spool_dir=tempfile.mkdtemp(prefix="spendwatch-stdout-"))
+        return Publisher.create(kcfg, pcfg, transport=StdoutTransport(), name=name)
+    if os.environ.get("SPENDWATCH_SPOOL_DIR"):
+        pcfg = PublisherConfig(**{**pcfg.__dict__, "spool_dir": os.environ["SPENDWATCH_SPOOL_DIR"]})
+    try:
+        return Publisher.create(kcfg, pcfg, name=name)
+    except OSError as exc:
+        raise ConfigError(f"publisher.spool_dir: cannot use {pcfg.spool_dir}: {exc.strerror} "
+                          f"(set SPENDWATCH_SPOOL_DIR or publisher.spool_dir)") from None

@@ -110,8 +110,9 @@ class Detector(ABC):
     @staticmethod
     @abstractmethod
     def key_of(event: dict[str, Any]) -> str | None:
-        """The state key of an event (must match the contract's Kafka key so partitions hold
-        whole keys). None means the event is not for this detector."""
+        """The state key of an event. It must be the contract's Kafka key of the event
+        (:func:`spendwatch.contract.kafka_key`; set it to one of that module's key functions)
+        so that a partition holds whole keys. None means the event is not for this detector."""
 
     @abstractmethod
     def process(self, event: dict[str, Any]) -> list[Finding]:

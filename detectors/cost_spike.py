@@ -125,7 +125,7 @@ from detectors.stats.contributors import (
 from detectors.stats.spend_baseline import DAY, SpendBaseline
 from detectors.stats.spend_periods import Contributor, SpendPeriod, infer_period
 from spendwatch.anomaly import Finding
-from spendwatch.events import BILLING_DELTA
+from spendwatch.contract import BILLING_DELTA, billing_delta_key
 
 KIND = "cost_spike"
 _INF = float("inf")
@@ -287,10 +287,7 @@ class CostSpikeDetector(Detector):
         self.cusum_exp = 0.0
         self.held: list[tuple[float, float]] = []  # (period start, log spend) held back during a run
 
-    @staticmethod
-    def key_of(event: dict[str, Any]) -> str | None:
-        workload = event.get("workload")
-        return workload["id"] if workload else None
+    key_of = staticmethod(billing_delta_key)  # the contract's Kafka key: workload.id
 
     # ------------------------------------------------------------------ rows
     def process(self, event: dict[str, Any]) -> list[Finding]:

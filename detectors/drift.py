@@ -75,7 +75,7 @@ from detectors.base import Detector, DetectorContext
 from detectors.stats.drift_stats import MODEL_DRIFT, DriftParams, ModelDrift
 from detectors.stats.runs import first_time
 from spendwatch.anomaly import Finding
-from spendwatch.events import MODEL_OBSERVATION, TRAINING_RUN
+from spendwatch.contract import MODEL_OBSERVATION, TRAINING_RUN, model_key
 
 KIND = "retrain_needed"
 _SEEN_RUNS = 64
@@ -122,9 +122,7 @@ class DriftDetector(Detector):
         self.last_report = float("-inf")
         self.pending_update = False  # a feature started drifting since the last report
 
-    @staticmethod
-    def key_of(event: dict[str, Any]) -> str | None:
-        return str(event["model_id"])
+    key_of = staticmethod(model_key)  # the contract's Kafka key: model_id
 
     @property
     def model(self) -> ModelDrift:

@@ -119,7 +119,7 @@ from typing import Any
 
 from detectors.base import Detector, DetectorContext
 from spendwatch.anomaly import Finding
-from spendwatch.events import GPU_SAMPLE
+from spendwatch.contract import GPU_SAMPLE, gpu_sample_key
 
 _MIG_PROFILE = re.compile(r"^(\d+)g\.")
 _FULL_GPU_SLICES = 7  # A100/H100/H200 split into at most seven compute slices
@@ -265,9 +265,7 @@ class IdleGpuDetector(Detector):
         self.peers_busy = 0  # node peers busy when the stretch last looked
         self.wants_tick = False
 
-    @staticmethod
-    def key_of(event: dict[str, Any]) -> str | None:
-        return f"{event['node']}/{event.get('mig_uuid') or event['gpu_uuid']}"
+    key_of = staticmethod(gpu_sample_key)  # the contract's Kafka key: <node>/<gpu or MIG uuid>
 
     # ------------------------------------------------------------------ events
     def process(self, event: dict[str, Any]) -> list[Finding]:

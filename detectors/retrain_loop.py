@@ -88,7 +88,7 @@ from typing import Any
 from detectors.base import Detector, DetectorContext
 from detectors.stats.runs import first_time, metric_gain, metric_value, run_cost_usd
 from spendwatch.anomaly import Finding
-from spendwatch.events import TRAINING_RUN
+from spendwatch.contract import TRAINING_RUN, model_key
 
 KIND = "retrain_loop"
 CRASH, NO_GAIN = "crash", "no_gain"
@@ -201,9 +201,7 @@ class RetrainLoopDetector(Detector):
         self.nogain: _Loop | None = None
         self.prev_success: _Run | None = None
 
-    @staticmethod
-    def key_of(event: dict[str, Any]) -> str | None:
-        return str(event["model_id"])
+    key_of = staticmethod(model_key)  # the contract's Kafka key: model_id
 
     # ------------------------------------------------------------------ events
     def process(self, event: dict[str, Any]) -> list[Finding]:

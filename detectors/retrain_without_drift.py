@@ -90,7 +90,7 @@ from detectors.base import Detector, DetectorContext
 from detectors.stats.drift_stats import MODEL_DRIFT, DriftParams, ModelDrift
 from detectors.stats.runs import first_time, metric_gain, metric_value, run_cost_usd
 from spendwatch.anomaly import Finding
-from spendwatch.events import MODEL_OBSERVATION, TRAINING_RUN
+from spendwatch.contract import MODEL_OBSERVATION, TRAINING_RUN, model_key
 
 KIND = "retrain_without_drift"
 _SEEN_RUNS = 64
@@ -160,9 +160,7 @@ class RetrainWithoutDriftDetector(Detector):
         self.count = 0
         self.runs: deque[dict[str, Any]] = deque()
 
-    @staticmethod
-    def key_of(event: dict[str, Any]) -> str | None:
-        return str(event["model_id"])
+    key_of = staticmethod(model_key)  # the contract's Kafka key: model_id
 
     @property
     def model(self) -> ModelDrift:

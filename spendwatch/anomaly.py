@@ -6,6 +6,8 @@ import hashlib
 from dataclasses import dataclass, field
 from typing import Any
 
+from spendwatch.contract import ANOMALY
+
 OPEN = "open"
 RESOLVED = "resolved"
 SEVERITIES = ("info", "warning", "critical")
@@ -68,7 +70,7 @@ def anomaly_event(anomaly_id_: str, state: str, finding: Finding, detected_at: f
     """The contract's `anomaly` output event for a finding (its severity already set)."""
     assert finding.severity is not None, "the Engine sets a finding's severity before it is published"
     return {
-        "type": "anomaly",
+        "type": ANOMALY,
         "id": anomaly_id_,
         "kind": finding.kind,
         "state": state,

@@ -17,13 +17,11 @@ from typing import Any
 
 import orjson
 
+from spendwatch.contract import BILLING_DELTA, GPU_SAMPLE, INPUT_TYPES, MODEL_OBSERVATION, TRAINING_RUN
 from spendwatch.errors import BadEvent
 
-GPU_SAMPLE = "gpu_sample"
-BILLING_DELTA = "billing_delta"
-TRAINING_RUN = "training_run"
-MODEL_OBSERVATION = "model_observation"
-INPUT_TYPES = (GPU_SAMPLE, BILLING_DELTA, TRAINING_RUN, MODEL_OBSERVATION)
+__all__ = ["BILLING_DELTA", "GPU_SAMPLE", "INPUT_TYPES", "MODEL_OBSERVATION", "TRAINING_RUN", "decode", "encode",
+           "validate"]
 
 MAX_ID_LEN = 512  # contract: identifiers longer than this are bad input
 MAX_TEXT_LEN = 4096  # other free-text fields: generous, but bounded so a value cannot bloat state

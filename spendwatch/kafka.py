@@ -23,17 +23,9 @@ from pathlib import Path
 from typing import Any
 
 from spendwatch.config import Settings
+from spendwatch.contract import topic_name
 from spendwatch.errors import ConfigError
 
-TOPICS = {
-    "gpu_sample": "spendwatch.gpu.samples",
-    "billing_delta": "spendwatch.billing.deltas",
-    "training_run": "spendwatch.training.runs",
-    "model_observation": "spendwatch.model.observations",
-    "anomaly": "spendwatch.anomalies",
-    "deadletter": "spendwatch.deadletter",
-}
-INPUT_EVENT_TYPES = ("gpu_sample", "billing_delta", "training_run", "model_observation")
 _PROTOCOLS = ("PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL")
 _MECHANISMS = ("PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512")
 
@@ -54,8 +46,9 @@ class KafkaConfig:
     client_id: str = "spendwatch"
 
     def topic(self, event_type: str) -> str:
-        """The full topic name for an event type (or ``anomaly`` / ``deadletter``)."""
-        return self.topic_prefix + TOPICS[event_type]
+        """The full topic name for an event type (or ``anomaly`` / ``deadletter``): the contract's
+        name (:data:`spendwatch.contract.TOPICS`) with this deployment's prefix."""
+        return topic_name(event_type, self.topic_prefix)
 
     def validate(self) -> KafkaConfig:
         if self.security_protocol not in _PROTOCOLS:

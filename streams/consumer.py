@@ -36,6 +36,7 @@ from aiokafka import ConsumerRebalanceListener, TopicPartition
 
 from detectors.engine import Engine
 from spendwatch.config import Settings
+from spendwatch.contract import anomaly_key
 from spendwatch.events import encode
 from spendwatch.kafka import KafkaConfig
 from streams.metrics import WorkerMetrics
@@ -232,7 +233,7 @@ class BatchWorker:
     async def _publish(self, anomalies: list[dict[str, Any]], dead: list[DeadLetter]) -> None:
         send, pending = self.sink.send, self._pending
         for a in anomalies:
-            pending.append(await send(self.topics.anomalies, a["id"].encode(), encode(a)))
+            pending.append(await send(self.topics.anomalies, anomaly_key(a).encode(), encode(a)))
             self.metrics.anomalies_out.labels(a["kind"], a["state"]).inc()
             if self.on_anomaly is not None:
                 self.on_anomaly(a)

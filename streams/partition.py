@@ -7,7 +7,8 @@ samples), and the Engine's watermark is shared by them, so events are not fed in
 order but *aligned in event time*: each topic's records wait in a FIFO until no other topic of
 this partition can still deliver an earlier event (it is caught up, or its newest event is
 later). Within one topic partition the FIFO order is kept, so per-key order is arrival order,
-exactly as in ``spendwatch replay``.
+exactly as in ``spendwatch replay``. Records are decoded as replay decodes lines
+(:func:`streams.intake.decode_or_reject`).
 
 Bad records wait in the FIFO too, at their position, so offsets covered by a snapshot are
 exact: everything below ``next_offset[topic]`` has been processed or dead-lettered.
@@ -27,7 +28,8 @@ from typing import Any
 
 from detectors.engine import Engine
 from spendwatch.errors import BadEvent
-from spendwatch.events import decode, encode
+from spendwatch.events import encode
+from streams.intake import decode_or_reject
 
 log = logging.getLogger("spendwatch.worker")
 _INF = float("inf")
@@ -79,13 +81,10 @@ class PartitionTask:
         bad = 0
         append = q.append
         for r in records:
-            try:
-                if r.value is None:
-                    raise BadEvent("empty value (tombstone); expected a JSON object")
-                ev = decode(r.value)
-            except BadEvent as exc:
+            ev = decode_or_reject(r.value)
+            if isinstance(ev, BadEvent):
                 bad += 1
-                append((fr, r.offset, None, DeadLetter(topic, self.partition, r.offset, r.key, r.value, exc.reason)))
+                append((fr, r.offset, None, DeadLetter(topic, self.partition, r.offset, r.key, r.value, ev.reason)))
                 continue
             ts = ev["ts"]
             if ts > fr:

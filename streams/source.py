@@ -2,7 +2,7 @@
 
 The worker relies on every input topic being keyed so that one detector key lives in one
 partition number on every topic (gpu: ``node/uuid``; billing: ``workload.id``; training and
-observations: ``model_id``); :func:`key_of` is that rule in one place.
+observations: ``model_id``): :func:`spendwatch.contract.kafka_key`, the rule in one place.
 """
 
 from __future__ import annotations
@@ -12,18 +12,8 @@ from typing import Any
 
 import orjson
 
-from spendwatch.kafka import INPUT_EVENT_TYPES, KafkaConfig
-
-
-def key_of(event: dict[str, Any]) -> str:
-    """The contract's Kafka key for an input event (empty string when it cannot be found)."""
-    etype = event.get("type")
-    if etype == "gpu_sample":
-        return f"{event.get('node')}/{event.get('mig_uuid') or event.get('gpu_uuid')}"
-    if etype == "billing_delta":
-        w = event.get("workload")
-        return str(w.get("id")) if isinstance(w, dict) else ""
-    return str(event.get("model_id") or "")
+from spendwatch.contract import GPU_SAMPLE, INPUT_TYPES, kafka_key
+from spendwatch.kafka import KafkaConfig
 
 
 def route_line(line: bytes) -> tuple[str, bytes]:
@@ -32,10 +22,10 @@ def route_line(line: bytes) -> tuple[str, bytes]:
     try:
         obj = orjson.loads(line)
     except orjson.JSONDecodeError:
-        return "gpu_sample", b""
-    if not isinstance(obj, dict) or obj.get("type") not in INPUT_EVENT_TYPES:
-        return "gpu_sample", b""
-    return str(obj["type"]), key_of(obj).encode()
+        return GPU_SAMPLE, b""
+    if not isinstance(obj, dict) or obj.get("type") not in INPUT_TYPES:
+        return GPU_SAMPLE, b""
+    return str(obj["type"]), kafka_key(obj).encode()
 
 
 async def produce_lines(kafka: KafkaConfig, lines: Iterable[bytes], linger_ms: int = 20,

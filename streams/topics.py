@@ -10,8 +10,9 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 
+from spendwatch.contract import ANOMALY, DEADLETTER, INPUT_TYPES
 from spendwatch.errors import ConfigError, ExternalError
-from spendwatch.kafka import INPUT_EVENT_TYPES, KafkaConfig
+from spendwatch.kafka import KafkaConfig
 
 log = logging.getLogger(__name__)
 
@@ -28,8 +29,8 @@ class WorkerTopics:
 
     @classmethod
     def of(cls, kafka: KafkaConfig, group_id: str) -> WorkerTopics:
-        return cls(inputs=tuple(kafka.topic(t) for t in INPUT_EVENT_TYPES), anomalies=kafka.topic("anomaly"),
-                   deadletter=kafka.topic("deadletter"), state=kafka.topic_prefix + STATE_TOPIC + group_id)
+        return cls(inputs=tuple(kafka.topic(t) for t in INPUT_TYPES), anomalies=kafka.topic(ANOMALY),
+                   deadletter=kafka.topic(DEADLETTER), state=kafka.topic_prefix + STATE_TOPIC + group_id)
 
 
 async def ensure_topics(kafka: KafkaConfig, topics: WorkerTopics, partitions: int, replication: int,

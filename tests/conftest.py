@@ -14,7 +14,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from spendwatch.broker import LocalBroker
+from streams.broker import LocalBroker
 
 
 def _docker_kafka() -> Iterator[str]:

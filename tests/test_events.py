@@ -18,11 +18,11 @@ import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
+from collectors.simulate import SimConfig, simulate
 from detectors.engine import Engine
 from spendwatch.errors import BadEvent
 from spendwatch.events import decode, validate
-from spendwatch.replay import ReplayStats, replay_lines
-from spendwatch.simulate import SimConfig, simulate
+from streams.replay import ReplayStats, replay_lines
 
 WL = {"id": "ml/train-a", "kind": "training", "owner": "a@corp.example", "team": "ml", "labels": {"cc": "42"}}
 

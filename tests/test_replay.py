@@ -10,10 +10,10 @@ from pathlib import Path
 import orjson
 import pytest
 
+from collectors.simulate import SimConfig, simulate
 from detectors.engine import Engine
 from spendwatch.errors import BadEvent
 from spendwatch.events import decode
-from spendwatch.simulate import SimConfig, simulate
 
 CLI = [sys.executable, "-m", "spendwatch.cli"]
 

@@ -8,11 +8,11 @@ from functools import cache
 import orjson
 import pytest
 
+from collectors.simulate import DAY, INJECTIONS, SimConfig, Simulation, parse_inject, simulate
 from detectors.engine import Engine
 from detectors.idle_gpu import IdleGpuDetector
 from spendwatch.errors import BadEvent
 from spendwatch.events import decode
-from spendwatch.simulate import DAY, INJECTIONS, SimConfig, Simulation, parse_inject, simulate
 
 CFG = SimConfig(hours=8, gpus=16, seed=3, billing_days=3)
 

@@ -24,6 +24,7 @@ from sqlalchemy.dialects import postgresql as pg_dialect
 from sqlalchemy.dialects import sqlite as sqlite_dialect
 from sqlalchemy.engine import Connection
 
+from spendwatch.contract import ANOMALY
 from spendwatch.errors import BadEvent, ExternalError
 from spendwatch.history import schema
 from spendwatch.history.query import AnomalyQuery, summarize, where_clauses
@@ -89,7 +90,7 @@ def _row_for(event: Mapping[str, Any], now: float) -> dict[str, Any]:
 def row_to_anomaly(row: Mapping[str, Any]) -> dict[str, Any]:
     """The contract's anomaly fields (plus ``ts``, ``event_count`` and the Slack message) for a row."""
     return {
-        "type": "anomaly",
+        "type": ANOMALY,
         "id": row["id"],
         "kind": row["kind"],
         "state": row["state"],

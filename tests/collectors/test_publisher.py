@@ -10,10 +10,10 @@ from typing import Any
 import orjson
 import pytest
 
-from collectors.publisher import KafkaTransport, Publisher, Record, Spool, TransportError, event_key
-from spendwatch.broker import LocalBroker, free_port
+from collectors.publisher import KafkaTransport, Publisher, Record, Spool, TransportError
 from spendwatch.errors import BadEvent
 from spendwatch.kafka import KafkaConfig
+from streams.broker import LocalBroker, free_port
 
 
 def sample(i: int, gpu: str = "GPU-1") -> dict[str, Any]:
@@ -36,13 +36,6 @@ class FlakyTransport:
 
     def close(self) -> None:
         pass
-
-
-def test_keys_per_contract() -> None:
-    assert event_key(sample(1)) == "n1/GPU-1"
-    assert event_key({**sample(1), "mig_uuid": "MIG-x"}) == "n1/MIG-x"
-    assert event_key({"type": "billing_delta", "workload": {"id": "ns/app"}}) == "ns/app"
-    assert event_key({"type": "training_run", "model_id": "m"}) == "m"
 
 
 def test_invalid_events_are_refused(tmp_path: Path) -> None:

@@ -15,7 +15,8 @@ import pytest
 
 import detectors
 
-MODULES = sorted([m.name for m in pkgutil.walk_packages(detectors.__path__, "detectors.")] + ["spendwatch.prices"])
+MODULES = sorted([m.name for m in pkgutil.walk_packages(detectors.__path__, "detectors.")]
+                 + ["spendwatch.prices", "spendwatch.contract"])
 WITH_EXAMPLES = [name for name in MODULES if ">>>" in inspect.getsource(importlib.import_module(name))]
 
 

@@ -12,10 +12,10 @@ import types
 import orjson
 import pytest
 
+from collectors.simulate import SimConfig, simulate
 from detectors.engine import Engine
 from detectors.stats import drift_stats, spend_baseline, spend_periods
 from spendwatch.events import decode
-from spendwatch.simulate import SimConfig, simulate
 
 
 def _events() -> list[dict]:

@@ -22,15 +22,16 @@ from typing import Any
 import orjson
 import pytest
 
+from collectors.simulate import SimConfig, simulate
 from detectors.base import Detector, DetectorContext, EngineConfig
 from detectors.engine import Engine
 from detectors.registry import default_detector_classes
 from detectors.stats.drift_stats import DriftParams
+from spendwatch.contract import kafka_key
 from spendwatch.errors import BadEvent
 from spendwatch.events import decode, validate
 from spendwatch.prices import PriceConfig
-from spendwatch.replay import ReplayStats, replay_lines
-from spendwatch.simulate import SimConfig, simulate
+from streams.replay import ReplayStats, replay_lines
 
 CLASSES = default_detector_classes()
 
@@ -117,6 +118,16 @@ def test_module_has_examples_and_references(cls: type[Detector]) -> None:
     for section in ("Examples", "References"):
         assert f"\n{section}\n{'-' * len(section)}\n" in doc, f"{cls.__module__}: no numpydoc {section} section"
     assert ">>> " in doc.split("\nExamples\n", 1)[1], f"{cls.__module__}: the Examples section has no doctest"
+
+
+def test_keys_events_by_the_contract_kafka_key(cls: type[Detector]) -> None:
+    # a partition must hold whole detector keys: the state key is the message key of the event
+    checked = dict.fromkeys(cls.event_types, 0)
+    for event in _events():
+        if event["type"] in checked:
+            assert cls.key_of(event) == kafka_key(event), f"{cls.name}: key_of differs from the contract for {event}"
+            checked[event["type"]] += 1
+    assert all(checked.values()), f"the stream has no event of some type {cls.name} takes: {checked}"
 
 
 def test_deterministic(cls: type[Detector]) -> None:

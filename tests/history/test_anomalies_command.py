@@ -111,7 +111,7 @@ def test_replay_history_records_every_anomaly_event(tmp_path: Path, monkeypatch:
 def test_table_counts_an_open_anomaly_until_now_not_until_its_last_event() -> None:
     import io
 
-    from spendwatch.commands.anomalies import print_table
+    from spendwatch.cli.anomalies import print_table
 
     start = 1_774_000_000.0
     base = {"kind": "retrain_needed", "severity": "info", "started_at": start, "waste_usd": 0.0,

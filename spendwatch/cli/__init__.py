@@ -1,27 +1,35 @@
-"""`spendwatch` command line: one sub-command per module in ``spendwatch.commands``."""
+"""`spendwatch` command line: one sub-command per module in this package.
+
+Each module parses its arguments, calls one driver (in ``streams/``, ``collectors/``, the
+history store or the simulator) and prints what it returns; nothing else. The composition
+roots live beside what they compose: the worker and alerter loops, replay, the demo and the
+local broker in ``streams/``, the collectors' wiring in ``collectors/``.
+"""
 
 from __future__ import annotations
 
 import argparse
-import importlib
 import logging
 import sys
+from types import ModuleType
 
 from spendwatch import __version__
+from spendwatch.cli import alerter, anomalies, broker, collect, demo, emit, replay, simulate, worker
 from spendwatch.errors import SpendwatchError
 
-# Sub-command modules, in the order `--help` lists them.
-COMMAND_MODULES = [
-    "replay",
-    "worker",
-    "broker",
-    "demo",
-    "collect",
-    "emit",
-    "simulate",
-    "anomalies",
-    "alerter",
-]
+# Sub-command modules, in the order `--help` lists them; each has ``register(subparsers)``.
+COMMANDS: dict[str, ModuleType] = {
+    "replay": replay,
+    "worker": worker,
+    "broker": broker,
+    "demo": demo,
+    "collect": collect,
+    "emit": emit,
+    "simulate": simulate,
+    "anomalies": anomalies,
+    "alerter": alerter,
+}
+COMMAND_MODULES = list(COMMANDS)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -32,8 +40,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"spendwatch {__version__}")
     parser.add_argument("--log-level", default="INFO", help="logging level (default: INFO)")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for name in COMMAND_MODULES:
-        importlib.import_module(f"spendwatch.commands.{name}").register(sub)
+    for module in COMMANDS.values():
+        module.register(sub)
     return parser
 
 
@@ -52,7 +60,3 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     except KeyboardInterrupt:
         return 130
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-import argparse
 from pathlib import Path
 
 import orjson
 import pytest
 
-from spendwatch.commands.alerter import run_alerter
+from spendwatch.config import load_settings
 from spendwatch.history import open_store
+from streams.alerter import AlerterOptions, run_alerter
 
 T0 = 1_774_384_000.0
 
@@ -37,9 +37,9 @@ def test_alerter_records_history_and_alerts(kafka_bootstrap: str, unique: str, t
     producer.send(topic, value=b"not json")  # bad input: skipped, counted, never stops the alerter
     producer.flush()
     producer.close()
-    args = argparse.Namespace(config=None, db=db, group_id=f"g{unique}", metrics_port=0, metrics_addr="127.0.0.1",
-                              flush_interval=0.5, exit_when_idle=5.0, session_timeout_ms=2000)
-    assert run_alerter(args) == 0
+    options = AlerterOptions(db=db, group_id=f"g{unique}", metrics_port=0, metrics_addr="127.0.0.1",
+                             flush_interval_s=0.5, exit_when_idle_s=5.0, session_timeout_ms=2000)
+    assert run_alerter(load_settings(None), options) == 0
     with open_store(db) as store:
         got = {a["id"]: a["state"] for a in store.query()}
         assert got == {"idle_gpu-0": "resolved", "idle_gpu-1": "open"}
@@ -48,5 +48,5 @@ def test_alerter_records_history_and_alerts(kafka_bootstrap: str, unique: str, t
     # idle_gpu-0 was resolved either before its post was due (posted showing resolved) or after (edited).
     assert "resolved 2026-03-24 21:26 utc" in out.lower()
     # Committed: a second run of the same group reads nothing and posts nothing.
-    assert run_alerter(args) == 0
+    assert run_alerter(load_settings(None), options) == 0
     assert "ALERT" not in capsys.readouterr().out

@@ -1,4 +1,4 @@
-"""`spendwatch replay EVENTS.jsonl [--config FILE] [--out FILE]`."""
+"""`spendwatch replay EVENTS.jsonl [--config FILE] [--out FILE]`: the driver is :func:`streams.replay.replay_stream`."""
 
 from __future__ import annotations
 
@@ -6,12 +6,11 @@ import argparse
 import os
 import sys
 import time
+from collections.abc import Iterator
 from typing import IO, Any
 
-from detectors.engine import Engine
 from spendwatch.config import load_settings
-from spendwatch.events import encode
-from spendwatch.replay import ReplayStats, replay_lines
+from streams.replay import ReplayStats, replay_stream
 
 
 def register(sub: Any) -> None:
@@ -60,8 +59,6 @@ class _Progress:
 
 def run(args: argparse.Namespace) -> int:
     settings = load_settings(args.config)
-    engine = Engine(settings)
-    stats = ReplayStats()
     try:
         src: IO[bytes] = sys.stdin.buffer if args.events == "-" else open(args.events, "rb")  # noqa: SIM115
     except OSError as exc:
@@ -73,6 +70,7 @@ def run(args: argparse.Namespace) -> int:
     show = args.progress == "always" or (args.progress == "auto" and sys.stderr.isatty())
     progress = _Progress(os.fstat(src.fileno()).st_size, sys.stderr) if show and args.events != "-" else None
     reported = 0
+    stats = ReplayStats()
 
     def on_bad(lineno: int, reason: str, raw: bytes) -> None:
         nonlocal reported
@@ -80,22 +78,16 @@ def run(args: argparse.Namespace) -> int:
             reported += 1
             print(f"{args.events}:{lineno}: bad input: {reason}", file=sys.stderr)
 
-    def lines() -> Any:
+    def lines() -> Iterator[bytes]:
         for raw in src:
             if progress is not None:
                 progress.advance(len(raw), stats.events)
             yield raw
 
-    history: list[dict[str, Any]] | None = [] if args.history is not None else None
     out: IO[bytes] = open(args.out, "wb") if args.out else sys.stdout.buffer  # noqa: SIM115
-    t0 = time.perf_counter()
     try:
         with src:
-            for anomaly in replay_lines(lines(), engine, stats, on_bad):
-                out.write(encode(anomaly))
-                out.write(b"\n")
-                if history is not None:
-                    history.append(anomaly)
+            result = replay_stream(lines(), settings, out, on_bad, history=args.history, stats=stats)
     except OSError as exc:
         print(f"spendwatch replay: cannot read {args.events}: {exc}", file=sys.stderr)
         return 1
@@ -105,17 +97,13 @@ def run(args: argparse.Namespace) -> int:
             out.close()
         if progress is not None:
             progress.close()
-    if history is not None:
-        from spendwatch.history import open_store
-
-        with open_store(args.history or None) as store:
-            changed = store.record_many(history)
-            print(f"replay: recorded {changed:,} new anomaly events in {store.safe_url}", file=sys.stderr)
-    elapsed = time.perf_counter() - t0
+    if result.recorded is not None:
+        print(f"replay: recorded {result.recorded:,} new anomaly events in {result.store_url}", file=sys.stderr)
     if stats.bad > reported:
         print(f"... {stats.bad - reported} more bad lines not shown", file=sys.stderr)
     reasons = ", ".join(f"{k}: {v}" for k, v in sorted(stats.bad_by_reason.items()))
+    elapsed = result.elapsed_s
     print(f"replay: {stats.events:,} events, {stats.bad:,} bad lines{f' ({reasons})' if reasons else ''}, "
-          f"{stats.anomalies:,} anomaly events, {len(engine.open_anomaly_ids)} still open, "
+          f"{stats.anomalies:,} anomaly events, {result.still_open} still open, "
           f"{elapsed:.1f}s ({stats.lines / max(elapsed, 1e-9):,.0f} lines/s)", file=sys.stderr)
     return 0

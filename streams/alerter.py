@@ -1,4 +1,4 @@
-"""`spendwatch alerter`: consume spendwatch.anomalies, record the history, route alerts.
+"""The alerter: consume spendwatch.anomalies, record the history, route alerts (``spendwatch alerter``).
 
 A separate process from the stream worker, for deployments that want alerting apart (or a
 worker that does not alert). Per poll: decode the batch, record it in the history store, hand each
@@ -10,41 +10,51 @@ Broker settings come from :func:`spendwatch.kafka.kafka_config` (``SPENDWATCH_KA
 
 from __future__ import annotations
 
-import argparse
 import contextlib
 import logging
 import signal
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 import orjson
 
-from spendwatch.config import load_settings
+from spendwatch.config import Settings
+from spendwatch.contract import ANOMALY
 from spendwatch.errors import BadEvent, ExternalError
 from spendwatch.kafka import kafka_config
 
 log = logging.getLogger("spendwatch.alerter")
 
 
-def register(sub: Any) -> None:
-    p = sub.add_parser(
-        "alerter",
-        help="consume anomalies from Kafka, record their history and send alerts (Slack or console)",
-        description="Consume the spendwatch.anomalies topic, record every anomaly event in the history store "
-                    "(--db / SPENDWATCH_DB) and route alerts (Slack when SPENDWATCH_SLACK_TOKEN[_FILE] is set, "
-                    "else the console). Offsets are committed after recording.",
-    )
-    p.add_argument("--config", metavar="FILE", help="settings file (YAML or JSON)")
-    p.add_argument("--db", metavar="URL", help="history store URL (default: $SPENDWATCH_DB or the SQLite file)")
-    p.add_argument("--group-id", default="spendwatch-alerter", help="Kafka consumer group (default: %(default)s)")
-    p.add_argument("--metrics-port", type=int, default=9466, help="Prometheus /metrics port, 0 = off (default: 9466)")
-    p.add_argument("--metrics-addr", default="127.0.0.1", help="address /metrics binds to (default: 127.0.0.1)")
-    p.add_argument("--flush-interval", type=float, default=1.0, metavar="S",
-                   help="deliver due alerts at least this often (default: 1 s)")
-    p.add_argument("--session-timeout-ms", type=int, default=10000, help="Kafka consumer session timeout")
-    p.add_argument("--exit-when-idle", type=float, default=None, metavar="S", help=argparse.SUPPRESS)  # tests
-    p.set_defaults(func=run)
+@dataclass(frozen=True)
+class AlerterOptions:
+    """How one alerter process runs (the ``spendwatch alerter`` flags).
+
+    Parameters
+    ----------
+    db
+        History store URL (None: ``SPENDWATCH_DB``, else the default SQLite file).
+    group_id
+        Kafka consumer group.
+    metrics_port, metrics_addr
+        Where ``/metrics`` is served (port 0: not served).
+    flush_interval_s
+        Due alerts are delivered at least this often.
+    session_timeout_ms
+        Kafka consumer group session timeout.
+    exit_when_idle_s
+        Return once nothing arrived for this long (None: run until a signal or ``stop``).
+    """
+
+    db: str | None = None
+    group_id: str = "spendwatch-alerter"
+    metrics_port: int = 9466
+    metrics_addr: str = "127.0.0.1"
+    flush_interval_s: float = 1.0
+    session_timeout_ms: int = 10000
+    exit_when_idle_s: float | None = None
 
 
 class Metrics:
@@ -77,30 +87,29 @@ def decode(value: bytes | None) -> dict[str, Any]:
         event = orjson.loads(value or b"")
     except orjson.JSONDecodeError as exc:
         raise BadEvent(f"not valid JSON: {exc}") from None
-    if not isinstance(event, dict) or event.get("type", "anomaly") != "anomaly" or not isinstance(event.get("id"), str):
+    if not isinstance(event, dict) or event.get("type", ANOMALY) != ANOMALY or not isinstance(event.get("id"), str):
         raise BadEvent("not an anomaly event (needs type 'anomaly' and a string id)")
     return event
 
 
-def run_alerter(args: argparse.Namespace, stop: Callable[[], bool] = lambda: False) -> int:
+def run_alerter(settings: Settings, options: AlerterOptions, stop: Callable[[], bool] = lambda: False) -> int:
     """The consume → record → alert → commit loop (``stop`` ends it; also SIGTERM/SIGINT)."""
     from kafka import KafkaConsumer
 
     from alerting.pipeline import build_alert_pipeline
 
-    settings = load_settings(args.config)
     kcfg = kafka_config(settings)
-    pipeline = build_alert_pipeline(settings, store_url=args.db)
+    pipeline = build_alert_pipeline(settings, store_url=options.db)
     store = pipeline.store
     assert store is not None
     metrics = Metrics()
-    if args.metrics_port:
-        metrics.serve(args.metrics_port, args.metrics_addr)
-    topic = kcfg.topic("anomaly")
+    if options.metrics_port:
+        metrics.serve(options.metrics_port, options.metrics_addr)
+    topic = kcfg.topic(ANOMALY)
     try:
-        consumer = KafkaConsumer(topic, group_id=args.group_id, enable_auto_commit=False,
-                                 auto_offset_reset="earliest", session_timeout_ms=args.session_timeout_ms,
-                                 heartbeat_interval_ms=max(100, args.session_timeout_ms // 4),
+        consumer = KafkaConsumer(topic, group_id=options.group_id, enable_auto_commit=False,
+                                 auto_offset_reset="earliest", session_timeout_ms=options.session_timeout_ms,
+                                 heartbeat_interval_ms=max(100, options.session_timeout_ms // 4),
                                  **kcfg.kafka_python_kwargs())
     except Exception as exc:  # noqa: BLE001 - kafka-python raises several unrelated types here
         pipeline.close()
@@ -116,11 +125,11 @@ def run_alerter(args: argparse.Namespace, stop: Callable[[], bool] = lambda: Fal
         with contextlib.suppress(ValueError):  # not the main thread (tests)
             signal.signal(sig, on_signal)
     log.info("alerter: consuming %s from %s as group %s; history in %s", topic, kcfg.bootstrap_servers,
-             args.group_id, store.safe_url)
+             options.group_id, store.safe_url)
     last_flush = last_data = time.monotonic()
     try:
         while not stopping and not stop():
-            batch = consumer.poll(timeout_ms=int(args.flush_interval * 1000), max_records=1000)
+            batch = consumer.poll(timeout_ms=int(options.flush_interval_s * 1000), max_records=1000)
             events = []
             for tp, records in batch.items():
                 for r in records:
@@ -137,13 +146,13 @@ def run_alerter(args: argparse.Namespace, stop: Callable[[], bool] = lambda: Fal
                         pipeline.handle(e)
                     metrics.consumed.inc(len(events))
                 consumer.commit()  # after the history and the alert decisions are stored
-            if time.monotonic() - last_flush >= args.flush_interval or not batch:
+            if time.monotonic() - last_flush >= options.flush_interval_s or not batch:
                 pipeline.flush()
                 last_flush = time.monotonic()
                 metrics.posted.set(pipeline.stats.posted)
                 metrics.failures.set(pipeline.stats.failures)
                 metrics.pending.set(pipeline.pending())
-            if args.exit_when_idle is not None and time.monotonic() - last_data > args.exit_when_idle:
+            if options.exit_when_idle_s is not None and time.monotonic() - last_data > options.exit_when_idle_s:
                 break
     finally:
         pipeline.flush()
@@ -151,6 +160,3 @@ def run_alerter(args: argparse.Namespace, stop: Callable[[], bool] = lambda: Fal
         pipeline.close()
     return 0
 
-
-def run(args: argparse.Namespace) -> int:
-    return run_alerter(args)

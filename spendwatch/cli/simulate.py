@@ -9,7 +9,7 @@ from typing import IO, Any
 
 import orjson
 
-from spendwatch.simulate import DEFAULT_START, INJECTIONS, SimConfig, parse_inject, simulate
+from collectors.simulate import DEFAULT_START, INJECTIONS, SimConfig, parse_inject, simulate
 
 
 def register(sub: Any) -> None:

@@ -1,0 +1,185 @@
+"""`spendwatch demo`: a simulated day of a GPU fleet with every kind of problem, through the detectors.
+
+The driver is :func:`streams.demo.run_demo` (simulate, detect, alert, record); this module
+parses the flags and prints what it reports: the open and resolved anomalies (owner, $ wasted,
+$/day), waste by team, and which injected problems were caught.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import sys
+import time
+from collections.abc import Iterable
+from typing import Any
+
+from collectors.simulate import HOUR
+from detectors.registry import default_detector_classes
+from spendwatch.config import load_settings
+from streams.demo import DemoOptions, DemoRun, run_demo
+
+
+def register(sub: Any) -> None:
+    p = sub.add_parser(
+        "demo",
+        help="simulate a day of a GPU fleet with injected problems and show what spendwatch catches",
+        description="Simulate a fleet for a day of event time with every kind of injected problem, run the "
+                    "detectors over it in-process, and print the anomalies (owner, $ wasted, $/day), waste by "
+                    "team and which injected problems were caught. Alerts go through the alert pipeline (to "
+                    "the console when no Slack token is set) and anomalies are recorded in the history store.",
+    )
+    p.add_argument("--hours", type=float, default=24.0, help="event time to simulate (default: 24)")
+    p.add_argument("--gpus", type=int, default=32, help="physical GPUs in the fleet (default: 32)")
+    p.add_argument("--seed", type=int, default=1, help="random seed (default: 1)")
+    p.add_argument("--config", metavar="FILE", help="settings file (YAML or JSON)")
+    p.add_argument("--start", type=float, metavar="EPOCH",
+                   help="start of the simulated day (default: the last full hours up to now, so the "
+                        "anomalies land in the recent history)")
+    p.add_argument("--alerts", action=argparse.BooleanOptionalAction, default=True,
+                   help="route anomalies through the alert pipeline (default: on)")
+    p.add_argument("--max-alerts", type=int, default=6, metavar="N",
+                   help="send alerts for at most N anomalies (default: 6)")
+    p.add_argument("--history", action=argparse.BooleanOptionalAction, default=True,
+                   help="record the anomalies in the history store (default: on)")
+    p.add_argument("--db", metavar="URL", help="history store URL (default: SPENDWATCH_DB or the local SQLite file)")
+    p.add_argument("--kafka", action="store_true",
+                   help="run the events through a Kafka broker and the stream worker instead of in-process "
+                        "(a local Tansu broker unless SPENDWATCH_KAFKA is set)")
+    p.set_defaults(func=run)
+
+
+# --------------------------------------------------------------------------- formatting
+def _utc(ts: float) -> str:
+    return time.strftime("%m-%d %H:%M", time.gmtime(ts))
+
+
+def _usd(x: float) -> str:
+    return f"${x:,.2f}" if x < 1000 else f"${x:,.0f}"
+
+
+def _owner(a: dict[str, Any]) -> str:
+    w = a.get("workload") or {}
+    return str(w.get("owner") or w.get("team") or "platform (unallocated)")
+
+
+def _team(a: dict[str, Any]) -> str:
+    w = a.get("workload") or {}
+    return str(w.get("team") or "(unallocated)")
+
+
+def _table(rows: list[list[str]], right: Iterable[int] = ()) -> list[str]:
+    """Plain aligned columns (no dependency on a table library)."""
+    right = set(right)
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    return ["  " + "  ".join(c.rjust(widths[i]) if i in right else c.ljust(widths[i]) for i, c in enumerate(r))
+            .rstrip() for r in rows]
+
+
+class _Printer:
+    """Prints what the demo reports, on stdout (progress notes on stderr)."""
+
+    def __init__(self) -> None:
+        self.p = sys.stdout.write
+
+    def note(self, text: str) -> None:
+        print(text, file=sys.stderr)
+
+    def detected(self, run: DemoRun) -> None:
+        p, cfg, stats = self.p, run.config, run.stats
+        nodes = math.ceil(cfg.gpus / 8)
+        p(f"spendwatch demo: {cfg.gpus} GPUs on {nodes} nodes ({run.sim.streams} GPU/MIG streams), "
+          f"{cfg.hours:g} h of event time ({_utc(cfg.start)} to {_utc(cfg.end)} UTC), "
+          f"{len(run.sim.truth)} injected problems\n")
+        p(f"  simulated {stats.events:,} events ({cfg.billing_days:g} days of billing history) in "
+          f"{run.simulate_s:.1f}s; {'broker + worker' if run.through_kafka else 'detectors'} ran over them in "
+          f"{run.detect_s:.1f}s ({stats.events / max(run.detect_s, 1e-9):,.0f} events/s); "
+          f"{stats.bad} malformed lines skipped\n\n")
+        latest = run.latest
+        now = cfg.end
+        _print_anomalies(p, [a for a in latest.values() if a["state"] == "open"], "Open anomalies", now)
+        _print_anomalies(p, [a for a in latest.values() if a["state"] == "resolved"], "Resolved anomalies", now)
+        _print_teams(p, list(latest.values()))
+        _print_truth(p, run.matched)
+
+    def alerting(self, count: int) -> None:
+        self.p(f"Alerts for the {count} costliest anomalies (console when no Slack token is set; "
+               f"--max-alerts N for more, --no-alerts for none)\n")
+        sys.stdout.flush()
+
+    def alerted(self, said_anything: bool) -> None:
+        sys.stdout.flush()
+        if not said_anything:
+            self.p("  (nothing new to say: these anomalies were alerted by an earlier run; the notification log "
+                   "deduplicates)\n")
+        self.p("\n")
+
+    def recorded(self, count: int) -> None:
+        self.p(f"Recorded {count} anomaly events in the history store. Query them with:\n"
+               f"  spendwatch anomalies --since 30d\n")
+
+
+def run(args: argparse.Namespace) -> int:
+    options = DemoOptions(hours=args.hours, gpus=args.gpus, seed=args.seed, start=args.start, alerts=args.alerts,
+                          max_alerts=args.max_alerts, history=args.history, db=args.db, kafka=args.kafka)
+    return run_demo(load_settings(args.config), options, _Printer())
+
+
+def _print_anomalies(p: Any, anomalies: list[dict[str, Any]], title: str, now: float) -> None:
+    p(f"{title} ({len(anomalies)})\n")
+    if not anomalies:
+        p("  none\n\n")
+        return
+    anomalies.sort(key=lambda a: (-a["waste_usd"], -a["projected_daily_usd"], a["started_at"]))
+    rows = [["SEVERITY", "KIND", "RESOURCE", "OWNER", "WASTED", "$/DAY", "SINCE"]]
+    for a in anomalies:
+        until = a["resolved_at"] or now
+        rows.append([a["severity"], a["kind"], str(a["resource"])[:24], _owner(a)[:32], _usd(a["waste_usd"]),
+                     _usd(a["projected_daily_usd"]),
+                     f"{_utc(a['started_at'])} ({(until - a['started_at']) / HOUR:.1f} h)"])
+    table = _table(rows, right=(4, 5))
+    p(table[0] + "\n")
+    for line, a in zip(table[1:], anomalies, strict=True):
+        p(line + "\n")
+        p(f"      {a['summary']}\n")
+    p("\n")
+
+
+def _print_teams(p: Any, latest: list[dict[str, Any]]) -> None:
+    teams: dict[str, list[float]] = {}
+    for a in latest:
+        row = teams.setdefault(_team(a), [0, 0.0, 0.0])
+        row[0] += 1
+        row[1] += a["waste_usd"]
+        if a["state"] == "open":
+            row[2] += a["projected_daily_usd"]
+    p("Waste by team\n")
+    if not teams:
+        p("  none\n\n")
+        return
+    rows = [["TEAM", "ANOMALIES", "WASTED", "$/DAY NOW"]]
+    for team, (n, waste, daily) in sorted(teams.items(), key=lambda kv: (-kv[1][1], kv[0])):
+        rows.append([team, str(int(n)), _usd(waste), _usd(daily)])
+    total = [sum(r[i] for r in teams.values()) for i in range(3)]
+    rows.append(["total", str(int(total[0])), _usd(total[1]), _usd(total[2])])
+    for line in _table(rows, right=(1, 2, 3)):
+        p(line + "\n")
+    p("\n")
+
+
+def _print_truth(p: Any, matched: list[tuple[dict[str, Any], Any]]) -> None:
+    caught = sum(1 for _t, a in matched if a is not None)
+    p(f"Injected problems caught: {caught} of {len(matched)}\n")
+    rows = [["", "INJECTED", "RESOURCE", "STARTED", "DETECTED AFTER", "AS"]]
+    for t, a in matched:
+        rows.append(["ok" if a else "--", t["kind"], str(t["resource"] or t["workload"])[:24], _utc(t["start"]),
+                     f"{(a['detected_at'] - t['start']) / 60:.0f} min" if a else "not detected",
+                     a["kind"] if a else f"expected {'/'.join(t['expected_kinds'])}"])
+    for line in _table(rows, right=(4,)):
+        p(line + "\n")
+    kinds = {a["kind"] for _t, a in matched if a}
+    missing = sorted({k for t, a in matched if a is None for k in t["expected_kinds"]} - kinds)
+    if missing:
+        p(f"  (not caught: {', '.join(missing)}; detectors running: "
+          f"{', '.join(sorted(cls.name for cls in default_detector_classes()))})\n")
+    p("\n")

@@ -1,1 +1,0 @@
-"""One module per `spendwatch` sub-command; each exposes ``register(subparsers)``."""

@@ -1,0 +1,94 @@
+"""The external contract's names and its one Kafka key rule (shared/CONTRACT.md, "Topics").
+
+Everything that puts events on Kafka (the collectors' publisher, the SDK, ``spendwatch
+produce``), everything that reads them (the worker) and every detector's state key use what is
+here, so the rule that keeps one detector key in one partition number on every input topic is
+written once:
+
+- ``spendwatch.gpu.samples``: ``gpu_sample``, keyed ``<node>/<gpu_uuid>`` (MIG: ``<node>/<mig_uuid>``);
+- ``spendwatch.billing.deltas``: ``billing_delta``, keyed ``workload.id``;
+- ``spendwatch.training.runs``: ``training_run``, keyed ``model_id``;
+- ``spendwatch.model.observations``: ``model_observation``, keyed ``model_id``;
+- ``spendwatch.anomalies`` (output): ``anomaly``, keyed by the anomaly ``id``;
+- ``spendwatch.deadletter`` (output): the raw value plus ``reason``, keyed as received.
+
+A configurable prefix goes in front of every topic name.
+
+The key functions are lenient: they also key a value that is not a valid event (a field
+missing gives an empty part, never an exception), so a producer can route a bad line to the
+worker, which dead-letters it.
+
+Examples
+--------
+>>> kafka_key({"type": "gpu_sample", "node": "n1", "gpu_uuid": "GPU-1", "mig_uuid": None})
+'n1/GPU-1'
+>>> kafka_key({"type": "gpu_sample", "node": "n1", "gpu_uuid": "GPU-1", "mig_uuid": "MIG-7"})
+'n1/MIG-7'
+>>> kafka_key({"type": "billing_delta", "workload": {"id": "ml/agent"}})
+'ml/agent'
+>>> kafka_key({"type": "training_run", "model_id": "churn"}), topic_name(TRAINING_RUN, prefix="dev.")
+('churn', 'dev.spendwatch.training.runs')
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+GPU_SAMPLE = "gpu_sample"
+BILLING_DELTA = "billing_delta"
+TRAINING_RUN = "training_run"
+MODEL_OBSERVATION = "model_observation"
+INPUT_TYPES = (GPU_SAMPLE, BILLING_DELTA, TRAINING_RUN, MODEL_OBSERVATION)
+ANOMALY = "anomaly"  # the output event type, and its topic's name in TOPICS
+DEADLETTER = "deadletter"  # the dead-letter topic's name in TOPICS
+
+TOPICS = {
+    GPU_SAMPLE: "spendwatch.gpu.samples",
+    BILLING_DELTA: "spendwatch.billing.deltas",
+    TRAINING_RUN: "spendwatch.training.runs",
+    MODEL_OBSERVATION: "spendwatch.model.observations",
+    ANOMALY: "spendwatch.anomalies",
+    DEADLETTER: "spendwatch.deadletter",
+}
+
+
+def topic_name(event_type: str, prefix: str = "") -> str:
+    """The topic of an input event type (or ``anomaly`` / ``deadletter``), with the configured prefix."""
+    return prefix + TOPICS[event_type]
+
+
+def gpu_sample_key(event: dict[str, Any]) -> str:
+    """``<node>/<gpu_uuid>``, or ``<node>/<mig_uuid>`` for a MIG instance."""
+    return f"{event.get('node')}/{event.get('mig_uuid') or event.get('gpu_uuid')}"
+
+
+def billing_delta_key(event: dict[str, Any]) -> str:
+    """``workload.id`` (empty when the value has no workload object)."""
+    w = event.get("workload")
+    return str(w.get("id")) if isinstance(w, dict) else ""
+
+
+def model_key(event: dict[str, Any]) -> str:
+    """``model_id``: the key of ``training_run`` and ``model_observation`` (empty when missing)."""
+    return str(event.get("model_id") or "")
+
+
+def anomaly_key(event: dict[str, Any]) -> str:
+    """The anomaly's ``id``."""
+    return str(event.get("id") or "")
+
+
+KEY_RULES: dict[str, Callable[[dict[str, Any]], str]] = {
+    GPU_SAMPLE: gpu_sample_key,
+    BILLING_DELTA: billing_delta_key,
+    TRAINING_RUN: model_key,
+    MODEL_OBSERVATION: model_key,
+    ANOMALY: anomaly_key,
+}
+
+
+def kafka_key(event: dict[str, Any]) -> str:
+    """The contract's Kafka key of an event, by its ``type`` (empty for a value of no known type)."""
+    rule = KEY_RULES.get(event.get("type"))  # type: ignore[arg-type]
+    return rule(event) if rule is not None else ""
