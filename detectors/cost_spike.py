@@ -340,8 +340,10 @@ class CostSpikeDetector(Detector):
 
     def _trusted(self, t: float) -> bool:
         b, cfg = self.baseline, self.config
-        return (b is not None and b.n >= cfg.trust_min_periods and b.mature(t)
-                and b.span_s(t) >= max(cfg.trust_after_s, cfg.trust_min_periods * self.period))
+        # periods learned: trust_min_periods, or a week's worth for a daily series (7), whichever is fewer
+        need = min(cfg.trust_min_periods, max(2, round(cfg.trust_after_s / self.period)))
+        return (b is not None and b.n >= need and b.mature(t)
+                and b.span_s(t) >= max(cfg.trust_after_s, need * self.period))
 
     def _cold_ready(self, t: float) -> bool:
         """Enough history (a day of periods) for the cold-start rule: a new series is never an anomaly."""

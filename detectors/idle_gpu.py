@@ -30,10 +30,10 @@ Each GPU's own dwell (the learned rhythm)
     - a *straggler*: a training GPU idle while the other GPUs of its workload on its node are
       busy (a rank that is not running), and it has never idled alone before:
       ``straggler_dwell_s`` (4 min);
-    - otherwise, the rhythm is not known yet: ``dwell_s`` (20 min) for training and inference
-      workloads and GPUs they left unallocated; ``cold_dwell_s`` (45 min) for batch, notebook and
-      unknown-kind workloads and GPUs they left unallocated, whose gaps between jobs are routine
-      until their own rhythm says otherwise.
+    - otherwise, the rhythm is not known yet: ``dwell_s`` (20 min, the configured default) for a
+      GPU idle from its first sample and for training and inference workloads; ``cold_dwell_s``
+      (45 min) for batch, notebook and unknown-kind workloads and unallocated GPUs, whose gaps
+      between jobs (a pool's scheduling gaps) are routine until their own rhythm says otherwise.
 
     A stretch that was flagged and ended with the GPU busy again is learned as a gap only when
     it lasted less than ``learn_flagged_below`` x its dwell (a routine gap that the cold-start
@@ -78,9 +78,10 @@ State
 
 Examples
 --------
-A notebook's GPU that does nothing for an hour, sampled every minute, then gets busy: with no
-rhythm known yet, a notebook waits the cold dwell (45 min), and the anomaly resolves once the GPU
-has been busy for the 15 minutes that end an open one, at the moment it got busy:
+A notebook's GPU that does nothing for an hour from its very first sample, sampled every minute,
+then gets busy: with no history at all it waits the configured default dwell (20 min), and the
+anomaly resolves once the GPU has been busy for the 15 minutes that end an open one, dated the
+moment it got busy:
 
 >>> from detectors.engine import Engine
 >>> from spendwatch.events import validate
@@ -92,9 +93,9 @@ has been busy for the 15 minutes that end an open one, at the moment it got busy
 >>> out = [a for t in range(60, 3601, 60) for a in engine.process(sample(float(t), 0.0))]
 >>> out += [a for t in range(3660, 4800, 60) for a in engine.process(sample(float(t), 90.0))]
 >>> [(a["kind"], a["state"], a["waste_usd"], a["projected_daily_usd"]) for a in out]
-[('idle_gpu', 'open', 1.5, 48.0), ('idle_gpu', 'resolved', 2.0, 48.0)]
+[('idle_gpu', 'open', 0.67, 48.0), ('idle_gpu', 'open', 1.67, 48.0), ('idle_gpu', 'resolved', 2.0, 48.0)]
 >>> out[0]["summary"]
-'GPU idle 0.8 h on n1 (unknown model); ml/notebook is paying $2.00/h: $1.50 lost so far, $48/day'
+'GPU idle 0.3 h on n1 (unknown model); ml/notebook is paying $2.00/h: $0.67 lost so far, $48/day'
 >>> out[0]["evidence"]["dwell_source"]
 'default'
 
@@ -145,10 +146,11 @@ class IdleConfig:
         A stretch opens an anomaly only while its mean activity is below this (1 %).
     dwell_s
         Idle time before an anomaly opens on a GPU whose rhythm is not known yet, running a
-        training or inference workload, or left unallocated by one (1200 s).
+        training or inference workload, or idle from its first sample (1200 s).
     cold_dwell_s, cold_kinds
-        The same for ``cold_kinds`` workloads ("batch", "unknown", "notebook") and GPUs left
-        unallocated by one (2700 s): their gaps are routine until their rhythm says otherwise.
+        The same for ``cold_kinds`` workloads ("batch", "unknown", "notebook") and unallocated GPUs
+        (2700 s): their gaps are routine until their rhythm says otherwise. A GPU idle from its
+        very first sample gets ``dwell_s``.
     fast_dwell_s
         The dwell of a GPU with ``continuity_s`` of busy history and no gaps, running a
         ``fast_kinds`` workload (570 s).
@@ -245,7 +247,7 @@ class IdleGpuDetector(Detector):
         self.busy_now = False
         self.group: tuple[str, str | None] | None = None  # (node, workload id) it is registered under
         self.recent_workloads: list[str | None] = []
-        self.last_kind: str | None = None  # kind of the latest workload the GPU carried
+        self.last_interval: float | None = None
         self._reset()
 
     def _reset(self) -> None:
@@ -278,6 +280,7 @@ class IdleGpuDetector(Detector):
             self.first_ts = ts
         cfg = self.config
         interval = event["interval_s"]
+        self.last_interval = interval
         sample_start = ts - interval
         price = self._price(event)
         sm = event.get("sm_active_pct")
@@ -294,8 +297,6 @@ class IdleGpuDetector(Detector):
                 out.extend(self._end(last, busy=False))  # a long silence: we cannot say it stayed idle
             elif wid != _workload_id(self.workload) and wid not in self.recent_workloads:
                 out.extend(self._end(sample_start, busy=False))
-        if workload:
-            self.last_kind = workload.get("kind")
         if wid not in self.recent_workloads:
             self.recent_workloads.append(wid)
             del self.recent_workloads[:-_RECENT_WORKLOADS]
@@ -431,10 +432,16 @@ class IdleGpuDetector(Detector):
             self.dwell, self.dwell_source = min(self.dwell, cfg.straggler_dwell_s), "straggler"
 
     def _cold_dwell(self, workload: dict[str, Any] | None, kind: str | None) -> float:
-        """The dwell while the GPU's rhythm is not known: longer for workloads whose gaps are routine."""
+        """The dwell while the GPU's rhythm is not known: ``dwell_s`` (the configured default) for a
+        GPU seen for the first time and for training and inference workloads; ``cold_dwell_s`` for
+        workloads whose gaps are routine and for unallocated GPUs (a pool's scheduling gaps)."""
         cfg = self.config
-        routine = (kind if workload else self.last_kind) in cfg.cold_kinds or (not workload and self.last_kind is None)
-        return cfg.cold_dwell_s if routine else cfg.dwell_s
+        if self.first_ts is not None and self.last_ts is not None and self.last_ts - self.first_ts <= \
+                2 * (self.last_interval or 60.0):
+            return cfg.dwell_s  # no history at all yet: the configured default
+        if not workload or kind in cfg.cold_kinds:
+            return cfg.cold_dwell_s
+        return cfg.dwell_s
 
     def _learned_dwell(self, gaps: list[float]) -> float:
         """A dwell that a routine gap outlasts about once in ``exp(gap_z)``-tail odds: the upper

@@ -22,13 +22,15 @@ Method (per model, per feature)
       of the last quiet window before it. Drift clears after ``clear_tests`` consecutive tests
       below ``clear_ratio`` x threshold (hysteresis, so a drift near the threshold does not
       flap into several anomalies).
-    - **Like hours with like hours**: each feature also keeps a *reference day*: every hour of
-      the day as first seen after the reset, as a small quantile sketch. A test elevated against
-      the reference counts only if the window is also unlike the same hours of the reference
-      day (the hour and its neighbours, once they are a day old): a feature that follows a
-      24-hour cycle (traffic mix, time of day, the predictions that follow them) moves away from
-      a reference taken at one hour, and comes back, every day. A drift is over when the window
-      is back like those hours (or, where the reference day has none yet, like the reference).
+    - **Like hours with like hours**: each feature also keeps a *reference day*: the mean and
+      spread of every half hour of the day as first seen after the reset (48 x 3 numbers). Once
+      the window's half hour is a day old, a test elevated against the reference counts only if
+      it stays elevated with the time of day taken out (the window standardised by its half
+      hour of the reference day, the reference by its own mean and spread): a feature that
+      follows a 24-hour cycle (traffic mix, time of day, the predictions that follow them) moves
+      away from a reference taken at one hour, and comes back, every day, while a real shift
+      stays a shift at every hour. A drift is over when the time-of-day-adjusted window is back
+      like the reference (on the first day: when the window itself is).
       On the first day no earlier hour exists and the reference alone decides; a drift that
       goes away by itself that day is not confirmed again until the reference day can tell
       whether it was the time of day (one false alert at most, on the first day, for a strongly
@@ -44,7 +46,7 @@ One state per model, two detectors
     reference refills). :meth:`ModelDrift.retrained` applies it once per run and hands both
     detectors the same verdict about the period before.
 
-State per feature: 2 KiB of reference, about 2 KiB of window, 2.3 KiB of reference day, a short
+State per feature: 2 KiB of reference, about 2 KiB of window, 1.2 KiB of reference day, a short
 test history: under 10 KiB pickled (``bench/bench_drift.py`` measures it). Work per batch: one
 numpy append; per test: two sorts and searchsorted over ~1 000 points (tens of microseconds).
 
@@ -102,12 +104,6 @@ class DriftParams:
         Tests kept per feature for the change-point estimate (32).
     max_features
         Features tracked per model; later ones are ignored (256).
-    hour_quantiles, hour_values
-        Each hour of the day is remembered as this many order statistics (24) of at most this
-        many of its values (256, evenly subsampled).
-    cycle_ratio
-        An elevated window is part of a daily cycle when its score against the same hours of the
-        reference day is below 1.25 or below this share of its score against the reference (0.6).
     """
 
     reference_size: int = 2000
@@ -124,9 +120,6 @@ class DriftParams:
     clear_tests: int = 5
     history: int = 32
     max_features: int = 256
-    hour_quantiles: int = 24
-    hour_values: int = 256
-    cycle_ratio: float = 0.6
 
 
 def ks_statistic(ref_sorted: np.ndarray, win_sorted: np.ndarray) -> float:
@@ -163,8 +156,8 @@ class FeatureDrift:
 
     __slots__ = ("ref_chunks", "ref_count", "ref", "ref_n", "win", "win_n", "since_test", "last_ts",
                  "tests", "elevated", "quiet", "drifting", "drift_start", "confirmed_at", "max_ratio",
-                 "n_tests", "last_d", "last_z", "last_ratio", "drifted_since_mark", "hours", "hour_day",
-                 "hour_n", "cur_hour", "cur_vals", "cur_n", "cycle_gated", "last_cycle_ratio", "self_cleared_at")
+                 "n_tests", "last_d", "last_z", "last_ratio", "drifted_since_mark", "slots", "slot_at",
+                 "cur_slot", "cycle_gated", "last_cycle_ratio", "self_cleared_at")
 
     def __init__(self) -> None:
         self.reset()
@@ -194,13 +187,11 @@ class FeatureDrift:
         self.cycle_gated = 0  # elevated tests explained by the daily cycle
         self.last_cycle_ratio: float | None = None
         self.self_cleared_at: float | None = None  # when a confirmed drift last went away by itself
-        # the reference day: each hour of the day as first seen after the reset, as order statistics
-        self.hours: np.ndarray | None = None  # (24, hour_quantiles) float32
-        self.hour_day = [-1] * 24  # the epoch hour it was taken (-1: not yet)
-        self.hour_n = [0] * 24  # values it was taken from
-        self.cur_hour = -1  # (epoch hours) of the values being gathered
-        self.cur_vals: list[np.ndarray] = []
-        self.cur_n = 0
+        # the reference day: per half hour of the day, as first seen after the reset, the count,
+        # mean and sum of squared deviations of the values (Welford), to take the time of day out
+        self.slots = np.zeros((_SLOTS, 3), dtype=np.float64)
+        self.slot_at = [-1] * _SLOTS  # the epoch slot (half hours) of that first visit (-1: not yet)
+        self.cur_slot = -1  # the epoch slot being gathered
 
     def mark(self) -> None:
         """Start a new judging period (e.g. at a retrain) while keeping the reference."""
@@ -226,6 +217,7 @@ class FeatureDrift:
         if values.size == 0:
             return None
         self._gather_hour(values, ts, p)
+        self.cur_slot = int(ts // _SLOT_S)
         if self.ref is None:
             assert self.ref_chunks is not None
             need = p.reference_size - self.ref_count
@@ -255,45 +247,65 @@ class FeatureDrift:
         return self._test(ts, p)
 
     def _gather_hour(self, values: np.ndarray, ts: float, p: DriftParams) -> None:
-        """Collect the values of the current hour; when the hour is over, keep it as quantiles."""
-        hour = int(ts // 3600.0)
-        if hour != self.cur_hour:
-            if self.cur_hour >= 0 and self.cur_n:
-                allv = np.sort(np.concatenate(self.cur_vals))
-                q = p.hour_quantiles
-                idx = np.minimum(((np.arange(q) + 0.5) * allv.size / q).astype(np.int64), allv.size - 1)
-                if self.hours is None or self.hours.shape[1] != q:
-                    self.hours = np.zeros((24, q), dtype=np.float32)
-                slot = self.cur_hour % 24
-                if self.hour_day[slot] < 0:  # the reference day keeps each hour's first visit
-                    self.hours[slot] = allv[idx]
-                    self.hour_day[slot] = self.cur_hour
-                    self.hour_n[slot] = int(allv.size)
-            self.cur_hour, self.cur_vals, self.cur_n = hour, [], 0
-        room = p.hour_values - self.cur_n
-        if room > 0 and self.hour_day[hour % 24] < 0:
-            step = max(1, math.ceil(values.size / max(1, room // 4)))  # leave room for the rest of the hour
-            kept = values[::step][:room].astype(np.float32)
-            self.cur_vals.append(kept)
-            self.cur_n += kept.size
+        """Fold the batch into its half hour of the reference day, if that half hour is still on
+        its first visit since the reset."""
+        epoch_slot = int(ts // _SLOT_S)
+        slot = epoch_slot % _SLOTS
+        at = self.slot_at[slot]
+        if at < 0:
+            self.slot_at[slot] = at = epoch_slot
+        if at != epoch_slot:
+            return  # this half hour of the day is known already
+        row = self.slots[slot]
+        n, mean, m2 = row
+        bn = values.size
+        bmean = float(values.mean())
+        bm2 = float(((values - bmean) ** 2).sum())
+        tot = n + bn
+        delta = bmean - mean
+        row[0] = tot
+        row[1] = mean + delta * bn / tot
+        row[2] = m2 + bm2 + delta * delta * n * bn / tot
 
-    def _cycle_ratio(self, window: np.ndarray, ts: float, p: DriftParams) -> float | None:
-        """The window's score against the same hours (and their neighbours) of the reference day,
-        the lowest of them; None while the reference day has not reached this hour a day ago."""
-        now_hour = int(ts // 3600.0)
-        hour = now_hour % 24
-        best: float | None = None
-        ws = np.sort(window)
-        if self.hours is None or self.hour_day[hour] < 0 or now_hour - self.hour_day[hour] < _DAY_AGO_HOURS:
-            return None  # the reference day has not seen this hour yet (a day ago)
-        for h in (hour, (hour - 1) % 24, (hour + 1) % 24):
-            if self.hour_day[h] < 0 or now_hour - self.hour_day[h] < _DAY_AGO_HOURS:
-                continue  # never seen, or seen today: an earlier day's hours only
-            ref = self.hours[h]
-            thr = max(ks_critical(p.alpha, self.hour_n[h], window.size), p.min_effect)
-            r = ks_statistic(ref, ws) / thr
-            best = r if best is None else min(best, r)
-        return best
+    def _slot_stats(self, epoch_slot: int) -> tuple[float, float] | None:
+        """(mean, sd) of a half hour of the reference day, if it is a day old."""
+        slot = epoch_slot % _SLOTS
+        at = self.slot_at[slot]
+        if at < 0 or epoch_slot - at < _DAY_AGO_SLOTS:
+            return None
+        n, mean, m2 = self.slots[slot]
+        if n < 2:
+            return None
+        return float(mean), math.sqrt(m2 / (n - 1))
+
+    def _deseasonalised(self, window: np.ndarray, ts: float) -> np.ndarray | None:
+        """The window with the reference day's time of day taken out: its values less the mean and
+        over the spread of the reference day at that time (interpolated between the centres of the
+        two nearest half hours, so a cycle's slope within a half hour is taken out too), or None
+        while that time of the reference day is not a day old yet."""
+        pos = ts / _SLOT_S - 0.5  # in half hours, from the centre of slot 0
+        lo = math.floor(pos)
+        a, b = self._slot_stats(lo), self._slot_stats(lo + 1)
+        if a is None or b is None:
+            return None
+        w = pos - lo
+        mean = a[0] + w * (b[0] - a[0])
+        sd = a[1] + w * (b[1] - a[1])
+        return (window - mean) / sd if sd > 0 else window - mean
+
+    def _seasonal_ratio(self, window: np.ndarray, ts: float, p: DriftParams) -> float | None:
+        """The window's KS score against the reference once both have the time of day taken out:
+        the window by its half hour of the reference day, the reference by its own mean and spread
+        (it was taken in one stretch of the reference day). None on the first day."""
+        assert self.ref is not None
+        adj = self._deseasonalised(window, ts)
+        if adj is None:
+            return None
+        ref = self.ref
+        sd = float(ref.std())
+        ref_adj = (ref - float(ref.mean())) / sd if sd > 0 else ref - float(ref.mean())
+        d = ks_statistic(ref_adj, np.sort(adj))
+        return d / max(ks_critical(p.alpha, self.ref_n, window.size), p.min_effect)
 
     def _test(self, ts: float, p: DriftParams) -> str | None:
         assert self.ref is not None
@@ -305,9 +317,9 @@ class FeatureDrift:
             ratio, d, z = self._score(arrays, p)
         self.last_cycle_ratio = None
         if ratio >= 1.0 and not self.drifting:
-            cyc = self._cycle_ratio(np.concatenate(arrays), ts, p)
+            cyc = self._seasonal_ratio(np.concatenate(arrays), ts, p)
             self.last_cycle_ratio = cyc
-            if cyc is not None and cyc < max(_CYCLE_OK, p.cycle_ratio * ratio):
+            if cyc is not None and cyc < 1.0:
                 self.cycle_gated += 1
                 ratio = min(ratio, 0.99)  # like the same hours of an earlier day: the daily cycle
             elif cyc is None and self.self_cleared_at is not None and ts - self.self_cleared_at < _DAY_S:
@@ -332,7 +344,7 @@ class FeatureDrift:
             return None
         # back to normal? Against the same hours of the reference day where it has them (a
         # cycle's trough can look like a reference taken at another hour), else the reference
-        cyc = self._cycle_ratio(np.concatenate(arrays), ts, p)
+        cyc = self._seasonal_ratio(np.concatenate(arrays), ts, p)
         self.last_cycle_ratio = cyc
         back = cyc if cyc is not None else ratio
         self.quiet = self.quiet + 1 if back < p.clear_ratio else 0
@@ -483,8 +495,8 @@ class RetrainVerdict:
 
 
 _VERDICTS_KEPT = 8
-_DAY_AGO_HOURS = 20  # an hour slot counts as "an earlier day" once it is this old
 _DAY_S = 86400.0
-_CYCLE_OK = 1.25  # a window this close to the same hours of the reference day is like them (a 10-minute
-# window against a whole hour's sketch of a few hundred values: looser than the reference's bar)
+_SLOTS = 48  # half hours of the reference day
+_SLOT_S = 1800.0
+_DAY_AGO_SLOTS = 40  # a half hour of the reference day counts once it is 20 hours old
 MODEL_DRIFT = "model_drift"  # the name of the shared per-model state (DetectorContext.state)
