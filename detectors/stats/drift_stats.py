@@ -31,10 +31,13 @@ Method (per model, per feature)
       away from a reference taken at one hour, and comes back, every day, while a real shift
       stays a shift at every hour. A drift is over when the time-of-day-adjusted window is back
       like the reference (on the first day: when the window itself is).
-      On the first day no earlier hour exists and the reference alone decides; a drift that
-      goes away by itself that day is not confirmed again until the reference day can tell
-      whether it was the time of day (one false alert at most, on the first day, for a strongly
-      cyclic feature: unavoidable without an earlier day to compare with).
+      On the first day no earlier time of day exists: a drift is confirmed then only after the
+      feature stood still for an hour (every test under the bar, their median below
+      ``start_ratio``) since its reference was built, i.e. a change point with a steady "before"
+      (a shift, a variance jump, a sentinel that starts to appear); a feature that has moved ever
+      since its reference (a daily cycle seen for the first time) waits for the reference day. A
+      drift that goes away by itself on the first day is not confirmed again before the reference
+      day can tell.
     - **PSI** over ten reference-quantile bins is reported as evidence (0.1 moderate, 0.25 large).
 
 One state per model, two detectors
@@ -157,7 +160,7 @@ class FeatureDrift:
     __slots__ = ("ref_chunks", "ref_count", "ref", "ref_n", "win", "win_n", "since_test", "last_ts",
                  "tests", "elevated", "quiet", "drifting", "drift_start", "confirmed_at", "max_ratio",
                  "n_tests", "last_d", "last_z", "last_ratio", "drifted_since_mark", "slots", "slot_at",
-                 "cur_slot", "cycle_gated", "last_cycle_ratio", "self_cleared_at")
+                 "cur_slot", "cycle_gated", "last_cycle_ratio", "self_cleared_at", "quiet_since", "steady")
 
     def __init__(self) -> None:
         self.reset()
@@ -187,6 +190,10 @@ class FeatureDrift:
         self.cycle_gated = 0  # elevated tests explained by the daily cycle
         self.last_cycle_ratio: float | None = None
         self.self_cleared_at: float | None = None  # when a confirmed drift last went away by itself
+        # whether the feature has been steady (an hour of tests under the bar, most well under it) since
+        # the reference was built: a change point has a steady "before"; a daily cycle never stands still
+        self.quiet_since: float | None = None
+        self.steady = False
         # the reference day: per half hour of the day, as first seen after the reset, the count,
         # mean and sum of squared deviations of the values (Welford), to take the time of day out
         self.slots = np.zeros((_SLOTS, 3), dtype=np.float64)
@@ -293,31 +300,38 @@ class FeatureDrift:
         sd = a[1] + w * (b[1] - a[1])
         return (window - mean) / sd if sd > 0 else window - mean
 
-    def _seasonal_ratio(self, window: np.ndarray, ts: float, p: DriftParams) -> float | None:
+    def _seasonal_ratio(self, batches: list[tuple[float, np.ndarray]], p: DriftParams) -> float | None:
         """The window's KS score against the reference once both have the time of day taken out:
-        the window by its half hour of the reference day, the reference by its own mean and spread
-        (it was taken in one stretch of the reference day). None on the first day."""
+        each batch of the window by the reference day at its own time, the reference by its own mean
+        and spread (it was taken in one stretch of the reference day). None while the reference day
+        does not cover the window's times a day ago (the first day)."""
         assert self.ref is not None
-        adj = self._deseasonalised(window, ts)
-        if adj is None:
-            return None
+        parts = []
+        for ts, values in batches:
+            adj = self._deseasonalised(values, ts)
+            if adj is None:
+                return None
+            parts.append(adj)
+        window = np.concatenate(parts) if len(parts) > 1 else parts[0]
         ref = self.ref
         sd = float(ref.std())
         ref_adj = (ref - float(ref.mean())) / sd if sd > 0 else ref - float(ref.mean())
-        d = ks_statistic(ref_adj, np.sort(adj))
+        d = ks_statistic(ref_adj, np.sort(window))
         return d / max(ks_critical(p.alpha, self.ref_n, window.size), p.min_effect)
 
     def _test(self, ts: float, p: DriftParams) -> str | None:
         assert self.ref is not None
-        arrays = [a for _, a in self.win]
+        batches = list(self.win)
+        arrays = [a for _, a in batches]
         ratio, d, z = self._score(arrays, p)
         if ratio >= 1.0 and len(arrays) >= 3:  # leave out the most deviant batch: one batch cannot raise it
             worst = max(range(len(arrays)), key=lambda i: self._score([arrays[i]], p)[0])
-            arrays = [a for i, a in enumerate(arrays) if i != worst]
+            batches = [b for i, b in enumerate(batches) if i != worst]
+            arrays = [a for _, a in batches]
             ratio, d, z = self._score(arrays, p)
         self.last_cycle_ratio = None
         if ratio >= 1.0 and not self.drifting:
-            cyc = self._seasonal_ratio(np.concatenate(arrays), ts, p)
+            cyc = self._seasonal_ratio(batches, p)
             self.last_cycle_ratio = cyc
             if cyc is not None and cyc < 1.0:
                 self.cycle_gated += 1
@@ -327,6 +341,14 @@ class FeatureDrift:
                 # the time of day: not again until one does
                 self.cycle_gated += 1
                 ratio = min(ratio, 0.99)
+        if ratio < 1.0:  # a run of tests under the bar; steady when, over an hour, most are well under it
+            if self.quiet_since is None:
+                self.quiet_since = ts
+            elif not self.steady and ts - self.quiet_since >= _STEADY_S:
+                recent = sorted(r for t, _, r in self.tests if t >= ts - _STEADY_S)
+                self.steady = len(recent) >= 5 and recent[len(recent) // 2] < p.start_ratio
+        else:
+            self.quiet_since = None
         self.last_d, self.last_z, self.last_ratio = d, z, ratio
         self.n_tests += 1
         self.max_ratio = max(self.max_ratio, ratio)
@@ -336,6 +358,12 @@ class FeatureDrift:
             self.tests.popleft()
         if not self.drifting:
             self.elevated = self.elevated + 1 if ratio >= 1.0 else 0
+            if self.elevated >= p.confirm_tests and self.last_cycle_ratio is None and not self.steady:
+                # the first day: nothing to compare the time of day with, and the feature has moved
+                # since its reference without ever standing still: a daily cycle as likely as a drift.
+                # Wait for the reference day (or a steady stretch followed by a change)
+                self.cycle_gated += 1
+                return None
             if self.elevated >= p.confirm_tests:
                 self.drifting, self.quiet, self.confirmed_at = True, 0, ts
                 self.drift_start = self._change_point(p)
@@ -344,7 +372,7 @@ class FeatureDrift:
             return None
         # back to normal? Against the same hours of the reference day where it has them (a
         # cycle's trough can look like a reference taken at another hour), else the reference
-        cyc = self._seasonal_ratio(np.concatenate(arrays), ts, p)
+        cyc = self._seasonal_ratio(batches, p)
         self.last_cycle_ratio = cyc
         back = cyc if cyc is not None else ratio
         self.quiet = self.quiet + 1 if back < p.clear_ratio else 0
@@ -496,6 +524,7 @@ class RetrainVerdict:
 
 _VERDICTS_KEPT = 8
 _DAY_S = 86400.0
+_STEADY_S = 3600.0  # a steady stretch this long makes a later change on the first day a change point
 _SLOTS = 48  # half hours of the reference day
 _SLOT_S = 1800.0
 _DAY_AGO_SLOTS = 40  # a half hour of the reference day counts once it is 20 hours old
