@@ -35,7 +35,8 @@ Defaults, and why
 
 Examples
 --------
-A feature whose values move up by half their range after 40 batches, then a retrain:
+A feature steady for two hours (a batch a minute), whose values then move up by half their range,
+then a retrain:
 
 >>> from detectors.engine import Engine
 >>> from spendwatch.events import validate
@@ -44,10 +45,10 @@ A feature whose values move up by half their range after 40 batches, then a retr
 ...     values = [(i * 37 % 100) / 100 + shift for i in range(100)]
 ...     return validate({"type": "model_observation", "ts": t, "model_id": "churn",
 ...                      "workload": {"id": "ml/churn-serve"}, "values": {"tenure": values}})
->>> out = [a for k in range(60) for a in engine.process(obs(k * 60.0, 0.0 if k < 40 else 0.5))]
+>>> out = [a for k in range(150) for a in engine.process(obs(k * 60.0, 0.0 if k < 120 else 0.5))]
 >>> [(a["state"], list(a["evidence"]["drifting_features"]), a["started_at"], a["detected_at"]) for a in out]
-[('open', ['tenure'], 2400.0, 2580.0)]
->>> retrain = validate({"type": "training_run", "ts": 4000.0, "run_id": "r1", "model_id": "churn",
+[('open', ['tenure'], 7200.0, 7380.0)]
+>>> retrain = validate({"type": "training_run", "ts": 10000.0, "run_id": "r1", "model_id": "churn",
 ...                     "workload": {"id": "ml/churn-train"}, "status": "succeeded"})
 >>> [(a["state"], a["evidence"]["resolution"]) for a in engine.process(retrain)]
 [('resolved', 'retrained by run r1')]
