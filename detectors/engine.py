@@ -187,6 +187,11 @@ class Engine:
         return [a.id for a in self._open.values()]
 
     @property
+    def counters(self) -> dict[str, int]:
+        """What detectors set aside, by reason (billing rows too late to be judged, ...)."""
+        return self.context.counters
+
+    @property
     def tracked_keys(self) -> int:
         return len(self._instances)
 
@@ -201,6 +206,7 @@ class Engine:
             "watermark": self.watermark,
             "next_tick": self._next_tick,
             "events_in": self.events_in,
+            "states": self.context.states,
         }
         return pickle.dumps(state, protocol=pickle.HIGHEST_PROTOCOL)
 
@@ -216,6 +222,9 @@ class Engine:
             inst.attach(self._configs[name], self.context)
             instances[(name, key)] = inst
         self._instances = instances
+        self.context.states = dict(state.get("states", {}))
+        for inst in instances.values():
+            inst.restored()
         self._ticking = {k: None for k in state["ticking"] if k in instances}
         self._open = state["open"]
         self._recently_resolved = OrderedDict((k, None) for k in state["recently_resolved"])
