@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import argparse
 import math
+import os
 import sys
 import time
 from collections.abc import Iterable
 from typing import Any
 
+from alerting.environment import alert_environment
 from collectors.simulate import HOUR
 from detectors.registry import default_detector_classes
 from spendwatch.config import load_settings
@@ -121,7 +123,8 @@ class _Printer:
 
 def run(args: argparse.Namespace) -> int:
     options = DemoOptions(hours=args.hours, gpus=args.gpus, seed=args.seed, start=args.start, alerts=args.alerts,
-                          max_alerts=args.max_alerts, history=args.history, db=args.db, kafka=args.kafka)
+                          max_alerts=args.max_alerts, history=args.history, db=args.db, kafka=args.kafka,
+                          alert_environment=alert_environment(os.environ))
     return run_demo(load_settings(args.config), options, _Printer())
 
 

@@ -15,10 +15,10 @@ from typing import Any, NamedTuple
 
 import orjson
 
+from collectors.produce import produce_lines
 from spendwatch.kafka import KafkaConfig
-from streams import source
+from streams import topics
 from streams.broker import free_port
-from streams.source import produce_lines
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -35,7 +35,7 @@ def produce(bootstrap: str, prefix: str, lines: list[bytes]) -> int:
 
 def read_topic(bootstrap: str, topic: str, idle_s: float = 1.5, timeout_s: float = 30.0) -> list[Any]:
     """Every record of ``topic`` from the beginning (no group), until nothing came for ``idle_s``."""
-    return asyncio.run(source.read_topic(KafkaConfig(bootstrap_servers=bootstrap), topic, idle_s, timeout_s))
+    return asyncio.run(topics.read_topic(KafkaConfig(bootstrap_servers=bootstrap), topic, idle_s, timeout_s))
 
 
 def anomalies(bootstrap: str, prefix: str, **kw: Any) -> list[dict[str, Any]]:

@@ -9,10 +9,10 @@ from typing import Any
 import orjson
 import pytest
 
+from collectors.produce import route_line
 from detectors.engine import Engine
 from streams.consumer import deadletter_value
 from streams.partition import DeadLetter, PartitionTask
-from streams.source import route_line
 from streams.state import MemorySnapshotStore, Snapshot
 
 pytestmark = pytest.mark.timeout(30)
