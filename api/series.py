@@ -4,7 +4,8 @@
   how much was lost *so far*; the growth since its previous event (the first: since the
   anomaly started) is spread evenly over the time between the two, so sparse updates (events
   are only published on material change) still give a smooth, truthful total: the buckets of
-  one anomaly add up to its ``waste_usd``.
+  one anomaly add up to its ``waste_usd`` (a figure revised down keeps its earlier maximum, as
+  the summary's ``by_day`` does).
 - :func:`spend_series`: spend per bucket by team from the hourly spend rows.
 - :func:`anomaly_plot_data`: what the per-anomaly plot shows, from the anomaly's own events:
   each event's evidence is one point of a per-update series (see ``docs/dashboard.md``).
