@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from typing import Annotated, Any, Literal, get_args
 
 from fastapi import Depends, FastAPI, HTTPException, Path, Query, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from prometheus_client import CollectorRegistry, Counter, generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
@@ -145,6 +146,15 @@ def create_app(store: HistoryStore, options: ApiOptions | None = None, now: Call
                                     str(response.status_code)).inc()
         return response
 
+    @app.exception_handler(RequestValidationError)
+    async def invalid_request(_request: Request, exc: RequestValidationError) -> JSONResponse:
+        # one readable string, like every other error of this API: "query.limit: ... ; body.by: ..."
+        parts = []
+        for e in exc.errors()[:10]:
+            where = ".".join(str(x) for x in e.get("loc", ()))
+            parts.append(f"{where}: {e.get('msg', 'invalid')}")
+        return JSONResponse({"detail": "; ".join(parts) or "invalid request"}, status_code=422)
+
     @app.exception_handler(SpendwatchError)
     async def spendwatch_error(_request: Request, exc: SpendwatchError) -> JSONResponse:
         status = 422 if isinstance(exc, ConfigError) else 503
@@ -162,7 +172,8 @@ def create_app(store: HistoryStore, options: ApiOptions | None = None, now: Call
                                 headers={"WWW-Authenticate": "Bearer"})
 
     writer = [Depends(require_token)]
-    problems: dict[int | str, dict[str, Any]] = {401: {"model": models.Problem}, 403: {"model": models.Problem},
+    problems: dict[int | str, dict[str, Any]] = {400: {"model": models.Problem}, 401: {"model": models.Problem},
+                                                 403: {"model": models.Problem},
                                                  422: {"model": models.Problem}}
 
     # --- health and metrics ---------------------------------------------------------------
@@ -280,7 +291,7 @@ def create_app(store: HistoryStore, options: ApiOptions | None = None, now: Call
         return [_silence_out(s, n) for s in store.silences.list(state or ("active", "pending"), now=n)]
 
     @app.get("/api/v1/silences/{silence_id}", response_model=models.Silence, tags=["silences"],
-             responses={404: {"model": models.Problem}})
+             responses={404: {"model": models.Problem}, 422: {"model": models.Problem}})
     def get_silence(silence_id: Annotated[str, Path(max_length=64)]) -> dict[str, Any]:
         s = store.silences.get(silence_id)
         if s is None:
