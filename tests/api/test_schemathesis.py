@@ -1,5 +1,5 @@
 """The API fuzzed against its own OpenAPI document (schemathesis): no 5xx and no response that breaks
-the schema, on demo-style data, with a fixed number of examples per operation (bounded run)."""
+the schema, over a small seeded history, with a fixed number of examples per operation (bounded run)."""
 
 from __future__ import annotations
 
@@ -49,7 +49,8 @@ schema = schemathesis.openapi.from_asgi("/openapi.json", APP)
 
 @schema.parametrize()
 @settings(max_examples=EXAMPLES, deadline=None, derandomize=True,
-          suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much, HealthCheck.function_scoped_fixture])
+          suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much,
+                                 HealthCheck.function_scoped_fixture])
 def test_api_conforms_to_its_openapi_document(case: schemathesis.Case) -> None:
     case.call_and_validate(headers={"Authorization": f"Bearer {TOKEN}"},
                            checks=[not_a_server_error, status_code_conformance, content_type_conformance,
