@@ -9,6 +9,12 @@ decision); anything else only refreshes the snapshot the next edit will show.
 Material change: the state became ``resolved``; the severity changed; the projected $/day moved
 by ``update_min_pct`` percent; or the $ lost grew by both ``update_min_usd`` dollars and
 ``update_min_pct`` percent since people were last told.
+
+Muted updates: when ``known`` is given a ``muted`` reason (a silence matches, someone snoozed the
+anomaly or marked it not a problem; see :meth:`alerting.pipeline.AlertPipeline.handle`) a material
+change that is not the resolution is *not* queued and the figures people were told stay as they
+were, so the first update after a snooze compares against what was actually said. The
+resolution is always posted.
 """
 
 from __future__ import annotations
@@ -30,10 +36,11 @@ class DedupStage:
         self.nflog = nflog
         self.update_min_pct = update_min_pct
         self.update_min_usd = update_min_usd
+        self.muted = 0  # material updates not posted because they were muted
 
-    def known(self, conn: Connection, channel: str, a: dict[str, Any]) -> bool:
+    def known(self, conn: Connection, channel: str, a: dict[str, Any], muted: str | None = None) -> bool:
         """True when ``channel`` already has ``a`` (the update, if any, is queued); False when it
-        is new to this channel and goes on to the group stage."""
+        is new to this channel and goes on to the group stage. ``muted``: why updates are not posted now."""
         nf = self.nflog
         member = nf.member(conn, channel, a["id"])
         if member is None:
@@ -50,6 +57,9 @@ class DedupStage:
         told = {"state": member["notified_state"], "severity": member["notified_severity"],
                 "waste_usd": member["notified_waste_usd"], "projected_daily_usd": member["notified_daily_usd"]}
         if self.material(told, a):
+            if muted and a.get("state") != "resolved":
+                self.muted += 1
+                return True
             in_group = len(nf.members(conn, msg["key"])) > 1
             nf.enqueue(conn, msg["key"], "update_root")
             nf.enqueue(conn, msg["key"], "reply", {"text": change_text(told, a, in_group)})

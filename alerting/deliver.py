@@ -20,6 +20,7 @@ from alerting.notifiers.base import Notifier, NotifyError
 from alerting.render import render_root
 from alerting.routing import Router
 from spendwatch.history import HistoryStore
+from spendwatch.history.feedback import FeedbackLog
 
 if TYPE_CHECKING:
     from alerting.pipeline import PipelineStats
@@ -64,7 +65,12 @@ class DeliverStage:
                 nf.mark_done(conn, [o["seq"] for o in ops])
             return
         route = self.router.by_name.get(msg["route"])
-        mention = self.notifier.mention if (route is None or route.mention_owner) else (lambda o: o or "no owner")
+        try:
+            target = self.notifier.for_channel(msg["channel"])  # Slack mentions in Slack, plain names elsewhere
+        except NotifyError:
+            target = self.notifier  # an unknown receiver: the post below fails and is kept for retry
+        mention = target.mention if (route is None or route.mention_owner) else (lambda o: o or "no owner")
+        status = FeedbackLog(nf.engine).status(m["id"] for m in members)
         channel, slack_ts = msg["channel"], msg["slack_ts"]
         stages = [[o for o in ops if o["op"] == name] for name in ("post_root", "update_root", "reply")]
         stages = [batch for batch in stages if batch]
@@ -73,7 +79,7 @@ class DeliverStage:
             try:
                 if op == "post_root":
                     if slack_ts is None:
-                        text, blocks = render_root(members, mention)
+                        text, blocks = render_root(members, mention, status, now)
                         slack_ts = self.notifier.post(channel, text, blocks)
                         self.stats.posted += 1
                     with nf.engine.begin() as conn:  # ts first: a crash after this never reposts
@@ -86,7 +92,7 @@ class DeliverStage:
                 if slack_ts is None:
                     return  # the root is not posted yet: its edits and replies wait for it
                 if op == "update_root":
-                    text, blocks = render_root(members, mention)
+                    text, blocks = render_root(members, mention, status, now)
                     self.notifier.update(channel, slack_ts, text, blocks)
                     self.stats.edited += 1
                 else:

@@ -14,6 +14,15 @@ replayed storm groups the way a live one does; ``flush(now)`` compares due times
 (default: the pipeline's clock, the wall clock unless one is injected), so in a
 batch run every group is due at the final flush.
 
+Silences and feedback (``spendwatch.history.silences`` / ``.feedback``, same database): an anomaly
+that an active silence matches is not posted (it is still recorded in the history); an update
+of one already posted is not posted while it is silenced, snoozed or marked not a problem; its
+resolution always is. The stage that decides is the dedup stage (``muted``); ``handle`` asks
+the silences once per anomaly event, at the pipeline's clock.
+
+Receivers: a route's ``channel`` is a Slack channel, ``webhook:NAME`` (``alerting.webhooks``) or
+``email:ADDR`` (``alerting.smtp``); :class:`~alerting.notifiers.fanout.FanoutNotifier` delivers.
+
 Nothing here reads the environment: :func:`build_alert_pipeline` takes an
 :class:`~alerting.environment.AlertEnvironment` that the command line reads.
 """
@@ -29,15 +38,18 @@ from typing import Any
 
 from alerting.dedup import DedupStage
 from alerting.deliver import DeliverStage
-from alerting.environment import AlertEnvironment
+from alerting.environment import AlertEnvironment, webhook_secret_var
 from alerting.group import GroupStage
 from alerting.nflog import NotificationLog
 from alerting.notifiers.base import Notifier
 from alerting.notifiers.console import ConsoleNotifier
 from alerting.routing import Router, load_routes, parse_routes
 from spendwatch.config import Settings
-from spendwatch.errors import BadEvent
+from spendwatch.errors import BadEvent, ConfigError
 from spendwatch.history import HistoryStore, open_store
+from spendwatch.history.feedback import FeedbackLog
+from spendwatch.history.feedback import muted as muted_by
+from spendwatch.history.silences import Silences
 
 log = logging.getLogger(__name__)
 
@@ -61,6 +73,11 @@ class AlertingConfig:
     join_window_s: float = 3600.0                  # late members join a posted group this long
     user_cache_ttl_s: float = 86400.0
     console: str = "stdout"                        # stdout | stderr | log (console notifier)
+    # receivers besides Slack: {NAME: {url, secret_file?, timeout_s?}} for channel "webhook:NAME"
+    # (secret: SPENDWATCH_WEBHOOK_SECRET_<NAME> or secret_file); smtp: {host, port, sender, starttls,
+    # ssl, username} for channel "email:ADDR" (password: SPENDWATCH_SMTP_PASSWORD[_FILE])
+    webhooks: dict[str, Any] | None = None
+    smtp: dict[str, Any] | None = None
 
 
 @dataclass
@@ -70,6 +87,7 @@ class PipelineStats:
     edited: int = 0
     replies: int = 0
     failures: int = 0
+    silenced: int = 0     # anomaly events not posted to a channel because a silence matched
     errors: list[str] = field(default_factory=list)
 
 
@@ -104,12 +122,19 @@ class AlertPipeline:
         a = dict(anomaly)
         a.setdefault("ts", _ts(a))
         self.stats.handled += 1
+        now = self.now()
+        silences = Silences(self.nflog.engine).matching(a, now)
+        muted = f"silenced by {silences[0].id}" if silences else \
+            muted_by(FeedbackLog(self.nflog.engine).status([a["id"]]).get(a["id"]), now)
         with self.nflog.engine.begin() as conn:
             for route in self.router.routes_for(a):
-                if self.dedup.known(conn, route.channel, a):
+                if self.dedup.known(conn, route.channel, a, muted):
                     continue
                 if a.get("state") == "resolved" or not route.qualifies(a):
                     continue  # never told, so nothing to resolve; or below this channel's thresholds
+                if silences:
+                    self.stats.silenced += 1
+                    continue  # recorded in the history, not posted
                 self.group.add(conn, route, a)
 
     def flush(self, now: float | None = None) -> None:
@@ -162,7 +187,56 @@ def build_alert_pipeline(settings: Settings | None = None, store_url: str | None
             notifier = ConsoleNotifier(sys.stdout if config.console == "stdout" else config.console)
             log.info("no Slack token (SPENDWATCH_SLACK_TOKEN / SPENDWATCH_SLACK_TOKEN_FILE): alerts go to %s",
                      config.console)
+        notifier = with_receivers(notifier, config, env)
+    check_receivers(router, notifier)
     return AlertPipeline(router, nflog, notifier, config, store, now)
+
+
+def with_receivers(chat: Notifier, config: AlertingConfig, env: AlertEnvironment) -> Notifier:
+    """``chat`` alone, or a :class:`FanoutNotifier` with the configured webhooks and SMTP server."""
+    if not config.webhooks and not config.smtp:
+        return chat
+    from alerting.notifiers.email import EmailNotifier
+    from alerting.notifiers.fanout import FanoutNotifier
+    from alerting.notifiers.webhook import WebhookNotifier
+
+    webhooks: dict[str, Notifier] = {}
+    for name, spec in (config.webhooks or {}).items():
+        where = f"alerting.webhooks.{name}"
+        if not isinstance(spec, Mapping) or not isinstance(spec.get("url"), str):
+            raise ConfigError(f"{where}: expected {{url: https://..., secret_file: ...}}")
+        unknown = sorted(set(spec) - {"url", "secret_file", "timeout_s"})
+        if unknown:
+            raise ConfigError(f"{where}: unknown key(s) {', '.join(unknown)}; known: secret_file, timeout_s, url")
+        secret = env.webhook_secret(name, spec.get("secret_file"))
+        if not secret:
+            raise ConfigError(f"{where}: no secret: set {webhook_secret_var(name)} or {where}.secret_file")
+        try:
+            webhooks[name] = WebhookNotifier(name, spec["url"], secret, float(spec.get("timeout_s", 10.0)))
+        except ValueError as exc:
+            raise ConfigError(f"{where}: {exc}") from None
+    email = None
+    if config.smtp:
+        s = dict(config.smtp)
+        unknown = sorted(set(s) - {"host", "port", "sender", "username", "starttls", "ssl", "timeout_s"})
+        if unknown or not isinstance(s.get("host"), str):
+            raise ConfigError(f"alerting.smtp: needs host (and optionally port, sender, username, starttls, ssl, "
+                              f"timeout_s){'; unknown: ' + ', '.join(unknown) if unknown else ''}")
+        email = EmailNotifier(s["host"], int(s.get("port", 25)), str(s.get("sender", "spendwatch@localhost")),
+                              s.get("username"), env.smtp_password, bool(s.get("starttls", False)),
+                              bool(s.get("ssl", False)), float(s.get("timeout_s", 15.0)))
+    return FanoutNotifier(chat, webhooks, email)
+
+
+def check_receivers(router: Router, notifier: Notifier) -> None:
+    """Every route's receiver exists (a typo in a routes file is an error at start, not a lost alert)."""
+    from alerting.notifiers.base import NotifyError
+
+    for route in router.by_name.values():
+        try:
+            notifier.for_channel(route.channel)
+        except NotifyError as exc:
+            raise ConfigError(f"route {route.name}: {exc}") from None
 
 
 __all__ = ["AlertEnvironment", "AlertPipeline", "AlertingConfig", "build_alert_pipeline"]

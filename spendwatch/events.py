@@ -17,11 +17,19 @@ from typing import Any
 
 import orjson
 
-from spendwatch.contract import BILLING_DELTA, GPU_SAMPLE, INPUT_TYPES, MODEL_OBSERVATION, TRAINING_RUN
+from spendwatch.contract import (
+    BILLING_DELTA,
+    FEEDBACK,
+    FEEDBACK_VERDICTS,
+    GPU_SAMPLE,
+    INPUT_TYPES,
+    MODEL_OBSERVATION,
+    TRAINING_RUN,
+)
 from spendwatch.errors import BadEvent
 
-__all__ = ["BILLING_DELTA", "GPU_SAMPLE", "INPUT_TYPES", "MODEL_OBSERVATION", "TRAINING_RUN", "decode", "encode",
-           "validate"]
+__all__ = ["BILLING_DELTA", "FEEDBACK", "GPU_SAMPLE", "INPUT_TYPES", "MODEL_OBSERVATION", "TRAINING_RUN", "decode",
+           "encode", "validate"]
 
 MAX_ID_LEN = 512  # contract: identifiers longer than this are bad input
 MAX_TEXT_LEN = 4096  # other free-text fields: generous, but bounded so a value cannot bloat state
@@ -384,11 +392,44 @@ def _model_observation(ev: dict[str, Any]) -> None:
     _check_extra_identifiers(ev, _OBS_KNOWN)
 
 
+_FEEDBACK_KNOWN = frozenset({"type", "ts", "anomaly_id", "kind", "resource", "workload", "key", "verdict", "by",
+                             "reason", "until", "evidence"})
+
+
+def _feedback(ev: dict[str, Any]) -> None:
+    """A person's verdict on an anomaly (an addition to the contract; see docs/feedback.md)."""
+    _ident(ev, "anomaly_id")
+    kind = _ident(ev, "kind")
+    if kind is not None and len(kind) > 64:
+        raise BadEvent(f"kind: {len(kind)} characters, more than 64")
+    _ident(ev, "resource", required=False)
+    if ev.get("workload") is not None:
+        _workload(ev, required=False)
+    else:
+        ev["workload"] = None
+    _ident(ev, "key")
+    verdict = ev.get("verdict", _MISSING)
+    if verdict is _MISSING:
+        raise BadEvent("verdict: required field is missing")
+    if verdict not in FEEDBACK_VERDICTS:
+        raise BadEvent(f"verdict: expected one of {', '.join(FEEDBACK_VERDICTS)}, got {_show(verdict)}")
+    _ident(ev, "by")
+    _text(ev, "reason")
+    until = _opt_num(ev, "until")
+    if verdict == "snoozed" and until is None:
+        raise BadEvent("until: required when verdict is snoozed (epoch seconds)")
+    evidence = ev.get("evidence")
+    if evidence is not None and type(evidence) is not dict:
+        raise BadEvent(f"evidence: expected an object or null, got {_show(evidence)}")
+    _check_extra_identifiers(ev, _FEEDBACK_KNOWN)
+
+
 _VALIDATORS: dict[str, Callable[[dict[str, Any]], None]] = {
     GPU_SAMPLE: _gpu_sample,
     BILLING_DELTA: _billing_delta,
     TRAINING_RUN: _training_run,
     MODEL_OBSERVATION: _model_observation,
+    FEEDBACK: _feedback,
 }
 
 
@@ -404,7 +445,8 @@ def validate(obj: Any) -> dict[str, Any]:
         raise BadEvent("type: required field is missing")
     check = _VALIDATORS.get(etype) if type(etype) is str else None
     if check is None:
-        raise BadEvent(f"type: unknown event type {_show(etype)}; expected one of {', '.join(INPUT_TYPES)}")
+        known = ", ".join((*INPUT_TYPES, FEEDBACK))
+        raise BadEvent(f"type: unknown event type {_show(etype)}; expected one of {known}")
     ts = _num(obj, "ts")
     if ts < 0:
         raise BadEvent(f"ts: {ts} is negative; expected UTC epoch seconds")

@@ -156,7 +156,7 @@ def run_demo(settings: Settings, options: DemoOptions, report: DemoReport) -> in
     if options.alerts:
         _send_alerts(settings, events, options.max_alerts, options.db, options.alert_environment, report)
     if options.history:
-        _record_history(events, options.db, report)
+        _record_history(events, sim, options.db, report)
     return 0
 
 
@@ -217,12 +217,27 @@ def _send_alerts(settings: Settings, events: list[dict[str, Any]], cap: int, db:
     report.alerted(said)
 
 
-def _record_history(events: list[dict[str, Any]], db: str | None, report: DemoReport) -> None:
+def spend_rollup(lines: Iterator[bytes]) -> Any:
+    """Hourly spend by team from the billing deltas among ``lines`` (for the dashboard's spend plots)."""
+    from spendwatch.history.spend import SpendRollup
+    from streams.intake import decode_or_reject
+
+    rollup = SpendRollup()
+    for raw in lines:
+        if b'"billing_delta"' in raw:
+            event = decode_or_reject(raw)
+            if isinstance(event, dict):
+                rollup.add(event)
+    return rollup
+
+
+def _record_history(events: list[dict[str, Any]], sim: Simulation, db: str | None, report: DemoReport) -> None:
     from spendwatch.history import open_store
 
     store = open_store(db)
     try:
         store.record_many(events)
+        store.spend.write(spend_rollup(_lines(sim)))
     finally:
         store.close()
     report.recorded(len(events))

@@ -34,8 +34,12 @@ class ReplayStats:
 
 
 def replay_lines(lines: Iterable[bytes], engine: Engine, stats: ReplayStats,
-                 on_bad: Callable[[int, str, bytes], None] | None = None) -> Iterator[dict[str, Any]]:
-    """Yield every anomaly event the Engine emits while consuming ``lines`` (1-based numbering)."""
+                 on_bad: Callable[[int, str, bytes], None] | None = None,
+                 observe: Callable[[dict[str, Any]], None] | None = None) -> Iterator[dict[str, Any]]:
+    """Yield every anomaly event the Engine emits while consuming ``lines`` (1-based numbering).
+
+    ``observe`` (optional) sees every valid input event before the Engine does (the hourly spend
+    rollup of ``--history`` uses it)."""
     process = engine.process
     for lineno, raw in enumerate(lines, 1):
         stats.lines = lineno
@@ -51,6 +55,8 @@ def replay_lines(lines: Iterable[bytes], engine: Engine, stats: ReplayStats,
                 on_bad(lineno, event.reason, raw)
             continue
         stats.events += 1
+        if observe is not None:
+            observe(event)
         out = process(event)
         if out:
             stats.anomalies += len(out)
@@ -81,8 +87,11 @@ def replay_stream(lines: Iterable[bytes], settings: Settings, out: IO[bytes],
     engine = Engine(settings)
     stats = stats if stats is not None else ReplayStats()
     kept: list[dict[str, Any]] | None = [] if history is not None else None
+    from spendwatch.history.spend import SpendRollup
+
+    rollup = SpendRollup() if history is not None else None
     t0 = time.perf_counter()
-    for anomaly in replay_lines(lines, engine, stats, on_bad):
+    for anomaly in replay_lines(lines, engine, stats, on_bad, rollup.add if rollup is not None else None):
         out.write(encode(anomaly))
         out.write(b"\n")
         if kept is not None:
@@ -93,6 +102,8 @@ def replay_stream(lines: Iterable[bytes], settings: Settings, out: IO[bytes],
 
         with open_store(history or None) as store:
             result.recorded = store.record_many(kept)
+            if rollup is not None:
+                store.spend.write(rollup)
             result.store_url = store.safe_url
     result.elapsed_s = time.perf_counter() - t0
     return result

@@ -1,5 +1,5 @@
 """The fake Slack: a local HTTP server that speaks the Slack Web API methods spendwatch uses,
-reached through slack-sdk's ``base_url``: chat.postMessage, chat.update, users.lookupByEmail.
+reached through slack-sdk's ``base_url``: chat.postMessage, chat.update, users.lookupByEmail, views.open.
 
 It keeps every accepted call (method, payload, the ts it assigned), can be told to answer the
 next calls of a method with HTTP 429 (``Retry-After``) or 5xx, and checks the bot token. Slack's
@@ -103,6 +103,16 @@ def _handler(state: FakeSlack) -> type[BaseHTTPRequestHandler]:
                                         "at": time.monotonic()})
                     state.messages[payload["ts"]] = payload
                     self._reply(200, {"ok": True, "channel": payload.get("channel"), "ts": payload["ts"]})
+                    return
+                if method == "views.open":
+                    view = payload.get("view")
+                    view = json.loads(view) if isinstance(view, str) else view
+                    if not payload.get("trigger_id") or not isinstance(view, dict):
+                        self._reply(200, {"ok": False, "error": "invalid_arguments"})
+                        return
+                    state.calls.append({"method": method, "payload": {**payload, "view": view}, "ts": None,
+                                        "at": time.monotonic()})
+                    self._reply(200, {"ok": True, "view": {"id": "V0001", **view}})
                     return
             self._reply(200, {"ok": False, "error": "unknown_method"})
 

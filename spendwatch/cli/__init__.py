@@ -14,7 +14,20 @@ import sys
 from types import ModuleType
 
 from spendwatch import __version__
-from spendwatch.cli import alerter, anomalies, broker, collect, demo, emit, produce, replay, simulate, worker
+from spendwatch.cli import (
+    alerter,
+    anomalies,
+    broker,
+    collect,
+    demo,
+    emit,
+    produce,
+    replay,
+    serve,
+    silence,
+    simulate,
+    worker,
+)
 from spendwatch.errors import SpendwatchError
 
 # Sub-command modules, in the order `--help` lists them; each has ``register(subparsers)``.
@@ -29,6 +42,8 @@ COMMANDS: dict[str, ModuleType] = {
     "produce": produce,
     "anomalies": anomalies,
     "alerter": alerter,
+    "serve": serve,
+    "silence": silence,
 }
 COMMAND_MODULES = list(COMMANDS)
 
