@@ -10,7 +10,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 import pytest
-from conftest import TOKEN, FakeSlack
+from tests.fake_slack import TOKEN, FakeSlack
 from fastapi.testclient import TestClient
 from slack_sdk.signature import SignatureVerifier
 from test_slack_alerts import T0, anomaly, slack_pipeline
