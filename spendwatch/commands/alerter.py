@@ -99,7 +99,8 @@ def run_alerter(args: argparse.Namespace, stop: Callable[[], bool] = lambda: Fal
     topic = kcfg.topic("anomaly")
     try:
         consumer = KafkaConsumer(topic, group_id=args.group_id, enable_auto_commit=False,
-                                 auto_offset_reset="earliest", session_timeout_ms=args.session_timeout_ms,
+                                 auto_offset_reset="earliest", isolation_level="read_committed",
+                                 session_timeout_ms=args.session_timeout_ms,
                                  heartbeat_interval_ms=max(100, args.session_timeout_ms // 4),
                                  **kcfg.kafka_python_kwargs())
     except Exception as exc:  # noqa: BLE001 - kafka-python raises several unrelated types here
