@@ -25,6 +25,19 @@ class WorkerMetrics:
         self.buffered = Gauge("spendwatch_buffered_events", "Events held back for event-time alignment",
                               registry=r)
         self.assigned = Gauge("spendwatch_assigned_partitions", "Partition numbers this worker owns", registry=r)
+        self.state_records = Counter("spendwatch_state_records", "State records written (entries, lifecycle, "
+                                     "heads, tombstones)", registry=r)
+        self.state_bytes = Counter("spendwatch_state_bytes", "Bytes of state records written", registry=r)
+        self.checkpoint_seconds = Histogram("spendwatch_checkpoint_seconds", "Time to build and commit one "
+                                            "partition's checkpoint", registry=r,
+                                            buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10))
+        self.checkpoint_failures = Counter("spendwatch_checkpoint_failures", "Checkpoints that did not commit "
+                                           "(the partition was rebuilt from its last one)", registry=r)
+        self.state_rejected = Counter("spendwatch_state_rejected", "State records or keys refused on restore "
+                                      "(not in this worker's format, torn, or not detector state)", ["reason"],
+                                      registry=r)
+        self.discarded = Counter("spendwatch_discarded_records", "Fetched records discarded because a "
+                                 "rebalance ran while they were fetched (read again)", registry=r)
 
     def render(self) -> bytes:
         return generate_latest(self.registry)

@@ -30,6 +30,18 @@ class WorkerSettings:
     metrics_host / metrics_port: the faust web server serving ``/metrics``; 0 disables it.
     session_timeout_s / heartbeat_interval_s: consumer group liveness; a killed worker's
         partitions move to the others after about the session timeout.
+    guarantee: ``auto`` (exactly once where the broker has transactions, else at-least-once
+        with stable ids, logged at start), ``exactly_once`` (refuse to start without
+        transactions) or ``at_least_once``.
+    transaction_timeout_s: the broker aborts a transaction left open this long (a worker that
+        hangs without dying); keep it well above ``checkpoint_interval_s``.
+    max_lead_s: event-time alignment bound: while a caught-up input topic is still live (it
+        delivered records within ``idle_partition_s``), the others may run at most this far
+        ahead of its newest event (docs/worker.md, the alignment limit).
+    audit_topic: when set, every processed input offset range is written there, committed with
+        the outputs (an audit trail of exactly-once processing; the tests read it).
+    state_segment_ms / state_min_cleanable_dirty_ratio: the compacted state topic's segment roll
+        time and cleaning threshold, when the worker creates it.
     """
 
     group_id: str = "spendwatch-worker"
@@ -45,3 +57,9 @@ class WorkerSettings:
     heartbeat_interval_s: float = 3.0
     data_dir: str | None = None
     create_topics: bool = True
+    guarantee: str = "auto"
+    transaction_timeout_s: float = 60.0
+    max_lead_s: float = 600.0
+    audit_topic: str | None = None
+    state_segment_ms: int = 3_600_000
+    state_min_cleanable_dirty_ratio: float = 0.5

@@ -74,14 +74,15 @@ async def produce_lines(kafka: KafkaConfig, lines: Iterable[bytes], linger_ms: i
 
 
 async def read_topic(kafka: KafkaConfig, topic: str, idle_s: float = 1.5, timeout_s: float = 30.0) -> list[Any]:
-    """Every record of ``topic`` from the beginning (no consumer group), until nothing came for
-    ``idle_s`` or ``timeout_s`` passed. For reading results back (demo, tests), not a hot path."""
+    """Every committed record of ``topic`` from the beginning (no consumer group, ``read_committed``:
+    what an aborted transaction wrote is never seen), until nothing came for ``idle_s`` or
+    ``timeout_s`` passed. For reading results back (demo, tests), not a hot path."""
     import time
 
     from aiokafka import AIOKafkaConsumer
 
     consumer = AIOKafkaConsumer(topic, **kafka.aiokafka_kwargs(), group_id=None, auto_offset_reset="earliest",
-                                enable_auto_commit=False)
+                                enable_auto_commit=False, isolation_level="read_committed")
     await consumer.start()
     out: list[Any] = []
     try:

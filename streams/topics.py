@@ -16,7 +16,8 @@ from spendwatch.kafka import INPUT_EVENT_TYPES, KafkaConfig
 log = logging.getLogger(__name__)
 
 STATE_TOPIC = "spendwatch.state."
-SNAPSHOT_MAX_BYTES = 16 << 20  # a big Engine snapshot is still one record
+STATE_MAX_BYTES = 4 << 20  # state records are at most ~512 KiB (streams.state.PART_BYTES)
+OUTPUT_MAX_BYTES = 4 << 20  # dead letters are kept under 1 MiB; room for large anomaly evidence
 
 
 @dataclass(frozen=True)
@@ -25,15 +26,17 @@ class WorkerTopics:
     anomalies: str
     deadletter: str
     state: str
+    audit: str | None = None
 
     @classmethod
-    def of(cls, kafka: KafkaConfig, group_id: str) -> WorkerTopics:
+    def of(cls, kafka: KafkaConfig, group_id: str, audit_topic: str | None = None) -> WorkerTopics:
         return cls(inputs=tuple(kafka.topic(t) for t in INPUT_EVENT_TYPES), anomalies=kafka.topic("anomaly"),
-                   deadletter=kafka.topic("deadletter"), state=kafka.topic_prefix + STATE_TOPIC + group_id)
+                   deadletter=kafka.topic("deadletter"), state=kafka.topic_prefix + STATE_TOPIC + group_id,
+                   audit=kafka.topic_prefix + audit_topic if audit_topic else None)
 
 
 async def ensure_topics(kafka: KafkaConfig, topics: WorkerTopics, partitions: int, replication: int,
-                        create: bool = True) -> int:
+                        create: bool = True, state_config: dict[str, str] | None = None) -> int:
     """Create missing topics (or only check them with ``create=False``); return the input partition count.
 
     Raises ConfigError when the input topics differ in partition count or a topic is missing
@@ -47,16 +50,21 @@ async def ensure_topics(kafka: KafkaConfig, topics: WorkerTopics, partitions: in
     except Exception as exc:  # noqa: BLE001 - any connection failure means the same to the user
         raise ExternalError(f"cannot reach Kafka at {kafka.bootstrap_servers}: {exc}") from None
     try:
-        existing = await _partition_counts(admin, [*topics.inputs, topics.anomalies, topics.deadletter, topics.state])
+        extra = [topics.audit] if topics.audit else []
+        existing = await _partition_counts(admin, [*topics.inputs, topics.anomalies, topics.deadletter, topics.state,
+                                                   *extra])
         input_counts = {t: existing[t] for t in topics.inputs if t in existing}
         n = next(iter(input_counts.values()), partitions)
         if len(set(input_counts.values())) > 1:
             raise ConfigError(f"input topics are not co-partitioned: partition counts {input_counts}; "
                               f"give them all the same count")
-        state_cfg = {"cleanup.policy": "compact", "max.message.bytes": str(SNAPSHOT_MAX_BYTES)}
+        state_cfg = {"cleanup.policy": "compact", "max.message.bytes": str(STATE_MAX_BYTES),
+                     "min.compaction.lag.ms": "0", **(state_config or {})}
+        out_cfg = {"max.message.bytes": str(OUTPUT_MAX_BYTES)}
         specs: list[tuple[str, int, dict[str, str]]] = [(t, n, {}) for t in topics.inputs]
-        specs += [(topics.anomalies, partitions, {}), (topics.deadletter, partitions, {}),
+        specs += [(topics.anomalies, partitions, out_cfg), (topics.deadletter, partitions, out_cfg),
                   (topics.state, n, state_cfg)]
+        specs += [(t, n, {}) for t in extra]
         missing = [(t, p, c) for t, p, c in specs if t not in existing]
         if missing and not create:
             raise ConfigError(f"topics missing on {kafka.bootstrap_servers}: {', '.join(t for t, _, _ in missing)} "

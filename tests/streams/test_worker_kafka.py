@@ -47,22 +47,22 @@ def _assert_same_problems(got: list[dict[str, Any]], expected: list[dict[str, An
     assert {a["id"] for a in got if a["state"] == "resolved"} == {a["id"] for a in expected if a["state"] == "resolved"}
 
 
-def test_one_worker_gives_the_same_anomalies_as_replay(fresh_broker: str, unique: str, tmp_path: Path,
+def test_one_worker_gives_the_same_anomalies_as_replay(kafka_bootstrap: str, unique: str, tmp_path: Path,
                                                        stream: Stream) -> None:
     lines, expected = stream.lines, stream.expected
     prefix = f"t{unique}."
-    assert produce(fresh_broker, prefix, lines) == len(lines)
-    w = Worker(fresh_broker, prefix, f"g{unique}", tmp_path, "--exit-when-idle", "3")
+    assert produce(kafka_bootstrap, prefix, lines) == len(lines)
+    w = Worker(kafka_bootstrap, prefix, f"g{unique}", tmp_path, "--exit-when-idle", "3")
     assert w.wait(120) == 0, w.log()[-3000:]
-    got = [orjson.loads(r.value) for r in read_topic(fresh_broker, prefix + "spendwatch.anomalies")]
+    got = [orjson.loads(r.value) for r in read_topic(kafka_bootstrap, prefix + "spendwatch.anomalies")]
     _assert_same_problems(got, expected)
     assert len(got) == len(expected)  # not only the same problems: the same open/update/resolved events
-    dead = [orjson.loads(r.value) for r in read_topic(fresh_broker, prefix + "spendwatch.deadletter")]
+    dead = [orjson.loads(r.value) for r in read_topic(kafka_bootstrap, prefix + "spendwatch.deadletter")]
     assert len(dead) == stream.bad  # every malformed line, once
     assert f"worker stopped events={stream.events} bad={stream.bad}" in w.log()
 
 
-def test_sigkill_mid_stream_loses_nothing_and_keeps_ids(fresh_broker: str, unique: str, tmp_path: Path,
+def test_sigkill_mid_stream_loses_nothing_and_keeps_ids(kafka_bootstrap: str, unique: str, tmp_path: Path,
                                                         stream: Stream) -> None:
     lines, expected = stream.lines, stream.expected
     prefix, group = f"t{unique}.", f"g{unique}"
@@ -71,8 +71,8 @@ def test_sigkill_mid_stream_loses_nothing_and_keeps_ids(fresh_broker: str, uniqu
     workers = []
     try:
         for i in range(3):
-            produce(fresh_broker, prefix, lines[cuts[i]:cuts[i + 1]])
-            w = Worker(fresh_broker, prefix, group, tmp_path, name=f"w{i}")
+            produce(kafka_bootstrap, prefix, lines[cuts[i]:cuts[i + 1]])
+            w = Worker(kafka_bootstrap, prefix, group, tmp_path, name=f"w{i}")
             workers.append(w)
             # kill at different moments: while still joining/restoring, while processing, while input arrives
             deadline = time.monotonic() + 60
@@ -81,7 +81,7 @@ def test_sigkill_mid_stream_loses_nothing_and_keeps_ids(fresh_broker: str, uniqu
             if i == 1:
                 time.sleep(0.3)
             elif i == 2:
-                feeder = threading.Thread(target=produce, args=(fresh_broker, prefix, lines[cuts[3]:cuts[4]]))
+                feeder = threading.Thread(target=produce, args=(kafka_bootstrap, prefix, lines[cuts[3]:cuts[4]]))
                 feeder.start()
                 time.sleep(1.5)
             else:
@@ -89,7 +89,7 @@ def test_sigkill_mid_stream_loses_nothing_and_keeps_ids(fresh_broker: str, uniqu
             w.kill()
             if i == 2:
                 feeder.join(60)
-        last = Worker(fresh_broker, prefix, group, tmp_path, "--exit-when-idle", "4", name="last")
+        last = Worker(kafka_bootstrap, prefix, group, tmp_path, "--exit-when-idle", "4", name="last")
         workers.append(last)
         assert last.wait(120) == 0, last.log()[-3000:]
     finally:
@@ -97,17 +97,17 @@ def test_sigkill_mid_stream_loses_nothing_and_keeps_ids(fresh_broker: str, uniqu
             w.kill()
     logs = "".join(w.log() for w in workers[1:])
     assert "restored=True" in logs  # later workers continued from snapshots, not from a cold Engine
-    got = [orjson.loads(r.value) for r in read_topic(fresh_broker, prefix + "spendwatch.anomalies")]
+    got = [orjson.loads(r.value) for r in read_topic(kafka_bootstrap, prefix + "spendwatch.anomalies")]
     _assert_same_problems(got, expected)
 
 
-def test_two_workers_split_partitions_and_one_takes_over(fresh_broker: str, unique: str, tmp_path: Path,
+def test_two_workers_split_partitions_and_one_takes_over(kafka_bootstrap: str, unique: str, tmp_path: Path,
                                                         stream: Stream) -> None:
     lines, expected = stream.lines, stream.expected
     prefix, group = f"t{unique}.", f"g{unique}"
     half = len(lines) // 2
-    a = Worker(fresh_broker, prefix, group, tmp_path, name="a")
-    b = Worker(fresh_broker, prefix, group, tmp_path, name="b")
+    a = Worker(kafka_bootstrap, prefix, group, tmp_path, name="a")
+    b = Worker(kafka_bootstrap, prefix, group, tmp_path, name="b")
     try:
         # group joins are slow on Tansu: let both workers settle into one split before any input, so
         # the first worker in cannot take the whole first half alone
@@ -117,10 +117,10 @@ def test_two_workers_split_partitions_and_one_takes_over(fresh_broker: str, uniq
             if owned[0] and owned[1] and owned[0] | owned[1] == {0, 1, 2, 3}:
                 break
             time.sleep(0.5)
-        produce(fresh_broker, prefix, lines[:half])
+        produce(kafka_bootstrap, prefix, lines[:half])
         first = triples(_replay(lines[:half]))
         assert first
-        wait_for_anomalies(fresh_broker, prefix, first, 60, [a, b])
+        wait_for_anomalies(kafka_bootstrap, prefix, first, 60, [a, b])
         owned = [_owned(w.log()) for w in (a, b)]
         assert owned[0] and owned[1] and not owned[0] & owned[1], owned  # split, no overlap
         assert owned[0] | owned[1] == {0, 1, 2, 3}
@@ -131,15 +131,15 @@ def test_two_workers_split_partitions_and_one_takes_over(fresh_broker: str, uniq
                      "spendwatch_batch_records_bucket"):
             assert name in metrics, name
         a.kill()
-        produce(fresh_broker, prefix, lines[half:])
-        got = wait_for_anomalies(fresh_broker, prefix, triples(expected), 90, [b])
+        produce(kafka_bootstrap, prefix, lines[half:])
+        got = wait_for_anomalies(kafka_bootstrap, prefix, triples(expected), 90, [b])
         assert _owned(b.log().split("partitions revoked")[-1]) == {0, 1, 2, 3}  # b took over a's partitions
         assert b.terminate() == 0  # SIGTERM: graceful
         assert "worker stopped" in b.log() and "final checkpoint failed" not in b.log()
     finally:
         a.kill()
         b.kill()
-    got = [orjson.loads(r.value) for r in read_topic(fresh_broker, prefix + "spendwatch.anomalies")]
+    got = [orjson.loads(r.value) for r in read_topic(kafka_bootstrap, prefix + "spendwatch.anomalies")]
     _assert_same_problems(got, expected)
 
 
