@@ -12,8 +12,8 @@ What it does, in-process and in event time (no Kafka, no Slack needed):
    Slack token is set) and records them in the history store, so
    ``spendwatch anomalies --since 30d`` works right after.
 
-With ``--kafka`` step 2 goes through Kafka instead: a local broker (Tansu, or the one in
-``SPENDWATCH_KAFKA``), the events produced to the contract topics with their keys, one
+With ``--kafka`` step 2 goes through Kafka instead: a local Apache Kafka (``spendwatch
+kafka-local``'s, or the one in ``SPENDWATCH_KAFKA``), the events produced to the contract topics with their keys, one
 ``spendwatch worker`` run in-process until its input is idle, and the anomalies read back
 from ``spendwatch.anomalies``: the production path, end to end.
 """
@@ -69,7 +69,7 @@ def register(sub: Any) -> None:
     p.add_argument("--db", metavar="URL", help="history store URL (default: SPENDWATCH_DB or the local SQLite file)")
     p.add_argument("--kafka", action="store_true",
                    help="run the events through a Kafka broker and the stream worker instead of in-process "
-                        "(a local Tansu broker unless SPENDWATCH_KAFKA is set)")
+                        "(a local Apache Kafka unless SPENDWATCH_KAFKA is set)")
     p.set_defaults(func=run)
 
 
@@ -240,19 +240,19 @@ def _print_truth(p: Any, matched: list[tuple[dict[str, Any], Any]]) -> None:
 
 def _through_kafka(settings: Settings, sim: Simulation, stats: ReplayStats) -> list[dict[str, Any]]:
     """Produce the stream to a broker, run one worker over it until idle, read the anomalies back."""
-    from spendwatch.broker import LocalBroker
     from spendwatch.kafka import kafka_config
+    from streams.kafka_local import KafkaLocal
     from streams.runner import run_worker_until_idle
     from streams.source import produce_lines, read_topic
 
     run_id = uuid.uuid4().hex[:8]
-    prefix = f"demo-{run_id}."  # fresh topics per run: an in-memory broker may be reused
+    prefix = f"demo-{run_id}."  # fresh topics per run: a broker may be reused
     given = os.environ.get("SPENDWATCH_KAFKA")
-    broker = None if given else LocalBroker().start()
+    broker = None if given else KafkaLocal().start()  # Apache Kafka from the Maven cache (Java 17+)
     bootstrap = given or (broker.bootstrap if broker else "")
     try:
         kafka = replace(kafka_config(settings), bootstrap_servers=bootstrap, topic_prefix=prefix)
-        print(f"  broker {bootstrap}{' (local Tansu)' if broker else ''}; producing to {prefix}spendwatch.*",
+        print(f"  broker {bootstrap}{' (local Apache Kafka)' if broker else ''}; producing to {prefix}spendwatch.*",
               file=sys.stderr)
         asyncio.run(produce_lines(kafka, _lines(sim)))
         result = run_worker_until_idle(settings, bootstrap, idle_s=3.0, group_id=f"demo-{run_id}",
