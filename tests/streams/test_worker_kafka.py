@@ -14,7 +14,7 @@ from typing import Any
 
 import orjson
 import pytest
-from kafkatools import Stream, Worker, produce, read_topic, scorecard, triples, wait_for_anomalies
+from kafkatools import Stream, Worker, make_topics, produce, read_topic, scorecard, triples, wait_for_anomalies
 
 from detectors.engine import Engine
 from spendwatch.replay import ReplayStats, replay_lines
@@ -51,6 +51,7 @@ def test_one_worker_gives_the_same_anomalies_as_replay(kafka_bootstrap: str, uni
                                                        stream: Stream) -> None:
     lines, expected = stream.lines, stream.expected
     prefix = f"t{unique}."
+    make_topics(kafka_bootstrap, prefix, f"g{unique}")
     assert produce(kafka_bootstrap, prefix, lines) == len(lines)
     w = Worker(kafka_bootstrap, prefix, f"g{unique}", tmp_path, "--exit-when-idle", "3")
     assert w.wait(120) == 0, w.log()[-3000:]
@@ -68,6 +69,7 @@ def test_sigkill_mid_stream_loses_nothing_and_keeps_ids(kafka_bootstrap: str, un
     prefix, group = f"t{unique}.", f"g{unique}"
     n = len(lines)
     cuts = [0, n // 4, n // 2, 3 * n // 4, n]
+    make_topics(kafka_bootstrap, prefix, group)
     workers = []
     try:
         for i in range(3):
