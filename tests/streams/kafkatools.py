@@ -15,9 +15,9 @@ from typing import Any, NamedTuple
 
 import orjson
 
-from streams.kafka_local import free_port
 from spendwatch.kafka import KafkaConfig
 from streams import source
+from streams.kafka_local import free_port
 from streams.source import produce_lines
 
 ROOT = Path(__file__).resolve().parents[2]
