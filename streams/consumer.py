@@ -273,8 +273,10 @@ class BatchWorker:
                         self.first_record_at = time.time()
                     started = True
                 self._update_caught_up(now)
+                idle = w.idle_partition_s
                 for p, own in list(self.owned.items()):
-                    out, dead = own.task.drain(now=now)
+                    quiet = all(now - self._last_data.get(_tp(t, p), now) >= idle for t in own.task.topics)
+                    out, dead = own.task.drain(now=now, quiet=quiet)
                     if out or dead or own.task.audit:
                         try:
                             await self._publish(p, own, out, dead)
@@ -551,7 +553,7 @@ class BatchWorker:
 
     def _task(self, p: int, engine: Engine, positions: dict[str, int]) -> PartitionTask:
         w = self.worker
-        return PartitionTask(p, list(self.topics.inputs), engine, positions, w.max_lead_s, w.idle_partition_s,
+        return PartitionTask(p, list(self.topics.inputs), engine, positions, w.max_lead_s, w.lead_wait_s,
                              audit=bool(self.topics.audit))
 
     def _seek(self, p: int, positions: dict[str, int]) -> None:

@@ -223,6 +223,8 @@ class KafkaNode:
             "share.coordinator.state.topic.min.isr": min_isr,
             "group.initial.rebalance.delay.ms": "0",
             "group.min.session.timeout.ms": "1000",  # tests and trials use short timeouts for quick failover
+            "broker.session.timeout.ms": "4000",  # a killed broker's partitions move in seconds (default 9 s)
+            "broker.heartbeat.interval.ms": "1000",
             "log.cleaner.backoff.ms": "1000",  # compaction soon after a segment rolls (tests, trials)
             "log.retention.check.interval.ms": "60000",
             "transaction.remove.expired.transaction.cleanup.interval.ms": "60000",

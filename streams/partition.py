@@ -20,7 +20,9 @@ trusting whichever record comes first. Offsets above the expected one are legal 
 
 The alignment has a bound (``max_lead_s``): a record more than ``max_lead_s`` of event time
 ahead of the newest event of a caught-up topic waits up to ``hold_s`` of wall time for that
-topic to deliver what its producer sent at the same time (see :meth:`PartitionTask.safe_time`).
+topic to deliver what its producer sent at the same time (a producer stalled by a broker
+failover, a collector flushing its spool), or until the whole partition has gone quiet (the end
+of a backlog: nothing more is coming). See :meth:`PartitionTask.safe_time`.
 
 No Kafka here: the consumer (``streams.consumer``) feeds records and reads results, which
 keeps this unit testable without a broker.
@@ -139,13 +141,14 @@ class PartitionTask:
     def buffered(self) -> int:
         return sum(len(q) for q in self.queues.values())
 
-    def safe_time(self, now: float | None = None) -> float:
+    def safe_time(self, now: float | None = None, quiet: bool = False) -> float:
         """Event time up to which no topic of this partition can still deliver something earlier.
 
         A topic that has not delivered all it has bounds it by its newest event. A caught-up topic
         that has delivered something bounds it by its newest event + ``max_lead_s``, but for at
         most ``hold_s`` of wall time (``now``, monotonic) per stretch of held-back records: the
-        time its producer gets to deliver what belongs next to them. Without ``now`` the lead
+        time its producer gets to deliver what belongs next to them; ``quiet`` (no topic of the
+        partition delivered anything lately) releases them at once. Without ``now`` the lead
         bound is not applied."""
         strict = lead = _INF
         for t in self.topics:
@@ -160,7 +163,7 @@ class PartitionTask:
             return strict
         if self.held_since is None or lead != self._held_at:  # a new stretch: the slower topic moved on
             self.held_since, self._held_at = now, lead
-        if now - self.held_since >= self.hold_s:
+        if quiet or now - self.held_since >= self.hold_s:
             self.held_since = None
             return strict  # waited long enough: the slower topic has nothing more for this stretch
         return lead
@@ -171,10 +174,11 @@ class PartitionTask:
         return any(q and lead < self.frontier[t] for t, q in self.queues.items())
 
     # ---------------------------------------------------------------- running
-    def drain(self, force: bool = False, now: float | None = None) -> tuple[list[dict[str, Any]], list[DeadLetter]]:
+    def drain(self, force: bool = False, now: float | None = None,
+              quiet: bool = False) -> tuple[list[dict[str, Any]], list[DeadLetter]]:
         """Feed the Engine every queued record that is safe in event time (all of them with
         ``force``); return the anomaly events and the dead letters, in processing order."""
-        safe = _INF if force else self.safe_time(now)
+        safe = _INF if force else self.safe_time(now, quiet)
         runs: list[list[_Item]] = []
         for t, q in self.queues.items():
             if not q:

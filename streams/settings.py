@@ -35,9 +35,11 @@ class WorkerSettings:
         transactions) or ``at_least_once``.
     transaction_timeout_s: the broker aborts a transaction left open this long (a worker that
         hangs without dying); keep it well above ``checkpoint_interval_s``.
-    max_lead_s: event-time alignment bound: while a caught-up input topic is still live (it
-        delivered records within ``idle_partition_s``), the others may run at most this far
-        ahead of its newest event (docs/worker.md, the alignment limit).
+    max_lead_s / lead_wait_s: event-time alignment bound: records more than ``max_lead_s`` of
+        event time ahead of the newest event of a caught-up input topic wait up to
+        ``lead_wait_s`` of wall time for that topic to deliver (a producer stalled by a broker
+        failover), or until the partition has been quiet for ``idle_partition_s``
+        (docs/worker.md, the alignment limit).
     audit_topic: when set, every processed input offset range is written there, committed with
         the outputs (an audit trail of exactly-once processing; the tests read it).
     state_segment_ms / state_min_cleanable_dirty_ratio: the compacted state topic's segment roll
@@ -60,6 +62,7 @@ class WorkerSettings:
     guarantee: str = "auto"
     transaction_timeout_s: float = 60.0
     max_lead_s: float = 600.0
+    lead_wait_s: float = 30.0
     audit_topic: str | None = None
     state_segment_ms: int = 3_600_000
     state_min_cleanable_dirty_ratio: float = 0.5

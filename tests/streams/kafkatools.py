@@ -27,10 +27,10 @@ def kcfg(bootstrap: str, prefix: str) -> KafkaConfig:
     return replace(KafkaConfig(), bootstrap_servers=bootstrap, topic_prefix=prefix)
 
 
-def produce(bootstrap: str, prefix: str, lines: list[bytes]) -> int:
+def produce(bootstrap: str, prefix: str, lines: list[bytes], idempotent: bool = True) -> int:
     """Produce as live collectors would: small batches keep the topics interleaved in event time
-    (tests produce while workers consume)."""
-    return asyncio.run(produce_lines(kcfg(bootstrap, prefix), lines, max_batch_bytes=16384))
+    (tests produce while workers consume); idempotent (no duplicates when a broker dies)."""
+    return asyncio.run(produce_lines(kcfg(bootstrap, prefix), lines, max_batch_bytes=16384, idempotent=idempotent))
 
 
 def read_topic(bootstrap: str, topic: str, idle_s: float = 1.5, timeout_s: float = 30.0) -> list[Any]:

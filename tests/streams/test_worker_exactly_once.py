@@ -47,18 +47,21 @@ def assert_exactly_replay(bootstrap: str, prefix: str, stream: Stream) -> None:
     Not byte for byte: each partition's Engine has its own watermark (replay has one for the
     whole file), so a time-driven decision can be dated at a different event of its partition.
     """
+    assert audit_problems(bootstrap, prefix) == []
     got = anomalies(bootstrap, prefix)
     dup = [k for k, n in Counter(canonical(got)).items() if n > 1]
     assert not dup, f"{len(dup)} anomaly events committed twice, e.g. {dup[0][:300]!r}"
     per_id = Counter((a["id"], a["state"]) for a in got)
     want = Counter((a["id"], a["state"]) for a in stream.expected)
-    assert per_id == want, f"missing {want - per_id}; not in replay {per_id - want}"
+    if per_id != want:
+        ours, theirs = {i for i, _ in per_id}, {i for i, _ in want}
+        raise AssertionError(f"ids only in the worker's output: {sorted(ours - theirs)}; only in replay's: "
+                             f"{sorted(theirs - ours)}; counts differ: {sorted((per_id - want) + (want - per_id))}")
     final = {a["id"]: a["state"] for a in sorted(got, key=lambda a: a["ts"])}
     assert final == {a["id"]: a["state"] for a in stream.expected}
     dead = [orjson.loads(r.value) for r in read_topic(bootstrap, prefix + "spendwatch.deadletter")]
     where = Counter((d["topic"], d["partition"], d["offset"]) for d in dead)
     assert len(dead) == stream.bad and max(where.values()) == 1, (len(dead), stream.bad)
-    assert audit_problems(bootstrap, prefix) == []
 
 
 def _feed(bootstrap: str, prefix: str, lines: list[bytes], slices: int, pause_s: float) -> threading.Thread:
