@@ -191,9 +191,11 @@ def canonical(events: list[dict[str, Any]]) -> list[bytes]:
     return sorted(orjson.dumps(e, option=orjson.OPT_SORT_KEYS) for e in events)
 
 
-def make_topics(bootstrap: str, prefix: str, group: str, partitions: int = 4, replication: int = 1) -> None:
+def make_topics(bootstrap: str, prefix: str, group: str, partitions: int = 4, replication: int = 1,
+                state_config: dict[str, str] | None = None) -> None:
     """Create the worker's topics before anything is produced (auto-created topics get one partition)."""
     from streams.topics import WorkerTopics, ensure_topics
 
     k = kcfg(bootstrap, prefix)
-    asyncio.run(ensure_topics(k, WorkerTopics.of(k, group, "audit"), partitions, replication))
+    asyncio.run(ensure_topics(k, WorkerTopics.of(k, group, "audit"), partitions, replication,
+                              state_config=state_config))
