@@ -65,6 +65,7 @@ log = logging.getLogger("spendwatch.worker")
 _BAD_LOG_PER_CHECKPOINT = 20
 _REJECT_LOG_MAX = 20
 _GC_GEN0 = 50_000
+_QUIET_S = 0.5  # a partition that received nothing this long releases what the lead bound holds (end of input)
 _THREAD_KEYS = 2_000  # checkpoints of more changed keys than this serialise in a thread (heartbeats go on)
 MAX_DEADLETTER_RAW = 512 * 1024
 MAX_DEADLETTER_BYTES = 900 * 1024  # under the 1 MiB default message.max.bytes of brokers
@@ -265,7 +266,6 @@ class BatchWorker:
                     self._last_data[tp] = now
                     if len(records) > bad:
                         m.events_in.labels(tp.topic).inc(len(records) - bad)
-                    self.events += len(records) - bad
                 if n:
                     m.batch_size.observe(n)
                     last_input = now
@@ -273,10 +273,10 @@ class BatchWorker:
                         self.first_record_at = time.time()
                     started = True
                 self._update_caught_up(now)
-                idle = w.idle_partition_s
                 for p, own in list(self.owned.items()):
-                    quiet = all(now - self._last_data.get(_tp(t, p), now) >= idle for t in own.task.topics)
+                    quiet = all(now - self._last_data.get(_tp(t, p), now) >= _QUIET_S for t in own.task.topics)
                     out, dead = own.task.drain(now=now, quiet=quiet)
+                    self.events += own.task.drained - len(dead)  # processed, not only received
                     if out or dead or own.task.audit:
                         try:
                             await self._publish(p, own, out, dead)

@@ -423,12 +423,14 @@ class KafkaCluster:
     def rss_bytes(self) -> int:
         return sum(n.rss_bytes() for n in self.nodes)
 
-    def stop(self) -> None:
+    def stop(self, timeout_s: float = 20.0) -> None:
+        """SIGTERM every node (controlled shutdown), SIGKILL what is still running after ``timeout_s``."""
         for n in self.nodes:
             if n.process is not None and n.process.poll() is None:
                 os.killpg(n.process.pid, signal.SIGTERM)
+        deadline = time.monotonic() + timeout_s
         for n in self.nodes:
-            n.stop()
+            n.stop(max(0.1, deadline - time.monotonic()))
         if self._tmp:
             shutil.rmtree(self.data_dir, ignore_errors=True)
 

@@ -85,6 +85,7 @@ class PartitionTask:
         self.errors = 0  # events a detector raised on (dead-lettered, processing goes on)
         self.stale = 0  # records dropped because they were below the expected offset (already received)
         self.gaps = 0  # times a record came above the expected offset (markers, compaction, retention)
+        self.drained = 0  # records (good and bad) the last drain fed
         self.audit: list[tuple[str, int, int, int]] | None = [] if audit else None  # (topic, first, last, n)
         for t, off in (positions or {}).items():
             self.start_at(t, off)
@@ -192,6 +193,7 @@ class PartitionTask:
                 self.next_offset[t] = run[-1][1] + 1
                 if self.audit is not None:
                     self.audit.append((t, run[0][1], run[-1][1], len(run)))
+        self.drained = sum(len(r) for r in runs)
         if not runs:
             return [], []
         self.dirty = True

@@ -38,7 +38,7 @@ class WorkerSettings:
     max_lead_s / lead_wait_s: event-time alignment bound: records more than ``max_lead_s`` of
         event time ahead of the newest event of a caught-up input topic wait up to
         ``lead_wait_s`` of wall time for that topic to deliver (a producer stalled by a broker
-        failover), or until the partition has been quiet for ``idle_partition_s``
+        failover), or until the partition has received nothing for 0.5 s (the end of the input)
         (docs/worker.md, the alignment limit).
     audit_topic: when set, every processed input offset range is written there, committed with
         the outputs (an audit trail of exactly-once processing; the tests read it).

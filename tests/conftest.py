@@ -57,8 +57,11 @@ def kafka_bootstrap(request: pytest.FixtureRequest) -> Iterator[str]:
 def _cluster3(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
     from streams.kafka_local import KafkaCluster
 
-    with KafkaCluster(3, tmp_path_factory.mktemp("kafka3"), heap="384m") as cluster:
+    cluster = KafkaCluster(3, tmp_path_factory.mktemp("kafka3"), heap="384m").start()
+    try:
         yield cluster
+    finally:
+        cluster.stop(timeout_s=5.0)  # three nodes shutting down at once wait on each other: do not linger
 
 
 @pytest.fixture

@@ -9,16 +9,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from kafkatools import Stream, Worker, audit_problems, make_topics, produce, scorecard
+from kafkatools import Stream, Worker, audit_problems, make_topics, produce
 from test_worker_exactly_once import AUDIT, assert_exactly_replay
 from test_worker_kafka import _owned
 
 pytestmark = [pytest.mark.kafka, pytest.mark.timeout(300)]
-
-
-@pytest.fixture(scope="module")
-def stream(tmp_path_factory: pytest.TempPathFactory) -> Stream:
-    return scorecard(tmp_path_factory.mktemp("scorecard"))
 
 
 def test_broker_and_worker_die_mid_stream_and_the_outputs_are_replay_once(cluster3: Any, unique: str,

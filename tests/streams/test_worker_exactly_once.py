@@ -26,18 +26,10 @@ from kafkatools import (
     make_topics,
     produce,
     read_topic,
-    scorecard,
 )
 
 pytestmark = [pytest.mark.kafka, pytest.mark.timeout(300)]
 AUDIT = {"SPENDWATCH__WORKER__AUDIT_TOPIC": "audit"}
-
-
-@pytest.fixture(scope="module")
-def stream(tmp_path_factory: pytest.TempPathFactory) -> Stream:
-    s = scorecard(tmp_path_factory.mktemp("scorecard"))
-    assert s.bad > 0 and len(s.expected) >= 10
-    return s
 
 
 def assert_exactly_replay(bootstrap: str, prefix: str, stream: Stream) -> None:

@@ -6,7 +6,6 @@ and its own broker where it fills it with the whole scorecard stream.
 
 from __future__ import annotations
 
-import threading
 import time
 import urllib.request
 from pathlib import Path
@@ -14,20 +13,12 @@ from typing import Any
 
 import orjson
 import pytest
-from kafkatools import Stream, Worker, make_topics, produce, read_topic, scorecard, triples, wait_for_anomalies
+from kafkatools import Stream, Worker, make_topics, produce, read_topic, triples, wait_for_anomalies
 
 from detectors.engine import Engine
 from spendwatch.replay import ReplayStats, replay_lines
 
 pytestmark = pytest.mark.timeout(150)
-
-
-@pytest.fixture(scope="module")
-def stream(tmp_path_factory: pytest.TempPathFactory) -> Stream:
-    s = scorecard(tmp_path_factory.mktemp("scorecard"))
-    assert len(triples(s.expected)) >= 10, "the scorecard stream must give anomalies to compare"
-    assert s.bad > 0, "the stream must hold malformed lines for the dead-letter checks"
-    return s
 
 
 def _ids_by_triple(events: list[dict[str, Any]]) -> dict[tuple[str, str, float], set[str]]:
@@ -61,46 +52,6 @@ def test_one_worker_gives_the_same_anomalies_as_replay(kafka_bootstrap: str, uni
     dead = [orjson.loads(r.value) for r in read_topic(kafka_bootstrap, prefix + "spendwatch.deadletter")]
     assert len(dead) == stream.bad  # every malformed line, once
     assert f"worker stopped events={stream.events} bad={stream.bad}" in w.log()
-
-
-def test_sigkill_mid_stream_loses_nothing_and_keeps_ids(kafka_bootstrap: str, unique: str, tmp_path: Path,
-                                                        stream: Stream) -> None:
-    lines, expected = stream.lines, stream.expected
-    prefix, group = f"t{unique}.", f"g{unique}"
-    n = len(lines)
-    cuts = [0, n // 4, n // 2, 3 * n // 4, n]
-    make_topics(kafka_bootstrap, prefix, group)
-    workers = []
-    try:
-        for i in range(3):
-            produce(kafka_bootstrap, prefix, lines[cuts[i]:cuts[i + 1]])
-            w = Worker(kafka_bootstrap, prefix, group, tmp_path, name=f"w{i}")
-            workers.append(w)
-            # kill at different moments: while still joining/restoring, while processing, while input arrives
-            deadline = time.monotonic() + 60
-            while "partition assigned" not in w.log() and time.monotonic() < deadline:
-                time.sleep(0.1)
-            if i == 1:
-                time.sleep(0.3)
-            elif i == 2:
-                feeder = threading.Thread(target=produce, args=(kafka_bootstrap, prefix, lines[cuts[3]:cuts[4]]))
-                feeder.start()
-                time.sleep(1.5)
-            else:
-                time.sleep(2.5)  # long enough for a checkpoint
-            w.kill()
-            if i == 2:
-                feeder.join(60)
-        last = Worker(kafka_bootstrap, prefix, group, tmp_path, "--exit-when-idle", "4", name="last")
-        workers.append(last)
-        assert last.wait(120) == 0, last.log()[-3000:]
-    finally:
-        for w in workers:
-            w.kill()
-    logs = "".join(w.log() for w in workers[1:])
-    assert "restored=True" in logs  # later workers continued from snapshots, not from a cold Engine
-    got = [orjson.loads(r.value) for r in read_topic(kafka_bootstrap, prefix + "spendwatch.anomalies")]
-    _assert_same_problems(got, expected)
 
 
 def test_two_workers_split_partitions_and_one_takes_over(kafka_bootstrap: str, unique: str, tmp_path: Path,
