@@ -138,7 +138,8 @@ def main(argv: list[str] | None = None) -> int:
                     help="Apache Kafka from the Maven cache (default) or the in-memory Tansu")
     args = ap.parse_args(argv)
     with tempfile.TemporaryDirectory(prefix="bench-worker-") as d:
-        tmp = Path(d)
+        tmp = Path(os.environ.get("BENCH_KEEP") or d)  # BENCH_KEEP=DIR keeps the worker logs there
+        tmp.mkdir(parents=True, exist_ok=True)
         path = tmp / "events.jsonl"
         subprocess.run([sys.executable, "-m", "spendwatch.cli", "simulate", "--gpus", str(args.gpus), "--hours",
                         str(args.hours), "--seed", "1", "--out", str(path)], check=True, capture_output=True,

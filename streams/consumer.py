@@ -171,7 +171,7 @@ class BatchWorker:
             partition_assignment_strategy=(RangePartitionAssignor,),
             session_timeout_ms=int(w.session_timeout_s * 1000),
             heartbeat_interval_ms=int(w.heartbeat_interval_s * 1000),
-            rebalance_timeout_ms=int(max(w.session_timeout_s, 6) * 1000),
+            rebalance_timeout_ms=int(max(w.session_timeout_s * 3, 30) * 1000),  # time to checkpoint on revoke
             max_poll_interval_ms=300_000, fetch_max_bytes=64 << 20, max_partition_fetch_bytes=8 << 20,
             check_crcs=False)
         self._consumer.subscribe(list(self.topics.inputs), listener=_Listener(self))
