@@ -22,9 +22,14 @@ def _due(point: str) -> bool:
     return _COUNT[point] == int(_N or "1")
 
 
+def _die(point: str) -> None:
+    os.write(2, f"fault injection: SIGKILL at {point} #{_COUNT[point]}\n".encode())
+    os.kill(os.getpid(), signal.SIGKILL)
+
+
 def maybe_kill(point: str) -> None:
     if _due(point):
-        os.kill(os.getpid(), signal.SIGKILL)
+        _die(point)
 
 
 async def maybe_kill_async(point: str) -> None:
@@ -32,4 +37,4 @@ async def maybe_kill_async(point: str) -> None:
     if _due(point):
         for _ in range(3):
             await asyncio.sleep(0)
-        os.kill(os.getpid(), signal.SIGKILL)
+        _die(point)

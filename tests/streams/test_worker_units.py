@@ -158,3 +158,15 @@ def test_a_topic_may_lead_a_caught_up_one_by_max_lead_for_at_most_hold_seconds()
     assert eng.seen[-1] == 1700
     task.drain(now=103.6)  # waited 2 s: bill has nothing more for this stretch
     assert eng.seen == [900, 1000, 1500, 1650, 1700, 5000]
+
+
+def test_what_the_lead_bound_holds_is_released_when_the_partition_goes_quiet() -> None:
+    eng = Recorder()
+    task = PartitionTask(0, ["gpu", "bill"], eng, max_lead_s=600, hold_s=30.0)
+    task.add("bill", recs([bill(1000)]))
+    task.add("gpu", recs([gpu(1500), gpu(5000)]))
+    task.caught_up["bill"] = task.caught_up["gpu"] = True
+    task.drain(now=10.0)
+    assert eng.seen == [1000, 1500]
+    task.drain(now=11.0, quiet=True)  # nothing arrived lately on any topic: the end of the input
+    assert eng.seen == [1000, 1500, 5000]
