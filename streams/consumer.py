@@ -321,15 +321,16 @@ class BatchWorker:
             for topic in task.topics:
                 tp = _tp(topic, task.partition)
                 hw = _end(c, tp)
-                caught = hw is not None and task.received_upto.get(topic, 0) >= hw
-                if not caught and hw is not None:
-                    pos = _position(c, tp)  # past transaction markers and compacted offsets
-                    caught = pos is not None and pos >= hw and not task.queues[topic]
                 last = self._last_data.get(tp)
-                if not caught and not task.queues[topic]:
-                    caught = now - (last if last is not None else now) >= idle
                 if last is None:
-                    self._last_data[tp] = now
+                    self._last_data[tp] = last = now
+                if hw is not None:  # the broker told us its end: caught up = everything up to it received
+                    caught = task.received_upto.get(topic, 0) >= hw
+                    if not caught:
+                        pos = _position(c, tp)  # past transaction markers and compacted offsets
+                        caught = pos is not None and pos >= hw and not task.queues[topic]
+                else:  # no fetch answered yet: only a long silence since the assignment lets it go
+                    caught = not task.queues[topic] and now - last >= idle
                 task.caught_up[topic] = caught
 
     def _flow_control(self) -> None:
@@ -394,6 +395,10 @@ class BatchWorker:
             log.warning("%d more bad records dead-lettered (not logged one by one)", self._bad_unlogged)
         self._bad_logged = self._bad_unlogged = 0
         todo = [(p, o) for p, o in self.owned.items() if o.task.dirty or force or not o.checkpointed]
+        now = time.monotonic()
+        for p, o in self.owned.items():  # an unchanged Engine is still covered by its last checkpoint
+            if o.checkpointed and not o.task.dirty:
+                self._snapshot_at[p] = now
         if not todo:
             return
         results = await asyncio.gather(*(self._checkpoint(p, o) for p, o in todo), return_exceptions=True)
@@ -557,8 +562,10 @@ class BatchWorker:
                              audit=bool(self.topics.audit))
 
     def _seek(self, p: int, positions: dict[str, int]) -> None:
+        now = time.monotonic()
         for topic, off in positions.items():
             self._consumer.seek(_tp(topic, p), off)
+            self._last_data[_tp(topic, p)] = now  # silence is counted from this assignment, not an older one
 
     async def _open_partitions(self, partitions: list[int]) -> None:
         """Fence the previous owner, load the last committed state, restore, seek every topic, resume."""

@@ -17,7 +17,7 @@ from kafkatools import kcfg, read_topic
 from spendwatch.config import Settings
 from streams.runner import run_worker_until_idle
 
-pytestmark = pytest.mark.timeout(90)
+pytestmark = [pytest.mark.kafka, pytest.mark.timeout(90)]
 
 GPU = "spendwatch.gpu.samples"
 BILL = "spendwatch.billing.deltas"

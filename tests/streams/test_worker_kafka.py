@@ -18,7 +18,7 @@ from kafkatools import Stream, Worker, make_topics, produce, read_topic, triples
 from detectors.engine import Engine
 from spendwatch.replay import ReplayStats, replay_lines
 
-pytestmark = pytest.mark.timeout(150)
+pytestmark = [pytest.mark.kafka, pytest.mark.timeout(150)]
 
 
 def _ids_by_triple(events: list[dict[str, Any]]) -> dict[tuple[str, str, float], set[str]]:

@@ -11,7 +11,7 @@ from kafkatools import kcfg
 from spendwatch.errors import ConfigError
 from streams.topics import WorkerTopics, ensure_topics
 
-pytestmark = pytest.mark.timeout(60)
+pytestmark = [pytest.mark.kafka, pytest.mark.timeout(60)]
 
 
 async def _counts(bootstrap: str, names: list[str]) -> dict[str, int]:
