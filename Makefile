@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: install demo demo-kafka test test-fast check bench broker clean
+.PHONY: install demo demo-kafka test test-fast check bench broker kafka-local system-deps clean
 
 install: $(STAMP)
 
@@ -18,13 +18,32 @@ $(STAMP): pyproject.toml
 demo: install
 	$(BIN)/spendwatch demo
 
-demo-kafka: install
+demo-kafka: install system-deps
 	$(BIN)/spendwatch demo --kafka
 
 broker: install
 	$(BIN)/spendwatch broker
 
-test: install
+kafka-local: install system-deps
+	$(BIN)/spendwatch kafka-local
+
+# What the suite starts besides Python: Apache Kafka (Java 17 + Maven, jars cached under
+# ~/.cache/spendwatch) and a private PostgreSQL (Debian's postgresql binaries). Installed with
+# apt-get only when missing and when root; otherwise the tests that need them say what is missing.
+system-deps:
+	@missing=""; \
+	command -v java >/dev/null 2>&1 || missing="$$missing openjdk-17-jre-headless"; \
+	command -v mvn >/dev/null 2>&1 || [ -f "$${XDG_CACHE_HOME:-$$HOME/.cache}/spendwatch/kafka-4.4.0/libs/.complete" ] || missing="$$missing maven"; \
+	ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || command -v initdb >/dev/null 2>&1 || missing="$$missing postgresql"; \
+	if [ -n "$$missing" ]; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    echo "installing$$missing (apt-get)"; \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
+	  else echo "missing:$$missing (install them; the tests that need them will say so)"; fi; \
+	fi
+	@if command -v java >/dev/null 2>&1; then $(BIN)/spendwatch kafka-local --fetch-only >/dev/null; fi
+
+test: install system-deps
 	$(BIN)/python -m pytest -q -p no:cacheprovider
 	$(MAKE) check
 

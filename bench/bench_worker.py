@@ -5,12 +5,15 @@
 
 1. ``spendwatch simulate`` writes a stream (48 GPUs x 12 h is ~172k events, ~500 B each).
 2. Replay's figure: the same Engine over the same lines in this process (one core).
-3. For each process count: a fresh local Tansu broker; the stream is produced to the four
-   input topics with the contract keys (produce rate reported on its own); then that many
+3. For each process count: a fresh local Apache Kafka (``--broker tansu``: the in-memory Tansu);
+   the stream is produced to the four input topics with the contract keys (produce rate
+   reported on its own); then that many
    ``spendwatch worker --exit-when-idle`` processes consume it in one group. Throughput =
    events / (last batch processed - first record received), from the workers' own logs, so
    interpreter start and group join are not counted; rebalances while the second worker joins
-   are. Anomalies on the topic are checked against replay's (kind, resource, started_at) set.
+   are. Anomalies on the topic (read_committed) are checked against replay's (kind, resource,
+   started_at) set. On Apache Kafka the workers run exactly once (transactions), on Tansu
+   at-least-once.
 
 Everything shares this machine's cores: the broker, the workers, and this script.
 """
@@ -27,6 +30,7 @@ import tempfile
 import time
 from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import orjson
 
@@ -50,7 +54,8 @@ def _read_anomalies(bootstrap: str, topic: str) -> set[tuple[str, str, float]]:
     async def go() -> set[tuple[str, str, float]]:
         from aiokafka import AIOKafkaConsumer
 
-        c = AIOKafkaConsumer(topic, bootstrap_servers=bootstrap, group_id=None, auto_offset_reset="earliest")
+        c = AIOKafkaConsumer(topic, bootstrap_servers=bootstrap, group_id=None, auto_offset_reset="earliest",
+                             isolation_level="read_committed")
         await c.start()
         out: set[tuple[str, str, float]] = set()
         last = time.monotonic()
@@ -68,13 +73,23 @@ def _read_anomalies(bootstrap: str, topic: str) -> set[tuple[str, str, float]]:
     return asyncio.run(go())
 
 
+def _broker(kind: str, tmp: Path) -> Any:
+    if kind == "tansu":
+        from streams.broker import LocalBroker
+
+        return LocalBroker()
+    from streams.kafka_local import KafkaLocal
+
+    return KafkaLocal(tmp / f"kafka-{time.monotonic_ns()}")
+
+
 def _run_workers(lines: list[bytes], processes: int, partitions: int, tmp: Path,
-                 expected: set[tuple[str, str, float]]) -> dict[str, float]:
+                 expected: set[tuple[str, str, float]], broker_kind: str) -> dict[str, float]:
     from collectors.produce import produce_lines
     from spendwatch.kafka import KafkaConfig
-    from streams.broker import LocalBroker, free_port
+    from streams.kafka_local import free_port
 
-    with LocalBroker() as broker:
+    with _broker(broker_kind, tmp) as broker:
         prefix, group = f"bench{processes}.", f"bench{processes}"
         kafka = replace(KafkaConfig(), bootstrap_servers=broker.bootstrap, topic_prefix=prefix)
         # create the topics with the wanted partition count before producing (auto-create would pick its own)
@@ -119,9 +134,12 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--events", type=int, default=0, help="use only the first N events (0 = all)")
     ap.add_argument("--partitions", type=int, default=4)
     ap.add_argument("--processes", default="1,2", help="comma-separated worker process counts to run")
+    ap.add_argument("--broker", choices=("kafka", "tansu"), default="kafka",
+                    help="Apache Kafka from the Maven cache (default) or the in-memory Tansu")
     args = ap.parse_args(argv)
     with tempfile.TemporaryDirectory(prefix="bench-worker-") as d:
-        tmp = Path(d)
+        tmp = Path(os.environ.get("BENCH_KEEP") or d)  # BENCH_KEEP=DIR keeps the worker logs there
+        tmp.mkdir(parents=True, exist_ok=True)
         path = tmp / "events.jsonl"
         subprocess.run([sys.executable, "-m", "spendwatch.cli", "simulate", "--gpus", str(args.gpus), "--hours",
                         str(args.hours), "--seed", "1", "--out", str(path)], check=True, capture_output=True,
@@ -130,11 +148,11 @@ def main(argv: list[str] | None = None) -> int:
         if args.events:
             lines = lines[:args.events]
         print(f"stream: {len(lines):,} events, {sum(map(len, lines)) / len(lines):.0f} B average, "
-              f"{args.partitions} partitions, {os.cpu_count()} CPUs")
+              f"{args.partitions} partitions, {os.cpu_count()} CPUs, broker {args.broker}")
         replay_rate, expected = _replay_rate(lines)
         print(f"replay (in-process, one core): {replay_rate:,.0f} events/s, {len(expected)} anomalies")
         for n in (int(x) for x in args.processes.split(",")):
-            r = _run_workers(lines, n, args.partitions, tmp, expected)
+            r = _run_workers(lines, n, args.partitions, tmp, expected, args.broker)
             print(f"worker x{n}: {r['rate']:,.0f} events/s end to end ({r['events']:,.0f} events in "
                   f"{r['seconds']:.2f}s; ratio to replay {r['rate'] / replay_rate:.2f}; goal {GOAL:,}: "
                   f"{'met' if r['rate'] >= GOAL else 'not met'}); produce {r['produce_rate']:,.0f}/s; "

@@ -34,17 +34,20 @@ def route_line(line: bytes) -> tuple[str, bytes]:
 
 
 async def produce_lines(kafka: KafkaConfig, lines: Iterable[bytes], linger_ms: int = 20,
-                        max_batch_bytes: int = 1 << 20) -> int:
+                        max_batch_bytes: int = 1 << 20, idempotent: bool = False) -> int:
     """Produce JSON lines to their contract topics, keyed; return how many were sent.
 
     Large batches are fastest for loading a backlog. While a worker consumes live, prefer small
     ones (``max_batch_bytes=16384``): a full 1 MiB batch of GPU samples spans hours of event time
     and reaches the broker before the few training events of those hours, so the worker would
-    see one topic hours ahead of another (see docs/worker.md, event-time alignment)."""
+    see one topic hours ahead of another (see docs/worker.md, event-time alignment).
+
+    ``acks=all``; ``idempotent=True`` also keeps a leader change from duplicating records (needs
+    a broker that gives producer ids: Apache Kafka, not Tansu)."""
     from aiokafka import AIOKafkaProducer
 
     producer = AIOKafkaProducer(**kafka.aiokafka_kwargs(), linger_ms=linger_ms, max_batch_size=max_batch_bytes,
-                                max_request_size=4 << 20)
+                                max_request_size=4 << 20, acks="all", enable_idempotence=idempotent)
     await producer.start()
     n = 0
     try:

@@ -414,7 +414,8 @@ class IdleGpuDetector(Detector):
         cfg = self.config
         kind = (workload or {}).get("kind") if workload else None
         peers = self._peers()
-        others = [p for k, p in peers.items() if k != self.key]
+        # by key, not by registry order: a restored Engine rebuilds the registry in another order
+        others = [p for k, p in sorted(peers.items()) if k != self.key]
         self.peers_busy = self._busy_peers(others)
         # the GPU's own gaps and its node peers' of the same workload (one queue, one rhythm)
         gaps = self.gaps + [g for p in others for g in p.gaps[-_PEER_GAPS_EACH:]]

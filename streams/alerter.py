@@ -141,7 +141,8 @@ def run_alerter(settings: Settings, options: AlerterOptions, stop: Callable[[], 
     topic = kcfg.topic(ANOMALY)
     try:
         consumer = KafkaConsumer(topic, group_id=options.group_id, enable_auto_commit=False,
-                                 auto_offset_reset="earliest", session_timeout_ms=options.session_timeout_ms,
+                                 auto_offset_reset="earliest", isolation_level="read_committed",
+                                 session_timeout_ms=options.session_timeout_ms,
                                  heartbeat_interval_ms=max(100, options.session_timeout_ms // 4),
                                  **kcfg.kafka_python_kwargs())
     except Exception as exc:  # noqa: BLE001 - kafka-python raises several unrelated types here

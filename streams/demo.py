@@ -12,9 +12,10 @@ What :func:`run_demo` does, in event time (no Slack needed):
    when no Slack token is set) and records every anomaly event in the history store, so
    ``spendwatch anomalies --since 30d`` works right after.
 
-With ``kafka`` step 2 goes through Kafka instead: a local broker (Tansu, or the one in
-``SPENDWATCH_KAFKA``), the events produced to the contract topics with their keys, one
-worker run in-process until its input is idle, and the anomalies read back from
+With ``kafka`` step 2 goes through Kafka instead: a local Apache Kafka
+(:mod:`streams.kafka_local`, as ``spendwatch kafka-local`` runs it; or the one in
+``SPENDWATCH_KAFKA``), the events produced to the contract topics with their keys, one worker
+run in-process until its input is idle, and the anomalies read back from
 ``spendwatch.anomalies``: the production path, end to end.
 """
 
@@ -165,18 +166,19 @@ def _through_kafka(settings: Settings, sim: Simulation, stats: ReplayStats,
     """Produce the stream to a broker, run one worker over it until idle, read the anomalies back."""
     from collectors.produce import produce_lines
     from spendwatch.kafka import kafka_config
-    from streams.broker import LocalBroker
+    from streams.kafka_local import KafkaLocal
     from streams.runner import run_worker_until_idle
     from streams.topics import read_topic
 
     run_id = uuid.uuid4().hex[:8]
-    prefix = f"demo-{run_id}."  # fresh topics per run: an in-memory broker may be reused
+    prefix = f"demo-{run_id}."  # fresh topics per run: a broker may be reused
     given = os.environ.get("SPENDWATCH_KAFKA")
-    broker = None if given else LocalBroker().start()
+    broker = None if given else KafkaLocal().start()  # Apache Kafka from the Maven cache (Java 17+)
     bootstrap = given or (broker.bootstrap if broker else "")
     try:
         kafka = replace(kafka_config(settings), bootstrap_servers=bootstrap, topic_prefix=prefix)
-        report.note(f"  broker {bootstrap}{' (local Tansu)' if broker else ''}; producing to {prefix}spendwatch.*")
+        local = " (local Apache Kafka)" if broker else ""
+        report.note(f"  broker {bootstrap}{local}; producing to {prefix}spendwatch.*")
         asyncio.run(produce_lines(kafka, _lines(sim)))
         result = run_worker_until_idle(settings, bootstrap, idle_s=3.0, group_id=f"demo-{run_id}",
                                        topic_prefix=prefix, session_timeout_s=3.0, heartbeat_interval_s=0.5)

@@ -31,6 +31,21 @@ class WorkerMetrics:
                                 "snapshot on assignment", registry=r)
         self.split = Gauge("spendwatch_split_partitions", "Owned partition numbers of which some input topic is "
                            "assigned to another worker (unequal partition counts)", registry=r)
+        self.state_records = Counter("spendwatch_state_records", "State records written (entries, lifecycle, "
+                                     "heads, tombstones)", registry=r)
+        self.state_bytes = Counter("spendwatch_state_bytes", "Bytes of state records written", registry=r)
+        self.checkpoint_seconds = Histogram("spendwatch_checkpoint_seconds", "Time to build and commit one "
+                                            "partition's checkpoint", registry=r,
+                                            buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10))
+        self.checkpoint_failures = Counter("spendwatch_checkpoint_failures", "Checkpoints that did not commit "
+                                           "(the partition was rebuilt from its last one)", registry=r)
+        self.state_rejected = Counter("spendwatch_state_rejected", "State records or keys refused on restore "
+                                      "(not in this worker's format, torn, or not detector state)", ["reason"],
+                                      registry=r)
+        self.set_aside = Counter("spendwatch_detector_set_aside", "Events a detector set aside instead of judging "
+                                 "them, by reason (e.g. billing rows too late to be judged)", ["reason"], registry=r)
+        self.discarded = Counter("spendwatch_discarded_records", "Fetched records discarded because a "
+                                 "rebalance ran while they were fetched (read again)", registry=r)
 
     def render(self) -> bytes:
         return generate_latest(self.registry)

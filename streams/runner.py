@@ -1,9 +1,9 @@
 """Running a worker: the ``spendwatch worker`` process, or in-process until the input is idle.
 
-``run_worker`` builds everything at the process edge (topics, faust app, producer-backed
-sink, snapshot store, batch consumer) and blocks until SIGTERM/SIGINT or, with
-``exit_when_idle_s``, until no input arrived for that long; it then checkpoints (flush,
-snapshot, commit) and returns a :class:`WorkerResult`.
+``run_worker`` builds everything at the process edge (topics, faust app, batch consumer with
+its transactional outputs) and blocks until SIGTERM/SIGINT or, with ``exit_when_idle_s``,
+until no input arrived for that long; it then checkpoints (outputs, state and offsets in one
+transaction per partition) and returns a :class:`WorkerResult`.
 
 ``run_worker_until_idle(settings, bootstrap, ...)`` is the short form for drivers such as
 ``spendwatch demo --kafka``: produce the events, call it, read ``spendwatch.anomalies``.
@@ -22,7 +22,6 @@ from streams.consumer import BatchWorker
 from streams.logs import handler
 from streams.metrics import WorkerMetrics
 from streams.settings import WorkerSettings
-from streams.state import KafkaSnapshotStore
 from streams.topics import WorkerTopics, ensure_topics
 
 log = logging.getLogger("spendwatch.worker")
@@ -62,20 +61,19 @@ def run_worker(settings: Settings, kafka: KafkaConfig | None = None, worker: Wor
     import uvloop
 
     from streams.app import WorkerService, create_app
-    from streams.sink import FaustSink
 
     kafka = kafka or kafka_config(settings)
     worker = worker or settings.build(WorkerSettings, "worker")
-    topics = WorkerTopics.of(kafka, worker.group_id)
+    topics = WorkerTopics.of(kafka, worker.group_id, worker.audit_topic)
     loop = uvloop.new_event_loop()
     asyncio.set_event_loop(loop)
+    state_cfg = {"segment.ms": str(worker.state_segment_ms),
+                 "min.cleanable.dirty.ratio": str(worker.state_min_cleanable_dirty_ratio)}
     loop.run_until_complete(ensure_topics(kafka, topics, worker.partitions, worker.replication,
-                                          create=worker.create_topics))
+                                          create=worker.create_topics, state_config=state_cfg))
     metrics = WorkerMetrics()
     _setup_logging(log_level, log_format)
     app = create_app(worker, kafka, metrics)
-    sink = FaustSink(app.producer)
-    store = KafkaSnapshotStore(topics.state, sink.send, sink.flush, kafka.aiokafka_kwargs())
     fw: Any = None
     holder: dict[str, BatchWorker] = {}
 
@@ -83,7 +81,7 @@ def run_worker(settings: Settings, kafka: KafkaConfig | None = None, worker: Wor
         asyncio.ensure_future(fw.stop())
 
     def build() -> BatchWorker:
-        b = BatchWorker(settings, worker, kafka, topics, sink, store, metrics, exit_when_idle_s=exit_when_idle_s,
+        b = BatchWorker(settings, worker, kafka, topics, metrics, exit_when_idle_s=exit_when_idle_s,
                         on_anomaly=_history_hook(history_url), on_exit=on_exit)
         holder["b"] = b
         return b

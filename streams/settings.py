@@ -30,6 +30,20 @@ class WorkerSettings:
     metrics_host / metrics_port: the faust web server serving ``/metrics``; 0 disables it.
     session_timeout_s / heartbeat_interval_s: consumer group liveness; a killed worker's
         partitions move to the others after about the session timeout.
+    guarantee: ``auto`` (exactly once where the broker has transactions, else at-least-once
+        with stable ids, logged at start), ``exactly_once`` (refuse to start without
+        transactions) or ``at_least_once``.
+    transaction_timeout_s: the broker aborts a transaction left open this long (a worker that
+        hangs without dying); keep it well above ``checkpoint_interval_s``.
+    max_lead_s / lead_wait_s: event-time alignment bound: records more than ``max_lead_s`` of
+        event time ahead of the newest event of a caught-up input topic wait up to
+        ``lead_wait_s`` of wall time for that topic to deliver (a producer stalled by a broker
+        failover), or until the partition has received nothing for 0.5 s (the end of the input)
+        (docs/worker.md, the alignment limit).
+    audit_topic: when set, every processed input offset range is written there, committed with
+        the outputs (an audit trail of exactly-once processing; the tests read it).
+    state_segment_ms / state_min_cleanable_dirty_ratio: the compacted state topic's segment roll
+        time and cleaning threshold, when the worker creates it.
     """
 
     group_id: str = "spendwatch-worker"
@@ -45,3 +59,10 @@ class WorkerSettings:
     heartbeat_interval_s: float = 3.0
     data_dir: str | None = None
     create_topics: bool = True
+    guarantee: str = "auto"
+    transaction_timeout_s: float = 60.0
+    max_lead_s: float = 600.0
+    lead_wait_s: float = 30.0
+    audit_topic: str | None = None
+    state_segment_ms: int = 3_600_000
+    state_min_cleanable_dirty_ratio: float = 0.5

@@ -18,7 +18,8 @@ from spendwatch.kafka import KafkaConfig
 log = logging.getLogger(__name__)
 
 STATE_TOPIC = "spendwatch.state."
-SNAPSHOT_MAX_BYTES = 16 << 20  # a big Engine snapshot is still one record
+STATE_MAX_BYTES = 4 << 20  # state records are at most ~512 KiB (streams.state.PART_BYTES)
+OUTPUT_MAX_BYTES = 4 << 20  # dead letters are kept under 1 MiB; room for large anomaly evidence
 
 
 @dataclass(frozen=True)
@@ -27,15 +28,17 @@ class WorkerTopics:
     anomalies: str
     deadletter: str
     state: str
+    audit: str | None = None
 
     @classmethod
-    def of(cls, kafka: KafkaConfig, group_id: str) -> WorkerTopics:
+    def of(cls, kafka: KafkaConfig, group_id: str, audit_topic: str | None = None) -> WorkerTopics:
         return cls(inputs=tuple(kafka.topic(t) for t in INPUT_TYPES), anomalies=kafka.topic(ANOMALY),
-                   deadletter=kafka.topic(DEADLETTER), state=kafka.topic_prefix + STATE_TOPIC + group_id)
+                   deadletter=kafka.topic(DEADLETTER), state=kafka.topic_prefix + STATE_TOPIC + group_id,
+                   audit=kafka.topic_prefix + audit_topic if audit_topic else None)
 
 
 async def ensure_topics(kafka: KafkaConfig, topics: WorkerTopics, partitions: int, replication: int,
-                        create: bool = True) -> int:
+                        create: bool = True, state_config: dict[str, str] | None = None) -> int:
     """Create missing topics (or only check them with ``create=False``); return the input partition count.
 
     Raises ConfigError when the input topics differ in partition count or a topic is missing
@@ -49,16 +52,21 @@ async def ensure_topics(kafka: KafkaConfig, topics: WorkerTopics, partitions: in
     except Exception as exc:  # noqa: BLE001 - any connection failure means the same to the user
         raise ExternalError(f"cannot reach Kafka at {kafka.bootstrap_servers}: {exc}") from None
     try:
-        existing = await _partition_counts(admin, [*topics.inputs, topics.anomalies, topics.deadletter, topics.state])
+        extra = [topics.audit] if topics.audit else []
+        existing = await _partition_counts(admin, [*topics.inputs, topics.anomalies, topics.deadletter, topics.state,
+                                                   *extra])
         input_counts = {t: existing[t] for t in topics.inputs if t in existing}
         n = next(iter(input_counts.values()), partitions)
         if len(set(input_counts.values())) > 1:
             raise ConfigError(f"input topics are not co-partitioned: partition counts {input_counts}; "
                               f"give them all the same count")
-        state_cfg = {"cleanup.policy": "compact", "max.message.bytes": str(SNAPSHOT_MAX_BYTES)}
+        state_cfg = {"cleanup.policy": "compact", "max.message.bytes": str(STATE_MAX_BYTES),
+                     "min.compaction.lag.ms": "0", **(state_config or {})}
+        out_cfg = {"max.message.bytes": str(OUTPUT_MAX_BYTES)}
         specs: list[tuple[str, int, dict[str, str]]] = [(t, n, {}) for t in topics.inputs]
-        specs += [(topics.anomalies, partitions, {}), (topics.deadletter, partitions, {}),
+        specs += [(topics.anomalies, partitions, out_cfg), (topics.deadletter, partitions, out_cfg),
                   (topics.state, n, state_cfg)]
+        specs += [(t, n, {}) for t in extra]
         missing = [(t, p, c) for t, p, c in specs if t not in existing]
         if missing and not create:
             raise ConfigError(f"topics missing on {kafka.bootstrap_servers}: {', '.join(t for t, _, _ in missing)} "
@@ -87,14 +95,15 @@ async def _partition_counts(admin: object, names: list[str]) -> dict[str, int]:
 
 
 async def read_topic(kafka: KafkaConfig, topic: str, idle_s: float = 1.5, timeout_s: float = 30.0) -> list[Any]:
-    """Every record of ``topic`` from the beginning (no consumer group), until nothing came for
-    ``idle_s`` or ``timeout_s`` passed. For reading results back (demo, tests), not a hot path."""
+    """Every committed record of ``topic`` from the beginning (no consumer group, ``read_committed``:
+    what an aborted transaction wrote is never seen), until nothing came for ``idle_s`` or
+    ``timeout_s`` passed. For reading results back (demo, tests), not a hot path."""
     import time
 
     from aiokafka import AIOKafkaConsumer
 
     consumer = AIOKafkaConsumer(topic, **kafka.aiokafka_kwargs(), group_id=None, auto_offset_reset="earliest",
-                                enable_auto_commit=False)
+                                enable_auto_commit=False, isolation_level="read_committed")
     await consumer.start()
     out: list[Any] = []
     try:

@@ -85,6 +85,7 @@ def test_demo_runs_and_summarises(tmp_path: Path) -> None:
     assert listed.returncode == 0 and "idle_gpu" in listed.stdout  # the demo recorded into the history store
 
 
+@pytest.mark.kafka
 def test_demo_through_kafka_catches_what_the_in_process_demo_catches(kafka_bootstrap: str) -> None:
     """`spendwatch demo --kafka`: broker, keyed topics and one worker give the in-process result."""
     env = {**os.environ, "SPENDWATCH_KAFKA": kafka_bootstrap}

@@ -51,7 +51,7 @@ def register(sub: Any) -> None:
     p.add_argument("--port", type=int, default=8080, help="with --serve: port (default: 8080; 0 = a free one)")
     p.add_argument("--kafka", action="store_true",
                    help="run the events through a Kafka broker and the stream worker instead of in-process "
-                        "(a local Tansu broker unless SPENDWATCH_KAFKA is set)")
+                        "(a local Apache Kafka unless SPENDWATCH_KAFKA is set)")
     p.set_defaults(func=run)
 
 

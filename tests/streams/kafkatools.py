@@ -19,7 +19,7 @@ import orjson
 from collectors.produce import produce_lines
 from spendwatch.kafka import KafkaConfig
 from streams import topics
-from streams.broker import free_port
+from streams.kafka_local import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -28,10 +28,10 @@ def kcfg(bootstrap: str, prefix: str) -> KafkaConfig:
     return replace(KafkaConfig(), bootstrap_servers=bootstrap, topic_prefix=prefix)
 
 
-def produce(bootstrap: str, prefix: str, lines: list[bytes]) -> int:
+def produce(bootstrap: str, prefix: str, lines: list[bytes], idempotent: bool = True) -> int:
     """Produce as live collectors would: small batches keep the topics interleaved in event time
-    (tests produce while workers consume)."""
-    return asyncio.run(produce_lines(kcfg(bootstrap, prefix), lines, max_batch_bytes=16384))
+    (tests produce while workers consume); idempotent (no duplicates when a broker dies)."""
+    return asyncio.run(produce_lines(kcfg(bootstrap, prefix), lines, max_batch_bytes=16384, idempotent=idempotent))
 
 
 def read_topic(bootstrap: str, topic: str, idle_s: float = 1.5, timeout_s: float = 30.0) -> list[Any]:
@@ -54,16 +54,18 @@ def worker_cmd(bootstrap: str, prefix: str, group: str, port: int, *extra: str) 
 
 
 class Worker:
-    """A ``spendwatch worker`` subprocess with its log file and metrics port."""
+    """A ``spendwatch worker`` subprocess with its log file and metrics port (``env``: more variables,
+    e.g. ``SPENDWATCH_FAULT_KILL`` or ``SPENDWATCH__WORKER__AUDIT_TOPIC``)."""
 
-    def __init__(self, bootstrap: str, prefix: str, group: str, tmp: Path, *extra: str, name: str = "worker"):
+    def __init__(self, bootstrap: str, prefix: str, group: str, tmp: Path, *extra: str, name: str = "worker",
+                 env: dict[str, str] | None = None):
         self.port = free_port()
         self.log_path = tmp / f"{name}.log"
         with open(self.log_path, "ab") as log:
             self.proc = subprocess.Popen(worker_cmd(bootstrap, prefix, group, self.port, "--data-dir",
                                                     str(tmp / name), *extra),
                                          cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
-                                         env={**os.environ, "PYTHONUNBUFFERED": "1"})
+                                         env={**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})})
 
     def log(self) -> str:
         """What it logged (for failure messages; tests assert on results and metrics)."""
@@ -193,3 +195,68 @@ def committed_everything(bootstrap: str, prefix: str, group: str) -> tuple[int, 
     finally:
         consumer.close()
     return records, committed
+
+
+INPUTS = ("spendwatch.gpu.samples", "spendwatch.billing.deltas", "spendwatch.training.runs",
+          "spendwatch.model.observations")
+
+
+def end_offsets(bootstrap: str, names: list[str]) -> dict[tuple[str, int], int]:
+    """(topic, partition) -> end offset (read_committed: the last stable offset)."""
+    async def go() -> dict[tuple[str, int], int]:
+        from aiokafka import AIOKafkaConsumer, TopicPartition
+
+        c = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=None, isolation_level="read_committed")
+        await c.start()
+        try:
+            tps = [TopicPartition(t, p) for t in names for p in (c.partitions_for_topic(t) or
+                                                                  await _partitions(c, t))]
+            return {(tp.topic, tp.partition): off for tp, off in (await c.end_offsets(tps)).items()}
+        finally:
+            await c.stop()
+
+    return asyncio.run(go())
+
+
+async def _partitions(c: Any, topic: str) -> set[int]:
+    await c._client.force_metadata_update()
+    return c.partitions_for_topic(topic) or set()
+
+
+def audit_problems(bootstrap: str, prefix: str, audit_topic: str = "audit") -> list[str]:
+    """Check the worker's audit trail: the committed processed ranges of every input topic partition
+    tile [0, end) exactly once. Returns what is wrong (empty: every record processed exactly once)."""
+    ranges: dict[tuple[str, int], list[tuple[int, int, int]]] = {}
+    for r in read_topic(bootstrap, prefix + audit_topic):
+        a = orjson.loads(r.value)
+        ranges.setdefault((a["topic"], a["partition"]), []).append((a["first"], a["last"], a["count"]))
+    problems = []
+    for (topic, part), end in end_offsets(bootstrap, [prefix + t for t in INPUTS]).items():
+        expect = 0
+        for first, last, count in sorted(ranges.get((topic, part), [])):
+            if count != last - first + 1:
+                problems.append(f"{topic}[{part}] {first}-{last}: {count} records processed for "
+                                f"{last - first + 1} offsets")
+            if first > expect:
+                problems.append(f"{topic}[{part}] offsets {expect}-{first - 1} never processed")
+            elif first < expect:
+                problems.append(f"{topic}[{part}] offsets {first}-{min(last, expect - 1)} processed twice")
+            expect = max(expect, last + 1)
+        if expect < end:
+            problems.append(f"{topic}[{part}] offsets {expect}-{end - 1} never processed (end {end})")
+    return problems
+
+
+def canonical(events: list[dict[str, Any]]) -> list[bytes]:
+    """Anomaly events as sorted canonical JSON (to compare event lists as multisets)."""
+    return sorted(orjson.dumps(e, option=orjson.OPT_SORT_KEYS) for e in events)
+
+
+def make_topics(bootstrap: str, prefix: str, group: str, partitions: int = 4, replication: int = 1,
+                state_config: dict[str, str] | None = None) -> None:
+    """Create the worker's topics before anything is produced (auto-created topics get one partition)."""
+    from streams.topics import WorkerTopics, ensure_topics
+
+    k = kcfg(bootstrap, prefix)
+    asyncio.run(ensure_topics(k, WorkerTopics.of(k, group, "audit"), partitions, replication,
+                              state_config=state_config))

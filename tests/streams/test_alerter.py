@@ -54,7 +54,8 @@ def test_alerter_records_history_and_alerts(kafka_bootstrap: str, unique: str, t
 
 def test_open_anomaly_gauges_follow_the_history(tmp_path: Path) -> None:
     from prometheus_client import generate_latest
-    from spendwatch.commands.alerter import Metrics
+
+    from streams.alerter import Metrics
 
     def anomaly(i: int, team: str | None, kind: str, state: str, waste: float) -> dict[str, object]:
         return {"type": "anomaly", "id": f"{kind}-{i}", "kind": kind, "state": state, "severity": "warning",

@@ -60,3 +60,24 @@ def test_health_checks(compose: dict[str, Any]) -> None:
     assert "kafka-broker-api-versions" in " ".join(s["kafka"]["healthcheck"]["test"])
     assert "pg_isready" in " ".join(s["postgres"]["healthcheck"]["test"])
     assert "/metrics" in " ".join(s["worker"]["healthcheck"]["test"])
+
+
+def test_kafka_is_the_version_and_settings_the_tests_run(compose: dict[str, Any]) -> None:
+    from streams.kafka_local import KAFKA_VERSION, NodeSpec
+
+    kafka = compose["services"]["kafka"]
+    assert kafka["image"] == f"apache/kafka:{KAFKA_VERSION}"
+    env = kafka["environment"]
+    ours = _suite_broker_properties(NodeSpec(1, 1, 2, ROOT / "unused"))
+    for prop in ("offsets.topic.replication.factor", "offsets.topic.num.partitions",
+                 "transaction.state.log.replication.factor", "transaction.state.log.min.isr",
+                 "transaction.state.log.num.partitions", "group.initial.rebalance.delay.ms",
+                 "log.cleaner.backoff.ms", "message.max.bytes"):
+        assert env["KAFKA_" + prop.upper().replace(".", "_")] == ours[prop], prop
+
+
+def _suite_broker_properties(spec: Any) -> dict[str, str]:
+    from streams.kafka_local import KafkaNode
+
+    node = KafkaNode(spec, "1@127.0.0.1:2", 1, ROOT, "512m", None, {})
+    return node.properties()

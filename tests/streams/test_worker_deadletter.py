@@ -18,7 +18,7 @@ from spendwatch.config import Settings
 from streams.runner import run_worker_until_idle
 from tests.factories import A100, billing_delta, gpu_sample, workload
 
-pytestmark = pytest.mark.timeout(90)
+pytestmark = [pytest.mark.kafka, pytest.mark.timeout(90)]
 
 GPU = "spendwatch.gpu.samples"
 BILL = "spendwatch.billing.deltas"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 
 import pytest
 from kafkatools import kcfg
@@ -10,7 +11,7 @@ from kafkatools import kcfg
 from spendwatch.errors import ConfigError
 from streams.topics import WorkerTopics, ensure_topics
 
-pytestmark = pytest.mark.timeout(60)
+pytestmark = [pytest.mark.kafka, pytest.mark.timeout(60)]
 
 
 async def _counts(bootstrap: str, names: list[str]) -> dict[str, int]:
@@ -51,6 +52,10 @@ def test_input_topics_that_are_not_co_partitioned_are_refused(kafka_bootstrap: s
             await admin.close()
 
     asyncio.run(make())
+    deadline = time.monotonic() + 20
+    while (sorted(asyncio.run(_counts(kafka_bootstrap, list(topics.inputs[:2]))).values()) != [2, 4]
+           and time.monotonic() < deadline):
+        time.sleep(0.2)  # Apache Kafka: a new topic's partitions show in the metadata a moment later
     with pytest.raises(ConfigError, match="not co-partitioned"):
         asyncio.run(ensure_topics(k, topics, 4, 1))
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from dataclasses import dataclass
 from typing import Any
 
@@ -13,7 +12,6 @@ from collectors.produce import route_line
 from detectors.engine import Engine
 from streams.consumer import deadletter_value
 from streams.partition import DeadLetter, PartitionTask
-from streams.state import MemorySnapshotStore, Snapshot
 from tests.factories import billing_delta, gpu_sample, workload
 
 pytestmark = pytest.mark.timeout(30)
@@ -105,22 +103,6 @@ def test_a_record_that_crashes_a_detector_is_dead_lettered_not_fatal() -> None:
     assert task.next_offset == {"gpu": 3}
 
 
-def test_snapshot_round_trip_restores_engine_and_offsets() -> None:
-    eng = Engine()
-    for i in range(200):  # 50 idle minutes: an open idle anomaly
-        eng.process(gpu(1_000_000 + 15 * i))
-    assert eng.open_anomaly_ids
-    store = MemorySnapshotStore()
-    asyncio.run(store.save([Snapshot(2, {"t.gpu": 200}, eng.snapshot(), eng.watermark)]))
-    snap = asyncio.run(store.load([1, 2]))
-    assert list(snap) == [2] and snap[2].offsets == {"t.gpu": 200}
-    again = Engine()
-    again.restore(snap[2].engine)
-    assert again.open_anomaly_ids == eng.open_anomaly_ids and again.watermark == eng.watermark
-    # the restored Engine continues the same problem: no second id, no burst
-    assert [a["id"] for a in again.process(gpu(1_000_000 + 15 * 200, util=90))] in ([], eng.open_anomaly_ids)
-
-
 def test_deadletter_record_keeps_the_raw_value() -> None:
     text = orjson.loads(deadletter_value(DeadLetter("t", 1, 7, b"k", b'{"a":', "not valid JSON: x")))
     assert text == {"type": "deadletter", "reason": "not valid JSON: x", "topic": "t", "partition": 1, "offset": 7,
@@ -139,3 +121,46 @@ def test_a_huge_bad_value_is_truncated_in_its_dead_letter() -> None:
 
     doc = orjson.loads(deadletter_value(DeadLetter("t", 0, 1, None, b"x" * (MAX_DEADLETTER_RAW + 10), "too big")))
     assert len(doc["raw"]) == MAX_DEADLETTER_RAW and doc["raw_truncated_from"] == MAX_DEADLETTER_RAW + 10
+
+
+def test_records_below_the_expected_offset_are_dropped_not_taken_as_the_start() -> None:
+    eng = Recorder()
+    task = PartitionTask(0, ["gpu"], eng, positions={"gpu": 5})
+    task.add("gpu", recs([gpu(100), gpu(110), gpu(120)], start=3))  # a fetch that raced a seek: 3, 4 are old
+    task.caught_up["gpu"] = True
+    task.drain()
+    assert eng.seen == [120] and task.stale == 2 and task.next_offset == {"gpu": 6}
+    task.add("gpu", recs([gpu(130)], start=9))  # above the expected offset: legal (markers, compaction)
+    task.drain()
+    assert eng.seen == [120, 130] and task.gaps == 1 and task.next_offset == {"gpu": 10}
+
+
+def test_a_topic_may_lead_a_caught_up_one_by_max_lead_for_at_most_hold_seconds() -> None:
+    eng = Recorder()
+    task = PartitionTask(0, ["gpu", "bill"], eng, max_lead_s=600, hold_s=2.0)
+    task.add("bill", recs([bill(1000)]))
+    task.add("gpu", recs([gpu(900), gpu(1500), gpu(1700), gpu(5000)]))
+    task.caught_up["bill"] = task.caught_up["gpu"] = True
+    task.drain(now=100.0)
+    assert eng.seen == [900, 1000, 1500]  # up to bill's newest + 600 s; the rest waits for bill
+    task.drain(now=101.0)
+    assert eng.seen == [900, 1000, 1500]
+    task.add("bill", recs([bill(1650)], start=1))  # bill's producer delivers what belongs in between
+    task.drain(now=101.5)
+    assert eng.seen == [900, 1000, 1500, 1650, 1700]
+    task.drain(now=102.0)  # 5000 began waiting at 101.5: not yet
+    assert eng.seen[-1] == 1700
+    task.drain(now=103.6)  # waited 2 s: bill has nothing more for this stretch
+    assert eng.seen == [900, 1000, 1500, 1650, 1700, 5000]
+
+
+def test_what_the_lead_bound_holds_is_released_when_the_partition_goes_quiet() -> None:
+    eng = Recorder()
+    task = PartitionTask(0, ["gpu", "bill"], eng, max_lead_s=600, hold_s=30.0)
+    task.add("bill", recs([bill(1000)]))
+    task.add("gpu", recs([gpu(1500), gpu(5000)]))
+    task.caught_up["bill"] = task.caught_up["gpu"] = True
+    task.drain(now=10.0)
+    assert eng.seen == [1000, 1500]
+    task.drain(now=11.0, quiet=True)  # nothing arrived lately on any topic: the end of the input
+    assert eng.seen == [1000, 1500, 5000]
