@@ -8,6 +8,9 @@ broken collector's.
 The worker relies on every input topic being keyed so that one detector key lives in one
 partition number on every topic (gpu: ``node/uuid``; billing: ``workload.id``; training and
 observations: ``model_id``): :func:`spendwatch.contract.kafka_key`, the rule in one place.
+The partition is chosen explicitly, :func:`spendwatch.contract.partition_for` (murmur2 of the
+key, as Kafka's default partitioner, but of the node alone for GPU samples: a node's GPUs share
+a partition, so the idle detector pools their rhythm as replay does).
 """
 
 from __future__ import annotations
@@ -17,7 +20,7 @@ from typing import IO
 
 import orjson
 
-from spendwatch.contract import GPU_SAMPLE, INPUT_TYPES, kafka_key
+from spendwatch.contract import GPU_SAMPLE, INPUT_TYPES, kafka_key, partition_for
 from spendwatch.kafka import KafkaConfig
 
 
@@ -50,6 +53,8 @@ async def produce_lines(kafka: KafkaConfig, lines: Iterable[bytes], linger_ms: i
                                 max_request_size=4 << 20, acks="all", enable_idempotence=idempotent)
     await producer.start()
     n = 0
+    counts: dict[str, int] = {}  # partitions per topic
+    chosen: dict[tuple[str, bytes], int] = {}  # (event type, key) -> partition: few distinct keys, many lines
     try:
         futs = []
         for line in lines:
@@ -57,7 +62,13 @@ async def produce_lines(kafka: KafkaConfig, lines: Iterable[bytes], linger_ms: i
             if not line:
                 continue
             etype, key = route_line(line)
-            futs.append(await producer.send(kafka.topic(etype), line, key=key))
+            topic = kafka.topic(etype)
+            part = chosen.get((etype, key))
+            if part is None:
+                if topic not in counts:
+                    counts[topic] = len(await producer.partitions_for(topic))
+                part = chosen[(etype, key)] = partition_for(etype, key.decode(), counts[topic])
+            futs.append(await producer.send(topic, line, key=key, partition=part))
             n += 1
             if len(futs) >= 20_000:
                 for f in futs:

@@ -15,6 +15,8 @@ events are dropped (fresh GPU samples matter more than stale ones), counted in
 
 Transports: :class:`KafkaTransport` (kafka-python, the same TLS/SASL settings as the worker via
 :class:`spendwatch.kafka.KafkaConfig`) and :class:`StdoutTransport` (``--stdout``: JSON lines).
+:class:`KafkaTransport` picks each record's partition itself, by the contract's partition rule
+(:func:`spendwatch.contract.partition_for`: a node's GPU samples share a partition).
 """
 
 from __future__ import annotations
@@ -30,11 +32,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any, Protocol
 
+import orjson
 from prometheus_client import CollectorRegistry, Counter, Gauge
 
 from collectors.state import state_dir
 from spendwatch.config import Settings
-from spendwatch.contract import kafka_key
+from spendwatch.contract import FEEDBACK, IDLE_KINDS, TOPICS, kafka_key, partition_for
 from spendwatch.errors import ConfigError, ExternalError
 from spendwatch.events import encode, validate
 from spendwatch.kafka import KafkaConfig, kafka_config
@@ -75,12 +78,24 @@ class StdoutTransport:
 
 
 class KafkaTransport:
-    """kafka-python producer: acks=all, retries, one request in flight per connection (keeps order)."""
+    """kafka-python producer: acks=all, retries, one request in flight per connection (keeps order),
+    the partition chosen by the contract's rule (:meth:`partition`)."""
 
     def __init__(self, config: KafkaConfig, timeout_s: float = 10.0) -> None:
         self.config = config
         self.timeout_s = timeout_s
         self._producer: Any = None
+        self._types = {config.topic(t): t for t in TOPICS}  # topic -> event type
+
+    def partition(self, topic: str, key: bytes, value: bytes, partitions: int) -> int:
+        """The record's partition among ``partitions``: :func:`spendwatch.contract.partition_for` of its
+        event type (known from the topic) and key; feedback about an idle kind goes by the node."""
+        etype = self._types.get(topic, "")
+        kind = None
+        if etype == FEEDBACK and any(k.encode() in value for k in IDLE_KINDS):  # rare: read its kind
+            with contextlib.suppress(orjson.JSONDecodeError, AttributeError):  # validated when spooled
+                kind = orjson.loads(value).get("kind")
+        return partition_for(etype, key.decode("utf-8", "replace"), partitions, kind)
 
     def _connect(self) -> Any:
         if self._producer is None:
@@ -103,9 +118,13 @@ class KafkaTransport:
 
         producer = self._connect()
         futures = []
+        counts: dict[str, int] = {}
         try:
             for topic, key, value in records:
-                futures.append(producer.send(topic, key=key, value=value))
+                if topic not in counts:  # waits for the topic's metadata (up to max_block_ms)
+                    counts[topic] = len(producer.partitions_for(topic) or ()) or 1
+                part = self.partition(topic, key, value, counts[topic])
+                futures.append(producer.send(topic, key=key, value=value, partition=part))
             producer.flush(timeout=self.timeout_s)
         except KafkaError as exc:
             log.debug("kafka send failed: %s", exc)

@@ -17,6 +17,17 @@ written once:
 
 A configurable prefix goes in front of every topic name.
 
+The partition of a record is chosen from its *partition key* (:func:`partition_key`), which is
+the Kafka key except for ``gpu_sample`` (and ``feedback`` about an idle kind): there it is the
+node alone, so all GPUs of a node share a partition. The idle detector pools a GPU's rhythm
+with its node peers (same node, same workload) inside one Engine, and one Engine serves one
+partition number, so that is what makes the worker see what ``spendwatch replay`` sees. Every
+producer spendwatch ships picks ``toPositive(murmur2(partition key)) % partitions``
+(:func:`partition_for`), which is what Kafka's default partitioner does with the key. A
+producer that keeps the default partitioner (it hashes the whole key) is still correct, every
+key's events stay together and in order, but a GPU then has only the peers that happen to
+share its partition.
+
 The key functions are lenient: they also key a value that is not a valid event (a field
 missing gives an empty part, never an exception), so a producer can route a bad line to the
 worker, which dead-letters it.
@@ -38,6 +49,12 @@ Examples
 'ml/agent'
 >>> detector_key({"kind": "retrain_loop", "resource": "churn", "evidence": {"model_id": "churn"}})
 'churn'
+>>> partition_key(GPU_SAMPLE, "n1/GPU-1"), partition_key(BILLING_DELTA, "ml/agent")
+('n1', 'ml/agent')
+>>> partition_for(GPU_SAMPLE, "n1/GPU-1", 8) == partition_for(GPU_SAMPLE, "n1/MIG-7", 8)
+True
+>>> murmur2(b"21"), partition_for(TRAINING_RUN, "21", 8)  # Kafka's own test vector; 3321034988 % 8
+(-973932308, 4)
 """
 
 from __future__ import annotations
@@ -134,3 +151,53 @@ def kafka_key(event: dict[str, Any]) -> str:
     """The contract's Kafka key of an event, by its ``type`` (empty for a value of no known type)."""
     rule = KEY_RULES.get(event.get("type"))  # type: ignore[arg-type]
     return rule(event) if rule is not None else ""
+
+
+def partition_key(event_type: str, key: str, kind: str | None = None) -> str:
+    """The part of a record's Kafka ``key`` that chooses its partition.
+
+    ``gpu_sample``: the node (the key up to its first ``/``; node names have none), so that all
+    GPUs of a node land in one partition and the idle detector pools their rhythm; ``feedback``
+    about an idle kind (``kind``): the node too, so it reaches that GPU's partition. Anything
+    else: the whole key (as Kafka's default partitioner would use it).
+    """
+    if event_type == GPU_SAMPLE or (event_type == FEEDBACK and kind in IDLE_KINDS):
+        return key.split("/", 1)[0]
+    return key
+
+
+_M = 0x5BD1E995
+
+
+def murmur2(data: bytes) -> int:
+    """Kafka's murmur2 hash (``org.apache.kafka.common.utils.Utils.murmur2``) as a signed 32-bit int."""
+    length = len(data)
+    h = (0x9747B28C ^ length) & 0xFFFFFFFF
+    end = length & ~3
+    for i in range(0, end, 4):
+        k = int.from_bytes(data[i:i + 4], "little")
+        k = (k * _M) & 0xFFFFFFFF
+        k ^= k >> 24
+        k = (k * _M) & 0xFFFFFFFF
+        h = ((h * _M) & 0xFFFFFFFF) ^ k
+    extra = length & 3
+    if extra == 3:
+        h ^= data[end + 2] << 16
+    if extra >= 2:
+        h ^= data[end + 1] << 8
+    if extra >= 1:
+        h ^= data[end]
+        h = (h * _M) & 0xFFFFFFFF
+    h ^= h >> 13
+    h = (h * _M) & 0xFFFFFFFF
+    h ^= h >> 15
+    return h - (1 << 32) if h & 0x80000000 else h
+
+
+def partition_for(event_type: str, key: str, partitions: int, kind: str | None = None) -> int:
+    """The partition (of ``partitions``, numbered from 0) a record of ``event_type`` keyed ``key`` goes
+    to: ``toPositive(murmur2(partition_key)) % partitions``, Kafka's default partitioner applied to
+    :func:`partition_key` instead of the whole key."""
+    if partitions <= 0:
+        raise ValueError(f"a topic has at least one partition (got {partitions})")
+    return (murmur2(partition_key(event_type, key, kind).encode()) & 0x7FFFFFFF) % partitions

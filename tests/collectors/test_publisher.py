@@ -11,7 +11,9 @@ import orjson
 import pytest
 
 from collectors.publisher import KafkaTransport, Publisher, Record, Spool, TransportError
+from spendwatch.contract import BILLING_DELTA, GPU_SAMPLE, kafka_key, partition_for
 from spendwatch.errors import BadEvent
+from spendwatch.events import encode
 from spendwatch.kafka import KafkaConfig
 from streams.broker import LocalBroker, free_port
 from tests.factories import gpu_sample
@@ -171,3 +173,57 @@ def test_apache_kafka_down_then_back_every_event_once_in_order(tmp_path: Path, u
     finally:
         pub.close(flush_timeout_s=0.5)
         broker.stop()
+
+
+def _idle_anomaly(node: str, gpu: str) -> dict[str, Any]:
+    return {"id": f"idle_gpu-{node}-{gpu}", "kind": "idle_gpu", "resource": gpu, "workload": {"id": "ml/a"},
+            "evidence": {"node": node, "gpu_uuid": gpu, "mig_uuid": None}}
+
+
+def test_the_transport_picks_the_contract_partition() -> None:
+    from spendwatch.history.feedback import feedback_event
+
+    cfg = KafkaConfig(topic_prefix="x.")
+    t = KafkaTransport(cfg)
+    gpu_topic = cfg.topic("gpu_sample")
+    for n in (1, 4, 12):
+        want = partition_for(GPU_SAMPLE, "dgx-1/GPU-0", n)
+        assert all(t.partition(gpu_topic, f"dgx-1/GPU-{g}".encode(), b"{}", n) == want for g in range(8))
+        assert t.partition(cfg.topic("billing_delta"), b"ml/a", b"{}", n) == partition_for(BILLING_DELTA, "ml/a", n)
+    idle = feedback_event(_idle_anomaly("dgx-1", "GPU-3"), "not_a_problem", "U1", ts=1.0)
+    spike = feedback_event({"id": "cost_spike-1", "kind": "cost_spike", "resource": "sku",
+                            "workload": {"id": "dgx-1/GPU-3"}, "evidence": {"note": "idle_gpu"}}, "acknowledged", "U1",
+                           ts=1.0)
+    fb = cfg.topic("feedback")
+    assert all(t.partition(fb, kafka_key(idle).encode(), encode(idle), n) == partition_for(GPU_SAMPLE, "dgx-1/x", n)
+               for n in (3, 8, 12))  # feedback on an idle GPU reaches that GPU's partition
+    assert [t.partition(fb, kafka_key(spike).encode(), encode(spike), n) for n in (3, 8, 12)] == \
+        [partition_for(BILLING_DELTA, "dgx-1/GPU-3", n) for n in (3, 8, 12)]  # a workload id is the whole key
+
+
+@pytest.mark.kafka
+def test_published_gpu_samples_share_their_nodes_partition_on_apache_kafka(kafka_bootstrap: str, unique: str,
+                                                                           tmp_path: Path) -> None:
+    import asyncio
+
+    from streams.topics import WorkerTopics, ensure_topics
+
+    cfg = KafkaConfig(bootstrap_servers=kafka_bootstrap, topic_prefix=f"t{unique}.")
+    asyncio.run(ensure_topics(cfg, WorkerTopics.of(cfg, f"g{unique}"), 4, 1))
+    pub = Publisher(cfg, KafkaTransport(cfg, timeout_s=10.0), Spool(tmp_path / "s.sqlite"), start=False)
+    nodes = [f"node-{i}" for i in range(6)]
+    try:
+        pub.publish_many([{**sample(i, gpu=f"GPU-{g}"), "node": node} for i in range(3) for node in nodes
+                          for g in range(4)])
+        assert pub.flush(30)
+    finally:
+        pub.close(flush_timeout_s=0.5)
+    got = _read_all(kafka_bootstrap, cfg.topic("gpu_sample"), 72)
+    assert len(got) == 72
+    by_node: dict[str, set[int]] = {}
+    for r in got:
+        node = orjson.loads(r.value)["node"]
+        by_node.setdefault(node, set()).add(r.partition)
+        assert r.partition == partition_for(GPU_SAMPLE, r.key.decode(), 4)
+    assert set(by_node) == set(nodes) and all(len(p) == 1 for p in by_node.values())
+    assert len({p for parts in by_node.values() for p in parts}) > 1  # nodes spread over partitions
