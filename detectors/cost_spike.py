@@ -21,10 +21,12 @@ The series, lateness and order
     15, 30 min, 1 h, ... 1 day, 1 week; ``default_period_s`` when rows carry none). Rows may
     arrive late and in any order: each period is *judged* once event time has passed its end by
     the series' own lateness (1.5 x the largest recent arrival delay, at least ``lateness_s``,
-    at most ``max_lateness_s``) and no row came for ``settle_s``. A row for a period already
-    judged is too late: it is counted (``evidence.late_rows`` / ``late_usd`` and the Engine's
-    ``billing_rows_too_late`` counter) and makes later periods wait longer. An exact duplicate
-    row is counted once.
+    at most ``max_lateness_s``) and no row came for ``settle_s``; it is judged as of that
+    deadline, not as of the row or tick that happened to close it (so how often event time
+    ticks, one Engine per partition in the worker or one for the file in replay, changes
+    nothing). A row for a period already judged is too late: it is counted
+    (``evidence.late_rows`` / ``late_usd`` and the Engine's ``billing_rows_too_late`` counter)
+    and makes later periods wait longer. An exact duplicate row is counted once.
 
 Early opens
     Spend only accumulates, so a period whose running sum already clears the open bar opens the
@@ -89,7 +91,7 @@ Two weeks of about $11 an hour, then two hours at $80, then back to $10:
 >>> spend = [10.0 + h % 3 for h in range(24 * 14)] + [80.0, 80.0] + [10.0] * 4
 >>> out = [a for h, usd in enumerate(spend) for a in engine.process(bill(h, usd))]
 >>> [(a["state"], round(a["waste_usd"])) for a in out]
-[('open', 0), ('open', 70), ('open', 139), ('resolved', 139)]
+[('open', 0), ('open', 139), ('resolved', 139)]
 >>> out[0]["evidence"]["detected_on"]  # the hour's first row already clears the bar
 'partial_period'
 
@@ -378,13 +380,16 @@ class CostSpikeDetector(Detector):
         return out
 
     def _close_due(self, now: float) -> list[Finding]:
+        """Judge the periods whose deadline ``now`` has passed, each as of its deadline: the decision
+        and its date depend on this key's rows alone, not on how often event time ticked (one
+        Engine per partition ticks as its own events come; replay ticks with the whole file)."""
         pending = self.pending
         out: list[Finding] = []
         for s in sorted(s for s, per in pending.items() if per.deadline <= now):
             per = pending.pop(s)
             self._mark_judged(s)
             self.delays.append(per.max_delay)
-            out.extend(self._evaluate(per, now))
+            out.extend(self._evaluate(per, per.deadline))
         self.next_close = min((per.deadline for per in pending.values()), default=_INF)
         return out
 

@@ -198,6 +198,34 @@ def test_spike_opens_once_and_resolves_with_waste_and_contributors() -> None:
     assert max(e["projected_daily_usd"] for e in out if e["state"] == "open") > 1000
 
 
+def test_how_often_event_time_ticks_changes_nothing() -> None:
+    """The worker's Engines tick with their own partition's events, replay's with the whole file:
+    a series must give the same anomaly events (all but the emission time ``ts``) whether other
+    keys tick event time every minute or nothing ticks it between its own rows."""
+    burst = T0 + 16 * DAY + 3 * HOUR
+    shift = T0 + 19 * DAY + 9 * HOUR
+    rows = spend_rows("support/agent", 21, 38.0, seed=11, weekend=0.45, amp=0.55, peak=16, sigma=0.06,
+                      tokens=True, mult=lambda t: 6.0 if burst <= t < burst + 3 * HOUR else 1.8 if t >= shift else 1.0)
+    rows.sort(key=lambda e: e["ts"])
+    alone = Engine(Settings(), [CostSpikeDetector]).process_many(rows)
+    ticked = Engine(Settings(), [CostSpikeDetector])
+    busy: list[dict[str, Any]] = []
+    minute = rows[0]["ts"]
+    for row in rows:  # another workload's rows every minute in between: a tick each minute
+        while minute < row["ts"]:
+            busy += ticked.process(billing_delta(minute, period_start=minute - 60.0, period_end=minute,
+                                                 cost_usd=0.01, workload={"id": "other/w"}))
+            minute += 60.0
+        busy += ticked.process(row)
+    busy = [a for a in busy if a["resource"] == "support/agent"]
+    assert len(opened(alone)) == 2 and len([a for a in alone if a["state"] == "open"]) > 2  # updates too
+
+    def strip(events: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        return [{k: v for k, v in a.items() if k != "ts"} for a in events]
+
+    assert strip(busy) == strip(alone)
+
+
 def test_level_shift_stays_open_while_it_persists() -> None:
     shift = T0 + 16 * DAY + 9 * HOUR
     rows = spend_rows("research/pretrain", 21, 98.0, seed=12, weekend=0.93, amp=0.08, peak=11, sigma=0.03,
