@@ -21,8 +21,9 @@ from kafkatools import ROOT, Stream, Worker, make_topics, produce, read_topic, t
 from test_worker_exactly_once import AUDIT, assert_exactly_replay
 from tlsgen import Pki, make_pki
 
+from collectors.produce import produce_lines
 from spendwatch.kafka import kafka_config
-from streams import source
+from streams import topics
 
 pytestmark = [pytest.mark.kafka, pytest.mark.timeout(300)]
 PASSWORD = "Sw-test-s3cret-9f2"
@@ -94,12 +95,12 @@ def test_the_worker_runs_over_sasl_ssl_with_scram_sha_512(secure_kafka: tuple[An
            "SPENDWATCH_KAFKA_SASL_PASSWORD_FILE": str(pw_file), "SPENDWATCH_KAFKA_SSL_CAFILE": str(pki.ca)}
     cfg = replace(kafka_config(environ=env), topic_prefix=f"s{unique}.")  # the README's managed-Kafka settings
     lines, expected = _small_stream(tmp_path)
-    assert asyncio.run(source.produce_lines(cfg, lines, idempotent=True)) == len(lines)
+    assert asyncio.run(produce_lines(cfg, lines, idempotent=True)) == len(lines)
     w = Worker(kafka.sasl_ssl_bootstrap, f"s{unique}.", f"g{unique}", tmp_path, "--exit-when-idle", "3",
                env={**env, "SPENDWATCH_KAFKA_SASL_PASSWORD_FILE": str(pw_file)})
     assert w.wait(120) == 0, w.log()[-3000:]
     assert "exactly once" in w.log() and PASSWORD not in w.log()
-    got = [orjson.loads(r.value) for r in asyncio.run(source.read_topic(cfg, cfg.topic("anomaly")))]
+    got = [orjson.loads(r.value) for r in asyncio.run(topics.read_topic(cfg, cfg.topic("anomaly")))]
     assert triples(got) == triples(expected) and len(triples(expected)) > 0
     # a wrong password: a clear error, exit 2, and the password is never printed
     bad = {**os.environ, **env, "SPENDWATCH_KAFKA_SASL_PASSWORD": "Wrong-Hunter2-pw", "SPENDWATCH_TOPIC_PREFIX": "x."}
@@ -129,7 +130,7 @@ def test_ssl_with_client_certificates_for_the_worker_and_the_collectors(secure_k
                              consumer_timeout_ms=10_000)
     assert [m.value for m in consumer] == [b'{"x": 1}']
     consumer.close()
-    got = asyncio.run(source.read_topic(cfg, cfg.topic("training_run"), idle_s=1.0))  # the worker's path (aiokafka)
+    got = asyncio.run(topics.read_topic(cfg, cfg.topic("training_run"), idle_s=1.0))  # the worker's path (aiokafka)
     assert [r.value for r in got] == [b'{"x": 1}']
     no_cert = replace(cfg, ssl_certfile=None, ssl_keyfile=None)
     with pytest.raises(Exception):  # noqa: B017 - the broker requires a client certificate
