@@ -61,7 +61,7 @@ def _isolated_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
         monkeypatch.delenv(var, raising=False)
 
 
-@pytest.fixture(params=["sqlite", "postgres"])
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
 def demo_store(request: pytest.FixtureRequest, demo_sqlite: Path, tmp_path: Path,
                demo_data: tuple[list[dict[str, Any]], SpendRollup]) -> Iterator[HistoryStore]:
     """The demo's history in a fresh SQLite copy or a fresh PostgreSQL schema."""

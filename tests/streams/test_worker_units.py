@@ -164,3 +164,24 @@ def test_what_the_lead_bound_holds_is_released_when_the_partition_goes_quiet() -
     assert eng.seen == [1000, 1500]
     task.drain(now=11.0, quiet=True)  # nothing arrived lately on any topic: the end of the input
     assert eng.seen == [1000, 1500, 5000]
+
+
+def test_what_detectors_set_aside_is_counted_in_the_workers_metrics() -> None:
+    from spendwatch.config import Settings
+    from spendwatch.kafka import KafkaConfig
+    from streams.consumer import BatchWorker, owned_from
+    from streams.settings import WorkerSettings
+    from streams.state import LoadedState
+    from streams.topics import WorkerTopics
+
+    kafka = KafkaConfig()
+    worker = BatchWorker(Settings(), WorkerSettings(), kafka, WorkerTopics.of(kafka, "g"))
+    engine = Engine()
+    worker.owned[0] = owned_from(PartitionTask(0, ["bill"], engine), LoadedState(0))
+    engine.context.count("billing_rows_too_late", 2)
+    worker._gauges()
+    engine.context.count("billing_rows_too_late")
+    worker._gauges()
+    worker._gauges()  # nothing new: nothing added
+    text = worker.metrics.render().decode()
+    assert 'spendwatch_detector_set_aside_total{reason="billing_rows_too_late"} 3.0' in text
