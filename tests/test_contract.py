@@ -115,15 +115,15 @@ import org.apache.kafka.clients.producer.internals.BuiltInPartitioner;
 public class Pick {
     public static void main(String[] args) throws Exception {
         java.io.BufferedReader in = new java.io.BufferedReader(new java.io.InputStreamReader(System.in, "UTF-8"));
-        int n = Integer.parseInt(args[0]);
         for (String line; (line = in.readLine()) != null; )
-            System.out.println(BuiltInPartitioner.partitionForKey(line.getBytes(StandardCharsets.UTF_8), n));
+            for (String n : args)
+                System.out.println(BuiltInPartitioner.partitionForKey(line.getBytes(StandardCharsets.UTF_8),
+                                                                      Integer.parseInt(n)));
     }
 }
 """)
-    libs = ensure_libs()
-    for n in (1, 4, 12):
-        p = subprocess.run([java, "-cp", f"{libs}/*", str(src), str(n)], input="\n".join(keys) + "\n",
-                           capture_output=True, text=True, timeout=120)
-        assert p.returncode == 0, p.stderr[-2000:]
-        assert [int(x) for x in p.stdout.split()] == [partition_for(BILLING_DELTA, k, n) for k in keys]
+    counts = (1, 4, 12)
+    p = subprocess.run([java, "-cp", f"{ensure_libs()}/*", str(src), *map(str, counts)],
+                       input="\n".join(keys) + "\n", capture_output=True, text=True, timeout=120)
+    assert p.returncode == 0, p.stderr[-2000:]
+    assert [int(x) for x in p.stdout.split()] == [partition_for(BILLING_DELTA, k, n) for k in keys for n in counts]

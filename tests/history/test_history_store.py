@@ -159,3 +159,24 @@ def test_any_order_and_repeats_give_the_same_latest_state(tmp_path: Path, order:
         s.record_many([events[i] for i in order] + [events[i] for i in repeats])
         (a,) = s.query()
         assert (a["state"], a["waste_usd"], a["event_count"]) == ("resolved", 3.0, 4)
+
+
+def test_hourly_spend_is_replaced_not_added_when_written_again(store_url: str) -> None:
+    from spendwatch.history.spend import SpendRollup
+
+    def rollup(scale: float) -> SpendRollup:
+        r = SpendRollup()
+        for h in range(30):
+            for team, wid in (("ml", "ml/a"), ("", "batch/b")):
+                r.add({"type": "billing_delta", "period_start": 1_774_310_400.0 + 3600 * h + 60,
+                       "cost_usd": scale * (h + 1), "workload": {"id": wid, **({"team": team} if team else {})}})
+        return r
+
+    with open_store(store_url) as st_:
+        assert st_.spend.write(rollup(1.0)) == 60
+        assert st_.spend.write(rollup(2.0)) == 60  # the same hours again: replaced
+        assert st_.spend.write(SpendRollup()) == 0
+        rows = st_.spend.rows()
+    assert len(rows) == 60
+    assert sum(r["cost_usd"] for r in rows if r["team"] == "ml") == pytest.approx(2.0 * sum(range(1, 31)))
+    assert {(r["team"], r["workload_id"]) for r in rows} == {("ml", "ml/a"), ("", "batch/b")}
