@@ -46,6 +46,13 @@ class EngineConfig:
         ``info``. The Engine applies it to every finding that does not set its own severity.
     tick_interval_s
         How often, in event time, detectors with pending state are ticked (60 s).
+    max_future_s
+        How far one event may move the watermark ahead at once (3600 s; 0 turns the bound off).
+        An event dated further ahead of the newest events seen waits for the next event: when that
+        one is back at the stream's time, the early one was dated in the future (a wrong clock,
+        ``ts = 1e11``) and is bad input, counted; when the next one is far ahead too, the stream
+        went quiet for a while and both are processed. One event a year ahead can so never end
+        every open problem at once (issue 14).
     """
 
     update_min_change_pct: float = 25.0
@@ -53,6 +60,7 @@ class EngineConfig:
     warning_daily_usd: float = 50.0
     critical_daily_usd: float = 500.0
     tick_interval_s: float = 60.0
+    max_future_s: float = 3600.0
 
 
 class DetectorContext:
@@ -61,6 +69,11 @@ class DetectorContext:
     def __init__(self, engine: EngineConfig, prices: PriceTable) -> None:
         self.engine = engine
         self.prices = prices
+        self.counters: dict[str, int] = {}  # events a detector set aside, by reason (for /metrics)
+
+    def count(self, name: str, n: int = 1) -> None:
+        """Count something a detector set aside (a billing row too late to be judged, ...)."""
+        self.counters[name] = self.counters.get(name, 0) + n
 
     def severity(self, projected_daily_usd: float) -> str:
         return severity_for(projected_daily_usd, self.engine.warning_daily_usd, self.engine.critical_daily_usd)

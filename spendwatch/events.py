@@ -38,6 +38,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Annotated, Any, Literal
 
 import msgspec
@@ -48,7 +49,7 @@ from spendwatch.contract import BILLING_DELTA, GPU_SAMPLE, INPUT_TYPES, MODEL_OB
 from spendwatch.errors import BadEvent
 
 __all__ = ["BILLING_DELTA", "GPU_SAMPLE", "INPUT_TYPES", "MODEL_OBSERVATION", "MONEY_FIELDS", "TRAINING_RUN",
-           "decode", "encode", "validate"]
+           "LimitsConfig", "decode", "encode", "validate"]
 
 MAX_ID_LEN = 512  # contract: identifiers longer than this are bad input
 MAX_TEXT_LEN = 4096  # other free-text fields: generous, but bounded so a value cannot bloat state
@@ -464,6 +465,22 @@ _VALIDATORS: dict[str, Callable[[dict[str, Any]], None]] = {
     TRAINING_RUN: _training_run,
     MODEL_OBSERVATION: _model_observation,
 }
+
+
+@dataclass(frozen=True)
+class LimitsConfig:
+    """``limits`` section: bounds on input values that only settings can set (the Engine applies them).
+
+    Parameters
+    ----------
+    max_event_usd
+        The most money one event may carry in any ``*_usd`` field (``price_per_hour_usd``,
+        ``cost_usd``, the magnitude of ``adjustment_usd``): $1e9. Above it the event is bad
+        input: a price of $1.7e308 an hour is a bug upstream, and summing such values would give
+        infinite waste and spurious spikes. Generous on purpose: a real monthly bill fits.
+    """
+
+    max_event_usd: float = 1e9
 
 
 def validate(obj: Any) -> dict[str, Any]:

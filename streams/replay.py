@@ -35,7 +35,11 @@ class ReplayStats:
 
 def replay_lines(lines: Iterable[bytes], engine: Engine, stats: ReplayStats,
                  on_bad: Callable[[int, str, bytes], None] | None = None) -> Iterator[dict[str, Any]]:
-    """Yield every anomaly event the Engine emits while consuming ``lines`` (1-based numbering)."""
+    """Yield every anomaly event the Engine emits while consuming ``lines`` (1-based numbering).
+
+    A line is bad input when it does not decode (:func:`streams.intake.decode_or_reject`) or when
+    the Engine refuses its event (money above the limit, dated far ahead: it may say so a line
+    later, naming the line); at the end of the input the Engine is flushed."""
     process = engine.process
     for lineno, raw in enumerate(lines, 1):
         stats.lines = lineno
@@ -44,17 +48,34 @@ def replay_lines(lines: Iterable[bytes], engine: Engine, stats: ReplayStats,
             continue
         event = decode_or_reject(raw)
         if isinstance(event, BadEvent):
-            stats.bad += 1
-            head = event.reason.split(":", 1)[0]
-            stats.bad_by_reason[head] = stats.bad_by_reason.get(head, 0) + 1
-            if on_bad is not None:
-                on_bad(lineno, event.reason, raw)
+            _bad(stats, on_bad, lineno, event.reason, raw)
             continue
         stats.events += 1
-        out = process(event)
+        out = process(event, (lineno, raw))
+        if engine.rejected:
+            _refused(engine, stats, on_bad)
         if out:
             stats.anomalies += len(out)
             yield from out
+    out = engine.flush()
+    stats.anomalies += len(out)
+    yield from out
+
+
+def _bad(stats: ReplayStats, on_bad: Callable[[int, str, bytes], None] | None, lineno: int, reason: str,
+         raw: bytes) -> None:
+    stats.bad += 1
+    head = reason.split(":", 1)[0]
+    stats.bad_by_reason[head] = stats.bad_by_reason.get(head, 0) + 1
+    if on_bad is not None:
+        on_bad(lineno, reason, raw)
+
+
+def _refused(engine: Engine, stats: ReplayStats, on_bad: Callable[[int, str, bytes], None] | None) -> None:
+    for r in engine.take_rejected():
+        lineno, raw = r.ref
+        stats.events -= 1
+        _bad(stats, on_bad, lineno, r.reason, raw)
 
 
 @dataclass
