@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: install demo demo-kafka test check bench broker clean
+.PHONY: install demo demo-kafka test check bench fuzz broker clean
 
 install: $(STAMP)
 
@@ -34,6 +34,10 @@ check: install
 
 bench: install
 	$(BIN)/python -m bench
+
+# a million mutated lines through `spendwatch replay` (tests/fuzz runs a bounded version in `make test`)
+fuzz: install
+	$(BIN)/python -m bench.fuzz
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache .mypy_cache .ruff_cache

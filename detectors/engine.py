@@ -23,6 +23,7 @@ the key its detectors use). The Engine owns:
 from __future__ import annotations
 
 import io
+import logging
 import pickle
 from collections import OrderedDict
 from collections.abc import Iterable, Sequence
@@ -33,10 +34,11 @@ from detectors.base import Detector, DetectorContext, EngineConfig
 from detectors.registry import default_detector_classes
 from spendwatch.anomaly import OPEN, RESOLVED, Finding, anomaly_event, anomaly_id
 from spendwatch.config import Settings
-from spendwatch.events import MONEY_FIELDS, LimitsConfig
+from spendwatch.events import MONEY_FIELDS, QUANTITY_FIELDS, LimitsConfig
 from spendwatch.prices import PriceConfig, PriceTable
 
 _INF = float("inf")
+log = logging.getLogger(__name__)
 # The far-ahead bound follows the stream's own cadence (engine.max_future_s is its floor): it is
 # _GAP_FACTOR times the largest recent watermark step (decaying by _GAP_DECAY a step), and it
 # applies once _WARM_STEPS steps have shown that cadence. A stream of nightly training runs then
@@ -97,7 +99,13 @@ class Engine:
         self.settings = settings or Settings()
         self.config = self.settings.build(EngineConfig, "engine")
         self.limits = self.settings.build(LimitsConfig, "limits")
-        self._max_usd = self.limits.max_event_usd
+        lim = self.limits
+        # per input type: (field, bound, what to say, counter) for every bounded number
+        money = ("limits.max_event_usd", "events_over_max_usd")
+        quantity = ("limits.max_quantity", "events_over_max_quantity")
+        self._bounds: dict[str, tuple[tuple[str, float, str, str], ...]] = {
+            t: tuple((f, lim.max_event_usd, *money) for f in MONEY_FIELDS[t])
+            + tuple((f, lim.max_quantity, *quantity) for f in QUANTITY_FIELDS[t]) for t in MONEY_FIELDS}
         self._max_future = self.config.max_future_s if self.config.max_future_s > 0 else _INF
         self.context = DetectorContext(self.config, PriceTable(self.settings.build(PriceConfig, "prices")))
         classes = list(detector_classes) if detector_classes is not None else default_detector_classes()
@@ -128,7 +136,8 @@ class Engine:
         Bad input only the Engine can tell is refused, never raised: it is counted and kept in
         :attr:`rejected` (see :meth:`take_rejected`) with ``ref``, the driver's handle on it.
 
-        - money above ``limits.max_event_usd`` in a ``*_usd`` field: refused at once;
+        - money above ``limits.max_event_usd`` in a ``*_usd`` field, a quantity above
+          ``limits.max_quantity``: refused at once;
         - ``ts`` far ahead of the watermark (more than ``engine.max_future_s``, or four times the
           stream's recent largest step if that is more, once 50 steps have shown the stream's
           cadence): held back until the next event. If that one is back at the stream's time
@@ -138,17 +147,15 @@ class Engine:
           processes a held event at the end of the input, :meth:`advance` when the driver's
           time has reached it.
         """
-        cap = self._max_usd
-        for name in MONEY_FIELDS.get(event["type"], ()):
+        for name, cap, setting, counter in self._bounds.get(event["type"], ()):
             v = event.get(name)
             if v is not None and not -cap <= v <= cap:
-                self._refuse(ref, event, f"{name}: {v} is beyond limits.max_event_usd ({cap:g} per event)",
-                             "events_over_max_usd")
+                self._refuse(ref, event, f"{name}: {v} is beyond {setting} ({cap:g} per event)", counter)
                 return []
         ts = event["ts"]
         if ts > self._ahead_of or self._held is not None:
             return self._far_ahead(event, ts, ref)
-        return self._feed(event, ts)
+        return self._feed(event, ts, ref)
 
     def take_rejected(self) -> list[Rejected]:
         """The events refused since the last call, oldest first (the driver reports them)."""
@@ -170,14 +177,25 @@ class Engine:
         if held is not None:
             self._held = None
             if ts > self._ahead_of and ts >= held.ts - self._bound():
-                out = self._feed(held.event, held.ts)  # confirmed: the stream moved on
+                out = self._feed(held.event, held.ts, held.ref)  # confirmed: the stream moved on
             else:
                 self._refuse_held(held, "the next event was back at that time")
         if ts > self._ahead_of:
             self._held = _Held(ts, event, ref)
             return out
-        out.extend(self._feed(event, ts))
+        out.extend(self._feed(event, ts, ref))
         return out
+
+    def _detector_failed(self, name: str, key: str, exc: Exception, ref: Any, event: dict[str, Any] | None) -> None:
+        """A detector raised: a bug (the event was valid). Counted and logged; the event, if it was
+        one, is refused like bad input so the driver reports or dead-letters it and goes on. That
+        key's state may be incomplete; every other key is untouched."""
+        what = f"detector {name} failed on key {key[:200]!r}: {type(exc).__name__}: {str(exc)[:200]}"
+        log.warning("%s (a bug; %s)", what, "reported as bad input" if event is not None else "in a tick")
+        if event is None:
+            self.context.count("detector_errors")
+        else:
+            self._refuse(ref, event, f"{event['type']}: {what}; that detector did not take it", "detector_errors")
 
     def _refuse_held(self, held: _Held, why: str) -> None:
         wm = self.watermark
@@ -204,9 +222,9 @@ class Engine:
     def flush(self) -> list[dict[str, Any]]:
         """End of the input: an event still held is the newest of the stream, so it is processed."""
         held, self._held = self._held, None
-        return self._feed(held.event, held.ts) if held is not None else []
+        return self._feed(held.event, held.ts, held.ref) if held is not None else []
 
-    def _feed(self, event: dict[str, Any], ts: float) -> list[dict[str, Any]]:
+    def _feed(self, event: dict[str, Any], ts: float, ref: Any) -> list[dict[str, Any]]:
         self.events_in += 1
         out: list[dict[str, Any]] = []
         if ts > self.watermark:
@@ -222,7 +240,11 @@ class Engine:
             if inst is None:
                 inst = cls(key, self._configs[cls.name], self.context)
                 self._instances[ikey] = inst
-            findings = inst.process(event)
+            try:
+                findings = inst.process(event)
+            except Exception as exc:  # noqa: BLE001 - a detector's bug must not stop the stream
+                self._detector_failed(cls.name, key, exc, ref, event)
+                continue
             if findings:
                 out.extend(self._apply(findings))
             if inst.wants_tick:
@@ -245,7 +267,7 @@ class Engine:
         if held is not None and now > self.watermark:
             self._held = None
             if held.ts <= now + self._bound():
-                out = self._feed(held.event, held.ts)
+                out = self._feed(held.event, held.ts, held.ref)
             else:
                 self._refuse_held(held, f"the stream's time went on to {now} without reaching it")
         if now <= self.watermark:
@@ -261,7 +283,12 @@ class Engine:
         out: list[dict[str, Any]] = []
         for ikey in list(self._ticking):
             inst = self._instances[ikey]
-            findings = inst.tick(now)
+            try:
+                findings = inst.tick(now)
+            except Exception as exc:  # noqa: BLE001 - as in _feed: counted, logged, the others go on
+                self._detector_failed(ikey[0], ikey[1], exc, None, None)
+                del self._ticking[ikey]
+                continue
             if findings:
                 out.extend(self._apply(findings))
             if not inst.wants_tick:

@@ -31,7 +31,7 @@ Bounds the contract leaves open (each a bad-input reason naming the field): a va
 1 MiB, identifiers of at most 512 characters and other text of at most 4096, 256 labels per
 workload, 1024 processes per sample, 1024 features per observation and 100,000 values per
 feature, ``ts`` before 2100 (a larger one is milliseconds or garbage), integers within 64 bits.
-Money per event is bounded by the Engine (``limits.max_event_usd``), where settings reach.
+Money and quantities per event are bounded by the Engine (``limits``), where settings reach.
 """
 
 from __future__ import annotations
@@ -48,7 +48,8 @@ from msgspec import UNSET, Meta, Struct, UnsetType
 from spendwatch.contract import BILLING_DELTA, GPU_SAMPLE, INPUT_TYPES, MODEL_OBSERVATION, TRAINING_RUN
 from spendwatch.errors import BadEvent
 
-__all__ = ["BILLING_DELTA", "GPU_SAMPLE", "INPUT_TYPES", "MODEL_OBSERVATION", "MONEY_FIELDS", "TRAINING_RUN",
+__all__ = ["BILLING_DELTA", "GPU_SAMPLE", "INPUT_TYPES", "MODEL_OBSERVATION", "MONEY_FIELDS", "QUANTITY_FIELDS",
+           "TRAINING_RUN",
            "LimitsConfig", "decode", "encode", "validate"]
 
 MAX_ID_LEN = 512  # contract: identifiers longer than this are bad input
@@ -66,6 +67,9 @@ RUN_STATUSES = frozenset({"started", "succeeded", "failed", "cancelled"})
 MONEY_FIELDS: dict[str, tuple[str, ...]] = {GPU_SAMPLE: ("price_per_hour_usd",),
                                             BILLING_DELTA: ("cost_usd", "adjustment_usd"),
                                             TRAINING_RUN: ("cost_usd",), MODEL_OBSERVATION: ()}
+# The quantities that money is computed from (tokens, GPU-hours), bounded by ``limits.max_quantity``.
+QUANTITY_FIELDS: dict[str, tuple[str, ...]] = {GPU_SAMPLE: (), BILLING_DELTA: ("usage_quantity",),
+                                               TRAINING_RUN: ("gpu_hours",), MODEL_OBSERVATION: ()}
 
 _isfinite = math.isfinite
 
@@ -478,9 +482,13 @@ class LimitsConfig:
         ``cost_usd``, the magnitude of ``adjustment_usd``): $1e9. Above it the event is bad
         input: a price of $1.7e308 an hour is a bug upstream, and summing such values would give
         infinite waste and spurious spikes. Generous on purpose: a real monthly bill fits.
+    max_quantity
+        The largest ``usage_quantity`` (tokens, GPU-hours ...) and ``gpu_hours`` one event may
+        carry: 1e15. Sums and costs per token are computed from them; 1e308 tokens is garbage.
     """
 
     max_event_usd: float = 1e9
+    max_quantity: float = 1e15
 
 
 def validate(obj: Any) -> dict[str, Any]:

@@ -262,3 +262,20 @@ def test_anomalies_limit_must_be_positive(tmp_path: Path, request: pytest.Fixtur
     assert q.returncode == 2, (q.returncode, q.stderr[-2000:])
     err = q.stderr.decode()
     assert "--limit" in err and "positive" in err and "Traceback" not in err
+
+
+def test_absurd_quantities_are_bad_input(base: list[bytes], clean_out: bytes, tmp_path: Path) -> None:
+    """1.7e308 tokens in LLM billing rows summed to infinity, and the cost detector's cost per token
+    raised OverflowError (found by ``make fuzz``); a quantity above ``limits.max_quantity`` is bad input."""
+    rows = []
+    for raw in base:
+        ev = orjson.loads(raw)
+        if ev["type"] == "billing_delta" and ev.get("model") and len(rows) < 3:
+            ev["usage_quantity"] = 1.7e308
+            rows.append(orjson.dumps(ev))
+    assert rows
+    path, numbers = _with(base, AT, rows, tmp_path)
+    p = _replay(path)
+    assert p.returncode == 0, p.stderr[-2000:]
+    _assert_reported(p.stderr, path, numbers, "usage_quantity")
+    assert p.stdout == clean_out

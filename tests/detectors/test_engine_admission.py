@@ -132,3 +132,56 @@ def test_money_above_the_ceiling_is_refused_at_once(stream: list[dict[str, Any]]
     lifted = Engine(Settings(sections={"limits": {"max_event_usd": 1e10}}))
     lifted.process(dict(gpu), "gpu")
     assert not lifted.take_rejected()
+
+
+def test_quantities_above_the_ceiling_are_refused(stream: list[dict[str, Any]]) -> None:
+    """1.7e308 tokens summed to infinity made the cost detector raise OverflowError (found by make fuzz)."""
+    row = next(copy.deepcopy(ev) for ev in stream if ev["type"] == "billing_delta")
+    run = {"type": "training_run", "ts": row["ts"], "run_id": "r", "model_id": "m", "workload": {"id": "ml/m"},
+           "status": "started", "gpu_hours": 1e300}
+    engine = Engine()
+    assert engine.process(dict(row, usage_quantity=1.7e308), "row") == [] and engine.process(run, "run") == []
+    refused = engine.take_rejected()
+    assert [r.reason.split(":")[0] for r in refused] == ["usage_quantity", "gpu_hours"]
+    assert "limits.max_quantity" in refused[0].reason and engine.counters == {"events_over_max_quantity": 2}
+
+
+def _fragile() -> type[Any]:
+    """A detector with bugs: it raises on the sample of GPU-bad, and in every tick of GPU-tick."""
+    from detectors.idle_gpu import IdleGpuDetector
+
+    class Fragile(IdleGpuDetector):
+        name = "fragile"
+
+        def process(self, event: dict[str, Any]) -> list[Any]:
+            if event["gpu_uuid"] == "GPU-bad":
+                raise OverflowError("cannot convert float infinity to integer")
+            self.wants_tick = True
+            return []
+
+        def tick(self, now: float) -> list[Any]:
+            if self.key.endswith("GPU-tick"):
+                raise ZeroDivisionError("float division by zero")
+            return []
+
+    return Fragile
+
+
+def test_a_detector_that_raises_never_stops_the_stream(stream: list[dict[str, Any]]) -> None:
+    """A detector's bug is counted and logged; the event it failed on is reported like bad input; the
+    other detectors, and the other keys of the same detector, go on as if nothing happened."""
+    from detectors.idle_gpu import IdleGpuDetector
+
+    gpus = [ev for ev in stream if ev["type"] == "gpu_sample"]
+    bad = dict(copy.deepcopy(gpus[100]), gpu_uuid="GPU-bad", mig_uuid=None)
+    ticking = dict(copy.deepcopy(gpus[101]), gpu_uuid="GPU-tick", mig_uuid=None)
+    events = [*gpus[:101], bad, ticking, *gpus[101:]]
+    engine = Engine(detector_classes=[IdleGpuDetector, _fragile()])
+    got = [a for i, ev in enumerate(copy.deepcopy(events)) for a in engine.process(ev, i)]
+    refused = engine.take_rejected()
+    assert [r.ref for r in refused] == [101]
+    assert refused[0].reason.startswith(f"gpu_sample: detector fragile failed on key '{bad['node']}/GPU-bad'")
+    assert "OverflowError: cannot convert float infinity to integer" in refused[0].reason
+    assert engine.counters == {"detector_errors": 2}  # the event, and GPU-tick's first tick (then not again)
+    plain = Engine(detector_classes=[IdleGpuDetector])
+    assert got == [a for ev in copy.deepcopy(events) for a in plain.process(ev)] and got
