@@ -700,7 +700,7 @@ def decode(raw: bytes | bytearray | memoryview | str) -> dict[str, Any]:
     """
     size = _size(raw)
     if size > MAX_EVENT_BYTES:
-        raise BadEvent(f"value is {size:,} bytes, more than {MAX_EVENT_BYTES:,} (1 MiB)")
+        raise BadEvent(f"value is longer than {MAX_EVENT_BYTES:,} bytes (1 MiB)")
     try:
         return _to_builtins(_typed_decode(raw))  # type: ignore[no-any-return]
     except _REFUSED:

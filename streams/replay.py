@@ -20,7 +20,7 @@ from typing import IO, Any
 from detectors.engine import Engine
 from spendwatch.config import Settings
 from spendwatch.errors import BadEvent
-from spendwatch.events import encode
+from spendwatch.events import MAX_EVENT_BYTES, encode
 from streams.intake import decode_or_reject
 
 
@@ -31,6 +31,21 @@ class ReplayStats:
     bad: int = 0
     anomalies: int = 0
     bad_by_reason: dict[str, int] = field(default_factory=dict)
+
+
+def bounded_lines(src: IO[bytes], limit: int = MAX_EVENT_BYTES) -> Iterator[bytes]:
+    """The lines of ``src``, none held longer than ``limit`` + 1 bytes: the rest of a longer line is
+    read and dropped (that line is bad input all the same), so one huge line never fills memory."""
+    while True:
+        line = src.readline(limit + 1)
+        if not line:
+            return
+        if len(line) > limit and not line.endswith(b"\n"):
+            while True:  # skip to the end of this line
+                rest = src.readline(1 << 20)
+                if not rest or rest.endswith(b"\n"):
+                    break
+        yield line
 
 
 def replay_lines(lines: Iterable[bytes], engine: Engine, stats: ReplayStats,

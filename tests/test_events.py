@@ -416,9 +416,9 @@ def test_exactly_at_the_bounds_is_fine() -> None:
 def test_a_value_over_1_mib_is_bad_input_before_it_is_parsed() -> None:
     ev = gpu()
     ev["note"] = "x" * (1 << 20)
-    with pytest.raises(BadEvent, match=r"^value is 1,04\d,\d\d\d bytes, more than 1,048,576 \(1 MiB\)"):
+    with pytest.raises(BadEvent, match=r"^value is longer than 1,048,576 bytes \(1 MiB\)$"):
         decode(orjson.dumps(ev))
-    with pytest.raises(BadEvent, match="more than 1,048,576"):
+    with pytest.raises(BadEvent, match="longer than 1,048,576"):
         decode(orjson.dumps(ev).decode())
 
 
