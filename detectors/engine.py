@@ -101,11 +101,10 @@ class Engine:
         self.limits = self.settings.build(LimitsConfig, "limits")
         lim = self.limits
         # per input type: (field, bound, what to say, counter) for every bounded number
-        money = ("limits.max_event_usd", "events_over_max_usd")
-        quantity = ("limits.max_quantity", "events_over_max_quantity")
-        self._bounds: dict[str, tuple[tuple[str, float, str, str], ...]] = {
-            t: tuple((f, lim.max_event_usd, *money) for f in MONEY_FIELDS[t])
-            + tuple((f, lim.max_quantity, *quantity) for f in QUANTITY_FIELDS[t]) for t in MONEY_FIELDS}
+        # per input type, every bounded number: (field, bound)
+        self._bounds: dict[str, tuple[tuple[str, float], ...]] = {
+            t: tuple((f, lim.max_event_usd) for f in MONEY_FIELDS[t])
+            + tuple((f, lim.max_quantity) for f in QUANTITY_FIELDS[t]) for t in MONEY_FIELDS}
         self._max_future = self.config.max_future_s if self.config.max_future_s > 0 else _INF
         self.context = DetectorContext(self.config, PriceTable(self.settings.build(PriceConfig, "prices")))
         classes = list(detector_classes) if detector_classes is not None else default_detector_classes()
@@ -147,9 +146,11 @@ class Engine:
           processes a held event at the end of the input, :meth:`advance` when the driver's
           time has reached it.
         """
-        for name, cap, setting, counter in self._bounds.get(event["type"], ()):
+        for name, cap in self._bounds.get(event["type"], ()):
             v = event.get(name)
             if v is not None and not -cap <= v <= cap:
+                setting, counter = (("limits.max_event_usd", "events_over_max_usd") if name.endswith("_usd")
+                                    else ("limits.max_quantity", "events_over_max_quantity"))
                 self._refuse(ref, event, f"{name}: {v} is beyond {setting} ({cap:g} per event)", counter)
                 return []
         ts = event["ts"]
@@ -227,8 +228,18 @@ class Engine:
     def _feed(self, event: dict[str, Any], ts: float, ref: Any) -> list[dict[str, Any]]:
         self.events_in += 1
         out: list[dict[str, Any]] = []
-        if ts > self.watermark:
-            self._step(ts)
+        wm = self.watermark
+        if ts > wm:
+            if wm > -_INF:  # _step, inlined: this runs for most events
+                scale = self._gap_scale * _GAP_DECAY
+                if ts - wm > scale:
+                    scale = ts - wm
+                self._gap_scale = scale
+                self._steps += 1
+                if self._steps >= _WARM_STEPS:
+                    scale *= _GAP_FACTOR
+                    self._ahead_of = ts + (scale if scale > self._max_future else self._max_future)
+            self.watermark = ts
             if ts >= self._next_tick:
                 out = self._tick(ts)
         for cls in self._by_type.get(event["type"], ()):
