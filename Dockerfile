@@ -17,6 +17,7 @@ COPY detectors ./detectors
 COPY streams ./streams
 COPY alerting ./alerting
 COPY collectors ./collectors
+COPY api ./api
 # (the dependencies' own test suites and pip itself are not needed at run time: ~80 MB less)
 RUN python -m venv /opt/spendwatch \
     && /opt/spendwatch/bin/pip install --only-binary=:all: . \

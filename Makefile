@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: install demo demo-kafka test check bench fuzz broker clean
+.PHONY: install demo demo-kafka test test-fast check bench fuzz broker clean
 
 install: $(STAMP)
 
@@ -27,6 +27,10 @@ broker: install
 test: install
 	$(BIN)/python -m pytest -q -p no:cacheprovider
 	$(MAKE) check
+
+# everything that needs neither a broker nor PostgreSQL, on two processes (tests/conftest.py marks the rest)
+test-fast: install
+	$(BIN)/python -m pytest -q -p no:cacheprovider -m "not kafka and not postgres" -n 2
 
 check: install
 	$(BIN)/ruff check .

@@ -10,13 +10,16 @@ history database (tables ``sw_alert_*``, created by the history store's migratio
 - the *outbox* holds every Slack call not yet done (post, edit, thread reply), written in the
   same transaction as the decision that made it, and marked done only after Slack said ok. A crash
   in between repeats the call after the restart: a duplicate rather than a lost alert.
+
+Its clock is injectable (``now``, the wall clock by default), as in Alertmanager's nflog: it
+stamps rows and ages the e-mail → Slack user cache; tests pass a fixed one.
 """
 
 from __future__ import annotations
 
 import hashlib
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import orjson
@@ -32,8 +35,9 @@ M, MB, OB, SU = schema.alert_messages, schema.alert_members, schema.alert_outbox
 class NotificationLog:
     """Operations on the ``sw_alert_*`` tables; each method runs inside the caller's transaction."""
 
-    def __init__(self, engine: sa.Engine) -> None:
+    def __init__(self, engine: sa.Engine, now: Callable[[], float] = time.time) -> None:
         self.engine = engine
+        self.now = now
 
     # --- members ---------------------------------------------------------------------------
 
@@ -84,7 +88,7 @@ class NotificationLog:
     def new_message(self, conn: Connection, channel: str, route: str, group_key: str, first_id: str,
                     first_ts: float, due_at: float, status: str = "pending") -> str:
         key = self.message_key(channel, group_key, first_id)
-        now = time.time()
+        now = self.now()
         insert_ignore(conn, M, {"key": key, "channel": channel, "route": route, "group_key": group_key,
                                 "status": status, "first_ts": first_ts, "due_at": due_at, "slack_ts": None,
                                 "created_at": now, "updated_at": now})
@@ -110,7 +114,7 @@ class NotificationLog:
         return [dict(r._mapping) for r in rows]
 
     def set_status(self, conn: Connection, key: str, status: str, slack_ts: str | None = None) -> None:
-        values: dict[str, Any] = {"status": status, "updated_at": time.time()}
+        values: dict[str, Any] = {"status": status, "updated_at": self.now()}
         if slack_ts is not None:
             values["slack_ts"] = slack_ts
         conn.execute(M.update().where(M.c.key == key).values(**values))
@@ -121,7 +125,7 @@ class NotificationLog:
                 now: float | None = None) -> None:
         conn.execute(OB.insert().values(message_key=message_key, op=op, payload=orjson.dumps(payload or {}).decode(),
                                         done=False, attempts=0, next_attempt_at=0.0, last_error=None,
-                                        created_at=time.time() if now is None else now))
+                                        created_at=self.now() if now is None else now))
 
     def undone_ops(self, conn: Connection) -> list[dict[str, Any]]:
         """Every outbox row not yet done, oldest first (the caller keeps each message's calls in order)."""
@@ -145,11 +149,11 @@ class NotificationLog:
         with self.engine.connect() as conn:
             row = conn.execute(sa.select(SU.c.user_id, SU.c.looked_up_at).where(SU.c.email == email)).first()
         # A "not found" is remembered for an hour only: the person may join Slack.
-        if row is None or time.time() - row.looked_up_at > (ttl_s if row.user_id else min(ttl_s, 3600)):
+        if row is None or self.now() - row.looked_up_at > (ttl_s if row.user_id else min(ttl_s, 3600)):
             return False, None
         return True, row.user_id
 
     def cache_user(self, email: str, user_id: str | None) -> None:
         with self.engine.begin() as conn:
             conn.execute(SU.delete().where(SU.c.email == email))
-            conn.execute(SU.insert().values(email=email, user_id=user_id, looked_up_at=time.time()))
+            conn.execute(SU.insert().values(email=email, user_id=user_id, looked_up_at=self.now()))

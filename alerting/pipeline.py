@@ -1,52 +1,64 @@
-"""The alert pipeline: route → group → dedup (notification log) → notify, as small stages.
+"""The alert pipeline: small stages composed, as Alertmanager's notify pipeline.
 
-    anomaly ──► route (routing tree: which channels, thresholds)
-            ──► group (same route + group_by values within group_wait_s → one message)
-            ──► dedup (notification log: new member? material change? resolved?) ─► outbox
-    flush(now) ──► close due groups (a storm of ≥ storm_min → one message with a list)
-               ──► deliver the outbox in order: post root, edit root, thread reply;
-                   failures stay in the outbox with a backoff and are retried on the next flush
+    anomaly ──► route   (alerting.routing: which channels, their thresholds)
+            ──► dedup   (alerting.dedup: known here? a material change? from the notification log)
+            ──► group   (alerting.group: same route + group_by values within group_wait_s → one message)
+    flush(now) ──► group.close_due   (a storm of ≥ storm_min → one message with a list)
+               ──► deliver           (alerting.deliver: post root, edit root, thread reply, in order;
+                                      failures stay in the outbox and are retried with a backoff)
 
 ``handle`` only decides and writes the decision (one transaction); ``flush`` talks to Slack. The
 worker or ``spendwatch alerter`` calls ``flush()`` every second or so; a batch run (``replay``,
 ``demo``) calls it once at the end. Grouping windows are in event time (the anomaly's ``ts``) so a
 replayed storm groups the way a live one does; ``flush(now)`` compares due times with ``now``
-(default: the wall clock), so in a batch run every group is due at the final flush.
+(default: the pipeline's clock, the wall clock unless one is injected), so in a
+batch run every group is due at the final flush.
 
-Material change (what earns an edit and a thread reply): the state became ``resolved``; the
-severity changed; the projected $/day moved by ``update_min_pct`` percent; or the $ lost grew by
-both ``update_min_usd`` dollars and ``update_min_pct`` percent since people were last told.
+Silences and feedback (``spendwatch.history.silences`` / ``.feedback``, same database): an anomaly
+that an active silence matches is not posted (it is still recorded in the history); an update
+of one already posted is not posted while it is silenced, snoozed or marked not a problem; its
+resolution always is. The stage that decides is the dedup stage (``muted``); ``handle`` asks
+the silences once per anomaly event, at the pipeline's clock.
+
+Receivers: a route's ``channel`` is a Slack channel, ``webhook:NAME`` (``alerting.webhooks``) or
+``email:ADDR`` (``alerting.smtp``); :class:`~alerting.notifiers.fanout.FanoutNotifier` delivers.
+
+Nothing here reads the environment: :func:`build_alert_pipeline` takes an
+:class:`~alerting.environment.AlertEnvironment` that the command line reads.
 """
 
 from __future__ import annotations
 
 import logging
-import os
 import sys
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
-import orjson
-
+from alerting.dedup import DedupStage
+from alerting.deliver import DeliverStage
+from alerting.environment import AlertEnvironment, webhook_secret_var
+from alerting.group import GroupStage
 from alerting.nflog import NotificationLog
-from alerting.notifiers.base import Notifier, NotifyError
+from alerting.notifiers.base import Notifier
 from alerting.notifiers.console import ConsoleNotifier
-from alerting.render import change_text, render_root
-from alerting.routing import Route, Router, load_routes, parse_routes
+from alerting.routing import Router, load_routes, parse_routes
 from spendwatch.config import Settings
 from spendwatch.errors import BadEvent, ConfigError
 from spendwatch.history import HistoryStore, open_store
+from spendwatch.history.feedback import FeedbackLog
+from spendwatch.history.feedback import muted as muted_by
+from spendwatch.history.silences import Silences
 
 log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
 class AlertingConfig:
-    """``alerting`` settings section. Environment: ``SPENDWATCH_ROUTES`` (routes file),
-    ``SPENDWATCH_SLACK_TOKEN`` / ``SPENDWATCH_SLACK_TOKEN_FILE`` (bot token), ``SPENDWATCH_SLACK_BASE_URL``."""
+    """``alerting`` settings section. The deployment's environment (``SPENDWATCH_ROUTES``, the
+    Slack token, ``SPENDWATCH_SLACK_BASE_URL``) comes in as an
+    :class:`~alerting.environment.AlertEnvironment` and wins over ``routes_file`` / ``slack_base_url``."""
 
     routes_file: str | None = None
     route: dict[str, Any] | None = None           # the routing tree inline, instead of routes_file
@@ -61,6 +73,11 @@ class AlertingConfig:
     join_window_s: float = 3600.0                  # late members join a posted group this long
     user_cache_ttl_s: float = 86400.0
     console: str = "stdout"                        # stdout | stderr | log (console notifier)
+    # receivers besides Slack: {NAME: {url, secret_file?, timeout_s?}} for channel "webhook:NAME"
+    # (secret: SPENDWATCH_WEBHOOK_SECRET_<NAME> or secret_file); smtp: {host, port, sender, starttls,
+    # ssl, username} for channel "email:ADDR" (password: SPENDWATCH_SMTP_PASSWORD[_FILE])
+    webhooks: dict[str, Any] | None = None
+    smtp: dict[str, Any] | None = None
 
 
 @dataclass
@@ -70,6 +87,7 @@ class PipelineStats:
     edited: int = 0
     replies: int = 0
     failures: int = 0
+    silenced: int = 0     # anomaly events not posted to a channel because a silence matched
     errors: list[str] = field(default_factory=list)
 
 
@@ -78,18 +96,24 @@ def _ts(a: Mapping[str, Any]) -> float:
 
 
 class AlertPipeline:
-    """Routes anomalies to channels and delivers them through ``notifier``, remembering in ``nflog``."""
+    """Routes anomalies to channels and delivers them through ``notifier``, remembering in ``nflog``.
+
+    ``now`` is the clock ``flush()`` uses when given no time (the wall clock by default)."""
 
     def __init__(self, router: Router, nflog: NotificationLog, notifier: Notifier,
-                 config: AlertingConfig | None = None, store: HistoryStore | None = None) -> None:
+                 config: AlertingConfig | None = None, store: HistoryStore | None = None,
+                 now: Callable[[], float] = time.time) -> None:
         self.router = router
         self.nflog = nflog
         self.notifier = notifier
         self.config = config or AlertingConfig()
         self.store = store
+        self.now = now
         self.stats = PipelineStats()
-
-    # --- decide ----------------------------------------------------------------------------
+        c = self.config
+        self.dedup = DedupStage(nflog, c.update_min_pct, c.update_min_usd)
+        self.group = GroupStage(nflog, router, c.join_window_s)
+        self.deliver = DeliverStage(nflog, router, notifier, self.stats, c.retry_base_s, c.retry_max_s, store)
 
     def handle(self, anomaly: Mapping[str, Any]) -> None:
         """Route one anomaly event and record what must be said (nothing is sent here)."""
@@ -98,154 +122,26 @@ class AlertPipeline:
         a = dict(anomaly)
         a.setdefault("ts", _ts(a))
         self.stats.handled += 1
+        now = self.now()
+        silences = Silences(self.nflog.engine).matching(a, now)
+        muted = f"silenced by {silences[0].id}" if silences else \
+            muted_by(FeedbackLog(self.nflog.engine).status([a["id"]]).get(a["id"]), now)
         with self.nflog.engine.begin() as conn:
             for route in self.router.routes_for(a):
-                self._handle_route(conn, route, a)
-
-    def _handle_route(self, conn: Any, route: Route, a: dict[str, Any]) -> None:
-        nf, ch, ts = self.nflog, route.channel, float(a["ts"])
-        member = nf.member(conn, ch, a["id"])
-        if member is not None:
-            if ts < member["ts"]:
-                return  # a late or repeated event: never roll back what people were told
-            old = orjson.loads(member["snapshot"])
-            if old == a:
-                return
-            nf.update_snapshot(conn, ch, a)
-            msg = nf.message(conn, member["message_key"])
-            if msg is None or msg["status"] == "pending":
-                return  # not posted yet: the root will show the latest figures
-            told = {"state": member["notified_state"], "severity": member["notified_severity"],
-                    "waste_usd": member["notified_waste_usd"], "projected_daily_usd": member["notified_daily_usd"]}
-            if self._material(told, a):
-                in_group = len(nf.members(conn, msg["key"])) > 1
-                nf.enqueue(conn, msg["key"], "update_root")
-                nf.enqueue(conn, msg["key"], "reply", {"text": change_text(told, a, in_group)})
-                nf.set_notified(conn, ch, a)
-            return
-        if a.get("state") == "resolved" or not route.qualifies(a):
-            return  # never told, so nothing to resolve; or below this channel's thresholds
-        gk = route.group_key(a)
-        group = nf.open_group(conn, ch, gk, ts, route.group_wait_s, self.config.join_window_s)
-        if group is None:
-            key = nf.new_message(conn, ch, route.name, gk, a["id"], ts, ts + route.group_wait_s)
-            nf.add_member(conn, key, ch, a)
-        elif group["status"] == "pending":
-            nf.add_member(conn, group["key"], ch, a)
-        else:  # a posted storm message grows: edit its list, say so in the thread
-            nf.add_member(conn, group["key"], ch, a, notified=True)
-            nf.enqueue(conn, group["key"], "update_root")
-            nf.enqueue(conn, group["key"], "reply", {"text": f":heavy_plus_sign: also `{a.get('resource')}`: "
-                                                              f"{a.get('summary', '')}"})
-
-    def _material(self, told: Mapping[str, Any], a: Mapping[str, Any]) -> bool:
-        if told["state"] != a.get("state") or told["severity"] != a.get("severity"):
-            return True
-        pct = self.config.update_min_pct / 100
-        old_daily, new_daily = float(told["projected_daily_usd"] or 0.0), float(a.get("projected_daily_usd") or 0.0)
-        if abs(new_daily - old_daily) >= max(1.0, pct * old_daily):
-            return True
-        old_w, new_w = float(told["waste_usd"] or 0.0), float(a.get("waste_usd") or 0.0)
-        return new_w - old_w >= max(self.config.update_min_usd, pct * old_w)
-
-    # --- deliver ---------------------------------------------------------------------------
+                if self.dedup.known(conn, route.channel, a, muted):
+                    continue
+                if a.get("state") == "resolved" or not route.qualifies(a):
+                    continue  # never told, so nothing to resolve; or below this channel's thresholds
+                if silences:
+                    self.stats.silenced += 1
+                    continue  # recorded in the history, not posted
+                self.group.add(conn, route, a)
 
     def flush(self, now: float | None = None) -> None:
         """Close the groups whose wait is over and deliver every due call in the outbox."""
-        now = time.time() if now is None else now
-        self._close_groups(now)
-        self._deliver(now)
-
-    def _close_groups(self, now: float) -> None:
-        nf = self.nflog
-        with nf.engine.begin() as conn:
-            for msg in nf.due_groups(conn, now):
-                members = nf.members(conn, msg["key"])
-                route = self.router.by_name.get(msg["route"])
-                storm_min = route.storm_min if route else 3
-                keys = [msg["key"]]
-                if 1 < len(members) < storm_min:  # a few: one message each, not a list
-                    for m in members[1:]:
-                        key = nf.new_message(conn, msg["channel"], msg["route"], msg["group_key"],
-                                             m["anomaly_id"], m["ts"], msg["due_at"], status="queued")
-                        nf.move_member(conn, msg["channel"], m["anomaly_id"], key)
-                        keys.append(key)
-                for key in keys:
-                    nf.set_status(conn, key, "queued")
-                    nf.enqueue(conn, key, "post_root", now=now)
-                    for m in nf.members(conn, key):
-                        nf.set_notified(conn, msg["channel"], orjson.loads(m["snapshot"]))
-
-    def _deliver(self, now: float) -> None:
-        nf = self.nflog
-        with nf.engine.connect() as conn:
-            ops = nf.undone_ops(conn)
-        by_message: dict[str, list[dict[str, Any]]] = {}
-        for op in ops:
-            by_message.setdefault(op["message_key"], []).append(op)
-        for key, mops in by_message.items():
-            if mops[0]["next_attempt_at"] > now:
-                continue  # backing off; its later calls wait too, to stay in order
-            self._deliver_message(key, mops, now)
-
-    def _deliver_message(self, key: str, ops: list[dict[str, Any]], now: float) -> None:
-        """One message's calls: the post, then all edits as one, then all replies as one, so a
-        storm's 40 resolves cost one edit and one thread reply."""
-        nf = self.nflog
-        with nf.engine.connect() as conn:
-            msg = nf.message(conn, key)
-            members = nf.snapshots(conn, key)
-        if msg is None or not members:
-            with nf.engine.begin() as conn:
-                nf.mark_done(conn, [o["seq"] for o in ops])
-            return
-        route = self.router.by_name.get(msg["route"])
-        mention = self.notifier.mention if (route is None or route.mention_owner) else (lambda o: o or "no owner")
-        channel, slack_ts = msg["channel"], msg["slack_ts"]
-        # Post first, then one edit for all pending edits (it renders the current state), then one
-        # reply joining all pending replies in order.
-        stages = [[o for o in ops if o["op"] == name] for name in ("post_root", "update_root", "reply")]
-        stages = [batch for batch in stages if batch]
-        for n, batch in enumerate(stages):
-            op, seqs = batch[0]["op"], [o["seq"] for o in batch]
-            try:
-                if op == "post_root":
-                    if slack_ts is None:
-                        text, blocks = render_root(members, mention)
-                        slack_ts = self.notifier.post(channel, text, blocks)
-                        self.stats.posted += 1
-                    with nf.engine.begin() as conn:  # ts first: a crash after this never reposts
-                        nf.set_status(conn, key, "posted", slack_ts)
-                        nf.mark_done(conn, seqs)
-                    if self.store is not None:
-                        for m in members:
-                            self.store.set_message(m["id"], channel, slack_ts)
-                    continue
-                if slack_ts is None:
-                    return  # the root is not posted yet: its edits and replies wait for it
-                if op == "update_root":
-                    text, blocks = render_root(members, mention)
-                    self.notifier.update(channel, slack_ts, text, blocks)
-                    self.stats.edited += 1
-                else:
-                    body = _join_replies([orjson.loads(o["payload"]).get("text", "") for o in batch])
-                    self.notifier.post(channel, body, None, thread_ts=slack_ts)
-                    self.stats.replies += 1
-                with nf.engine.begin() as conn:
-                    nf.mark_done(conn, seqs)
-            except NotifyError as exc:
-                attempts = max(o["attempts"] for o in batch) + 1
-                delay = self.config.retry_max_s if exc.permanent else \
-                    min(self.config.retry_max_s, self.config.retry_base_s * 2 ** (attempts - 1))
-                (log.error if exc.permanent else log.warning)(
-                    "alert to %s not delivered (%s, attempt %d); kept, retrying in %.0fs", channel, exc, attempts,
-                    delay)
-                self.stats.failures += 1
-                self.stats.errors.append(str(exc))
-                rest = [o["seq"] for later in stages[n:] for o in later]
-                with nf.engine.begin() as conn:
-                    nf.mark_failed(conn, rest, str(exc), now + delay)
-                return
+        now = self.now() if now is None else now
+        self.group.close_due(now)
+        self.deliver.deliver(now)
 
     def pending(self) -> int:
         """Calls in the outbox not yet delivered."""
@@ -257,60 +153,33 @@ class AlertPipeline:
             self.store.close()
 
 
-def _join_replies(texts: list[str], limit: int = 2800) -> str:
-    """Thread replies merged into one message, whole lines only, within Slack's text limit."""
-    out: list[str] = []
-    size = 0
-    for i, t in enumerate(texts):
-        if out and size + len(t) + 1 > limit:
-            out.append(f"…and {len(texts) - i} more changes; the message above shows the current state.")
-            break
-        out.append(t)
-        size += len(t) + 1
-    return "\n".join(out)
-
-
-def slack_token(environ: Mapping[str, str] | None = None) -> str | None:
-    """The bot token from ``SPENDWATCH_SLACK_TOKEN`` or the file ``SPENDWATCH_SLACK_TOKEN_FILE``."""
-    env = os.environ if environ is None else environ
-    if env.get("SPENDWATCH_SLACK_TOKEN"):
-        return env["SPENDWATCH_SLACK_TOKEN"].strip()
-    path = env.get("SPENDWATCH_SLACK_TOKEN_FILE")
-    if path:
-        try:
-            return Path(path).read_text(encoding="utf-8").strip() or None
-        except OSError as exc:
-            raise ConfigError(f"SPENDWATCH_SLACK_TOKEN_FILE: cannot read {path}: {exc.strerror}") from None
-    return None
-
-
-def build_router(config: AlertingConfig, environ: Mapping[str, str] | None = None) -> Router:
-    env = os.environ if environ is None else environ
-    path = env.get("SPENDWATCH_ROUTES") or config.routes_file
+def build_router(config: AlertingConfig, environment: AlertEnvironment | None = None) -> Router:
+    path = (environment.routes_file if environment else None) or config.routes_file
     if path:
         return load_routes(path)
     return parse_routes(config.route or {}, "alerting.route")
 
 
 def build_alert_pipeline(settings: Settings | None = None, store_url: str | None = None,
-                         notifier: Notifier | None = None) -> AlertPipeline:
-    """The pipeline for these settings: Slack when a token is configured, else the console.
+                         notifier: Notifier | None = None, environment: AlertEnvironment | None = None,
+                         now: Callable[[], float] = time.time) -> AlertPipeline:
+    """The pipeline for these settings: Slack when ``environment`` has a token, else the console.
 
     The notification log lives in the history store at ``store_url`` (else ``SPENDWATCH_DB``, else
     the default SQLite file), so one database holds what happened and what was said about it.
     """
     settings = settings or Settings()
+    env = environment or AlertEnvironment()
     config = settings.build(AlertingConfig, "alerting")
-    router = build_router(config)
+    router = build_router(config, env)
     store = open_store(store_url)
-    nflog = NotificationLog(store.engine)
+    nflog = NotificationLog(store.engine, now=now)
     if notifier is None:
-        token = slack_token()
-        if token:
+        if env.slack_token:
             from alerting.notifiers.slack import SlackNotifier
 
             notifier = SlackNotifier(
-                token, base_url=os.environ.get("SPENDWATCH_SLACK_BASE_URL") or config.slack_base_url,
+                env.slack_token, base_url=env.slack_base_url or config.slack_base_url,
                 min_interval_s=config.min_post_interval_s, max_retries=config.slack_max_retries,
                 backoff_s=config.slack_backoff_s,
                 user_cache=(lambda e: nflog.cached_user(e, config.user_cache_ttl_s), nflog.cache_user))
@@ -318,7 +187,56 @@ def build_alert_pipeline(settings: Settings | None = None, store_url: str | None
             notifier = ConsoleNotifier(sys.stdout if config.console == "stdout" else config.console)
             log.info("no Slack token (SPENDWATCH_SLACK_TOKEN / SPENDWATCH_SLACK_TOKEN_FILE): alerts go to %s",
                      config.console)
-    return AlertPipeline(router, nflog, notifier, config, store)
+        notifier = with_receivers(notifier, config, env)
+    check_receivers(router, notifier)
+    return AlertPipeline(router, nflog, notifier, config, store, now)
 
 
-__all__ = ["AlertPipeline", "AlertingConfig", "build_alert_pipeline", "slack_token"]
+def with_receivers(chat: Notifier, config: AlertingConfig, env: AlertEnvironment) -> Notifier:
+    """``chat`` alone, or a :class:`FanoutNotifier` with the configured webhooks and SMTP server."""
+    if not config.webhooks and not config.smtp:
+        return chat
+    from alerting.notifiers.email import EmailNotifier
+    from alerting.notifiers.fanout import FanoutNotifier
+    from alerting.notifiers.webhook import WebhookNotifier
+
+    webhooks: dict[str, Notifier] = {}
+    for name, spec in (config.webhooks or {}).items():
+        where = f"alerting.webhooks.{name}"
+        if not isinstance(spec, Mapping) or not isinstance(spec.get("url"), str):
+            raise ConfigError(f"{where}: expected {{url: https://..., secret_file: ...}}")
+        unknown = sorted(set(spec) - {"url", "secret_file", "timeout_s"})
+        if unknown:
+            raise ConfigError(f"{where}: unknown key(s) {', '.join(unknown)}; known: secret_file, timeout_s, url")
+        secret = env.webhook_secret(name, spec.get("secret_file"))
+        if not secret:
+            raise ConfigError(f"{where}: no secret: set {webhook_secret_var(name)} or {where}.secret_file")
+        try:
+            webhooks[name] = WebhookNotifier(name, spec["url"], secret, float(spec.get("timeout_s", 10.0)))
+        except ValueError as exc:
+            raise ConfigError(f"{where}: {exc}") from None
+    email = None
+    if config.smtp:
+        s = dict(config.smtp)
+        unknown = sorted(set(s) - {"host", "port", "sender", "username", "starttls", "ssl", "timeout_s"})
+        if unknown or not isinstance(s.get("host"), str):
+            raise ConfigError(f"alerting.smtp: needs host (and optionally port, sender, username, starttls, ssl, "
+                              f"timeout_s){'; unknown: ' + ', '.join(unknown) if unknown else ''}")
+        email = EmailNotifier(s["host"], int(s.get("port", 25)), str(s.get("sender", "spendwatch@localhost")),
+                              s.get("username"), env.smtp_password, bool(s.get("starttls", False)),
+                              bool(s.get("ssl", False)), float(s.get("timeout_s", 15.0)))
+    return FanoutNotifier(chat, webhooks, email)
+
+
+def check_receivers(router: Router, notifier: Notifier) -> None:
+    """Every route's receiver exists (a typo in a routes file is an error at start, not a lost alert)."""
+    from alerting.notifiers.base import NotifyError
+
+    for route in router.by_name.values():
+        try:
+            notifier.for_channel(route.channel)
+        except NotifyError as exc:
+            raise ConfigError(f"route {route.name}: {exc}") from None
+
+
+__all__ = ["AlertEnvironment", "AlertPipeline", "AlertingConfig", "build_alert_pipeline"]

@@ -1,7 +1,14 @@
 """Block Kit for alert messages: one anomaly, or a group (a storm) as one message with a list.
 
-Rendering is a pure function of the anomalies' latest snapshots and a ``mention`` function, so a
-root message can be re-rendered at any time (after a restart too) and edited in place.
+Rendering is a pure function of the anomalies' latest snapshots, a ``mention`` function and what
+people said about them (``status``: acknowledged, snoozed, not a problem; see
+:mod:`spendwatch.history.feedback`), so a root message can be re-rendered at any time (after a
+restart, after a button) and edited in place.
+
+Every open alert carries buttons (an ``actions`` block, ``block_id`` :data:`ACTIONS_BLOCK`):
+Acknowledge, Snooze 4 h, Snooze 24 h and Not a problem. Their ``action_id`` is one of
+:data:`ACTION_IDS`; their ``value`` is the anomaly id (``*`` in a group message: all its members).
+Slack sends the clicks to the request URL (:mod:`api.slack_actions`).
 """
 
 from __future__ import annotations
@@ -12,6 +19,12 @@ from datetime import UTC, datetime
 from typing import Any
 
 Mention = Callable[[str | None], str]
+Status = Mapping[str, Mapping[str, Any]]  # anomaly id -> what people said (spendwatch.history.feedback)
+
+ACTIONS_BLOCK = "sw_actions"
+ACTION_IDS = {"sw_ack": "acknowledged", "sw_snooze_4h": "snoozed", "sw_snooze_24h": "snoozed",
+              "sw_not_a_problem": "not_a_problem"}
+SNOOZE_S = {"sw_snooze_4h": 4 * 3600.0, "sw_snooze_24h": 24 * 3600.0}
 
 _SEVERITY_ICON = {"critical": ":red_circle:", "warning": ":large_orange_circle:", "info": ":large_blue_circle:"}
 _KIND_TITLE = {"idle_gpu": "Idle GPU", "gpu_memory_hoarding": "GPU memory hoarding", "cost_spike": "Cost spike",
@@ -56,7 +69,44 @@ def _cut(text: str, n: int = _MAX_SECTION) -> str:
     return text if len(text) <= n else text[: n - 1] + "…"
 
 
-def render_single(a: Mapping[str, Any], mention: Mention) -> tuple[str, list[dict[str, Any]]]:
+def _who(by: Any, mention: Mention) -> str:
+    return mention(str(by)) if by else "someone"
+
+
+def status_lines(status: Mapping[str, Any] | None, mention: Mention, now: float | None = None) -> list[str]:
+    """What people said, as mrkdwn lines for the message (empty when nothing)."""
+    if not status:
+        return []
+    lines = []
+    if status.get("acknowledged_by"):
+        lines.append(f":eyes: Acknowledged by {_who(status['acknowledged_by'], mention)} "
+                     f"{slack_date(float(status['acknowledged_at']))}")
+    until = status.get("snoozed_until")
+    if until is not None and (now is None or float(until) > now):
+        lines.append(f":zzz: Snoozed by {_who(status.get('snoozed_by'), mention)} until {slack_date(float(until))}: "
+                     f"no updates posted until then (the resolution is)")
+    if status.get("not_a_problem_by"):
+        reason = f": {status['reason']}" if status.get("reason") else ""
+        lines.append(f":no_entry_sign: Marked not a problem by {_who(status['not_a_problem_by'], mention)}{reason}")
+    return lines
+
+
+def actions_block(value: str) -> dict[str, Any]:
+    """The buttons of an open alert (``value``: the anomaly id, or ``*`` for every member of the message)."""
+    def button(action_id: str, label: str, style: str | None = None) -> dict[str, Any]:
+        b: dict[str, Any] = {"type": "button", "action_id": action_id, "value": value,
+                             "text": {"type": "plain_text", "text": label, "emoji": True}}
+        if style:
+            b["style"] = style
+        return b
+
+    return {"type": "actions", "block_id": ACTIONS_BLOCK, "elements": [
+        button("sw_ack", "Acknowledge", "primary"), button("sw_snooze_4h", "Snooze 4 h"),
+        button("sw_snooze_24h", "Snooze 24 h"), button("sw_not_a_problem", "Not a problem", "danger")]}
+
+
+def render_single(a: Mapping[str, Any], mention: Mention, status: Status | None = None,
+                  now: float | None = None) -> tuple[str, list[dict[str, Any]]]:
     """(fallback text, blocks) for one anomaly."""
     wl = a.get("workload") or {}
     resolved = a.get("state") == "resolved"
@@ -66,7 +116,7 @@ def render_single(a: Mapping[str, Any], mention: Mention) -> tuple[str, list[dic
     if resolved:
         title += " (resolved)"
     who = mention(wl.get("owner"))
-    status = (f"*Resolved* {slack_date(a['resolved_at'])} after {_hours(a):.1f} h, "
+    state_text = (f"*Resolved* {slack_date(a['resolved_at'])} after {_hours(a):.1f} h, "
               f"{money(a['waste_usd'])} lost in total." if resolved and a.get("resolved_at")
               else f"*Open* for {_hours(a):.1f} h and counting.")
     fields = [
@@ -77,19 +127,25 @@ def render_single(a: Mapping[str, Any], mention: Mention) -> tuple[str, list[dic
     ]
     blocks: list[dict[str, Any]] = [
         {"type": "header", "text": {"type": "plain_text", "text": _cut(title, 150), "emoji": True}},
-        {"type": "section", "text": {"type": "mrkdwn", "text": _cut(f"{a.get('summary', '')}\n{status}")}},
+        {"type": "section", "text": {"type": "mrkdwn", "text": _cut(f"{a.get('summary', '')}\n{state_text}")}},
         {"type": "section", "fields": [{"type": "mrkdwn", "text": f} for f in fields]},
     ]
     evidence = _evidence_line(a.get("evidence") or {})
     context = [f"`{a['id']}`"] + ([evidence] if evidence else [])
     blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": _cut(t, 1900)} for t in context]})
+    said = status_lines((status or {}).get(a["id"]), mention, now)
+    if said:
+        blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": _cut("\n".join(said))}})
+    if not resolved and not (status or {}).get(a["id"], {}).get("not_a_problem_by"):
+        blocks.append(actions_block(str(a["id"])))
     text = f"[{sev}] {a.get('summary', '')} (owner: {who})"
     if resolved:
         text = f"[resolved] {text}"
     return text, blocks
 
 
-def render_group(members: Sequence[Mapping[str, Any]], mention: Mention) -> tuple[str, list[dict[str, Any]]]:
+def render_group(members: Sequence[Mapping[str, Any]], mention: Mention, status: Status | None = None,
+                 now: float | None = None) -> tuple[str, list[dict[str, Any]]]:
     """(fallback text, blocks) for a group of anomalies posted as one message with a list."""
     first = members[0]
     open_ = [m for m in members if m.get("state") != "resolved"]
@@ -122,16 +178,23 @@ def render_group(members: Sequence[Mapping[str, Any]], mention: Mention) -> tupl
         {"type": "section", "text": {"type": "mrkdwn", "text": _cut("\n".join(rows))}},
         {"type": "context", "elements": [{"type": "mrkdwn", "text": f"severity {worst} · grouped by route"}]},
     ]
+    said = list(dict.fromkeys(line for m in members for line in status_lines((status or {}).get(m["id"]), mention,
+                                                                              now)))
+    if said:
+        blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": _cut("\n".join(said[:10]))}})
+    if open_:
+        blocks.append(actions_block("*"))
     text = (f"[{worst}] {len(members)} × {kind_title(first['kind'])} ({where}): {money(lost)} lost, "
             f"{money(daily)}/day")
     return text, blocks
 
 
-def render_root(members: Sequence[Mapping[str, Any]], mention: Mention) -> tuple[str, list[dict[str, Any]]]:
+def render_root(members: Sequence[Mapping[str, Any]], mention: Mention, status: Status | None = None,
+                now: float | None = None) -> tuple[str, list[dict[str, Any]]]:
     """The root message for a message's members: single layout for one, a list for several."""
     if len(members) == 1:
-        return render_single(members[0], mention)
-    return render_group(members, mention)
+        return render_single(members[0], mention, status, now)
+    return render_group(members, mention, status, now)
 
 
 def change_text(old: Mapping[str, Any], new: Mapping[str, Any], in_group: bool) -> str:
@@ -150,7 +213,8 @@ def change_text(old: Mapping[str, Any], new: Mapping[str, Any], in_group: bool) 
 
 
 _DATE_TOKEN = re.compile(r"<!date\^\d+\^[^|>]*\|([^>]*)>")
-_EMOJI = {":white_check_mark:": "✔", ":red_circle:": "🔴", ":large_orange_circle:": "🟠",
+_EMOJI = {":eyes:": "👀", ":zzz:": "💤", ":no_entry_sign:": "🚫",
+          ":white_check_mark:": "✔", ":red_circle:": "🔴", ":large_orange_circle:": "🟠",
           ":large_blue_circle:": "🔵", ":chart_with_upwards_trend:": "↗", ":heavy_plus_sign:": "+"}
 
 

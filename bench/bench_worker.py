@@ -70,9 +70,9 @@ def _read_anomalies(bootstrap: str, topic: str) -> set[tuple[str, str, float]]:
 
 def _run_workers(lines: list[bytes], processes: int, partitions: int, tmp: Path,
                  expected: set[tuple[str, str, float]]) -> dict[str, float]:
+    from collectors.produce import produce_lines
     from spendwatch.kafka import KafkaConfig
     from streams.broker import LocalBroker, free_port
-    from streams.source import produce_lines
 
     with LocalBroker() as broker:
         prefix, group = f"bench{processes}.", f"bench{processes}"

@@ -24,11 +24,14 @@ Rules every detector follows (checked by ``tests/detectors/test_shared_checks.py
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import Any, ClassVar, TypeVar, cast
 
 from spendwatch.anomaly import Finding, severity_for
 from spendwatch.prices import PriceTable
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -70,6 +73,26 @@ class DetectorContext:
         self.engine = engine
         self.prices = prices
         self.counters: dict[str, int] = {}  # events a detector set aside, by reason (for /metrics)
+        self._shared: dict[str, Any] = {}
+        self.states: dict[tuple[str, str], Any] = {}  # state several detectors of one key share
+
+    def state(self, name: str, key: str, factory: Callable[[], T]) -> T:
+        """The state ``name`` of key ``key`` that several detectors share (one drift state per
+        model for ``retrain_needed`` and ``retrain_without_drift``), created on first use. Unlike
+        :meth:`shared`, it is primary state: the Engine snapshots it once, with the instances."""
+        st = self.states.get((name, key))
+        if st is None:
+            st = self.states[(name, key)] = factory()
+        return cast(T, st)
+
+    def shared(self, name: str) -> Any:
+        """A registry shared by the detector instances of one Engine (one partition), created on
+        first use: *derived* state only (e.g. the GPUs of a node by workload), which instances
+        rebuild in :meth:`Detector.restored` after a restore; never part of a snapshot."""
+        reg = self._shared.get(name)
+        if reg is None:
+            reg = self._shared[name] = {}
+        return reg
 
     def count(self, name: str, n: int = 1) -> None:
         """Count something a detector set aside (a billing row too late to be judged, ...)."""
@@ -106,6 +129,10 @@ class Detector(ABC):
     def tick(self, now: float) -> list[Finding]:
         """Event time moved to ``now`` without an event for this key."""
         return []
+
+    def restored(self) -> None:
+        """Called once after a restore, when every instance is back: rebuild derived shared state."""
+        return None
 
     def __getstate__(self) -> dict[str, Any]:
         state = dict(self.__dict__)

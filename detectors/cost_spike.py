@@ -2,120 +2,117 @@
 
 What it flags
     ``cost_spike``: a workload whose spend in a billing period is well above what its own
-    history expects for that hour of the day and day of the week, by enough dollars to matter.
+    history expects for that slot of the day and of the week, by enough dollars to matter.
     One anomaly per problem, with ``evidence.pattern``:
 
     - ``spike``: a few periods far above the band, then back (a runaway agent loop, a retry
       storm, a batch job fanned out by mistake);
     - ``level_shift``: the excess persists for ``level_shift_periods`` periods or more (a
       bigger instance pool, a pricier model, a job that never scaled back down). It stays
-      open while the excess persists and resolves when spend returns to the band.
+      open while the excess persists and is accepted as the new normal after ``accept_after_s``.
 
-    Not flagged: daily and weekly cycles, slow growth, heavy-tailed noise, one outlier, a new
-    workload (it has no baseline to exceed), a workload that stops spending (a drop is never a
-    spike, and zero periods are not learned as the new level).
+    Not flagged: daily, weekly and within-hour shapes (learned at the series' own resolution,
+    :mod:`detectors.stats.spend_baseline`), recurring weekly roll-ups, slow growth, heavy-tailed
+    noise, a new workload, a workload that stops spending (a drop is never a spike).
 
-The series
+The series, lateness and order
     Rows of the same workload and period are summed (input and output tokens, several SKUs).
-    The period is inferred from the rows (``period_end - period_start``, snapped to 5 min,
-    15 min, 30 min, 1 h, ... 1 day, 1 week; ``default_period_s`` when rows carry none). A period
-    is *closed*, and only then evaluated, once event time has passed ``period_end +
-    lateness_s`` and no row for it has come for ``settle_s`` (a bulk export that lands a day
-    late still gets summed whole). Rows for a period that is already closed are late: they are
-    counted (``evidence.late_rows``) but never re-open or re-score a period. An exact duplicate
-    row (same period, sku, resource, model, unit, quantity and cost) is counted once.
+    The period is inferred from the rows (``period_end - period_start``, snapped to 1, 5, 10,
+    15, 30 min, 1 h, ... 1 day, 1 week; ``default_period_s`` when rows carry none). Rows may
+    arrive late and in any order: each period is *judged* once event time has passed its end by
+    the series' own lateness (1.5 x the largest recent arrival delay, at least ``lateness_s``,
+    at most ``max_lateness_s``) and no row came for ``settle_s``. A row for a period already
+    judged is too late: it is counted (``evidence.late_rows`` / ``late_usd`` and the Engine's
+    ``billing_rows_too_late`` counter) and makes later periods wait longer. An exact duplicate
+    row is counted once.
+
+Early opens
+    Spend only accumulates, so a period whose running sum already clears the open bar opens the
+    anomaly at once, before the period is judged (rows that trickle in during the hour, or the
+    first of several export rows): ``evidence.detected_on = "partial_period"``.
 
 Scoring, then deciding, then learning
-    The baseline (:class:`~detectors.stats.spend_baseline.SeasonalBaseline`) models log spend as level
-    + hour-of-day + day-of-week, with a robust scale (EWMA of clipped absolute residuals). A
-    period's score is the robust z of its log spend. A period is *anomalous* when all hold:
+    A period's score is the robust z of its log spend against the baseline, divided by the
+    baseline's tail factor (how much heavier than normal its ordinary residuals are). A period
+    is *anomalous* when all hold:
 
-    - ``z >= z_open`` (4.5: log-normal noise crosses it about once in 300,000 periods; at 4.0 a
-      sigma-0.5 log-normal series gave one false alarm in 30 three-week runs),
+    - ``z >= z_open`` (4.5: a normal residual crosses it about once in 300,000 periods),
     - observed >= ``min_ratio`` x expected (1.5: a smooth series' 20 % wobble is not a spike),
     - excess >= ``min_period_excess_usd`` ($1) and excess x periods/day >=
       ``min_daily_excess_usd`` ($25): tiny series never alert.
 
-    A shift too small for one period to clear ``z_open`` in noisy spend (1.8x with 30 % noise)
-    is caught by a one-sided CUSUM of the z scores (``cusum_k`` = 1 subtracted per period, alarm
-    at ``cusum_h`` = 8, so a 2-sigma shift alarms in ~8 periods and pure noise practically never)
-    when the run as a whole passes ``min_ratio`` and the dollar floors; the anomaly then starts
-    at the run's first period. Periods of a running CUSUM (up to ``cusum_hold_periods``, 24) are
-    held back from the baseline until the run falls back to zero, so a slow shift is not learned
-    away before it adds up.
+    A shift too small for one period to clear ``z_open`` is caught by a one-sided CUSUM of the
+    (capped) z scores (``cusum_k`` = 1 per period, alarm at ``cusum_h`` = 8) when the run as a
+    whole passes ``min_ratio`` and the dollar floors; the anomaly then starts at the run's first
+    period. Periods of a running CUSUM are held back from the baseline until the run falls back
+    to zero. Nothing is learned while an anomaly is open; other periods are learned with
+    residuals clipped at 2.5 scales.
 
-    While an anomaly is open a period keeps it open at the lower bar ``z >= z_stay`` (2.5) and
-    ``ratio >= stay_ratio`` (1.2) with the same dollar floors (hysteresis, so a noisy plateau
-    does not flap); it resolves once ``resolve_periods`` (2) periods in a row miss that bar and
-    together spend less than ``stay_ratio`` x expected, and a downward CUSUM against the
-    anomaly's own level agrees (``cusum_h``): right away after a spike in smooth spend, after
-    several periods in noisy spend, where a shifted series dips below the bar now and then.
-    Nothing is learned while an anomaly is open: a spike does not teach the baseline that spikes
-    are normal. Other periods are learned with residuals clipped at 2.5 scales.
+Ending
+    An open anomaly ends when a sequential test says spend is back at the baseline rather than
+    at the anomaly's own level: a CUSUM of the log-likelihood ratio of "baseline" against
+    "baseline + the anomaly's log excess" over the following periods reaches ``resolve_h``
+    (right after a spike in smooth spend; after several periods in noisy spend, so a shifted
+    series that dips now and then does not flap). A spike of at most ``rhythm_max_periods``
+    periods that came back is then folded into the baseline's within-week profile: if it was a
+    weekly roll-up, next week's is expected. A shift that lasts ``accept_after_s`` (7 days) is
+    accepted as the new normal once: it resolves with ``evidence.accepted_as_new_normal`` and
+    the level is re-based onto it. A workload that sends no rows for ``stale_periods`` periods
+    resolves at its last period (it stopped spending).
 
 Cold start
-    Before the baseline is trusted (``trust_after_s`` = 3 days of history and
-    ``trust_min_periods`` = 24 periods) only a very large jump alerts: spend at least
-    ``cold_ratio`` (10x) the median spend seen so far and ``cold_min_daily_excess_usd`` ($1000)
-    a day above it. A new workload is never an anomaly for being new.
-
-A persistent level shift
-    The baseline does not learn during an open anomaly, so a shift stays open while it lasts.
-    After ``accept_after_s`` (7 days) we take it as the new normal: the anomaly resolves with
-    ``evidence.accepted_as_new_normal = true`` and the level is re-based onto the shifted spend.
-    A FinOps owner wants a budget-moving change visible for the whole first week (it usually
-    needs a decision: a bigger commitment, a cheaper model, a rollback), not re-alerted for ever.
-    A workload with an open anomaly that sends no rows for ``stale_periods`` periods is resolved
-    at its last period (it stopped spending).
+    Until the baseline has ``trust_after_s`` (7 days; 14 periods for daily series) of history
+    and the period's day slot has been seen, only a jump of ``cold_ratio`` (10x) the largest
+    period seen so far and ``cold_min_daily_excess_usd`` ($1000) a day above it alerts: the
+    first week shows its own weekly rhythm before anything is called unusual.
 
 Money
-    ``waste_usd``: the sum of (observed - expected) over the anomaly's periods so far.
+    ``waste_usd``: the sum of (observed - expected), where positive, over the anomaly's periods.
     ``projected_daily_usd``: the recent excess per period (EWMA) x periods per day. Severity by
-    that daily figure (engine thresholds). Evidence: expected value and band, observed, score,
-    the contributors ranked by excess dollars (service, sku, resource_id, model, usage_unit, each
-    against its usual share of the spend), and for token-priced rows the cost per token against
-    its baseline, naming the models whose share grew (a switch to a pricier model).
+    that daily figure (Engine rules). Evidence: expected value and band, observed, score, the
+    contributors ranked by excess dollars (service, sku, resource_id, model, usage_unit, each
+    against its usual share), and for token-priced rows the cost per token against its
+    baseline, naming the models whose share grew (a switch to a pricier model).
 
 Examples
 --------
-Four days of about $11 an hour, then two hours at $80, then back to $10:
+Two weeks of about $11 an hour, then two hours at $80, then back to $10:
 
 >>> from detectors.engine import Engine
 >>> from spendwatch.events import validate
 >>> engine = Engine(detector_classes=[CostSpikeDetector])
 >>> def bill(hour, usd):
 ...     start = hour * 3600.0
-...     return validate({"type": "billing_delta", "ts": start + 3600.0, "period_start": start,
+...     return validate({"type": "billing_delta", "ts": start + 3900.0, "period_start": start,
 ...                      "period_end": start + 3600.0, "cost_usd": usd, "service": "OpenAI API",
 ...                      "workload": {"id": "ml/agent", "team": "search"}})
->>> spend = [10.0 + h % 3 for h in range(96)] + [80.0, 80.0] + [10.0] * 4
+>>> spend = [10.0 + h % 3 for h in range(24 * 14)] + [80.0, 80.0] + [10.0] * 4
 >>> out = [a for h, usd in enumerate(spend) for a in engine.process(bill(h, usd))]
->>> [(a["state"], a["evidence"]["pattern"], a["severity"], round(a["waste_usd"])) for a in out]
-[('open', 'spike', 'critical', 70), ('open', 'spike', 'critical', 139), ('resolved', 'spike', 'critical', 137)]
->>> out[0]["summary"]  # doctest: +NORMALIZE_WHITESPACE
-'ml/agent: spend $80.00/h vs $10.00 expected (8.0x) - spike for 1 period; $70 over baseline so far,
- $1,680/day if it continues; mostly OpenAI API (+$70)'
+>>> [(a["state"], round(a["waste_usd"])) for a in out]
+[('open', 0), ('open', 70), ('open', 139), ('resolved', 139)]
+>>> out[0]["evidence"]["detected_on"]  # the hour's first row already clears the bar
+'partial_period'
 
 References
 ----------
 - E. S. Page, "Continuous inspection schemes", *Biometrika* 41 (1954), 100-115: the one-sided
   CUSUM (``cusum_k``, ``cusum_h``).
+- A. Wald, "Sequential tests of statistical hypotheses", *Annals of Mathematical Statistics* 16
+  (1945), 117-186: the resolution test (``resolve_h``), run as a CUSUM of log-likelihood ratios.
 - P. J. Huber, "Robust estimation of a location parameter", *Annals of Mathematical
-  Statistics* 35 (1964), 73-101: residuals clipped at ``clip_k`` scales before they are learned.
-- P. J. Rousseeuw and C. Croux, "Alternatives to the median absolute deviation", *Journal of
-  the American Statistical Association* 88 (1993), 1273-1283: robust scale estimates (here
-  the mean absolute deviation of clipped log residuals, x 1.2533 for a normal).
-- FinOps Foundation, *FOCUS specification* 1.0 (2024): the billing columns (``BilledCost``,
-  ``EffectiveCost``, ``ServiceName``, ``SkuId``) the contributors are read from.
+  Statistics* 35 (1964), 73-101: residuals clipped before they are learned.
+- J. Pickands, "Statistical inference using extreme order statistics", *Annals of Statistics* 3
+  (1975), 119-131: peaks over a threshold, for the baseline's tail factor.
+- FinOps Foundation, *FOCUS specification* 1.0 (2024): the billing columns the contributors
+  are read from.
 """
 
 from __future__ import annotations
 
 import math
+from collections import deque
 from dataclasses import dataclass
 from typing import Any
-
-from river import stats
 
 from detectors.base import Detector, DetectorContext
 from detectors.stats.contributors import (
@@ -125,13 +122,14 @@ from detectors.stats.contributors import (
     learn_token_prices,
     rank_contributors,
 )
-from detectors.stats.spend_baseline import DAY, SeasonalBaseline
+from detectors.stats.spend_baseline import DAY, SpendBaseline
 from detectors.stats.spend_periods import Contributor, SpendPeriod, infer_period
 from spendwatch.anomaly import Finding
 from spendwatch.contract import BILLING_DELTA, billing_delta_key
 
 KIND = "cost_spike"
 _INF = float("inf")
+_DELAYS_KEPT = 16
 
 
 @dataclass(frozen=True)
@@ -142,23 +140,25 @@ class CostConfig:
     ----------
     default_period_s
         Period of a series whose rows carry no duration (1 h).
-    lateness_s, settle_s
-        A period closes once event time passed its end + ``lateness_s`` (30 min) and no row
-        came for ``settle_s`` (10 min); later rows are counted as late, never re-scored.
+    lateness_s, max_lateness_s, settle_s
+        A period is judged once event time passed its end by the series' learned lateness (1.5 x
+        its largest recent row delay, at least ``lateness_s`` = 30 min, at most ``max_lateness_s``
+        = 6 h) and no row came for ``settle_s`` (10 min); rows for a judged period are counted.
     z_open, min_ratio
-        A period opens an anomaly at robust z >= ``z_open`` (4.5) and observed >= ``min_ratio``
-        x expected (1.5).
+        A period opens an anomaly at robust z >= ``z_open`` (4.5, scaled by the baseline's tail
+        factor) and observed >= ``min_ratio`` x expected (1.5).
     z_stay, stay_ratio
-        The lower bar that keeps an open anomaly open (2.5, 1.2): hysteresis.
+        A period judged late, from before the anomaly's start, joins it at this lower bar (2.5,
+        1.2); ``stay_ratio`` is also the smallest anomaly level the resolution test assumes.
     min_period_excess_usd, min_daily_excess_usd
         Dollar floors: excess per period ($1) and per day at that rate ($25).
     cusum_k, cusum_h
-        One-sided CUSUM of the z scores: slack subtracted per period (1) and the alarm level (8),
-        for shifts too small for one period to clear ``z_open``.
+        One-sided CUSUM of the capped z scores: slack per period (1) and alarm level (8), for
+        shifts too small for one period to clear ``z_open``.
     cusum_hold_periods
         Periods of a running CUSUM held back from the baseline (24).
-    resolve_periods
-        Periods in a row back in the band that resolve an anomaly (2).
+    resolve_h
+        Evidence (log-likelihood ratio) that spend is back at the baseline that resolves (8).
     level_shift_periods
         Anomalous periods after which the pattern is ``level_shift``, not ``spike`` (6).
     accept_after_s
@@ -166,13 +166,17 @@ class CostConfig:
     stale_periods
         An open anomaly with no rows for this many periods resolves: spend stopped (3).
     trust_after_s, trust_min_periods
-        History (3 days) and periods learned (24) before the baseline is trusted.
+        History (7 days) and periods learned (14) before the baseline is trusted.
     cold_ratio, cold_min_daily_excess_usd
-        Before then, only spend >= ``cold_ratio`` x the median so far (10x) and that many
-        dollars a day above it ($1000) alert.
-    level_halflife_s, hod_halflife_days, dow_halflife_days, scale_halflife_s
-        Half-lives of the baseline's level (3 days), hour-of-day (7 days) and day-of-week
-        (14 days) profiles and robust scale (3 days).
+        Before then, only spend >= ``cold_ratio`` x the largest period so far (10x) and that
+        many dollars a day above it ($1000) alert.
+    rhythm_max_periods
+        A spike of at most this many periods that came back is remembered by its week slot (6).
+    update_every_s
+        An open anomaly's figures are re-reported at most this often in event time (1 h).
+    level_halflife_s, day_halflife_days, week_halflife_weeks, scale_halflife_s
+        Half-lives of the baseline's level (3 days), day shape (7 visits), week profile (3
+        weeks) and robust scale (3 days).
     min_scale
         Floor of the log-scale (0.05): a smooth series does not make tiny moves significant.
     clip_k
@@ -189,6 +193,7 @@ class CostConfig:
 
     default_period_s: float = 3600.0
     lateness_s: float = 1800.0
+    max_lateness_s: float = 6 * 3600.0
     settle_s: float = 600.0
     z_open: float = 4.5
     z_stay: float = 2.5
@@ -199,17 +204,19 @@ class CostConfig:
     cusum_k: float = 1.0
     cusum_h: float = 8.0
     cusum_hold_periods: int = 24
-    resolve_periods: int = 2
+    resolve_h: float = 8.0
     level_shift_periods: int = 6
     accept_after_s: float = 7 * DAY
     stale_periods: int = 3
-    trust_after_s: float = 3 * DAY
-    trust_min_periods: int = 24
+    trust_after_s: float = 7 * DAY
+    trust_min_periods: int = 14
     cold_ratio: float = 10.0
     cold_min_daily_excess_usd: float = 1000.0
+    rhythm_max_periods: int = 6
+    update_every_s: float = 3600.0
     level_halflife_s: float = 3 * DAY
-    hod_halflife_days: float = 7.0
-    dow_halflife_days: float = 14.0
+    day_halflife_days: float = 7.0
+    week_halflife_weeks: float = 3.0
     scale_halflife_s: float = 3 * DAY
     min_scale: float = 0.05
     clip_k: float = 2.5
@@ -223,29 +230,30 @@ class CostConfig:
 class _Open:
     """The anomaly being reported (at most one per workload)."""
 
-    __slots__ = ("started_at", "opened_at", "periods", "waste", "excess_rate", "clear", "clear_since", "clear_obs",
-                 "clear_exp", "log_excess", "down", "last", "contrib", "models", "last_end")
+    __slots__ = ("started_at", "opened_at", "periods", "waste", "excess_rate", "clear_since", "log_excess", "back",
+                 "last", "contrib", "models", "last_end", "detected_on", "history", "early_start", "reported_at")
 
-    def __init__(self, started_at: float, opened_at: float) -> None:
+    def __init__(self, started_at: float, opened_at: float, detected_on: str) -> None:
         self.started_at = started_at
         self.opened_at = opened_at
-        self.periods = 0  # anomalous periods
+        self.detected_on = detected_on
+        self.periods = 0  # anomalous periods judged
         self.waste = 0.0
         self.excess_rate = 0.0  # EWMA of excess per period
-        self.clear = 0  # periods in a row back in the band
-        self.clear_since = started_at  # start of the first of them
-        self.clear_obs = 0.0  # their observed and expected spend
-        self.clear_exp = 0.0
-        self.log_excess = 0.0  # EWMA of log(observed/expected): the anomaly's level, for re-basing on acceptance
-        self.down = 0.0  # downward CUSUM of z against that level: evidence that spend came back
+        self.clear_since: float | None = None  # start of the run of periods back near the baseline
+        self.log_excess = 0.0  # EWMA of log(observed/expected): the anomaly's own level
+        self.back = 0.0  # CUSUM of the evidence that spend is back at the baseline
         self.last: dict[str, float] = {}
         self.contrib: dict[Contributor, list[float]] = {}  # key -> [observed, expected]
         self.models: dict[str, list[float]] = {}  # model -> [token usd, tokens]
         self.last_end = started_at
+        self.history: list[tuple[float, float]] = []  # (period start, log spend) of its periods, bounded
+        self.early_start: float | None = None  # the period that opened it early, not yet judged
+        self.reported_at = opened_at  # event time of the latest update published
 
 
 class CostSpikeDetector(Detector):
-    """One workload's spend series: sums rows per period, scores closed periods, reports."""
+    """One workload's spend series: sums rows per period, scores them, reports."""
 
     name = "cost"
     event_types = (BILLING_DELTA,)
@@ -256,14 +264,16 @@ class CostSpikeDetector(Detector):
         super().__init__(key, config, context)
         self.workload: dict[str, Any] = {"id": key}
         self.period: float = 0.0  # inferred on the first row
-        self.baseline: SeasonalBaseline | None = None
-        self.cold_median: stats.Quantile | None = stats.Quantile(0.5)
+        self.baseline: SpendBaseline | None = None
+        self.peak = 0.0  # largest period spend learned (the cold-start reference)
         self.pending: dict[float, SpendPeriod] = {}
         self.next_close = _INF
-        self.last_closed = -_INF  # start of the latest closed period
+        self.judged: set[float] = set()  # starts of recently judged periods
+        self.judged_before = -_INF  # every period starting before this counts as judged
+        self.delays: deque[float] = deque(maxlen=_DELAYS_KEPT)  # recent largest row delays per period
         self.last_row_ts = -_INF
-        self.last_active_end = -_INF  # end of the latest period with spend
         self.late_rows = 0
+        self.late_usd = 0.0
         self.duplicate_rows = 0
         self.shares: dict[Contributor, float] = {}
         self.model_cpt: dict[str, float] = {}  # model -> EWMA log(usd per token)
@@ -287,91 +297,128 @@ class CostSpikeDetector(Detector):
             self.last_row_ts = ts
         if not self.period:
             self._init_period(event)
-        p = self.period
+        p, cfg = self.period, self.config
         start = (event["period_start"] // p) * p
+        delay = max(0.0, ts - (start + p))
         per = self.pending.get(start)
         if per is None:
-            if start <= self.last_closed:
+            if self.judged_period(start):
                 self.late_rows += 1
+                self.late_usd += event["cost_usd"]
+                self.delays.append(delay)  # later periods wait longer
+                self.context.count("billing_rows_too_late")
                 return out
-            cfg = self.config
-            per = SpendPeriod(start, max(start + p + cfg.lateness_s, ts + cfg.settle_s), self._alert_usd(start))
+            per = SpendPeriod(start, max(start + p + self._lateness(), ts + cfg.settle_s), self._open_usd(start))
             self.pending[start] = per
             self.workload = event["workload"]
-        elif ts + self.config.settle_s > per.deadline:
-            per.deadline = ts + self.config.settle_s
+        elif ts + cfg.settle_s > per.deadline:
+            per.deadline = ts + cfg.settle_s
+        if delay > per.max_delay:
+            per.max_delay = delay
         if not per.add(event):
             self.duplicate_rows += 1
             return out
         if per.deadline < self.next_close:
             self.next_close = per.deadline
-        if per.total >= per.alert_usd:
-            self.wants_tick = True  # close it on time: it would alert
+        if self.anomaly is None and per.total >= per.alert_usd:
+            out.extend(self._open_early(per, ts))
+        self.wants_tick = True
         return out
 
     def _init_period(self, event: dict[str, Any]) -> None:
         self.period = infer_period(event["period_end"] - event["period_start"], self.config.default_period_s)
 
-    def _new_baseline(self) -> SeasonalBaseline:
-        c = self.config
-        return SeasonalBaseline(self.period, c.level_halflife_s, c.hod_halflife_days, c.dow_halflife_days,
-                                c.scale_halflife_s, c.min_scale, c.clip_k)
-
-    def _alert_usd(self, start: float) -> float:
-        """Spend above which the period would (about) alert: then it is worth closing on time."""
-        b = self.baseline
-        if self.anomaly is not None:
-            return 0.0
-        if b is None or b.n == 0:
-            return _INF
+    def _lateness(self) -> float:
         cfg = self.config
-        exp_usd = math.exp(b.expected_log(start))
-        if not self._trusted(start):
-            return exp_usd * cfg.cold_ratio * 0.5
-        # the plain scale (not the slot-widened one): a lower bar only means ticking a little more
-        return 0.8 * max(exp_usd * math.exp(cfg.z_open * b.scale), exp_usd * cfg.min_ratio,
-                         exp_usd + cfg.min_period_excess_usd)
+        learned = 1.5 * max(self.delays) if self.delays else 0.0
+        return min(cfg.max_lateness_s, max(cfg.lateness_s, learned))
+
+    def _new_baseline(self) -> SpendBaseline:
+        c = self.config
+        return SpendBaseline(self.period, c.level_halflife_s, c.day_halflife_days, c.week_halflife_weeks,
+                             c.scale_halflife_s, c.min_scale, c.clip_k, z_open=c.z_open)
 
     def _trusted(self, t: float) -> bool:
         b, cfg = self.baseline, self.config
-        return b is not None and b.n >= cfg.trust_min_periods and b.span_s(t) >= cfg.trust_after_s
+        # periods learned: trust_min_periods, or a week's worth for a daily series (7), whichever is fewer
+        need = min(cfg.trust_min_periods, max(2, round(cfg.trust_after_s / self.period)))
+        return (b is not None and b.n >= need and b.mature(t)
+                and b.span_s(t) >= max(cfg.trust_after_s, need * self.period))
+
+    def _cold_ready(self, t: float) -> bool:
+        """Enough history (a day of periods) for the cold-start rule: a new series is never an anomaly."""
+        b = self.baseline
+        return b is not None and self.peak > 0 and b.n >= self.config.trust_min_periods and b.span_s(t) >= DAY
+
+    def _open_usd(self, start: float) -> float:
+        """The running sum at which the period at ``start`` clears the open bar (inf: cannot open early)."""
+        b, cfg = self.baseline, self.config
+        if b is None or b.n == 0:
+            return _INF
+        ppd = DAY / self.period
+        if not self._trusted(start):
+            if not self._cold_ready(start):
+                return _INF
+            return max(cfg.cold_ratio * self.peak, self.peak + cfg.cold_min_daily_excess_usd / ppd)
+        exp_log = b.guard_log(start)
+        exp_usd = math.exp(exp_log)
+        z_usd = math.exp(exp_log + cfg.z_open * b.tail_factor * b.scale_at(start)) - 1e-3
+        return max(z_usd, exp_usd * cfg.min_ratio, exp_usd + cfg.min_period_excess_usd,
+                   exp_usd + cfg.min_daily_excess_usd / ppd)
 
     # ----------------------------------------------------------------- ticks
     def tick(self, now: float) -> list[Finding]:
         out = self._close_due(now) if now >= self.next_close else []
-        a = self.anomaly
-        if a is not None and now >= a.last_end + self.config.stale_periods * self.period + self.config.lateness_s \
-                and now >= self.last_row_ts + self.config.stale_periods * self.period:
+        a, cfg = self.anomaly, self.config
+        if a is not None and not self.pending and now >= a.last_end + cfg.stale_periods * self.period + \
+                self._lateness() and now >= self.last_row_ts + cfg.stale_periods * self.period:
             out.append(self._finding(a.last_end, active=False, reason="spend_stopped"))
             self.anomaly = None
-        self._update_wants_tick()
+        self.wants_tick = self.anomaly is not None or bool(self.pending)
         return out
-
-    def _update_wants_tick(self) -> None:
-        self.wants_tick = self.anomaly is not None or any(
-            per.total >= per.alert_usd for per in self.pending.values())
 
     def _close_due(self, now: float) -> list[Finding]:
         pending = self.pending
         out: list[Finding] = []
-        if len(pending) == 1:  # the usual case: the one period in flight
-            ((s, per),) = pending.items()
-            if per.deadline > now:
-                self.next_close = per.deadline
-                return out
-            del pending[s]
-            self.last_closed = s
-            out = self._evaluate(per, now)
-            self.next_close = _INF
-        else:
-            for s in sorted(s for s, per in pending.items() if per.deadline <= now):
-                self.last_closed = s
-                out.extend(self._evaluate(pending.pop(s), now))
-            self.next_close = min((per.deadline for per in pending.values()), default=_INF)
-        self._update_wants_tick()
+        for s in sorted(s for s, per in pending.items() if per.deadline <= now):
+            per = pending.pop(s)
+            self._mark_judged(s)
+            self.delays.append(per.max_delay)
+            out.extend(self._evaluate(per, now))
+        self.next_close = min((per.deadline for per in pending.values()), default=_INF)
         return out
 
+    def judged_period(self, start: float) -> bool:
+        """Whether the period starting at ``start`` has been judged (its rows are now too late)."""
+        return start < self.judged_before or start in self.judged
+
+    def _mark_judged(self, start: float) -> None:
+        judged = self.judged
+        judged.add(start)
+        horizon = start - self.config.max_lateness_s - 2 * self.period
+        if len(judged) > 64 or (self.judged_before < horizon and len(judged) > 8):
+            self.judged_before = max(self.judged_before, horizon)
+            for s in [s for s in judged if s < horizon]:
+                judged.discard(s)
+
     # -------------------------------------------------------------- deciding
+    def _open_early(self, per: SpendPeriod, now: float) -> list[Finding]:
+        """The running sum of a period not yet judged already clears the open bar."""
+        b = self.baseline
+        assert b is not None
+        start = per.start
+        if self.cusum >= self.config.cusum_h / 2 and self.cusum_start < start:  # a run was adding up
+            start = self.cusum_start
+        self.cusum = self.cusum_n = 0
+        self.cusum_obs = self.cusum_exp = 0.0
+        held, self.held = self.held, []
+        a = self.anomaly = _Open(start, now, "partial_period")
+        a.history = held[-self.config.rhythm_max_periods * 4:]
+        a.early_start = per.start
+        expected, z = b.score(per.start, per.total)
+        self._account(a, per, per.total, expected, z / b.tail_factor, count=False)
+        return [self._finding(now, active=True)]
+
     def _evaluate(self, per: SpendPeriod, now: float) -> list[Finding]:
         cfg = self.config
         y, t, p = per.total, per.start, self.period
@@ -386,22 +433,22 @@ class CostSpikeDetector(Detector):
                 self._learn(per)
             return []
         expected, z = b.score(t, y)
+        z /= b.tail_factor
         excess = y - expected
         ratio = y / expected if expected > 0 else _INF
         floors = excess >= cfg.min_period_excess_usd and excess * ppd >= cfg.min_daily_excess_usd
-        run: tuple[float, int, float, float] | None = None  # (start, periods, excess, log ratio): CUSUM alarm
         if a is None:
+            run: tuple[float, int, float, float] | None = None  # CUSUM alarm: (start, periods, excess, log ratio)
+            detected_on = "closed_period"
             if self._trusted(t):
                 flagged = z >= cfg.z_open and ratio >= cfg.min_ratio and floors
                 if not flagged and not zero:
                     run = self._cusum(t, y, expected, z)
                     flagged = run is not None
+                    detected_on = "cusum"
             else:
-                ref = self.cold_median.get() if self.cold_median is not None and b.n >= 3 else None
-                flagged = (ref is not None and ref > 0 and y >= cfg.cold_ratio * ref
-                           and (y - ref) * ppd >= cfg.cold_min_daily_excess_usd)
-                if flagged and ref is not None:
-                    expected, excess = ref, y - ref
+                flagged = self._cold_ready(t) and y >= cfg.cold_ratio * self.peak and \
+                    (y - self.peak) * ppd >= cfg.cold_min_daily_excess_usd
             if not flagged:
                 if not zero:
                     self._learn(per)
@@ -411,61 +458,95 @@ class CostSpikeDetector(Detector):
             if run is None:  # periods held back before a one-period spike were normal ones
                 for held in self.held:
                     b.learn(*held)
-            self.held.clear()  # after a CUSUM alarm they are the start of the problem
-            a = self.anomaly = _Open(t if run is None else run[0], now)
-            if run is not None:  # the run's earlier periods count towards the problem's money
-                a.periods, a.waste = run[1] - 1, run[2] - excess
+            else:
+                a = _Open(run[0], now, detected_on)
+                a.periods, a.waste = run[1] - 1, max(0.0, run[2] - excess)
                 a.excess_rate, a.log_excess = run[2] / run[1], run[3]
+                a.history = [h for h in self.held][-cfg.rhythm_max_periods * 4:]
+            self.held.clear()  # after a CUSUM alarm they are the start of the problem
+            if a is None:
+                a = _Open(t, now, detected_on)
+            self.anomaly = a
+            self._account(a, per, y, expected, z)
+            return [self._finding(now, active=True)]
+        # an anomaly is open: which is this period closer to, the anomaly's level or the baseline?
+        # Wald's sequential test, run as a CUSUM of the log-likelihood ratio "baseline" vs "baseline
+        # + the anomaly's log excess": it resolves after one period back in smooth spend, after
+        # several in noisy spend, and practically never while the shift goes on
+        early = a.early_start == t
+        if early:
+            a.early_start = None
+        if t < a.started_at and not early:  # judged late, from before the anomaly began
+            if z >= cfg.z_stay and ratio >= cfg.stay_ratio and floors:
+                a.started_at = t  # it began earlier than the rows that opened it said
+                self._account(a, per, y, expected, z)
+            elif not zero:
+                self._learn(per)
+            return []
+        delta = max(a.log_excess, math.log(cfg.stay_ratio))
+        sigma = b.scale_at(t)
+        e = math.log(y + 1e-3) - b.expected_log(t)  # the model, not last week's guard: back to what?
+        if early:  # its running sum opened the anomaly: now its whole spend is known
+            a.contrib.clear()
+            a.models.clear()
+        if early or e > delta / 2.0:
+            self._account(a, per, y, expected, z)
         else:
-            stay = z >= cfg.z_stay and ratio >= cfg.stay_ratio and floors
-            # a downward CUSUM against the anomaly's own level: has spend really come back down?
-            # (in noisy spend a shifted series dips below the bar now and then)
-            a.down = max(0.0, a.down + a.log_excess / b.scale_at(t) - z - cfg.cusum_k)
-            if not stay:
-                # back in the band, maybe: resolve once `resolve_periods` such periods in a row are,
-                # together, below `stay_ratio` of expected (in noisy spend a shifted series dips
-                # below the bar now and then; that is not the end of the shift). Nothing is learned
-                # while the anomaly is open.
-                if a.clear == 0:
-                    a.clear_since, a.clear_obs, a.clear_exp = t, 0.0, 0.0
-                a.clear += 1
-                a.clear_obs += y
-                a.clear_exp += expected
-                a.waste += excess
-                a.last_end = t + p
-                if a.clear >= cfg.resolve_periods and a.clear_obs < cfg.stay_ratio * a.clear_exp \
-                        and a.down >= cfg.cusum_h:
-                    self.anomaly = None
-                    return [self._finding(a.clear_since, active=False, reason="back_in_band",
-                                          anomaly=a)]
-                return []
-            a.clear = 0
-        # an anomalous period: account for it, never learn from it
-        a.periods += 1
-        a.waste += excess
-        a.excess_rate = excess if a.periods == 1 else 0.5 * a.excess_rate + 0.5 * excess
-        # (a CUSUM run starts with periods > 1 and its own mean: the EWMAs go on from there)
+            a.waste += max(0.0, excess)
+            a.last_end = t + p
+        a.back = max(0.0, a.back + delta * (delta / 2.0 - e) / (sigma * sigma))
+        # the anomaly's own level follows every period while it is open (periods near the baseline
+        # too: a noisy shift's level is their mean, not the mean of its high periods)
+        a.log_excess += max(0.1, 1.0 / (a.periods + 1)) * (e - a.log_excess)
+        if a.back == 0.0:
+            a.clear_since = None
+        elif a.clear_since is None:
+            a.clear_since = t
+        if a.back >= cfg.resolve_h:
+            self.anomaly = None
+            if a.periods <= cfg.rhythm_max_periods:
+                for ht, hl in a.history:  # a spike that came back: its week slot remembers it
+                    b.remember(ht, hl)
+            return [self._finding(a.clear_since or t, active=False, reason="back_in_band", anomaly=a)]
+        if t - a.started_at >= cfg.accept_after_s:  # open for accept_after_s: the new normal
+            self.anomaly = None
+            b.rebase(a.log_excess)
+            return [self._finding(now, active=False, reason="accepted_as_new_normal", anomaly=a)]
+        if now - a.reported_at < cfg.update_every_s:
+            return []
+        a.reported_at = now
+        return [self._finding(now, active=True)]
+
+    def _account(self, a: _Open, per: SpendPeriod, y: float, expected: float, z: float, count: bool = True) -> None:
+        """Fold one anomalous period (or the running sum of one, ``count=False``) into the anomaly."""
+        cfg, b, t = self.config, self.baseline, per.start
+        assert b is not None
+        excess = y - expected
+        ratio = y / expected if expected > 0 else _INF
         lx = math.log(ratio) if ratio < _INF else 0.0
-        a.log_excess = lx if a.periods == 1 else a.log_excess + 0.2 * (lx - a.log_excess)
-        a.last_end = t + p
-        lo_band, hi_band = (math.exp(b.expected_log(t) + k * cfg.z_open * b.scale_at(t)) for k in (-1, 1))
+        if count:
+            a.periods += 1
+            a.waste += max(0.0, excess)
+            a.history.append((t, math.log(y + 1e-3)))
+            del a.history[: -cfg.rhythm_max_periods * 4]
+            a.last_end = t + self.period
+        first = a.periods <= 1
+        g = max(0.1, 1.0 / max(1, a.periods))
+        a.excess_rate = excess if first else a.excess_rate + g * (excess - a.excess_rate)
+        if first and a.detected_on != "cusum":
+            a.log_excess = lx
+        lo_band, hi_band = (math.exp(b.expected_log(t) + k * cfg.z_open * b.tail_factor * b.scale_at(t))
+                            for k in (-1, 1))
         a.last = {"period_start": t, "observed_usd": y, "expected_usd": expected, "band_low_usd": lo_band,
                   "band_high_usd": hi_band, "score": z, "ratio": ratio}
         attribute_period(a.contrib, a.models, self.shares, per.by_contrib, per.by_model, expected,
                          cfg.max_contributors, cfg.max_models)
-        if a.periods == 1 or t - a.started_at < cfg.accept_after_s:
-            return [self._finding(now, active=True)]
-        # open for accept_after_s: the new normal
-        self.anomaly = None
-        b.rebase(a.log_excess)
-        return [self._finding(now, active=False, reason="accepted_as_new_normal", anomaly=a)]
 
     def _cusum(self, t: float, y: float, expected: float, z: float) -> tuple[float, int, float, float] | None:
-        """One-sided CUSUM of the z scores: a persistent shift too small for one period to clear
-        ``z_open`` (a 1.8x step in noisy spend) adds up. Returns (start, periods, excess, log ratio) of the
-        run once it alarms and the run as a whole passes the ratio and dollar floors."""
+        """One-sided CUSUM of the z scores (capped at ``z_open``: one heavy-tailed period cannot
+        make a run): a persistent shift too small for one period to clear ``z_open`` adds up."""
         cfg = self.config
-        c = self.cusum + z - cfg.cusum_k
+        c = self.cusum + min(z, cfg.z_open) - cfg.cusum_k
         if c <= 0.0:
             self.cusum = self.cusum_n = 0
             self.cusum_obs = self.cusum_exp = 0.0
@@ -491,8 +572,7 @@ class CostSpikeDetector(Detector):
         point = (per.start, math.log(y + 1e-3))
         if self.cusum > 0.0 and b.mature(per.start):
             # inside a CUSUM run: hold the point back, so a slow shift is not learned away before
-            # it adds up; learned once the run falls back to zero, dropped if the run alarms (a
-            # slot still settling learns at once: holding it back would feed the run its own error)
+            # it adds up; learned once the run falls back to zero, dropped if the run alarms
             self.held.append(point)
             if len(self.held) > cfg.cusum_hold_periods:
                 b.learn(*self.held.pop(0))
@@ -501,16 +581,12 @@ class CostSpikeDetector(Detector):
                 b.learn(*held)
             self.held.clear()
             b.learn(*point)
-        self.last_active_end = per.start + self.period
-        if self.cold_median is not None:
-            self.cold_median.update(y)
-            if self._trusted(per.start):
-                self.cold_median = None  # only needed before the baseline is trusted
+        if y > self.peak:
+            self.peak = y
         g = max(cfg.share_alpha, 1.0 / b.n)
         learn_shares(self.shares, per.by_contrib, y, g, cfg.max_contributors)
         self.cpt_log = learn_token_prices(self.model_cpt, self.model_share, self.cpt_log, per.by_model, g,
                                           cfg.max_models)
-
     # -------------------------------------------------------------- findings
     def _finding(self, at: float, active: bool, reason: str = "", anomaly: _Open | None = None) -> Finding:
         a = anomaly or self.anomaly
@@ -523,7 +599,7 @@ class CostSpikeDetector(Detector):
         last = a.last
         contributors = rank_contributors(a.contrib, self.shares, cfg.top_contributors)
         b = self.baseline
-        hod_f, dow_f = b.profile_factors(last.get("period_start", a.started_at))
+        day_f, week_f = b.profile_factors(last.get("period_start", a.started_at))
         evidence: dict[str, Any] = {
             "pattern": pattern,
             "period_s": p,
@@ -533,14 +609,19 @@ class CostSpikeDetector(Detector):
             "band_usd": [round(last.get("band_low_usd", 0.0), 2), round(last.get("band_high_usd", 0.0), 2)],
             "score": round(last.get("score", 0.0), 2),
             "ratio": round(last.get("ratio", 0.0), 2) if last.get("ratio", 0.0) < _INF else None,
-            "threshold": {"z_open": cfg.z_open, "z_stay": cfg.z_stay, "min_ratio": cfg.min_ratio,
+            "threshold": {"z_open": cfg.z_open, "z_open_effective": round(cfg.z_open * b.tail_factor, 2),
+                          "z_stay": cfg.z_stay, "min_ratio": cfg.min_ratio,
                           "min_period_excess_usd": cfg.min_period_excess_usd,
                           "min_daily_excess_usd": cfg.min_daily_excess_usd},
             "baseline": {"trusted": self._trusted(a.started_at), "periods_learned": b.n,
-                         "scale_log": round(b.scale, 4), "hour_of_day_factor": round(hod_f, 3),
-                         "day_of_week_factor": round(dow_f, 3)},
+                         "scale_log": round(b.scale, 4), "tail_factor": round(b.tail_factor, 3),
+                         "day_profile_factor": round(day_f, 3), "week_profile_factor": round(week_f, 3),
+                         "week_profile_used": b.week_used},
             "contributors": contributors,
+            "detected_on": a.detected_on,
+            "lateness_s": round(self._lateness(), 1),
             "late_rows": self.late_rows,
+            "late_usd": round(self.late_usd, 2),
             "duplicate_rows": self.duplicate_rows,
         }
         cpt = cost_per_token(a.models, self.model_share, self.model_cpt, self.cpt_log, cfg.cpt_change_ratio,

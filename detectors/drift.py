@@ -35,7 +35,8 @@ Defaults, and why
 
 Examples
 --------
-A feature whose values move up by half their range after 40 batches, then a retrain:
+A feature steady for two hours (a batch a minute), whose values then move up by half their range,
+then a retrain:
 
 >>> from detectors.engine import Engine
 >>> from spendwatch.events import validate
@@ -44,10 +45,10 @@ A feature whose values move up by half their range after 40 batches, then a retr
 ...     values = [(i * 37 % 100) / 100 + shift for i in range(100)]
 ...     return validate({"type": "model_observation", "ts": t, "model_id": "churn",
 ...                      "workload": {"id": "ml/churn-serve"}, "values": {"tenure": values}})
->>> out = [a for k in range(60) for a in engine.process(obs(k * 60.0, 0.0 if k < 40 else 0.5))]
+>>> out = [a for k in range(150) for a in engine.process(obs(k * 60.0, 0.0 if k < 120 else 0.5))]
 >>> [(a["state"], list(a["evidence"]["drifting_features"]), a["started_at"], a["detected_at"]) for a in out]
-[('open', ['tenure'], 2400.0, 2580.0)]
->>> retrain = validate({"type": "training_run", "ts": 4000.0, "run_id": "r1", "model_id": "churn",
+[('open', ['tenure'], 7200.0, 7380.0)]
+>>> retrain = validate({"type": "training_run", "ts": 10000.0, "run_id": "r1", "model_id": "churn",
 ...                     "workload": {"id": "ml/churn-train"}, "status": "succeeded"})
 >>> [(a["state"], a["evidence"]["resolution"]) for a in engine.process(retrain)]
 [('resolved', 'retrained by run r1')]
@@ -72,7 +73,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from detectors.base import Detector, DetectorContext
-from detectors.stats.drift_stats import DriftParams, ModelDrift
+from detectors.stats.drift_stats import MODEL_DRIFT, DriftParams, ModelDrift
 from detectors.stats.runs import first_time
 from spendwatch.anomaly import Finding
 from spendwatch.contract import MODEL_OBSERVATION, TRAINING_RUN, model_key
@@ -114,7 +115,6 @@ class DriftDetector(Detector):
 
     def __init__(self, key: str, config: DriftConfig, context: DetectorContext) -> None:
         super().__init__(key, config, context)
-        self.model = ModelDrift()
         self.last_obs_ts: float | None = None
         self.workload: dict[str, Any] | None = None
         self.seen_runs: deque[str] = deque(maxlen=_SEEN_RUNS)
@@ -125,6 +125,11 @@ class DriftDetector(Detector):
 
     key_of = staticmethod(model_key)  # the contract's Kafka key: model_id
 
+    @property
+    def model(self) -> ModelDrift:
+        """The model's drift state, shared with ``retrain_without_drift`` (the Engine keeps one)."""
+        return self.context.state(MODEL_DRIFT, self.key, ModelDrift)
+
     def process(self, event: dict[str, Any]) -> list[Finding]:
         if event["type"] == TRAINING_RUN:
             return self._training(event)
@@ -133,7 +138,7 @@ class DriftDetector(Detector):
             return []  # duplicate or late batch
         self.last_obs_ts = ts
         self.workload = event["workload"]
-        self.model.update(event["values"], ts, self.config.stats)
+        self.model.observe(event["values"], ts, self.config.stats)
         drifting = self.model.drifting()
         if self.open_start is None:
             if not drifting:
@@ -164,8 +169,20 @@ class DriftDetector(Detector):
         out: list[Finding] = []
         if self.open_start is not None and ts > self.open_start:
             out = self._end(ts, f"retrained by run {event['run_id']}")
-        self.model.reset()  # the new model learnt what it serves now: rebuild the reference
+        # the shared reference rule: rebuilt after drift, kept (a new judging period) after a
+        # retrain on unchanged inputs
+        self.model.retrained(event["run_id"])
         return out
+
+    def restored(self) -> None:
+        legacy = self.__dict__.pop("legacy_model", None)  # a snapshot from before the state was shared
+        if legacy is not None and (MODEL_DRIFT, self.key) not in self.context.states:
+            self.context.states[(MODEL_DRIFT, self.key)] = legacy
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        if "model" in state:
+            state["legacy_model"] = state.pop("model")
+        super().__setstate__(state)
 
     def tick(self, now: float) -> list[Finding]:
         if self.open_start is not None and self.last_obs_ts is not None \

@@ -377,6 +377,7 @@ class Engine:
             "events_in": self.events_in,
             "held": None if self._held is None else (self._held.ts, self._held.event, self._held.ref),
             "cadence": (self._gap_scale, self._steps),
+            "states": self.context.states,
         }
         return pickle.dumps(state, protocol=pickle.HIGHEST_PROTOCOL)
 
@@ -392,6 +393,9 @@ class Engine:
             inst.attach(self._configs[name], self.context)
             instances[(name, key)] = inst
         self._instances = instances
+        self.context.states = dict(state.get("states", {}))
+        for inst in instances.values():
+            inst.restored()
         self._ticking = {k: None for k in state["ticking"] if k in instances}
         self._open = state["open"]
         self._recently_resolved = OrderedDict((k, None) for k in state["recently_resolved"])

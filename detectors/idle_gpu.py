@@ -1,10 +1,11 @@
-"""Idle GPUs and GPU memory hoarding, per physical GPU and per MIG instance.
+"""Idle GPUs and GPU memory hoarding, per physical GPU and per MIG instance, against each GPU's own rhythm.
 
 What it flags
     A GPU (or MIG slice: each instance is its own resource) whose *activity* stays below
-    ``idle_below_pct`` for ``dwell_s`` of event time. Activity is ``sm_active_pct`` when the
-    sample has it, else ``util_gpu_pct``: NVML's utilization counts a kernel that merely
-    spins (a collective waiting on a dead peer reads ~100 %), SM activity does not.
+    ``idle_below_pct`` for longer than *its own* dwell, with a mean below
+    ``open_below_mean_pct`` (near zero). Activity is ``sm_active_pct`` when the sample has it,
+    else ``util_gpu_pct``: NVML's utilization counts a kernel that merely spins (a collective
+    waiting on a dead peer reads ~100 %), SM activity does not.
 
     The anomaly is ``gpu_memory_hoarding`` when, at the moment it opens, the idle GPU still
     holds at least ``hoard_mem_pct`` of its memory (a loaded model, a hung job, an abandoned
@@ -12,23 +13,55 @@ What it flags
     (allocated to nobody: capacity waste, routed to the platform team). The kind is fixed for
     the life of one anomaly so one problem keeps one id.
 
+Each GPU's own dwell (the learned rhythm)
+    Every quiet spell that ends with the GPU busy again is a *gap* of its rhythm: the last
+    ``gaps_kept`` gaps of at least ``min_gap_s`` are kept per GPU, and the GPUs of the same
+    workload on the same node pool theirs (a batch queue's eight GPUs learn its rhythm eight
+    times as fast). The dwell of a stretch, fixed when it starts, is
+
+    - learned gaps: ``exp(mean + gap_z x sd)`` of their logs (the spread shrunk towards a wide
+      prior while gaps are few), at least ``gap_over_max`` x the longest of them, within
+      [``min_dwell_s``, ``max_dwell_s``], and never below the cold dwell until four gaps are
+      known: a batch queue whose jobs are separated by 15-40 minutes is flagged only when a gap
+      is clearly longer than its own;
+    - no gaps, but ``continuity_s`` of busy history with a ``fast_kinds`` workload (training,
+      a busy endpoint): ``fast_dwell_s`` (8 min), so a hung job or a dead endpoint is flagged
+      within ten minutes of going quiet;
+    - a *straggler*: a training GPU idle while the other GPUs of its workload on its node are
+      busy (a rank that is not running), and it has never idled alone before:
+      ``straggler_dwell_s`` (4 min);
+    - otherwise, the rhythm is not known yet: ``dwell_s`` (20 min, the configured default) for a
+      GPU idle from its first sample and for training and inference workloads; ``cold_dwell_s``
+      (45 min) for batch, notebook and unknown-kind workloads and unallocated GPUs, whose gaps
+      between jobs (a pool's scheduling gaps) are routine until their own rhythm says otherwise.
+
+    A stretch that was flagged and ended with the GPU busy again is learned as a gap only when
+    it lasted less than ``learn_flagged_below`` x its dwell (a routine gap that the cold-start
+    dwell called too early); a long one (a hung job) never makes the GPU slower to flag.
+
 How a stretch works
     - It starts at the first idle sample's interval start and accumulates idle time and
       waste per sample. A gap between samples up to ``max_gap_s`` counts as part of the
       stretch (an exporter hiccup is not a change of behaviour); a longer gap ends it.
     - It ends when the GPU is busy for ``busy_confirm_s`` in a row (one busy sample inside
-      a long idle stretch is a blip, not a recovery), when the workload changes, or when no
-      sample arrives for ``stale_after_s`` (the node went away: the anomaly resolves at the
-      last sample instead of staying open forever).
-    - It opens an anomaly only if its mean activity is below the threshold as well, so a GPU
-      that flickers between idle and busy samples (sporadic real work) is not called idle.
+      a long idle stretch is a blip, not a recovery) or, once an anomaly is open,
+      ``busy_confirm_open_s`` (a notebook busy for a few minutes inside hours of idling does not
+      split one problem into two); when the workload changes to one the GPU has not carried
+      recently (time-sliced pods alternating on one GPU do not split it); or when no sample
+      arrives for ``stale_after_s`` (the node went away: the anomaly resolves at the last
+      sample instead of staying open forever).
 
 Defaults, and why
     - ``idle_below_pct = 2``: a sidecar or canary at 3-5 % is light but real use; a GPU
       doing nothing reads 0-1 % (SM activity of a spinning kernel stays below 1 %).
-    - ``dwell_s = 1200`` (20 min): longer than checkpoint writes, evaluation passes, data
-      loader stalls and the gap between two batch jobs (typically 1-15 min), short enough
-      that a GPU idle for tens of minutes is flagged within the half hour.
+    - ``open_below_mean_pct = 1``: an endpoint answering a trickle of requests at night
+      averages a few percent; one with nothing to do averages ~0.
+    - ``dwell_s = 1200`` (20 min): longer than checkpoint writes and the gap between two batch
+      jobs on a GPU whose rhythm is not known yet.
+    - ``fast_dwell_s = 570`` and ``min_dwell_s = 480``: longer than a checkpoint write (1-5 min),
+      short enough to flag within 10 minutes with 15-30 s samples.
+    - ``gap_z = 3.5``: a routine gap from a log-normal rhythm outlasts the dwell about once in
+      4,000 (once in a few weeks on a queue with a gap an hour).
     - ``max_gap_s = 900``: exporter restarts and scrape hiccups last minutes.
     - ``hoard_mem_pct = 25``: a quarter of an 80 GB GPU is a loaded model, not a CUDA context
       (~0.5 GB).
@@ -39,9 +72,16 @@ Money
     compute-slice share of a MIG profile such as ``2g.20gb`` when the sample names one).
     ``projected_daily_usd`` = price x 24 while it stays idle.
 
+State
+    Only what decisions and evidence need (never the whole sample: unknown fields are not
+    kept): the current stretch, the last gaps, a few figures of the latest sample.
+
 Examples
 --------
-A notebook's GPU that does nothing for an hour, sampled every minute, then gets busy:
+A notebook's GPU that does nothing for an hour from its very first sample, sampled every minute,
+then gets busy: with no history at all it waits the configured default dwell (20 min), and the
+anomaly resolves once the GPU has been busy for the 15 minutes that end an open one, dated the
+moment it got busy:
 
 >>> from detectors.engine import Engine
 >>> from spendwatch.events import validate
@@ -49,13 +89,15 @@ A notebook's GPU that does nothing for an hour, sampled every minute, then gets 
 >>> def sample(t, util):
 ...     return validate({"type": "gpu_sample", "ts": t, "node": "n1", "gpu_uuid": "GPU-1", "interval_s": 60.0,
 ...                      "util_gpu_pct": util, "mem_used_bytes": 0, "mem_total_bytes": 80 * 2**30,
-...                      "price_per_hour_usd": 2.0, "workload": {"id": "ml/notebook"}})
+...                      "price_per_hour_usd": 2.0, "workload": {"id": "ml/notebook", "kind": "notebook"}})
 >>> out = [a for t in range(60, 3601, 60) for a in engine.process(sample(float(t), 0.0))]
->>> out += [a for t in range(3660, 3800, 60) for a in engine.process(sample(float(t), 90.0))]
+>>> out += [a for t in range(3660, 4800, 60) for a in engine.process(sample(float(t), 90.0))]
 >>> [(a["kind"], a["state"], a["waste_usd"], a["projected_daily_usd"]) for a in out]
 [('idle_gpu', 'open', 0.67, 48.0), ('idle_gpu', 'open', 1.67, 48.0), ('idle_gpu', 'resolved', 2.0, 48.0)]
 >>> out[0]["summary"]
 'GPU idle 0.3 h on n1 (unknown model); ml/notebook is paying $2.00/h: $0.67 lost so far, $48/day'
+>>> out[0]["evidence"]["dwell_source"]
+'default'
 
 References
 ----------
@@ -63,10 +105,15 @@ References
   share of time *a* kernel was running, however little of the GPU it used.
 - NVIDIA, *DCGM User Guide*, "Profiling Metrics": ``DCGM_FI_PROF_SM_ACTIVE``, the share of
   cycles an SM had at least one warp resident: what ``sm_active_pct`` carries.
+- M. Jeon et al., "Analysis of large-scale multi-tenant GPU clusters for DNN training
+  workloads", USENIX ATC 2019; Q. Weng et al., "MLaaS in the wild", NSDI 2022: GPU idleness
+  comes in long-tailed gaps between and within jobs, different per job class: one global
+  dwell either floods batch queues or flags training hangs late.
 """
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass
 from typing import Any
@@ -77,6 +124,14 @@ from spendwatch.contract import GPU_SAMPLE, gpu_sample_key
 
 _MIG_PROFILE = re.compile(r"^(\d+)g\.")
 _FULL_GPU_SLICES = 7  # A100/H100/H200 split into at most seven compute slices
+_PEERS = "idle.peers"  # the Engine-wide registry of GPUs by (node, workload id)
+_PRIOR_LOG_SD = 0.6  # spread of log gaps assumed before many are known ...
+_PRIOR_WEIGHT = 2  # ... worth this many gaps
+_FEW_GAPS_MAX_RATIO = 4.0  # while gaps are few, the dwell stays within this many times the longest
+_OWN_GAPS_ENOUGH = 4  # gaps that make a rhythm known
+_PEER_GAPS_EACH = 8  # the latest gaps of each node peer pooled with a GPU's own
+_RECENT_WORKLOADS = 4
+_PEER_FRESH_S = 120.0  # a peer's latest sample must be this recent to count
 
 
 @dataclass(frozen=True)
@@ -87,10 +142,43 @@ class IdleConfig:
     ----------
     idle_below_pct
         Activity (``sm_active_pct``, else ``util_gpu_pct``) below which a sample is idle (2 %).
+    open_below_mean_pct
+        A stretch opens an anomaly only while its mean activity is below this (1 %).
     dwell_s
-        Idle event time before an anomaly opens (1200 s).
+        Idle time before an anomaly opens on a GPU whose rhythm is not known yet, running a
+        training or inference workload, or idle from its first sample (1200 s).
+    cold_dwell_s, cold_kinds
+        The same for ``cold_kinds`` workloads ("batch", "unknown", "notebook") and unallocated GPUs
+        (2700 s): their gaps are routine until their rhythm says otherwise. A GPU idle from its
+        very first sample gets ``dwell_s``.
+    fast_dwell_s
+        The dwell of a GPU with ``continuity_s`` of busy history and no gaps, running a
+        ``fast_kinds`` workload (570 s).
+    straggler_dwell_s
+        The dwell of a training GPU idle while its node's peers of the same workload are busy (240 s).
+    min_dwell_s, max_dwell_s
+        Bounds of a dwell learned from gaps (480 s, 6 h).
+    continuity_s
+        Busy history without a gap that earns the fast dwell (3600 s).
+    gap_z
+        A learned dwell is ``exp(mean + gap_z x sd)`` of the log gaps (3.5), ``sd`` shrunk towards a
+        wide prior while gaps are few.
+    gap_over_max
+        ... and at least this many times the longest learned gap (1.25).
+    gaps_kept
+        Gaps remembered per GPU (16).
+    min_gap_s
+        Quiet spells shorter than this are not learned as gaps (120 s).
+    learn_flagged_below
+        A flagged stretch that ended busy is learned as a gap when shorter than this many times
+        its dwell (3).
+    fast_kinds, straggler_kinds
+        Workload kinds that earn the fast dwell ("training", "inference") and the straggler
+        dwell ("training").
     busy_confirm_s
         Busy time in a row that ends a stretch (60 s): one busy sample is a blip.
+    busy_confirm_open_s
+        Busy time in a row that ends a stretch whose anomaly is open (900 s).
     max_gap_s
         A gap between samples up to this long is part of the stretch (900 s); a longer one ends it.
     stale_after_s
@@ -100,12 +188,28 @@ class IdleConfig:
     update_every_s
         At most one update of an open anomaly per this much event time (300 s).
     max_processes_in_evidence
-        Processes listed in the evidence (10).
+        Processes kept and listed in the evidence (10).
     """
 
     idle_below_pct: float = 2.0
+    open_below_mean_pct: float = 1.0
     dwell_s: float = 1200.0
+    cold_dwell_s: float = 2700.0
+    cold_kinds: tuple[str, ...] = ("batch", "unknown", "notebook")
+    fast_dwell_s: float = 570.0
+    straggler_dwell_s: float = 240.0
+    min_dwell_s: float = 480.0
+    max_dwell_s: float = 6 * 3600.0
+    continuity_s: float = 3600.0
+    gap_z: float = 3.5
+    gap_over_max: float = 1.25
+    gaps_kept: int = 16
+    min_gap_s: float = 120.0
+    learn_flagged_below: float = 3.0
+    fast_kinds: tuple[str, ...] = ("training", "inference")
+    straggler_kinds: tuple[str, ...] = ("training",)
     busy_confirm_s: float = 60.0
+    busy_confirm_open_s: float = 900.0
     max_gap_s: float = 900.0
     stale_after_s: float = 1800.0
     hoard_mem_pct: float = 25.0
@@ -114,7 +218,7 @@ class IdleConfig:
 
 
 class IdleGpuDetector(Detector):
-    """One GPU or MIG instance: tracks the current idle stretch and reports it."""
+    """One GPU or MIG instance: its rhythm, the current idle stretch, and the report of it."""
 
     name = "idle"
     event_types = (GPU_SAMPLE,)
@@ -124,9 +228,26 @@ class IdleGpuDetector(Detector):
     def __init__(self, key: str, config: IdleConfig, context: DetectorContext) -> None:
         super().__init__(key, config, context)
         self.last_ts: float | None = None
+        self.first_ts: float | None = None
         self.last_price: float | None = None
         self.price_source = "table"
-        self.sample: dict[str, Any] = {}  # latest sample, for evidence
+        # the latest sample, as far as evidence needs it
+        self.node = ""
+        self.gpu_uuid = ""
+        self.mig_uuid: str | None = None
+        self.gpu_model: str | None = None
+        self.mem_used = 0
+        self.mem_total = 0
+        self.has_sm = False
+        self.processes: list[dict[str, Any]] = []
+        # the rhythm
+        self.gaps: list[float] = []  # latest quiet spells that ended busy (seconds), oldest first
+        self.busy_s = 0.0  # busy time seen since the latest gap (capped)
+        self.solo_gaps = 0  # gaps during which this GPU's node peers were busy: it idles alone routinely
+        self.busy_now = False
+        self.group: tuple[str, str | None] | None = None  # (node, workload id) it is registered under
+        self.recent_workloads: list[str | None] = []
+        self.last_interval: float | None = None
         self._reset()
 
     def _reset(self) -> None:
@@ -138,8 +259,12 @@ class IdleGpuDetector(Detector):
         self.util_sum = 0.0
         self.samples = 0
         self.busy_since: float | None = None
+        self.blip = [0.0, 0.0, 0.0, 0.0, 0.0]  # the busy run since busy_since: seconds, waste, activity, util, samples
         self.opened_kind: str | None = None
         self.last_report = 0.0
+        self.dwell = self.config.dwell_s
+        self.dwell_source = "default"
+        self.peers_busy = 0  # node peers busy when the stretch last looked
         self.wants_tick = False
 
     key_of = staticmethod(gpu_sample_key)  # the contract's Kafka key: <node>/<gpu or MIG uuid>
@@ -151,46 +276,85 @@ class IdleGpuDetector(Detector):
         if last is not None and ts <= last:
             return []  # duplicate or late sample: the stretch already covers that time
         self.last_ts = ts
+        if self.first_ts is None:
+            self.first_ts = ts
         cfg = self.config
         interval = event["interval_s"]
+        self.last_interval = interval
         sample_start = ts - interval
         price = self._price(event)
         sm = event.get("sm_active_pct")
-        activity = sm if sm is not None else event["util_gpu_pct"]
+        util = event["util_gpu_pct"]
+        activity = sm if sm is not None else util
         workload = event["workload"]
-        self.sample = event
+        wid = _workload_id(workload)
+        self._keep_sample(event, sm is not None)
+        self._register(wid)
         out: list[Finding] = []
 
         if self.start is not None:
             if last is not None and ts - last > cfg.max_gap_s + interval:
-                out.extend(self._end(last))  # a long silence: we cannot say it stayed idle
-            elif _workload_id(workload) != _workload_id(self.workload):
-                out.extend(self._end(sample_start))
+                out.extend(self._end(last, busy=False))  # a long silence: we cannot say it stayed idle
+            elif wid != _workload_id(self.workload) and wid not in self.recent_workloads:
+                out.extend(self._end(sample_start, busy=False))
+        if wid not in self.recent_workloads:
+            self.recent_workloads.append(wid)
+            del self.recent_workloads[:-_RECENT_WORKLOADS]
 
+        covered = ts - last if last is not None and ts - last <= cfg.max_gap_s + interval else interval
         if activity < cfg.idle_below_pct:
-            self.busy_since = None
+            self.busy_now = False
+            if self.busy_since is not None:  # the busy run was a blip: it stays part of the stretch
+                self.busy_since = None
+                self.blip = [0.0, 0.0, 0.0, 0.0, 0.0]
             if self.start is None:
                 self.start = sample_start
                 self.workload = workload
                 covered = interval
-            else:
-                covered = ts - last if last is not None else interval
-            self._accumulate(covered, price, activity, event["util_gpu_pct"])
-        elif self.start is not None:
+                self._choose_dwell(workload)
+            self._accumulate(covered, price, activity, util)
+        else:
+            self.busy_now = True
+            if self.start is None:
+                self.busy_s = min(self.busy_s + covered, 10.0 * cfg.continuity_s)
+                return out
             if self.busy_since is None:
                 self.busy_since = sample_start
-            if ts - self.busy_since >= cfg.busy_confirm_s:
-                out.extend(self._end(self.busy_since))
+            confirm = cfg.busy_confirm_open_s if self.opened_kind is not None else cfg.busy_confirm_s
+            if ts - self.busy_since >= confirm:
+                # busy for good since busy_since: that run was not idle time after all
+                b = self.blip
+                self.idle_s -= b[0]
+                self.waste -= b[1]
+                self.activity_sum -= b[2]
+                self.util_sum -= b[3]
+                self.samples -= int(b[4])
+                out.extend(self._end(self.busy_since, busy=True))
                 return out
-            # a blip inside a stretch: counted as stretch time, the GPU is still reserved
-            self._accumulate(ts - last if last is not None else interval, price, activity,
-                             event["util_gpu_pct"])
-        else:
-            return out
+            # maybe a blip inside a stretch: counted as stretch time (the GPU is still reserved)
+            # unless the busy run lasts
+            self._accumulate(covered, price, activity, util)
+            b = self.blip
+            b[0] += covered
+            b[1] += covered / 3600.0 * price
+            b[2] += activity
+            b[3] += util
+            b[4] += 1
 
-        if self.start is not None:
-            out.extend(self._report(ts))
+        out.extend(self._report(ts))
         return out
+
+    def _keep_sample(self, event: dict[str, Any], has_sm: bool) -> None:
+        self.node = event["node"]
+        self.gpu_uuid = event["gpu_uuid"]
+        self.mig_uuid = event.get("mig_uuid")
+        self.gpu_model = event.get("gpu_model")
+        self.mem_used = event["mem_used_bytes"]
+        self.mem_total = event["mem_total_bytes"]
+        self.has_sm = has_sm
+        procs = event.get("processes") or []
+        self.processes = [{"pid": p.get("pid"), "used_mem_bytes": p.get("used_mem_bytes")}
+                          for p in procs[: self.config.max_processes_in_evidence] if isinstance(p, dict)]
 
     def _accumulate(self, covered: float, price: float, activity: float, util: float) -> None:
         self.idle_s += covered
@@ -217,11 +381,113 @@ class IdleGpuDetector(Detector):
                 base *= min(1.0, int(m.group(1)) / _FULL_GPU_SLICES)
         return base
 
+    # ------------------------------------------------------------- the rhythm
+    def _peers(self) -> dict[str, IdleGpuDetector]:
+        """This GPU's node peers of the same workload (itself included), from the Engine's registry."""
+        if self.group is None:
+            return {}
+        registry: dict[tuple[str, str | None], dict[str, IdleGpuDetector]] = self.context.shared(_PEERS)
+        return registry.get(self.group, {})
+
+    def _register(self, wid: str | None) -> None:
+        group = (self.node, wid)
+        if group == self.group:
+            return
+        registry: dict[tuple[str, str | None], dict[str, IdleGpuDetector]] = self.context.shared(_PEERS)
+        if self.group is not None:
+            members = registry.get(self.group)
+            if members is not None:
+                members.pop(self.key, None)
+                if not members:
+                    del registry[self.group]
+        registry.setdefault(group, {})[self.key] = self
+        self.group = group
+
+    def restored(self) -> None:
+        """After a restore: join the peer registry again (it is derived from the instances)."""
+        group, self.group = self.group, None
+        if group is not None:
+            self._register(group[1])
+
+    def _choose_dwell(self, workload: dict[str, Any] | None) -> None:
+        """Fix the dwell of the stretch that starts now, from this GPU's (and its peers') rhythm."""
+        cfg = self.config
+        kind = (workload or {}).get("kind") if workload else None
+        peers = self._peers()
+        others = [p for k, p in peers.items() if k != self.key]
+        self.peers_busy = self._busy_peers(others)
+        # the GPU's own gaps and its node peers' of the same workload (one queue, one rhythm)
+        gaps = self.gaps + [g for p in others for g in p.gaps[-_PEER_GAPS_EACH:]]
+        if gaps:
+            self.dwell = self._learned_dwell(gaps)
+            self.dwell_source = "learned_gaps" if len(self.gaps) >= _OWN_GAPS_ENOUGH else "peer_gaps"
+            if len(gaps) < _OWN_GAPS_ENOUGH:  # a rhythm of one or two gaps is not known yet
+                cold = self._cold_dwell(workload, kind)
+                self.dwell = max(cold, min(self.dwell, _FEW_GAPS_MAX_RATIO * max(gaps)))
+        elif kind in cfg.fast_kinds and self.busy_s >= cfg.continuity_s:
+            self.dwell, self.dwell_source = cfg.fast_dwell_s, "no_gaps"
+        else:
+            self.dwell, self.dwell_source = self._cold_dwell(workload, kind), "default"
+        if self._straggler_eligible(kind) and self.peers_busy and self.peers_busy * 2 >= len(others):
+            self.dwell, self.dwell_source = min(self.dwell, cfg.straggler_dwell_s), "straggler"
+
+    def _cold_dwell(self, workload: dict[str, Any] | None, kind: str | None) -> float:
+        """The dwell while the GPU's rhythm is not known: ``dwell_s`` (the configured default) for a
+        GPU seen for the first time and for training and inference workloads; ``cold_dwell_s`` for
+        workloads whose gaps are routine and for unallocated GPUs (a pool's scheduling gaps)."""
+        cfg = self.config
+        if self.first_ts is not None and self.last_ts is not None and self.last_ts - self.first_ts <= \
+                2 * (self.last_interval or 60.0):
+            return cfg.dwell_s  # no history at all yet: the configured default
+        if not workload or kind in cfg.cold_kinds:
+            return cfg.cold_dwell_s
+        return cfg.dwell_s
+
+    def _learned_dwell(self, gaps: list[float]) -> float:
+        """A dwell that a routine gap outlasts about once in ``exp(gap_z)``-tail odds: the upper
+        prediction bound of a log-normal fit, with the spread shrunk towards a wide prior while
+        gaps are few and widened by how few they are (a Student-t in spirit)."""
+        cfg = self.config
+        logs = [math.log(g) for g in gaps]
+        n = len(logs)
+        mean = sum(logs) / n
+        ss = sum((x - mean) ** 2 for x in logs)
+        sd = math.sqrt((_PRIOR_WEIGHT * _PRIOR_LOG_SD ** 2 + ss) / (_PRIOR_WEIGHT + n - 1))
+        bound = math.exp(mean + cfg.gap_z * sd * math.sqrt(1.0 + 1.0 / n))
+        return min(cfg.max_dwell_s, max(cfg.min_dwell_s, bound, cfg.gap_over_max * max(gaps)))
+
+    def _straggler_eligible(self, kind: str | None) -> bool:
+        cfg = self.config
+        return kind in cfg.straggler_kinds and self.solo_gaps == 0 and self.busy_s >= cfg.continuity_s / 4
+
+    def _busy_peers(self, others: list[IdleGpuDetector]) -> int:
+        now = self.last_ts or 0.0
+        return sum(1 for p in others if p.busy_now and p.last_ts is not None and now - p.last_ts <= _PEER_FRESH_S)
+
+    def _learn_gap(self, duration: float) -> None:
+        cfg = self.config
+        if duration < cfg.min_gap_s:
+            return
+        self.gaps.append(duration)
+        del self.gaps[: -cfg.gaps_kept]
+        if self.peers_busy:
+            self.solo_gaps += 1
+        self.busy_s = 0.0
+
+    # ---------------------------------------------------------------- deciding
     def _report(self, ts: float) -> list[Finding]:
         cfg = self.config
         assert self.start is not None
         if self.opened_kind is None:
-            if ts - self.start < cfg.dwell_s or self.activity_sum / self.samples >= cfg.idle_below_pct:
+            if self.dwell_source == "straggler" or self._straggler_eligible((self.workload or {}).get("kind")):
+                # the peers can go quiet too (a checkpoint of the whole job): then it is no straggler
+                others = [p for k, p in self._peers().items() if k != self.key]
+                self.peers_busy = self._busy_peers(others)
+                if self.dwell_source == "straggler" and not (self.peers_busy and self.peers_busy * 2 >= len(others)):
+                    self._choose_dwell(self.workload)
+                elif self.dwell_source != "straggler" and self.peers_busy and self.peers_busy * 2 >= len(others):
+                    self.dwell, self.dwell_source = min(self.dwell, cfg.straggler_dwell_s), "straggler"
+            if ts - self.start < self.dwell or self.activity_sum / self.samples >= cfg.open_below_mean_pct:
                 return []
             self.opened_kind = "gpu_memory_hoarding" if self._mem_pct() >= cfg.hoard_mem_pct else "idle_gpu"
             self.wants_tick = True
@@ -230,60 +496,68 @@ class IdleGpuDetector(Detector):
         self.last_report = ts
         return [self._finding(ts, active=True)]
 
-    def _end(self, at: float) -> list[Finding]:
-        out = [self._finding(at, active=False)] if self.opened_kind is not None else []
+    def _end(self, at: float, busy: bool) -> list[Finding]:
+        """End the stretch at ``at``; ``busy``: because the GPU got busy (a gap of its rhythm)."""
+        out = [self._finding(at, active=False)] if self.opened_kind is not None and self.samples else []
+        if busy and self.start is not None:
+            duration = at - self.start
+            if self.opened_kind is None or duration < self.config.learn_flagged_below * self.dwell:
+                self._learn_gap(duration)
         self._reset()
         return out
 
     def tick(self, now: float) -> list[Finding]:
         if self.last_ts is not None and now - self.last_ts > self.config.stale_after_s:
-            return self._end(self.last_ts)
+            return self._end(self.last_ts, busy=False)
         return []
 
     # ---------------------------------------------------------------- findings
     def _mem_pct(self) -> float:
-        total = self.sample["mem_total_bytes"]
-        return 100.0 * self.sample["mem_used_bytes"] / total if total else 0.0
+        return 100.0 * self.mem_used / self.mem_total if self.mem_total else 0.0
 
     def _finding(self, at: float, active: bool) -> Finding:
         assert self.start is not None and self.opened_kind is not None
-        s, cfg = self.sample, self.config
+        cfg = self.config
         hours = self.idle_s / 3600.0
         price_per_hour = self.waste / hours if hours > 0 else 0.0
         daily = price_per_hour * 24.0
         mem_pct = self._mem_pct()
-        mig = s.get("mig_uuid")
-        resource = mig or s["gpu_uuid"]
+        mig = self.mig_uuid
+        resource = mig or self.gpu_uuid
         what = "MIG slice" if mig else "GPU"
         owner = _workload_id(self.workload) or "unallocated (no workload)"
         mean_activity = self.activity_sum / self.samples
-        busy_wait = s.get("sm_active_pct") is not None and self.util_sum / self.samples >= 50.0
+        busy_wait = self.has_sm and self.util_sum / self.samples >= 50.0
         if self.opened_kind == "gpu_memory_hoarding":
             head = f"{what} idle {hours:.1f} h holding {mem_pct:.0f}% of its memory"
         else:
             head = f"{what} idle {hours:.1f} h"
         if busy_wait:
             head += " (util reads busy but SMs do nothing: busy-wait)"
+        if self.dwell_source == "straggler":
+            head += f" while {self.peers_busy} other GPU(s) of its job on the node are busy (straggler)"
         state = "was" if not active else "is"
-        summary = (f"{head} on {s['node']} ({s.get('gpu_model') or 'unknown model'}); {owner} {state} "
+        summary = (f"{head} on {self.node} ({self.gpu_model or 'unknown model'}); {owner} {state} "
                    f"paying ${price_per_hour:.2f}/h: ${self.waste:.2f} lost so far, ${daily:.0f}/day")
-        processes = s.get("processes") or []
         evidence = {
-            "node": s["node"],
-            "gpu_uuid": s["gpu_uuid"],
+            "node": self.node,
+            "gpu_uuid": self.gpu_uuid,
             "mig_uuid": mig,
-            "gpu_model": s.get("gpu_model"),
-            "activity_source": "sm_active_pct" if s.get("sm_active_pct") is not None else "util_gpu_pct",
+            "gpu_model": self.gpu_model,
+            "activity_source": "sm_active_pct" if self.has_sm else "util_gpu_pct",
             "threshold_pct": cfg.idle_below_pct,
-            "dwell_s": cfg.dwell_s,
+            "dwell_s": round(self.dwell, 1),
+            "dwell_source": self.dwell_source,
+            "usual_gaps_s": [round(g) for g in self.gaps[-5:]],
+            "peers_busy": self.peers_busy,
             "idle_hours": round(hours, 3),
             "mean_activity_pct": round(mean_activity, 3),
             "mean_util_gpu_pct": round(self.util_sum / self.samples, 3),
-            "mem_used_bytes": s["mem_used_bytes"],
-            "mem_total_bytes": s["mem_total_bytes"],
+            "mem_used_bytes": self.mem_used,
+            "mem_total_bytes": self.mem_total,
             "mem_used_pct": round(mem_pct, 1),
             "hoard_threshold_pct": cfg.hoard_mem_pct,
-            "processes": processes[: cfg.max_processes_in_evidence],
+            "processes": self.processes,
             "price_per_hour_usd": round(price_per_hour, 4),
             "price_source": self.price_source,
             "samples": self.samples,
@@ -291,6 +565,11 @@ class IdleGpuDetector(Detector):
         return Finding(kind=self.opened_kind, resource=resource, workload=self.workload,
                        started_at=self.start, at=at, active=active, waste_usd=self.waste,
                        projected_daily_usd=daily, summary=summary, evidence=evidence)
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = super().__getstate__()
+        state["group"] = self.group  # the registry itself is the Engine's, rebuilt by restored()
+        return state
 
 
 def _workload_id(workload: dict[str, Any] | None) -> str | None:

@@ -19,10 +19,16 @@ Healthy patterns that stay quiet
       that *overlap in time*: a run that started before the previous round ended is a sibling
       in the same round, not a restart, so parallel trials count as one round;
     - a long fine-tune posting progress (``status: started`` again with the same ``run_id``):
-      only terminal statuses count, once per ``run_id``.
+      only terminal statuses count, once per ``run_id``;
+    - a sweep run one trial after another: trials on the same data whose metrics differ by more
+      than ``flat_pct`` are experiments, not repeats;
+    - somebody debugging by hand: failed runs with ``trigger: manual`` and a new ``code_version``
+      each time are attempts, not a crash loop.
 
 Lifecycle
-    Opens at the ``min_rounds``-th run of the pattern with ``started_at`` = the start of the
+    Opens at the ``min_rounds``-th run of the pattern (a crash loop whose failed automatic retry
+    burns at least ``early_min_daily_usd`` a day already at its ``early_rounds``-th failure)
+    with ``started_at`` = the start of the
     pattern's first run (the first failed run; for a no-gain loop, the run whose data the
     others repeat). Updates as runs pile up. Resolves when a run breaks the pattern, or when
     the model is quiet (no ``training_run`` event at all) for ``max(quiet_min_s, quiet_factor``
@@ -102,10 +108,18 @@ class RetrainLoopConfig:
     ----------
     min_rounds
         Rounds of the pattern (failed restarts, or successful runs without gain) that open a loop (3).
+    early_rounds, early_min_daily_usd
+        A crash loop opens already at ``early_rounds`` failed rounds in a row (2) when the latest
+        was an automatic retry (``trigger: retry``) that failed too and it burns at least
+        ``early_min_daily_usd`` a day ($100): an expensive job that an orchestrator keeps
+        restarting is worth a page before its third try; a person's second attempt is not.
     max_gap_s
         A round must start within this long of the previous round's end to continue the loop (4 h).
     min_gain_pct
         A metric gain above this share of the previous best breaks a no-gain loop (0.5 %).
+    flat_pct
+        A repeat reproduces the metric within this share (2 %): a run much worse on the same data and
+        code is another experiment (a sweep's trial), and breaks the pattern too.
     quiet_min_s, quiet_factor
         A loop with no run for ``max(quiet_min_s, quiet_factor`` x its median interval) has
         stopped (2 h, x 4).
@@ -117,8 +131,11 @@ class RetrainLoopConfig:
     """
 
     min_rounds: int = 3
+    early_rounds: int = 2
+    early_min_daily_usd: float = 100.0
     max_gap_s: float = 4 * 3600.0
     min_gain_pct: float = 0.5
+    flat_pct: float = 2.0
     quiet_min_s: float = 2 * 3600.0
     quiet_factor: float = 4.0
     max_runs_in_evidence: int = 20
@@ -159,6 +176,8 @@ class _Loop:
     best: float | None = None
     opened: bool = False
     workload: dict[str, Any] | None = None
+    last_trigger: str | None = None
+    last_code: str | None = None
 
     def add(self, run: _Run, cost: float, limit: int, new_round: bool) -> None:
         if new_round:
@@ -166,6 +185,8 @@ class _Loop:
             self.round_starts.append(run.started_at)
             del self.round_starts[:-limit]
         self.runs_total += 1
+        self.last_trigger = run.trigger
+        self.last_code = run.code_version
         self.waste += cost
         self.round_end = max(self.round_end, run.ended_at)
         self.last_end = max(self.last_end, run.ended_at)
@@ -211,6 +232,10 @@ class RetrainLoopDetector(Detector):
     def _failed(self, run: _Run, workload: dict[str, Any], ts: float) -> list[Finding]:
         cfg, out = self.config, []
         loop = self.crash
+        if loop is not None and run.trigger == "manual" and run.code_version != loop.last_code:
+            # somebody is debugging it by hand: a new version of the code each time is progress, not a loop
+            out.extend(self._end(loop, loop.last_end, f"run {run.run_id} is a new attempt by hand (new code)"))
+            loop = None
         if loop is not None and run.started_at < loop.round_end - _PARALLEL_TOLERANCE_S:
             loop.add(run, run.cost_usd, cfg.max_runs_in_evidence, new_round=False)  # a parallel sibling
         elif loop is not None and run.started_at - loop.round_end <= cfg.max_gap_s:
@@ -238,10 +263,14 @@ class RetrainLoopDetector(Detector):
                 <= cfg.max_gap_s:
             best = loop.best if loop is not None else metric_value(prev.metric)
             gain = self._material_gain(best, value)
+            # a repeat reproduces the metric: a run much *worse* on the same data is another experiment
+            # (a hyper-parameter trial), not the same retrain again
+            flat = best is None or value is None or not self._material_change(best, value, cfg.flat_pct)
             if run.data_version is not None and prev.data_version is not None:
-                repeat = (run.data_version, run.code_version) == (prev.data_version, prev.code_version) and not gain
+                repeat = (run.data_version, run.code_version) == (prev.data_version, prev.code_version) and not gain \
+                    and flat
             else:
-                repeat = best is not None and value is not None and not gain
+                repeat = best is not None and value is not None and not gain and flat
         if repeat:
             assert prev is not None
             if loop is None:
@@ -268,6 +297,10 @@ class RetrainLoopDetector(Detector):
         return out
 
     # ----------------------------------------------------------------- helpers
+    @staticmethod
+    def _material_change(a: float, b: float, pct: float) -> bool:
+        return abs(b - a) > pct / 100.0 * max(abs(a), 1e-12)
+
     def _material_gain(self, best: float | None, value: float | None) -> bool:
         hib = self._hib
         if best is None or value is None or hib is None:
@@ -292,12 +325,20 @@ class RetrainLoopDetector(Detector):
         return max(self.config.quiet_min_s, self.config.quiet_factor * typical)
 
     def _report(self, loop: _Loop, ts: float) -> list[Finding]:
+        cfg = self.config
         if not loop.opened:
-            if loop.rounds < self.config.min_rounds:
+            early = loop.pattern == CRASH and loop.rounds >= cfg.early_rounds and loop.last_trigger == "retry" \
+                and self._daily(loop) >= cfg.early_min_daily_usd
+            if loop.rounds < cfg.min_rounds and not early:
                 return []
             loop.opened = True
             self.wants_tick = True
         return [self._finding(loop, ts, active=True)]
+
+    @staticmethod
+    def _daily(loop: _Loop) -> float:
+        """What the loop burns per day at its pace so far (its span counted as an hour at least)."""
+        return loop.waste / (max(loop.last_end - loop.first_start, 3600.0) / 3600.0) * 24.0
 
     def _end(self, loop: _Loop, at: float, why: str) -> list[Finding]:
         out = [self._finding(loop, at, active=False, why=why)] if loop.opened else []

@@ -87,7 +87,7 @@ from statistics import median
 from typing import Any
 
 from detectors.base import Detector, DetectorContext
-from detectors.stats.drift_stats import DriftParams, ModelDrift
+from detectors.stats.drift_stats import MODEL_DRIFT, DriftParams, ModelDrift
 from detectors.stats.runs import first_time, metric_gain, metric_value, run_cost_usd
 from spendwatch.anomaly import Finding
 from spendwatch.contract import MODEL_OBSERVATION, TRAINING_RUN, model_key
@@ -105,7 +105,8 @@ class RetrainWithoutDriftConfig:
     ----------
     stats
         The drift tests' settings (:class:`~detectors.stats.drift_stats.DriftParams`), a nested
-        mapping: the same tests as ``retrain_needed``.
+        mapping: the same tests as ``retrain_needed``. The two share one drift state per model;
+        when both sections set ``stats``, the ``drift`` section's applies (it runs first).
     min_tests
         Drift tests (on some feature) since the last retrain before a retrain can be judged (3).
     min_gain_pct
@@ -146,12 +147,12 @@ class RetrainWithoutDriftDetector(Detector):
 
     def __init__(self, key: str, config: RetrainWithoutDriftConfig, context: DetectorContext) -> None:
         super().__init__(key, config, context)
-        self.model = ModelDrift()
         self.last_obs_ts: float | None = None
         self.seen: deque[str] = deque(maxlen=_SEEN_RUNS)
         self.prev: _Success | None = None
         self.intervals: deque[float] = deque(maxlen=_INTERVALS)
         self.last_retrain_ts = float("-inf")
+        self.last_verdict_ratio = 0.0
         # the open series of needless retrains
         self.start: float | None = None
         self.workload: dict[str, Any] | None = None
@@ -161,12 +162,19 @@ class RetrainWithoutDriftDetector(Detector):
 
     key_of = staticmethod(model_key)  # the contract's Kafka key: model_id
 
+    @property
+    def model(self) -> ModelDrift:
+        """The model's drift state, shared with ``retrain_needed`` (the Engine keeps one)."""
+        return self.context.state(MODEL_DRIFT, self.key, ModelDrift)
+
     def process(self, event: dict[str, Any]) -> list[Finding]:
         ts = event["ts"]
         if event["type"] == MODEL_OBSERVATION:
             if self.last_obs_ts is None or ts > self.last_obs_ts:
                 self.last_obs_ts = ts
-                self.model.update(event["values"], ts, self.config.stats)
+                # the drift detector of the same model usually fed this batch already: then this
+                # is a no-op (one drift state per model, tested once)
+                self.model.observe(event["values"], ts, self.config.stats)
             return []
         if event["status"] != "succeeded" or not first_time(self.seen, event["run_id"]):
             return []
@@ -179,8 +187,9 @@ class RetrainWithoutDriftDetector(Detector):
         prev = self.prev
         if prev is not None and run.started_at > prev.started_at:
             self.intervals.append(run.started_at - prev.started_at)
-        watched = self.model.tested(cfg.min_tests)
-        drifted = self.model.drifted_since_mark()
+        verdict = self.model.retrained(run.run_id)  # the same verdict retrain_needed got
+        watched, drifted = verdict.tests >= cfg.min_tests, verdict.drifted
+        self.last_verdict_ratio = verdict.max_ratio
         gain = self._gain(prev.metric if prev else None, run.metric)
         out: list[Finding] = []
         if drifted or gain is True:
@@ -202,10 +211,6 @@ class RetrainWithoutDriftDetector(Detector):
             while len(self.runs) > cfg.max_runs_in_evidence:
                 self.runs.popleft()
             out = [self._finding(ts, active=True)]
-        if drifted:
-            self.model.reset()  # the new model learnt the new distribution
-        else:
-            self.model.mark()
         self.prev = run
         self.last_retrain_ts = max(self.last_retrain_ts, ts)
         return out
@@ -247,7 +252,7 @@ class RetrainWithoutDriftDetector(Detector):
             "needless_retrains": self.count,
             "runs": list(self.runs),
             "features_watched": sorted(self.model.features),
-            "max_drift_score_since_last_retrain": round(self.model.max_ratio(), 3),
+            "max_drift_score_since_last_retrain": round(self.last_verdict_ratio, 3),
             "min_gain_pct": self.config.min_gain_pct,
             "median_retrain_interval_s": round(typical, 1),
         }

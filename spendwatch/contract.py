@@ -10,7 +10,10 @@ written once:
 - ``spendwatch.training.runs``: ``training_run``, keyed ``model_id``;
 - ``spendwatch.model.observations``: ``model_observation``, keyed ``model_id``;
 - ``spendwatch.anomalies`` (output): ``anomaly``, keyed by the anomaly ``id``;
-- ``spendwatch.deadletter`` (output): the raw value plus ``reason``, keyed as received.
+- ``spendwatch.deadletter`` (output): the raw value plus ``reason``, keyed as received;
+- ``spendwatch.feedback`` (an addition): ``feedback`` (what a person said about an anomaly: not a
+  problem, acknowledged, snoozed), keyed like the detector the anomaly came from
+  (:func:`detector_key`), so the feedback reaches the partition that holds that detector's state.
 
 A configurable prefix goes in front of every topic name.
 
@@ -28,6 +31,13 @@ Examples
 'ml/agent'
 >>> kafka_key({"type": "training_run", "model_id": "churn"}), topic_name(TRAINING_RUN, prefix="dev.")
 ('churn', 'dev.spendwatch.training.runs')
+>>> detector_key({"kind": "idle_gpu", "resource": "MIG-7", "evidence": {"node": "n1", "gpu_uuid": "GPU-1",
+...                                                                        "mig_uuid": "MIG-7"}})
+'n1/MIG-7'
+>>> detector_key({"kind": "cost_spike", "resource": "sku-1", "workload": {"id": "ml/agent"}})
+'ml/agent'
+>>> detector_key({"kind": "retrain_loop", "resource": "churn", "evidence": {"model_id": "churn"}})
+'churn'
 """
 
 from __future__ import annotations
@@ -42,6 +52,9 @@ MODEL_OBSERVATION = "model_observation"
 INPUT_TYPES = (GPU_SAMPLE, BILLING_DELTA, TRAINING_RUN, MODEL_OBSERVATION)
 ANOMALY = "anomaly"  # the output event type, and its topic's name in TOPICS
 DEADLETTER = "deadletter"  # the dead-letter topic's name in TOPICS
+FEEDBACK = "feedback"  # an addition: what a person said about an anomaly (Slack buttons, the API)
+FEEDBACK_VERDICTS = ("not_a_problem", "acknowledged", "snoozed")
+IDLE_KINDS = ("idle_gpu", "gpu_memory_hoarding")
 
 TOPICS = {
     GPU_SAMPLE: "spendwatch.gpu.samples",
@@ -50,6 +63,7 @@ TOPICS = {
     MODEL_OBSERVATION: "spendwatch.model.observations",
     ANOMALY: "spendwatch.anomalies",
     DEADLETTER: "spendwatch.deadletter",
+    FEEDBACK: "spendwatch.feedback",
 }
 
 
@@ -79,12 +93,40 @@ def anomaly_key(event: dict[str, Any]) -> str:
     return str(event.get("id") or "")
 
 
+def detector_key(anomaly: dict[str, Any]) -> str:
+    """The state key of the detector an anomaly came from, which is also the Kafka key its input had.
+
+    Idle kinds: ``<evidence.node>/<mig_uuid or gpu_uuid>`` (the ``gpu_sample`` key);
+    ``cost_spike``: ``workload.id`` (the ``billing_delta`` key); ``retrain_*``: the ``model_id``
+    (= the anomaly's ``resource``; the ``training_run`` / ``model_observation`` key). Any other
+    kind: its ``resource``.
+    """
+    kind = str(anomaly.get("kind") or "")
+    evidence = anomaly.get("evidence") if isinstance(anomaly.get("evidence"), dict) else {}
+    assert isinstance(evidence, dict)
+    if kind in IDLE_KINDS:
+        device = evidence.get("mig_uuid") or evidence.get("gpu_uuid") or anomaly.get("resource")
+        return f"{evidence.get('node')}/{device}"
+    if kind == "cost_spike":
+        w = anomaly.get("workload")
+        return str(w.get("id")) if isinstance(w, dict) else str(anomaly.get("resource") or "")
+    if kind.startswith("retrain_"):
+        return str(evidence.get("model_id") or anomaly.get("resource") or "")
+    return str(anomaly.get("resource") or "")
+
+
+def feedback_key(event: dict[str, Any]) -> str:
+    """A ``feedback`` event's ``key`` (the detector key of the anomaly it is about)."""
+    return str(event.get("key") or "")
+
+
 KEY_RULES: dict[str, Callable[[dict[str, Any]], str]] = {
     GPU_SAMPLE: gpu_sample_key,
     BILLING_DELTA: billing_delta_key,
     TRAINING_RUN: model_key,
     MODEL_OBSERVATION: model_key,
     ANOMALY: anomaly_key,
+    FEEDBACK: feedback_key,
 }
 
 

@@ -45,12 +45,19 @@ import msgspec
 import orjson
 from msgspec import UNSET, Meta, Struct, UnsetType
 
-from spendwatch.contract import BILLING_DELTA, GPU_SAMPLE, INPUT_TYPES, MODEL_OBSERVATION, TRAINING_RUN
+from spendwatch.contract import (
+    BILLING_DELTA,
+    FEEDBACK,
+    FEEDBACK_VERDICTS,
+    GPU_SAMPLE,
+    INPUT_TYPES,
+    MODEL_OBSERVATION,
+    TRAINING_RUN,
+)
 from spendwatch.errors import BadEvent
 
-__all__ = ["BILLING_DELTA", "GPU_SAMPLE", "INPUT_TYPES", "MODEL_OBSERVATION", "MONEY_FIELDS", "QUANTITY_FIELDS",
-           "TRAINING_RUN",
-           "LimitsConfig", "decode", "encode", "validate"]
+__all__ = ["BILLING_DELTA", "FEEDBACK", "GPU_SAMPLE", "INPUT_TYPES", "MODEL_OBSERVATION", "MONEY_FIELDS",
+           "QUANTITY_FIELDS", "TRAINING_RUN", "LimitsConfig", "decode", "encode", "validate"]
 
 MAX_ID_LEN = 512  # contract: identifiers longer than this are bad input
 MAX_TEXT_LEN = 4096  # other free-text fields: generous, but bounded so a value cannot bloat state
@@ -66,10 +73,10 @@ RUN_STATUSES = frozenset({"started", "succeeded", "failed", "cancelled"})
 # The money fields of each input type (``*_usd``), bounded per event by ``limits.max_event_usd``.
 MONEY_FIELDS: dict[str, tuple[str, ...]] = {GPU_SAMPLE: ("price_per_hour_usd",),
                                             BILLING_DELTA: ("cost_usd", "adjustment_usd"),
-                                            TRAINING_RUN: ("cost_usd",), MODEL_OBSERVATION: ()}
+                                            TRAINING_RUN: ("cost_usd",), MODEL_OBSERVATION: (), FEEDBACK: ()}
 # The quantities that money is computed from (tokens, GPU-hours), bounded by ``limits.max_quantity``.
 QUANTITY_FIELDS: dict[str, tuple[str, ...]] = {GPU_SAMPLE: (), BILLING_DELTA: ("usage_quantity",),
-                                               TRAINING_RUN: ("gpu_hours",), MODEL_OBSERVATION: ()}
+                                               TRAINING_RUN: ("gpu_hours",), MODEL_OBSERVATION: (), FEEDBACK: ()}
 
 _isfinite = math.isfinite
 
@@ -463,11 +470,44 @@ def _model_observation(ev: dict[str, Any]) -> None:
     _check_extra_identifiers(ev, _OBS_KNOWN)
 
 
+_FEEDBACK_KNOWN = frozenset({"type", "ts", "anomaly_id", "kind", "resource", "workload", "key", "verdict", "by",
+                             "reason", "until", "evidence"})
+
+
+def _feedback(ev: dict[str, Any]) -> None:
+    """A person's verdict on an anomaly (an addition to the contract; see docs/feedback.md)."""
+    _ident(ev, "anomaly_id")
+    kind = _ident(ev, "kind")
+    if kind is not None and len(kind) > 64:
+        raise BadEvent(f"kind: {len(kind)} characters, more than 64")
+    _ident(ev, "resource", required=False)
+    if ev.get("workload") is not None:
+        _workload(ev, required=False)
+    else:
+        ev["workload"] = None
+    _ident(ev, "key")
+    verdict = ev.get("verdict", _MISSING)
+    if verdict is _MISSING:
+        raise BadEvent("verdict: required field is missing")
+    if verdict not in FEEDBACK_VERDICTS:
+        raise BadEvent(f"verdict: expected one of {', '.join(FEEDBACK_VERDICTS)}, got {_show(verdict)}")
+    _ident(ev, "by")
+    _text(ev, "reason")
+    until = _opt_num(ev, "until")
+    if verdict == "snoozed" and until is None:
+        raise BadEvent("until: required when verdict is snoozed (epoch seconds)")
+    evidence = ev.get("evidence")
+    if evidence is not None and type(evidence) is not dict:
+        raise BadEvent(f"evidence: expected an object or null, got {_show(evidence)}")
+    _check_extra_identifiers(ev, _FEEDBACK_KNOWN)
+
+
 _VALIDATORS: dict[str, Callable[[dict[str, Any]], None]] = {
     GPU_SAMPLE: _gpu_sample,
     BILLING_DELTA: _billing_delta,
     TRAINING_RUN: _training_run,
     MODEL_OBSERVATION: _model_observation,
+    FEEDBACK: _feedback,
 }
 
 
@@ -503,7 +543,8 @@ def validate(obj: Any) -> dict[str, Any]:
         raise BadEvent("type: required field is missing")
     check = _VALIDATORS.get(etype) if type(etype) is str else None
     if check is None:
-        raise BadEvent(f"type: unknown event type {_show(etype)}; expected one of {', '.join(INPUT_TYPES)}")
+        known = ", ".join((*INPUT_TYPES, FEEDBACK))
+        raise BadEvent(f"type: unknown event type {_show(etype)}; expected one of {known}")
     ts = _num(obj, "ts")
     if ts < 0:
         raise BadEvent(f"ts: {ts} is negative; expected UTC epoch seconds")
@@ -520,7 +561,8 @@ _GPU_EXTRA_TEXT = ("mig_profile", "util_source", "source")
 _GPU_EXTRA_PCT = ("sm_occupancy_pct",)
 _GPU_KEEP = _GPU_KNOWN | frozenset(_GPU_EXTRA_TEXT + _GPU_EXTRA_PCT)
 _KEEP: dict[str, frozenset[str]] = {GPU_SAMPLE: _GPU_KEEP, BILLING_DELTA: _BILLING_KNOWN,
-                                    TRAINING_RUN: _TRAINING_KNOWN, MODEL_OBSERVATION: _OBS_KNOWN}
+                                    TRAINING_RUN: _TRAINING_KNOWN, MODEL_OBSERVATION: _OBS_KNOWN,
+                                    FEEDBACK: _FEEDBACK_KNOWN}
 _WORKLOAD_KNOWN = frozenset({"id", "kind", "owner", "team", "labels"})
 _PROCESS_KNOWN = frozenset({"pid", "used_mem_bytes"})
 _METRIC_KNOWN = frozenset({"name", "value", "higher_is_better"})
@@ -661,10 +703,27 @@ class _ModelObservation(_Event, tag=MODEL_OBSERVATION, kw_only=True, gc=False):
     values: _Values
 
 
-_TYPED = msgspec.json.Decoder(_GpuSample | _BillingDelta | _TrainingRun | _ModelObservation)
+class _Feedback(_Event, tag=FEEDBACK, kw_only=True, gc=False):
+    anomaly_id: _Id
+    kind: Annotated[str, Meta(min_length=1, max_length=64)]
+    resource: _Id | None | UnsetType = UNSET
+    workload: _Workload | None = None  # the checked path sets an absent workload to null
+    key: _Id
+    verdict: Literal["not_a_problem", "acknowledged", "snoozed"]
+    by: _Id
+    reason: _Text | None | UnsetType = UNSET
+    until: _Num | None | UnsetType = UNSET
+    evidence: dict[str, Any] | None | UnsetType = UNSET
+
+    def __post_init__(self) -> None:
+        if self.verdict == "snoozed" and (self.until is None or self.until is UNSET):
+            raise ValueError("snoozed without until")
+
+
+_TYPED = msgspec.json.Decoder(_GpuSample | _BillingDelta | _TrainingRun | _ModelObservation | _Feedback)
 _typed_decode = _TYPED.decode
 _to_builtins = msgspec.to_builtins
-_REFUSED = (msgspec.ValidationError, msgspec.DecodeError)
+_REFUSED = (msgspec.ValidationError, msgspec.DecodeError, RecursionError)  # RecursionError: feedback evidence
 
 
 def _decode_typed(raw: bytes | bytearray | memoryview | str) -> dict[str, Any] | None:

@@ -15,11 +15,12 @@ import logging
 import signal
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
 
+from alerting.environment import AlertEnvironment
 from spendwatch.config import Settings
 from spendwatch.contract import ANOMALY
 from spendwatch.errors import BadEvent, ExternalError
@@ -47,6 +48,9 @@ class AlerterOptions:
         Kafka consumer group session timeout.
     exit_when_idle_s
         Return once nothing arrived for this long (None: run until a signal or ``stop``).
+    alert_environment
+        The Slack token, Slack base URL and routes file from the process environment
+        (:func:`alerting.environment.alert_environment`); none: console alerts.
     """
 
     db: str | None = None
@@ -56,6 +60,7 @@ class AlerterOptions:
     flush_interval_s: float = 1.0
     session_timeout_ms: int = 10000
     exit_when_idle_s: float | None = None
+    alert_environment: AlertEnvironment = field(default_factory=AlertEnvironment)
 
 
 class Metrics:
@@ -129,7 +134,7 @@ def run_alerter(settings: Settings, options: AlerterOptions, stop: Callable[[], 
     from alerting.pipeline import build_alert_pipeline
 
     kcfg = kafka_config(settings)
-    pipeline = build_alert_pipeline(settings, store_url=options.db)
+    pipeline = build_alert_pipeline(settings, store_url=options.db, environment=options.alert_environment)
     store = pipeline.store
     assert store is not None
     metrics = Metrics()

@@ -304,6 +304,8 @@ class BatchWorker:
         for tp in list(self._paused):
             if tp in revoked:
                 self._paused.discard(tp)
+        for p in numbers:
+            self.metrics.owned.labels(str(p)).set(0)
         self.metrics.assigned.set(len(self.tasks))
 
     async def on_assigned(self, assigned: set[Any]) -> None:
@@ -311,9 +313,11 @@ class BatchWorker:
         by_number: dict[int, set[str]] = {}
         for tp in assigned:
             by_number.setdefault(tp.partition, set()).add(tp.topic)
+        split = 0
         for p, got in sorted(by_number.items()):
             missing = set(self.topics.inputs) - got
             if missing:
+                split += 1
                 log.error("partition %d of %s is assigned to another worker: detectors keyed across topics may "
                           "miss events; give the input topics equal partition counts", p, sorted(missing))
         parked, self._parked = self._parked, {}
@@ -333,6 +337,7 @@ class BatchWorker:
                 offsets = {}
                 if snap is not None:
                     engine.restore(snap.engine)
+                    self.metrics.restored.inc()
                     offsets = dict(snap.offsets)
                     self._snapshot_at[p] = time.monotonic() - max(0.0, time.time() - snap.created_at)
                 task = PartitionTask(p, list(self.topics.inputs), engine)
@@ -349,7 +354,9 @@ class BatchWorker:
                     task.start_at(topic, off)
                 # else: the consumer starts at auto_offset_reset=earliest; the first record tells the offset
             self.tasks[p] = task
+            self.metrics.owned.labels(str(p)).set(1)
         self.metrics.assigned.set(len(self.tasks))
+        self.metrics.split.set(split)
         self._assigned_at = time.monotonic()
 
 

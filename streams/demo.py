@@ -26,11 +26,12 @@ import os
 import time
 import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Any, Protocol
 
 import orjson
 
+from alerting.environment import AlertEnvironment
 from collectors.simulate import HOUR, INJECTIONS, SimConfig, Simulation, simulate
 from detectors.engine import Engine
 from spendwatch.config import Settings
@@ -53,6 +54,7 @@ class DemoOptions:
     history: bool = True
     db: str | None = None
     kafka: bool = False
+    alert_environment: AlertEnvironment = field(default_factory=AlertEnvironment)  # Slack token etc.
 
 
 @dataclass
@@ -152,19 +154,20 @@ def run_demo(settings: Settings, options: DemoOptions, report: DemoReport) -> in
     t2 = time.perf_counter()
     report.detected(DemoRun(cfg, sim, stats, events, t1 - t0, t2 - t1, options.kafka))
     if options.alerts:
-        _send_alerts(settings, events, options.max_alerts, options.db, report)
+        _send_alerts(settings, events, options.max_alerts, options.db, options.alert_environment, report)
     if options.history:
-        _record_history(events, options.db, report)
+        _record_history(events, sim, options.db, report)
     return 0
 
 
 def _through_kafka(settings: Settings, sim: Simulation, stats: ReplayStats,
                    report: DemoReport) -> list[dict[str, Any]]:
     """Produce the stream to a broker, run one worker over it until idle, read the anomalies back."""
+    from collectors.produce import produce_lines
     from spendwatch.kafka import kafka_config
     from streams.broker import LocalBroker
     from streams.runner import run_worker_until_idle
-    from streams.source import produce_lines, read_topic
+    from streams.topics import read_topic
 
     run_id = uuid.uuid4().hex[:8]
     prefix = f"demo-{run_id}."  # fresh topics per run: an in-memory broker may be reused
@@ -191,7 +194,7 @@ def _through_kafka(settings: Settings, sim: Simulation, stats: ReplayStats,
 
 
 def _send_alerts(settings: Settings, events: list[dict[str, Any]], cap: int, db: str | None,
-                 report: DemoReport) -> None:
+                 environment: AlertEnvironment, report: DemoReport) -> None:
     from alerting.pipeline import build_alert_pipeline
 
     ids: dict[str, None] = {}
@@ -200,7 +203,7 @@ def _send_alerts(settings: Settings, events: list[dict[str, Any]], cap: int, db:
             break
         ids.setdefault(a["id"], None)
     report.alerting(len(ids))
-    pipeline = build_alert_pipeline(settings, store_url=db)
+    pipeline = build_alert_pipeline(settings, store_url=db, environment=environment)
     try:
         for a in events:
             if a["id"] in ids:
@@ -214,12 +217,27 @@ def _send_alerts(settings: Settings, events: list[dict[str, Any]], cap: int, db:
     report.alerted(said)
 
 
-def _record_history(events: list[dict[str, Any]], db: str | None, report: DemoReport) -> None:
+def spend_rollup(lines: Iterator[bytes]) -> Any:
+    """Hourly spend by team from the billing deltas among ``lines`` (for the dashboard's spend plots)."""
+    from spendwatch.history.spend import SpendRollup
+    from streams.intake import decode_or_reject
+
+    rollup = SpendRollup()
+    for raw in lines:
+        if b'"billing_delta"' in raw:
+            event = decode_or_reject(raw)
+            if isinstance(event, dict):
+                rollup.add(event)
+    return rollup
+
+
+def _record_history(events: list[dict[str, Any]], sim: Simulation, db: str | None, report: DemoReport) -> None:
     from spendwatch.history import open_store
 
     store = open_store(db)
     try:
         store.record_many(events)
+        store.spend.write(spend_rollup(_lines(sim)))
     finally:
         store.close()
     report.recorded(len(events))

@@ -25,6 +25,12 @@ class WorkerMetrics:
         self.buffered = Gauge("spendwatch_buffered_events", "Events held back for event-time alignment",
                               registry=r)
         self.assigned = Gauge("spendwatch_assigned_partitions", "Partition numbers this worker owns", registry=r)
+        self.owned = Gauge("spendwatch_partition_owned", "1 for each partition number this worker owns, 0 once "
+                           "revoked", ["partition"], registry=r)
+        self.restored = Counter("spendwatch_partitions_restored", "Partitions whose Engine was restored from a "
+                                "snapshot on assignment", registry=r)
+        self.split = Gauge("spendwatch_split_partitions", "Owned partition numbers of which some input topic is "
+                           "assigned to another worker (unequal partition counts)", registry=r)
 
     def render(self) -> bytes:
         return generate_latest(self.registry)

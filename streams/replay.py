@@ -49,12 +49,15 @@ def bounded_lines(src: IO[bytes], limit: int = MAX_EVENT_BYTES) -> Iterator[byte
 
 
 def replay_lines(lines: Iterable[bytes], engine: Engine, stats: ReplayStats,
-                 on_bad: Callable[[int, str, bytes], None] | None = None) -> Iterator[dict[str, Any]]:
+                 on_bad: Callable[[int, str, bytes], None] | None = None,
+                 observe: Callable[[dict[str, Any]], None] | None = None) -> Iterator[dict[str, Any]]:
     """Yield every anomaly event the Engine emits while consuming ``lines`` (1-based numbering).
 
     A line is bad input when it does not decode (:func:`streams.intake.decode_or_reject`) or when
     the Engine refuses its event (money above the limit, dated far ahead: it may say so a line
-    later, naming the line); at the end of the input the Engine is flushed."""
+    later, naming the line); at the end of the input the Engine is flushed. ``observe``
+    (optional) sees every valid input event the Engine did not refuse at once (the hourly spend
+    rollup of ``--history`` uses it)."""
     process = engine.process
     for lineno, raw in enumerate(lines, 1):
         stats.lines = lineno
@@ -67,8 +70,10 @@ def replay_lines(lines: Iterable[bytes], engine: Engine, stats: ReplayStats,
             continue
         stats.events += 1
         out = process(event, (lineno, raw))
-        if engine.rejected:
-            _refused(engine, stats, on_bad)
+        if engine.rejected and _refused(engine, stats, on_bad, lineno):
+            pass  # refused at once: not observed
+        elif observe is not None:
+            observe(event)
         if out:
             stats.anomalies += len(out)
             yield from out
@@ -86,11 +91,16 @@ def _bad(stats: ReplayStats, on_bad: Callable[[int, str, bytes], None] | None, l
         on_bad(lineno, reason, raw)
 
 
-def _refused(engine: Engine, stats: ReplayStats, on_bad: Callable[[int, str, bytes], None] | None) -> None:
+def _refused(engine: Engine, stats: ReplayStats, on_bad: Callable[[int, str, bytes], None] | None,
+             current: int) -> bool:
+    """Report what the Engine refused; True when the event of line ``current`` is among it."""
+    now = False
     for r in engine.take_rejected():
         lineno, raw = r.ref
+        now = now or lineno == current
         stats.events -= 1
         _bad(stats, on_bad, lineno, r.reason, raw)
+    return now
 
 
 @dataclass
@@ -117,8 +127,11 @@ def replay_stream(lines: Iterable[bytes], settings: Settings, out: IO[bytes],
     engine = Engine(settings)
     stats = stats if stats is not None else ReplayStats()
     kept: list[dict[str, Any]] | None = [] if history is not None else None
+    from spendwatch.history.spend import SpendRollup
+
+    rollup = SpendRollup() if history is not None else None
     t0 = time.perf_counter()
-    for anomaly in replay_lines(lines, engine, stats, on_bad):
+    for anomaly in replay_lines(lines, engine, stats, on_bad, rollup.add if rollup is not None else None):
         out.write(encode(anomaly))
         out.write(b"\n")
         if kept is not None:
@@ -129,6 +142,8 @@ def replay_stream(lines: Iterable[bytes], settings: Settings, out: IO[bytes],
 
         with open_store(history or None) as store:
             result.recorded = store.record_many(kept)
+            if rollup is not None:
+                store.spend.write(rollup)
             result.store_url = store.safe_url
     result.elapsed_s = time.perf_counter() - t0
     return result

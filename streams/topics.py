@@ -1,4 +1,4 @@
-"""The worker's topics: names, and creating or verifying them on the broker (Kafka admin adapter).
+"""The worker's topics: names, creating or verifying them on the broker (Kafka admin adapter), reading one back.
 
 Input topics must be co-partitioned: the same partition count on all four, so that partition N
 of every topic holds the same detector keys. The worker refuses to start otherwise, because
@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from typing import Any
 
 from spendwatch.contract import ANOMALY, DEADLETTER, INPUT_TYPES
 from spendwatch.errors import ConfigError, ExternalError
@@ -82,4 +83,28 @@ async def _partition_counts(admin: object, names: list[str]) -> dict[str, int]:
     for desc in await admin.describe_topics(wanted):  # type: ignore[attr-defined]
         if desc.get("error_code", 0) == 0 and desc.get("partitions"):
             out[desc["topic"]] = len(desc["partitions"])
+    return out
+
+
+async def read_topic(kafka: KafkaConfig, topic: str, idle_s: float = 1.5, timeout_s: float = 30.0) -> list[Any]:
+    """Every record of ``topic`` from the beginning (no consumer group), until nothing came for
+    ``idle_s`` or ``timeout_s`` passed. For reading results back (demo, tests), not a hot path."""
+    import time
+
+    from aiokafka import AIOKafkaConsumer
+
+    consumer = AIOKafkaConsumer(topic, **kafka.aiokafka_kwargs(), group_id=None, auto_offset_reset="earliest",
+                                enable_auto_commit=False)
+    await consumer.start()
+    out: list[Any] = []
+    try:
+        last = time.monotonic()
+        deadline = last + timeout_s
+        while time.monotonic() - last < idle_s and time.monotonic() < deadline:
+            batch = await consumer.getmany(timeout_ms=300)
+            for records in batch.values():
+                out.extend(records)
+                last = time.monotonic()
+    finally:
+        await consumer.stop()
     return out

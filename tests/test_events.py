@@ -23,34 +23,31 @@ from detectors.engine import Engine
 from spendwatch.errors import BadEvent
 from spendwatch.events import decode, validate
 from streams.replay import ReplayStats, replay_lines
+from tests.factories import H100, billing_delta, gpu_sample, model_observation, training_run
 
 WL = {"id": "ml/train-a", "kind": "training", "owner": "a@corp.example", "team": "ml", "labels": {"cc": "42"}}
 
 
 def gpu() -> dict[str, Any]:
-    return {"type": "gpu_sample", "ts": 1000.0, "node": "n1", "gpu_uuid": "GPU-1", "mig_uuid": None,
-            "gpu_model": "NVIDIA H100 80GB HBM3", "interval_s": 15.0, "util_gpu_pct": 50.0, "sm_active_pct": 40.0,
-            "mem_used_bytes": 1024, "mem_total_bytes": 4096, "power_w": 300.0,
-            "processes": [{"pid": 1, "used_mem_bytes": 1024}], "workload": copy.deepcopy(WL),
-            "price_per_hour_usd": 3.9}
+    return gpu_sample(1000.0, mig_uuid=None, gpu_model=H100, util_gpu_pct=50.0, sm_active_pct=40.0,
+                      mem_used_bytes=1024, mem_total_bytes=4096, power_w=300.0,
+                      processes=[{"pid": 1, "used_mem_bytes": 1024}], workload=WL, price_per_hour_usd=3.9)
 
 
 def billing() -> dict[str, Any]:
-    return {"type": "billing_delta", "ts": 1000.0, "period_start": 0.0, "period_end": 3600.0, "cost_usd": 12.5,
-            "workload": copy.deepcopy(WL), "source": "focus", "service": "Amazon SageMaker",
-            "resource_id": "endpoint/x", "sku": "ml.g5", "model": "m", "usage_quantity": 3.0, "usage_unit": "Hrs"}
+    return billing_delta(1000.0, period_start=0.0, period_end=3600.0, cost_usd=12.5, workload=WL, source="focus",
+                         service="Amazon SageMaker", resource_id="endpoint/x", sku="ml.g5", model="m",
+                         usage_quantity=3.0, usage_unit="Hrs")
 
 
 def run() -> dict[str, Any]:
-    return {"type": "training_run", "ts": 1000.0, "run_id": "r1", "model_id": "m1", "workload": copy.deepcopy(WL),
-            "status": "succeeded", "started_at": 10.0, "ended_at": 900.0, "gpu_hours": 2.0, "cost_usd": 6.0,
-            "metric": {"name": "auc", "value": 0.9, "higher_is_better": True}, "data_version": "d1",
-            "code_version": "c1", "trigger": "schedule"}
+    return training_run(1000.0, workload=WL, started_at=10.0, ended_at=900.0, gpu_hours=2.0, cost_usd=6.0,
+                        metric={"name": "auc", "value": 0.9, "higher_is_better": True}, data_version="d1",
+                        code_version="c1", trigger="schedule")
 
 
 def obs() -> dict[str, Any]:
-    return {"type": "model_observation", "ts": 1000.0, "model_id": "m1", "workload": copy.deepcopy(WL),
-            "values": {"f1": [1.0, 2, 3.5], "f2": []}}
+    return model_observation(1000.0, workload=WL, values={"f1": [1.0, 2, 3.5], "f2": []})
 
 
 MAKERS: dict[str, Callable[[], dict[str, Any]]] = {"gpu_sample": gpu, "billing_delta": billing,
@@ -460,6 +457,17 @@ def _exact(ev: dict[str, Any]) -> bytes:
     return orjson.dumps(ev, option=orjson.OPT_SORT_KEYS)
 
 
+def test_the_typed_path_takes_feedback_as_it_takes_the_input_types() -> None:
+    for make in (feedback, feedback_plain):
+        typed, checked = _typed_checked(orjson.dumps(make()))
+        assert typed is not None and not isinstance(checked, BadEvent)
+        assert _exact(typed) == _exact(checked)
+    snoozed = feedback()
+    del snoozed["until"]
+    typed, checked = _typed_checked(orjson.dumps(snoozed))
+    assert typed is None and isinstance(checked, BadEvent) and checked.reason.startswith("until:")
+
+
 def test_the_typed_path_takes_the_whole_simulated_stream() -> None:
     """The fast path is the common path: every valid line of a simulated fleet goes through it."""
     for raw in _STREAM:
@@ -484,8 +492,20 @@ def gpu_mig() -> dict[str, Any]:
     return ev
 
 
+def feedback() -> dict[str, Any]:
+    return {"type": "feedback", "ts": 1000.0, "anomaly_id": "idle_gpu-abc", "kind": "idle_gpu", "resource": "GPU-1",
+            "workload": copy.deepcopy(WL), "key": "n1/GPU-1", "verdict": "snoozed", "by": "ana@corp.example",
+            "reason": "known batch window", "until": 5000.0, "evidence": {"node": "n1", "idle_hours": 2.5}}
+
+
+def feedback_plain() -> dict[str, Any]:
+    return {"type": "feedback", "ts": 1000.0, "anomaly_id": "cost_spike-x", "kind": "cost_spike", "key": "ml/a",
+            "verdict": "not_a_problem", "by": "U123"}
+
+
 _BASES: dict[str, Callable[[], dict[str, Any]]] = {**MAKERS, "billing_adjustment": billing_adjustment,
-                                                   "gpu_mig": gpu_mig}
+                                                   "gpu_mig": gpu_mig, "feedback": feedback,
+                                                   "feedback_plain": feedback_plain}
 
 
 def _paths(ev: dict[str, Any]) -> list[str]:

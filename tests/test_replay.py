@@ -34,8 +34,15 @@ def stream_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return path
 
 
-def test_replay_exits_0_reports_bad_lines_with_numbers_and_writes_stdout(stream_file: Path) -> None:
-    p = _replay(str(stream_file))
+@pytest.fixture(scope="module")
+def replayed(stream_file: Path) -> subprocess.CompletedProcess[bytes]:
+    """``spendwatch replay FILE`` of the module's stream, to stdout (one run shared by the tests)."""
+    return _replay(str(stream_file))
+
+
+def test_replay_exits_0_reports_bad_lines_with_numbers_and_writes_stdout(
+        stream_file: Path, replayed: subprocess.CompletedProcess[bytes]) -> None:
+    p = replayed
     assert p.returncode == 0, p.stderr[-2000:]
     lines = stream_file.read_bytes().split(b"\n")
     bad_numbers = []
@@ -53,20 +60,21 @@ def test_replay_exits_0_reports_bad_lines_with_numbers_and_writes_stdout(stream_
     assert out and all(a["type"] == "anomaly" and a["state"] in ("open", "resolved") for a in out)
 
 
-def test_replay_out_file_equals_stdout_and_is_byte_identical_twice(stream_file: Path, tmp_path: Path) -> None:
+def test_replay_out_file_equals_stdout_and_is_byte_identical_twice(
+        stream_file: Path, tmp_path: Path, replayed: subprocess.CompletedProcess[bytes]) -> None:
     first, second = tmp_path / "a.jsonl", tmp_path / "b.jsonl"
     p1 = _replay(str(stream_file), "--out", str(first))
     p2 = _replay(str(stream_file), "--out", str(second))
     assert p1.returncode == p2.returncode == 0
     assert p1.stdout == b""  # everything went to --out
     assert first.read_bytes() == second.read_bytes()
-    assert first.read_bytes() == _replay(str(stream_file)).stdout
+    assert first.read_bytes() == replayed.stdout
 
 
-def test_replay_reads_stdin(stream_file: Path) -> None:
+def test_replay_reads_stdin(stream_file: Path, replayed: subprocess.CompletedProcess[bytes]) -> None:
     p = subprocess.run([*CLI, "replay", "-"], input=stream_file.read_bytes(), capture_output=True, timeout=180)
     assert p.returncode == 0
-    assert p.stdout == _replay(str(stream_file)).stdout
+    assert p.stdout == replayed.stdout
 
 
 @pytest.mark.parametrize("what", ["missing", "directory"])

@@ -36,5 +36,10 @@ class Notifier(abc.ABC):
         """How to name an owner in a message (a Slack mention where one can be made)."""
         return owner or "no owner"
 
+    def for_channel(self, channel: str) -> Notifier:
+        """The notifier that delivers to ``channel`` (itself; :class:`~alerting.notifiers.fanout.FanoutNotifier`
+        picks by the channel's ``webhook:`` / ``email:`` prefix)."""
+        return self
+
     def close(self) -> None:  # noqa: B027 - optional hook; most notifiers hold nothing to release
         """Release resources."""

@@ -22,11 +22,36 @@ Method (per model, per feature)
       of the last quiet window before it. Drift clears after ``clear_tests`` consecutive tests
       below ``clear_ratio`` x threshold (hysteresis, so a drift near the threshold does not
       flap into several anomalies).
+    - **Like hours with like hours**: each feature also keeps a *reference day*: the mean and
+      spread of every half hour of the day as first seen after the reset (48 x 3 numbers). Once
+      the window's half hour is a day old, a test elevated against the reference counts only if
+      it stays elevated with the time of day taken out (the window standardised by its half
+      hour of the reference day, the reference by its own mean and spread): a feature that
+      follows a 24-hour cycle (traffic mix, time of day, the predictions that follow them) moves
+      away from a reference taken at one hour, and comes back, every day, while a real shift
+      stays a shift at every hour. A drift is over when the time-of-day-adjusted window is back
+      like the reference (on the first day: when the window itself is).
+      On the first day no earlier time of day exists: a drift is confirmed then only after the
+      feature stood still for an hour (every test under the bar, their median below
+      ``start_ratio``) since its reference was built, i.e. a change point with a steady "before"
+      (a shift, a variance jump, a sentinel that starts to appear); a feature that has moved ever
+      since its reference (a daily cycle seen for the first time) waits for the reference day. A
+      drift that goes away by itself on the first day is not confirmed again before the reference
+      day can tell.
     - **PSI** over ten reference-quantile bins is reported as evidence (0.1 moderate, 0.25 large).
 
-State per feature: 2 KiB of reference, about 2 KiB of window, a short test history: a few KiB
-pickled (``bench/bench_drift.py`` measures it). Work per batch: one numpy append; per test: two
-sorts and searchsorted over ~1 000 points (tens of microseconds).
+One state per model, two detectors
+    ``retrain_needed`` and ``retrain_without_drift`` read the same :class:`ModelDrift` (the
+    Engine keeps one per model). Its reference rule serves both: a successful retrain after
+    confirmed drift rebuilds every feature's reference (the new model learnt the new
+    distribution); a retrain without drift keeps it and only starts a new judging period
+    (inputs did not change, and frequent needless retrains must not keep the tests blind while a
+    reference refills). :meth:`ModelDrift.retrained` applies it once per run and hands both
+    detectors the same verdict about the period before.
+
+State per feature: 2 KiB of reference, about 2 KiB of window, 1.2 KiB of reference day, a short
+test history: under 10 KiB pickled (``bench/bench_drift.py`` measures it). Work per batch: one
+numpy append; per test: two sorts and searchsorted over ~1 000 points (tens of microseconds).
 
 Defaults, and why
     ``reference_size = 2000``, ``window_size = 500``, ``test_every = 100``: at 50 values a minute
@@ -134,13 +159,14 @@ class FeatureDrift:
 
     __slots__ = ("ref_chunks", "ref_count", "ref", "ref_n", "win", "win_n", "since_test", "last_ts",
                  "tests", "elevated", "quiet", "drifting", "drift_start", "confirmed_at", "max_ratio",
-                 "n_tests", "last_d", "last_z", "last_ratio", "drifted_since_mark")
+                 "n_tests", "last_d", "last_z", "last_ratio", "drifted_since_mark", "slots", "slot_at",
+                 "cur_slot", "cycle_gated", "last_cycle_ratio", "self_cleared_at", "quiet_since", "steady")
 
     def __init__(self) -> None:
         self.reset()
 
     def reset(self) -> None:
-        """Forget everything: the next values build a new reference."""
+        """Forget the reference, window and tests: the next values build a new reference."""
         self.ref_chunks: list[np.ndarray] | None = []
         self.ref_count = 0
         self.ref: np.ndarray | None = None
@@ -161,6 +187,18 @@ class FeatureDrift:
         self.last_z = 0.0
         self.last_ratio = 0.0
         self.drifted_since_mark = False
+        self.cycle_gated = 0  # elevated tests explained by the daily cycle
+        self.last_cycle_ratio: float | None = None
+        self.self_cleared_at: float | None = None  # when a confirmed drift last went away by itself
+        # whether the feature has been steady (an hour of tests under the bar, most well under it) since
+        # the reference was built: a change point has a steady "before"; a daily cycle never stands still
+        self.quiet_since: float | None = None
+        self.steady = False
+        # the reference day: per half hour of the day, as first seen after the reset, the count,
+        # mean and sum of squared deviations of the values (Welford), to take the time of day out
+        self.slots = np.zeros((_SLOTS, 3), dtype=np.float64)
+        self.slot_at = [-1] * _SLOTS  # the epoch slot (half hours) of that first visit (-1: not yet)
+        self.cur_slot = -1  # the epoch slot being gathered
 
     def mark(self) -> None:
         """Start a new judging period (e.g. at a retrain) while keeping the reference."""
@@ -185,6 +223,8 @@ class FeatureDrift:
         self.last_ts = ts
         if values.size == 0:
             return None
+        self._gather_hour(values, ts, p)
+        self.cur_slot = int(ts // _SLOT_S)
         if self.ref is None:
             assert self.ref_chunks is not None
             need = p.reference_size - self.ref_count
@@ -213,13 +253,102 @@ class FeatureDrift:
         self.since_test = 0
         return self._test(ts, p)
 
+    def _gather_hour(self, values: np.ndarray, ts: float, p: DriftParams) -> None:
+        """Fold the batch into its half hour of the reference day, if that half hour is still on
+        its first visit since the reset."""
+        epoch_slot = int(ts // _SLOT_S)
+        slot = epoch_slot % _SLOTS
+        at = self.slot_at[slot]
+        if at < 0:
+            self.slot_at[slot] = at = epoch_slot
+        if at != epoch_slot:
+            return  # this half hour of the day is known already
+        row = self.slots[slot]
+        n, mean, m2 = row
+        bn = values.size
+        bmean = float(values.mean())
+        bm2 = float(((values - bmean) ** 2).sum())
+        tot = n + bn
+        delta = bmean - mean
+        row[0] = tot
+        row[1] = mean + delta * bn / tot
+        row[2] = m2 + bm2 + delta * delta * n * bn / tot
+
+    def _slot_stats(self, epoch_slot: int) -> tuple[float, float] | None:
+        """(mean, sd) of a half hour of the reference day, if it is a day old."""
+        slot = epoch_slot % _SLOTS
+        at = self.slot_at[slot]
+        if at < 0 or epoch_slot - at < _DAY_AGO_SLOTS:
+            return None
+        n, mean, m2 = self.slots[slot]
+        if n < 2:
+            return None
+        return float(mean), math.sqrt(m2 / (n - 1))
+
+    def _deseasonalised(self, window: np.ndarray, ts: float) -> np.ndarray | None:
+        """The window with the reference day's time of day taken out: its values less the mean and
+        over the spread of the reference day at that time (interpolated between the centres of the
+        two nearest half hours, so a cycle's slope within a half hour is taken out too), or None
+        while that time of the reference day is not a day old yet."""
+        pos = ts / _SLOT_S - 0.5  # in half hours, from the centre of slot 0
+        lo = math.floor(pos)
+        a, b = self._slot_stats(lo), self._slot_stats(lo + 1)
+        if a is None or b is None:
+            return None
+        w = pos - lo
+        mean = a[0] + w * (b[0] - a[0])
+        sd = a[1] + w * (b[1] - a[1])
+        return (window - mean) / sd if sd > 0 else window - mean
+
+    def _seasonal_ratio(self, batches: list[tuple[float, np.ndarray]], p: DriftParams) -> float | None:
+        """The window's KS score against the reference once both have the time of day taken out:
+        each batch of the window by the reference day at its own time, the reference by its own mean
+        and spread (it was taken in one stretch of the reference day). None while the reference day
+        does not cover the window's times a day ago (the first day)."""
+        assert self.ref is not None
+        parts = []
+        for ts, values in batches:
+            adj = self._deseasonalised(values, ts)
+            if adj is None:
+                return None
+            parts.append(adj)
+        window = np.concatenate(parts) if len(parts) > 1 else parts[0]
+        ref = self.ref
+        sd = float(ref.std())
+        ref_adj = (ref - float(ref.mean())) / sd if sd > 0 else ref - float(ref.mean())
+        d = ks_statistic(ref_adj, np.sort(window))
+        return d / max(ks_critical(p.alpha, self.ref_n, window.size), p.min_effect)
+
     def _test(self, ts: float, p: DriftParams) -> str | None:
         assert self.ref is not None
-        arrays = [a for _, a in self.win]
+        batches = list(self.win)
+        arrays = [a for _, a in batches]
         ratio, d, z = self._score(arrays, p)
         if ratio >= 1.0 and len(arrays) >= 3:  # leave out the most deviant batch: one batch cannot raise it
             worst = max(range(len(arrays)), key=lambda i: self._score([arrays[i]], p)[0])
-            ratio, d, z = self._score([a for i, a in enumerate(arrays) if i != worst], p)
+            batches = [b for i, b in enumerate(batches) if i != worst]
+            arrays = [a for _, a in batches]
+            ratio, d, z = self._score(arrays, p)
+        self.last_cycle_ratio = None
+        if ratio >= 1.0 and not self.drifting:
+            cyc = self._seasonal_ratio(batches, p)
+            self.last_cycle_ratio = cyc
+            if cyc is not None and cyc < 1.0:
+                self.cycle_gated += 1
+                ratio = min(ratio, 0.99)  # like the same hours of an earlier day: the daily cycle
+            elif cyc is None and self.self_cleared_at is not None and ts - self.self_cleared_at < _DAY_S:
+                # it drifted and came back by itself today, and no earlier day says whether that is
+                # the time of day: not again until one does
+                self.cycle_gated += 1
+                ratio = min(ratio, 0.99)
+        if ratio < 1.0:  # a run of tests under the bar; steady when, over an hour, most are well under it
+            if self.quiet_since is None:
+                self.quiet_since = ts
+            elif not self.steady and ts - self.quiet_since >= _STEADY_S:
+                recent = sorted(r for t, _, r in self.tests if t >= ts - _STEADY_S)
+                self.steady = len(recent) >= 5 and recent[len(recent) // 2] < p.start_ratio
+        else:
+            self.quiet_since = None
         self.last_d, self.last_z, self.last_ratio = d, z, ratio
         self.n_tests += 1
         self.max_ratio = max(self.max_ratio, ratio)
@@ -229,15 +358,29 @@ class FeatureDrift:
             self.tests.popleft()
         if not self.drifting:
             self.elevated = self.elevated + 1 if ratio >= 1.0 else 0
+            if self.elevated >= p.confirm_tests and self.last_cycle_ratio is None and not self.steady:
+                # the first day: nothing to compare the time of day with, and the feature has moved
+                # since its reference without ever standing still: a daily cycle as likely as a drift.
+                # Wait for the reference day (or a steady stretch followed by a change)
+                self.cycle_gated += 1
+                return None
             if self.elevated >= p.confirm_tests:
                 self.drifting, self.quiet, self.confirmed_at = True, 0, ts
                 self.drift_start = self._change_point(p)
                 self.drifted_since_mark = True
                 return "drift"
             return None
-        self.quiet = self.quiet + 1 if ratio < p.clear_ratio else 0
+        # back to normal? Against the same hours of the reference day where it has them (a
+        # cycle's trough can look like a reference taken at another hour), else the reference
+        cyc = self._seasonal_ratio(batches, p)
+        self.last_cycle_ratio = cyc
+        back = cyc if cyc is not None else ratio
+        self.quiet = self.quiet + 1 if back < p.clear_ratio else 0
         if self.quiet >= p.clear_tests:
             self.drifting, self.elevated, self.drift_start, self.confirmed_at = False, 0, None, None
+            # it came back by itself: maybe a daily cycle seen for the first time. Until the same
+            # hours of an earlier day can tell, it is not confirmed again
+            self.self_cleared_at = ts
             return "clear"
         return None
 
@@ -291,15 +434,28 @@ class FeatureDrift:
 
 
 class ModelDrift:
-    """Per-feature drift state of one model (bounded to ``max_features`` features)."""
+    """Per-feature drift state of one model (bounded to ``max_features`` features), shared by the
+    drift-aware detectors of that model."""
 
     def __init__(self) -> None:
         self.features: dict[str, FeatureDrift] = {}
         self.values_seen = 0
+        self.last_ts: float | None = None  # the latest batch taken (a batch not after it is skipped)
+        self.last_changes: dict[str, str] = {}
+        self.verdicts: dict[str, RetrainVerdict] = {}  # by run id, the latest few
 
     def reset(self) -> None:
         for f in self.features.values():
             f.reset()
+
+    def observe(self, values: dict[str, list[float]], ts: float, p: DriftParams) -> dict[str, str]:
+        """Feed one observation batch once (a second call for the same batch, from the other
+        detector of the model, or a re-delivered batch, changes nothing and returns ``{}``)."""
+        if self.last_ts is not None and ts <= self.last_ts:
+            return {}
+        self.last_ts = ts
+        self.last_changes = self.update(values, ts, p)
+        return self.last_changes
 
     def update(self, values: dict[str, list[float]], ts: float, p: DriftParams) -> dict[str, str]:
         """Feed one observation batch; returns ``{feature: "drift" | "clear"}`` for changes."""
@@ -317,6 +473,25 @@ class ModelDrift:
             if change is not None:
                 changes[name] = change
         return changes
+
+    def retrained(self, run_id: str) -> RetrainVerdict:
+        """A successful retrain: the verdict on the period since the previous one (what drifted,
+        whether the inputs were watched), then the reference rule (rebuild after drift, else a
+        new judging period). Once per run: a second call returns the same verdict."""
+        verdict = self.verdicts.get(run_id)
+        if verdict is not None:
+            return verdict
+        verdict = RetrainVerdict(drifted=self.drifted_since_mark(),
+                                 tests=max((f.n_tests for f in self.features.values()), default=0),
+                                 max_ratio=self.max_ratio())
+        if verdict.drifted:
+            self.reset()  # the new model learnt the new distribution
+        else:
+            self.mark()
+        self.verdicts[run_id] = verdict
+        while len(self.verdicts) > _VERDICTS_KEPT:
+            del self.verdicts[next(iter(self.verdicts))]
+        return verdict
 
     def mark(self) -> None:
         for f in self.features.values():
@@ -336,3 +511,21 @@ class ModelDrift:
     def max_ratio(self) -> float:
         """Largest test score (1 = threshold) since the reset or mark (0 when never tested)."""
         return max((f.max_ratio for f in self.features.values()), default=0.0)
+
+
+@dataclass(frozen=True)
+class RetrainVerdict:
+    """What the drift tests said about the period before one successful retrain."""
+
+    drifted: list[str]  # features whose drift was confirmed in it
+    tests: int  # most tests of one feature in it: whether the inputs were watched enough to say "no drift"
+    max_ratio: float  # largest test score in it (1 = threshold)
+
+
+_VERDICTS_KEPT = 8
+_DAY_S = 86400.0
+_STEADY_S = 3600.0  # a steady stretch this long makes a later change on the first day a change point
+_SLOTS = 48  # half hours of the reference day
+_SLOT_S = 1800.0
+_DAY_AGO_SLOTS = 40  # a half hour of the reference day counts once it is 20 hours old
+MODEL_DRIFT = "model_drift"  # the name of the shared per-model state (DetectorContext.state)

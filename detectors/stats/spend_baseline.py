@@ -1,41 +1,99 @@
-"""A small, robust, seasonal baseline for one spend series (used by :mod:`detectors.cost_spike`).
+"""A seasonal, robust baseline of one spend series at the series' own resolution.
 
 Model
-    Spend is multiplicative (weekends cost half, a peak hour costs 1.5x, growth is a rate), and
-    cloud spend noise is heavy-tailed, so the baseline works on ``log(spend)``::
+    Spend is multiplicative (weekends cost half, a peak hour costs 1.5x, growth is a rate) and
+    heavy-tailed, so the baseline works on ``log(spend)``::
 
-        log(expected) = level + hour_of_day[h] + day_of_week[d]
+        log(expected) = level + day[slot of the day] + week[slot of the week]
 
-    All three parts are exponentially weighted running estimates:
+    - ``day`` is the within-day shape at the period's own resolution (288 five-minute slots for
+      a 5-minute series, 96 for 15 minutes, 24 for hourly; none for daily or longer periods), so
+      a cron burst at :00 of every hour or a sine wave sampled every 5 minutes is learned exactly.
+    - ``week`` is what one weekday's hour differs from the day shape (hour of the week, 168
+      slots, for periods under a day; day of the week for daily periods): weekend lows,
+      Monday-morning ramps, a weekly roll-up. It is *used* only while it predicts better than
+      the day shape alone (both models' out-of-sample errors are tracked), so a series without
+      a weekly rhythm is not made noisier by 168 estimates of a few visits each.
+    - ``level`` follows slow legitimate growth.
+    - A *guard*: each week slot remembers the largest spend of its latest visit; a period is
+      never judged more unusual than what the same slot did last week, when that was itself
+      unusual (:meth:`SpendBaseline.guard_log`): a weekly roll-up or a Monday ramp pages once at
+      most, the first time, and never again.
 
-    - ``level`` follows slow legitimate growth (half-life ``level_halflife_s``, 3 days by
-      default: a +40 % ramp over a week lags by a few percent, a step does not get absorbed
-      within the hours it takes to flag it).
-    - ``hour_of_day`` (24 slots, used when the period is shorter than a day) and
-      ``day_of_week`` (7 slots, used when the period is shorter than a week) start as running
-      means (gain ``1/n`` on a slot's first visits, so one Saturday teaches the weekend) and
-      then become EWMAs (half-lives ``hod_halflife_days`` / ``dow_halflife_days``). They are
-      re-centred once a day so the level keeps meaning "the typical period".
-    - ``scale`` is a robust spread of the log residuals: an EWMA of the absolute residual (a
-      running mean over the first ones, so one early residual does not set it) times 1.2533
-      (mean absolute deviation -> sigma for a normal), floored at ``min_scale``. Residuals are
-      clipped at ``clip_k`` scales before they are learned, so one outlier moves nothing much
-      (Huber-style).
+    Each slot is a running mean over its first visits (gain ``1/n``, so one day teaches the day
+    shape) and then an exponentially weighted mean (half-lives in days or weeks). The shapes
+    are re-centred daily so the level keeps meaning "the typical period".
+
+Scale and tails
+    ``scale`` is a robust spread of the *out-of-sample* log residuals (each period is scored
+    before it is learned): an EWMA of clipped absolute residuals times 1.2533 (mean absolute
+    deviation -> sigma for a normal), floored at ``min_scale`` so a noiseless series cannot make
+    a 1 % wobble significant. Before residuals are known the scale is a wide prior (sigma 0.5 in
+    log) worth a few residuals. A day slot seen only a few times is wider by its own estimation
+    error (``sqrt(1 + 1/n)``). Heavy tails: peaks over a threshold (how often a standardised
+    residual exceeds 1.5 and by how much on average) extrapolate the upper tail as exponential;
+    :attr:`SpendBaseline.tail_factor` is how much further out that puts a one-in-300,000 residual
+    than the same extrapolation of a normal tail, and the detector scales its bar by it, so a
+    series whose ordinary hours reach 20x now and then (Pareto-like API spend) does not page for
+    20x.
+
+Why this is not built of river objects
+    river's estimators are scalars (``stats.EWMean``, ``stats.Quantile``); a profile of 288 slots
+    as 288 river objects costs ~60 KiB a series (goal: 4 KiB) and a Python call per slot, and
+    river's Rust-backed statistics can be saved only as opaque pickled bytes, not restored from
+    plain data (the worker's snapshots are data). The profiles are small float arrays; the
+    scalar pieces are EWMAs with river's update rule plus a ``1/n`` warm-up, which
+    ``stats.EWMean`` does not have.
 
 Scoring and learning are separate: :meth:`score` reads, :meth:`learn` writes, and the
-detector calls :meth:`learn` only for periods it did not flag. Zero-spend periods are never
-learned here (a stopped workload is absence, not a new level).
-
-State is ~35 floats and 31 one-byte counters: well under 1 KiB pickled.
+detector calls :meth:`learn` only for periods it did not flag.
 """
 
 from __future__ import annotations
 
 import math
+from array import array
+from typing import Any
 
 DAY = 86400.0
 WEEK = 7 * DAY
+HOUR = 3600.0
+MAX_DAY_SLOTS = 288  # five-minute resolution at most within a day
 _MAD_TO_SIGMA = 1.2533  # E|x| = sigma * sqrt(2/pi) for a normal
+TAIL_U = 1.5  # standardised residual above which the upper tail is measured
+_NORMAL_EXCEED_P = 0.0668  # P(z > 1.5) for a standard normal
+_NORMAL_MEAN_EXCESS = 0.48  # E[z - 1.5 | z > 1.5] for a standard normal
+_TAIL_PRIOR_N = 50  # the normal tail counts as this many periods of evidence
+_TAIL_HALFLIFE = 500  # periods
+_TAIL_CAP_Z = 8.0  # one period's excess counts at most this far
+_MAX_TAIL_FACTOR = 3.0
+_PRIOR_ABSDEV = 0.4  # before residuals are known: a wide spread (sigma 0.5 in log)
+_PRIOR_N = 4  # ... that counts as this many residuals
+_MONDAY_OFFSET = 3 * DAY  # 1970-01-01 was a Thursday
+
+
+MIN_LEVEL_HALFLIFE_PERIODS = 7
+MIN_SCALE_HALFLIFE_PERIODS = 30
+GUARD_K = 2.0  # last week's slot counts when it was this many scales above the model
+WIDE_CLIP_K = 6.0  # a slot's first visit, and the week profile, learn residuals up to this many scales
+
+
+def _clip(x: float, lim: float) -> float:
+    return lim if x > lim else -lim if x < -lim else x
+
+
+def slots(t: float) -> tuple[int, int]:
+    """(hour of day, day of week with Monday = 0) of an epoch time, in UTC."""
+    days = t // DAY
+    return int((t - days * DAY) // HOUR), int((days + 3) % 7)  # 1970-01-01 was a Thursday
+
+
+def _expected_max_normal(n: int) -> float:
+    """About E[max of n standard normals] (0 for one; Blom's approximation otherwise)."""
+    if n <= 1:
+        return 0.0
+    from statistics import NormalDist
+    return NormalDist().inv_cdf((n - 0.375) / (n + 0.25))
 
 
 def _gain(period_s: float, halflife_s: float) -> float:
@@ -43,139 +101,205 @@ def _gain(period_s: float, halflife_s: float) -> float:
     return 1.0 - 2.0 ** (-period_s / max(halflife_s, period_s))
 
 
-def slots(t: float) -> tuple[int, int]:
-    """(hour of day, day of week with Monday = 0) of an epoch time, in UTC."""
-    days = t // DAY
-    return int((t - days * DAY) // 3600.0), int((days + 3) % 7)  # 1970-01-01 was a Thursday
-
-
-class SeasonalBaseline:
-    """Level x hour-of-day x day-of-week baseline of log spend, with a robust scale.
+class SpendBaseline:
+    """Level x within-day x within-week baseline of log spend, with a robust, tail-aware scale.
 
     Parameters
     ----------
     period_s
-        The series' period (seconds). Decides which profiles are used: hour of day below a
-        day, day of week below a week.
-    level_halflife_s, hod_halflife_days, dow_halflife_days, scale_halflife_s
-        How fast each part forgets (see the module docstring).
+        The series' period (seconds). Decides the profiles: a within-day shape below a day, an
+        hour-of-week (below a day) or day-of-week (below a week) profile.
+    level_halflife_s
+        Half-life of the level (3 days: a +40 % ramp over a week lags by a few percent; a step
+        is not absorbed within the hours it takes to flag it).
+    day_halflife_days, week_halflife_weeks
+        Half-lives of the within-day and within-week profiles, in visits of a slot.
+    scale_halflife_s
+        Half-life of the robust scale.
     min_scale
-        Floor of the log-scale (0.05 = 5 %): a very smooth series does not make tiny moves
-        look significant.
+        Floor of the log scale (0.05 = 5 %).
     clip_k
-        Residuals beyond ``clip_k`` scales are clipped before they are learned.
+        Residuals beyond ``clip_k`` scales are clipped before they are learned (Huber-style).
+    z_open
+        The detector's open bar, in scales: the tail factor compares tails at its probability.
 
     Examples
     --------
-    >>> b = SeasonalBaseline(3600.0)
+    >>> b = SpendBaseline(3600.0)
     >>> for i in range(24 * 14):
-    ...     b.learn(i * 3600.0, math.log(100.0))
-    >>> round(math.exp(b.expected_log(24 * 14 * 3600.0)))
-    100
+    ...     b.learn(i * 3600.0, math.log(100.0 * (2.0 if i % 24 >= 12 else 1.0)))
+    >>> [round(math.exp(b.expected_log(t * 3600.0))) for t in (24 * 14 + 3, 24 * 14 + 15)]
+    [100, 200]
     >>> b.score(24 * 14 * 3600.0, 600.0)[1] > 10
     True
+
+    References
+    ----------
+    - C. C. Holt (1957) and P. R. Winters, "Forecasting sales by exponentially weighted moving
+      averages", *Management Science* 6 (1960): exponentially weighted level and seasonal factors.
+    - P. J. Huber, "Robust estimation of a location parameter", *Annals of Mathematical Statistics*
+      35 (1964): clipped residuals.
+    - J. Pickands, "Statistical inference using extreme order statistics", *Annals of Statistics*
+      3 (1975): peaks over a threshold, the tail factor.
     """
 
-    __slots__ = ("period_s", "use_hod", "use_dow", "level", "hod", "dow", "hod_n", "dow_n", "absdev", "a_scale",
-                 "scale_n", "n", "first_t", "last_recentre_day", "a_level", "a_hod", "a_dow", "min_scale", "clip_k",
-                 "first_day_visits")
+    __slots__ = ("period_s", "n_day", "day_w", "n_week", "week_w", "level", "day", "day_n", "week", "week_n",
+                 "absdev", "absdev_w", "scale_n", "n", "first_t", "last_recentre_day", "a_level", "a_day", "a_week",
+                 "a_scale", "min_scale", "clip_k", "week_last", "week_day", "max_noise", "tail_p", "tail_m",
+                 "tail_n", "z_open")
 
-    def __init__(self, period_s: float, level_halflife_s: float = 3 * DAY, hod_halflife_days: float = 7.0,
-                 dow_halflife_days: float = 14.0, scale_halflife_s: float = 3 * DAY, min_scale: float = 0.05,
-                 clip_k: float = 2.5) -> None:
+    def __init__(self, period_s: float, level_halflife_s: float = 3 * DAY, day_halflife_days: float = 7.0,
+                 week_halflife_weeks: float = 3.0, scale_halflife_s: float = 3 * DAY, min_scale: float = 0.05,
+                 clip_k: float = 2.5, z_open: float = 4.5) -> None:
         self.period_s = period_s
-        self.use_hod = period_s < DAY
-        self.use_dow = period_s < WEEK
+        if period_s < DAY:
+            self.n_day = min(MAX_DAY_SLOTS, max(1, round(DAY / period_s)))
+            self.n_week, self.week_w = 168, HOUR
+        elif period_s < WEEK:
+            self.n_day, self.n_week, self.week_w = 0, 7, DAY
+        else:
+            self.n_day, self.n_week, self.week_w = 0, 0, WEEK
+        self.day_w = DAY / self.n_day if self.n_day else DAY
         self.level = 0.0
-        self.hod = [0.0] * 24 if self.use_hod else []
-        self.dow = [0.0] * 7 if self.use_dow else []
-        self.hod_n = bytearray(24 if self.use_hod else 0)  # visits per slot, saturating at 255
-        self.dow_n = bytearray(7 if self.use_dow else 0)
-        self.absdev = 0.0  # EWMA of the absolute (clipped) log residual
-        self.a_scale = _gain(period_s, scale_halflife_s)
-        self.scale_n = 0  # residuals folded into absdev
-        self.n = 0  # periods learned
+        self.day = array("f", bytes(4 * self.n_day))
+        self.day_n = bytearray(self.n_day)  # visits per slot, saturating at 255
+        self.week = array("f", bytes(4 * self.n_week))
+        self.week_n = bytearray(self.n_week)
+        # the largest log spend of each week slot at its latest visit, and the day of that visit:
+        # a period is never more unusual than what the same slot did last week (a weekly roll-up,
+        # a Monday ramp, a Sunday batch: recurring, whatever the model makes of it)
+        self.week_last = array("f", bytes(4 * self.n_week))
+        self.week_day = array("H", bytes(2 * self.n_week))  # (days since epoch) % 65535 + 1; 0 = never
+        per_slot = max(1, round(self.week_w / period_s))
+        self.max_noise = _expected_max_normal(per_slot)
+        # EWMAs of the absolute out-of-sample residual without and with the week profile: the
+        # week profile is used where it predicts better (a weekly rhythm), not where it only adds
+        # the noise of its few visits
+        self.absdev = _PRIOR_ABSDEV
+        self.absdev_w = _PRIOR_ABSDEV * 1.001
+        self.scale_n = 0
+        # the upper tail, peaks over a threshold: how often a standardised residual exceeds
+        # TAIL_U and by how much on average (an exponential tail's scale); starts as a normal's
+        self.tail_p = _NORMAL_EXCEED_P
+        self.tail_m = _NORMAL_MEAN_EXCESS
+        self.tail_n = 0
+        self.z_open = z_open
+        self.n = 0
         self.first_t = 0.0
         self.last_recentre_day = 0
-        visits_per_day = max(1.0, 3600.0 / period_s)  # visits of one hour-of-day slot per day
-        self.a_level = _gain(period_s, level_halflife_s)
-        self.a_hod = 1.0 - 2.0 ** (-1.0 / (hod_halflife_days * visits_per_day))
-        self.a_dow = 1.0 - 2.0 ** (-1.0 / (dow_halflife_days * max(1.0, DAY / period_s)))
+        # half-lives in seconds, but never fewer periods than it takes to average noise out (a daily
+        # series' level over 3 days would follow its noise)
+        self.a_level = _gain(period_s, max(level_halflife_s, MIN_LEVEL_HALFLIFE_PERIODS * period_s))
+        visits_per_day = max(1.0, DAY / period_s / self.n_day) if self.n_day else 1.0
+        self.a_day = 1.0 - 2.0 ** (-1.0 / (day_halflife_days * visits_per_day))
+        week_visits = max(1.0, self.week_w / period_s)  # visits of a week slot per week
+        self.a_week = 1.0 - 2.0 ** (-1.0 / (week_halflife_weeks * week_visits))
+        self.a_scale = _gain(period_s, max(scale_halflife_s, MIN_SCALE_HALFLIFE_PERIODS * period_s))
         self.min_scale = min_scale
-        self.first_day_visits = min(255, max(1, round(DAY / period_s)))  # visits of a day slot in one day
         self.clip_k = clip_k
 
-    # ------------------------------------------------------------------ reading
+    # ------------------------------------------------------------------ slots
+    def _slots(self, t: float) -> tuple[int, int]:
+        d = int((t % DAY) // self.day_w) if self.n_day else -1
+        w = int(((t + _MONDAY_OFFSET) % WEEK) // self.week_w) if self.n_week else -1
+        return d, w
+
+    def _mu(self, d: int, w: int) -> float:
+        """log of the expected spend in day slot ``d`` and week slot ``w`` (the week profile only
+        where it has proven to predict better than the day shape alone)."""
+        mu = self.level
+        if d >= 0:
+            mu += self.day[d]
+        if w >= 0 and self.absdev_w < self.absdev:
+            mu += self.week[w]
+        return mu
+
+    # ---------------------------------------------------------------- reading
     def expected_log(self, t: float) -> float:
         """log of the expected (typical, i.e. median) spend of the period starting at ``t``."""
-        return self._mu(*slots(t))
-
-    def _mu(self, h: int, d: int) -> float:
-        """log of the expected spend in hour-of-day slot ``h`` and day-of-week slot ``d``."""
-        mu = self.level
-        if self.use_hod:
-            mu += self.hod[h]
-        if self.use_dow:
-            mu += self.dow[d]
-        return mu
+        return self._mu(*self._slots(t))
 
     @property
     def scale(self) -> float:
-        """Robust sigma of log spend around the baseline (>= ``min_scale``)."""
-        if self.scale_n == 0:
-            return max(self.min_scale, 0.5)  # nothing learned yet: assume a wide spread
-        return max(self.min_scale, self.absdev * _MAD_TO_SIGMA)
-
-    def score(self, t: float, spend: float, eps: float = 1e-3) -> tuple[float, float]:
-        """(expected spend, robust z of log spend) for a period starting at ``t``.
-
-        A profile slot never seen yet (the first Monday of a series born on a Wednesday) has no
-        estimate of its own: the z then also allows for the spread of the slots that are known.
-        """
-        h, d = slots(t)
-        mu = self._mu(h, d)
-        return math.exp(mu), (math.log(spend + eps) - mu) / self._scale_at(h, d)
+        """Robust sigma of log spend around the baseline (>= ``min_scale``); before any residual
+        is known, a wide prior that real residuals replace over the first days."""
+        return max(self.min_scale, min(self.absdev, self.absdev_w) * _MAD_TO_SIGMA)
 
     def scale_at(self, t: float) -> float:
-        """The scale of a period starting at ``t``, widened by how little its profile slots know.
-
-        A slot learned from ``k`` visits is itself uncertain by about ``scale / sqrt(k)`` (the
-        prediction interval of a mean); a slot not seen yet by the spread of those that are.
-        """
-        return self._scale_at(*slots(t))
-
-    def _scale_at(self, h: int, d: int) -> float:
+        """The scale of the period at ``t``, wider by how little its day slot knows."""
+        d, _ = self._slots(t)
         s = self.scale
-        var = s * s
-        kh = self.hod_n[h] if self.use_hod else 255
-        kd = self.dow_n[d] if self.use_dow else 255
-        if kh and kd:  # the usual case: both slots known
-            return s * math.sqrt(1.0 + 1.0 / kh + 1.0 / kd)
-        for prof, counts, i in ((self.hod, self.hod_n, h), (self.dow, self.dow_n, d)):
-            if not counts:
-                continue
-            k = counts[i]
-            if k:
-                var += s * s / k
-                continue
-            seen = [prof[j] for j, c in enumerate(counts) if c]
-            if len(seen) > 1:
-                m = sum(seen) / len(seen)
-                var += sum((v - m) ** 2 for v in seen) / (len(seen) - 1)
-        return math.sqrt(var)
+        if d >= 0:
+            k = self.day_n[d]
+            return s * math.sqrt(1.0 + 1.0 / k) if k else s * 2.0
+        return s
+
+    @property
+    def week_used(self) -> bool:
+        """Whether the week profile predicts better than the day shape alone (a weekly rhythm)."""
+        return self.absdev_w < self.absdev
+
+    @property
+    def tail_factor(self) -> float:
+        """How much further out the upper tail puts a one-in-a-million-ish residual than a
+        normal tail would (>= 1): an exponential (peaks-over-threshold) extrapolation of the
+        observed tail against the same extrapolation of a normal's."""
+        p_target = 0.5 * math.erfc(self.z_open / math.sqrt(2.0))
+        ref = TAIL_U + _NORMAL_MEAN_EXCESS * math.log(_NORMAL_EXCEED_P / p_target)
+        obs = TAIL_U + self.tail_m * math.log(max(self.tail_p, p_target * 1.01) / p_target)
+        return min(_MAX_TAIL_FACTOR, max(1.0, obs / ref))
+
+    def learn_tail(self, z: float) -> None:
+        """Fold one standardised residual into the upper-tail estimate."""
+        self.tail_n += 1
+        g = max(1.0 / _TAIL_HALFLIFE, 1.0 / (self.tail_n + _TAIL_PRIOR_N))
+        over = z > TAIL_U
+        self.tail_p += g * ((1.0 if over else 0.0) - self.tail_p)
+        if over:  # the mean excess learns from exceedances only, with the same evidence weight
+            gx = max(1.0 / (_TAIL_HALFLIFE * _NORMAL_EXCEED_P),
+                     1.0 / (self.tail_n * self.tail_p + _TAIL_PRIOR_N * _NORMAL_EXCEED_P))
+            self.tail_m += min(1.0, gx) * (min(z, _TAIL_CAP_Z) - TAIL_U - self.tail_m)
+
+    def guard_log(self, t: float) -> float:
+        """The expected log spend, or what the same week slot did at its last visit in an earlier
+        week if that was more: the reference a period must clear to be unusual."""
+        d, w = self._slots(t)
+        mu = self._mu(d, w)
+        if w >= 0 and self.week_day[w]:
+            age = (int(t // DAY) % 65535 + 1 - self.week_day[w]) % 65535
+            if 3 <= age <= 10:
+                # the slot's maximum over its periods, less what noise alone adds to a maximum of
+                # that many periods (a 5-minute series has 12 in an hour slot); only when that was
+                # itself unusual (a roll-up, a ramp), so plain noise last week dulls nothing
+                last = self.week_last[w] - self.scale * self.max_noise
+                if last > mu + GUARD_K * self.scale:
+                    return float(last)
+        return mu
+
+    def score(self, t: float, spend: float, eps: float = 1e-3) -> tuple[float, float]:
+        """(expected spend, robust z of log spend) of the period starting at ``t``, against the
+        guarded expectation (:meth:`guard_log`)."""
+        mu = self.guard_log(t)
+        return math.exp(mu), (math.log(spend + eps) - mu) / self.scale_at(t)
 
     def mature(self, t: float) -> bool:
-        """Whether the slots of ``t`` have learned enough (a full day of the weekday, two visits of
-        the hour) that the period's expectation is not itself still settling."""
-        h, d = slots(t)
-        return (not self.use_dow or self.dow_n[d] >= self.first_day_visits) and \
-            (not self.use_hod or self.hod_n[h] >= 2)
+        """Whether both slots of the period at ``t`` have been seen: its day slot (the day shape) and
+        its week slot (what this weekday's hour did before). Until then the period's expectation
+        is still settling and it is not judged as a trusted period."""
+        d, w = self._slots(t)
+        return (d < 0 or self.day_n[d] >= 1) and (w < 0 or self.week_n[w] >= 1)
 
     def span_s(self, t: float) -> float:
         """Seconds of history behind the baseline at time ``t``."""
         return t - self.first_t if self.n else 0.0
 
-    # ------------------------------------------------------------------ writing
+    def profile_factors(self, t: float) -> tuple[float, float]:
+        """(within-day factor, within-week factor) applied to the period at ``t``, for evidence."""
+        d, w = self._slots(t)
+        week = self.week[w] if w >= 0 and self.absdev_w < self.absdev else 0.0
+        return (math.exp(self.day[d]) if d >= 0 else 1.0, math.exp(week))
+
+    # ---------------------------------------------------------------- writing
     def learn(self, t: float, log_spend: float) -> None:
         """Fold one normal period (log of its spend) into the baseline."""
         if self.n == 0:
@@ -184,57 +308,66 @@ class SeasonalBaseline:
             self.last_recentre_day = int(t // DAY)
             self.n = 1
             return
-        h, d = slots(t)
-        e = log_spend - self.level
-        if self.use_hod:
-            e -= self.hod[h]
-        if self.use_dow:
-            e -= self.dow[d]
+        d, w = self._slots(t)
+        self._remember(t, w, log_spend)
+        base = self.level + (self.day[d] if d >= 0 else 0.0)
+        week = self.week[w] if w >= 0 else 0.0
+        e = log_spend - base - week  # the full model's residual: what every part learns from
         s = self.scale
-        lim = self.clip_k * s
-        e = lim if e > lim else -lim if e < -lim else e
-        # the spread: only once a slot has been seen (a first visit's residual is the profile itself)
-        seen_hod = not self.use_hod or self.hod_n[h] > 0
-        seen_dow = not self.use_dow or self.dow_n[d] > 0
-        if seen_hod and seen_dow:
+        lim, wide = self.clip_k * s, WIDE_CLIP_K * s
+        seen_d = d < 0 or self.day_n[d] > 0
+        if seen_d:  # the out-of-sample residuals of a period whose day slot has an estimate: the spread
             self.scale_n += 1
-            self.absdev += max(self.a_scale, 1.0 / self.scale_n) * (abs(e) - self.absdev)
-        # day of week first (24 visits a day: it learns a day's level quickly), but only once the
-        # hour's slot has been seen: a first visit's residual is the hour-of-day shape itself, and a
-        # series that starts mid-day would otherwise teach its first weekday half a day's shape
-        learn_hod = self.use_hod
-        if self.use_dow and not seen_hod and not self.dow_n[d]:
-            self.dow_n[d] = 1  # the first day is the reference the hour-of-day shape is taken against
-        elif self.use_dow and seen_hod:
-            k = self.dow_n[d]
-            g = max(self.a_dow, 1.0 / (k + 1))
-            self.dow[d] += g * e
-            e -= g * e
+            g = max(self.a_scale, 1.0 / (self.scale_n + _PRIOR_N))
+            e_day = log_spend - base
+            self.absdev += g * (min(abs(e_day), lim) - self.absdev)
+            self.absdev_w += g * (min(abs(e), lim) - self.absdev_w)
+            self.learn_tail((e if self.absdev_w < self.absdev else e_day) / self.scale_at(t))
+        if d >= 0:  # the day shape first: it learns within a day
+            k = self.day_n[d]
+            g = max(self.a_day, 1.0 / (k + 1))
+            step = g * _clip(e, wide if k == 0 else lim)  # a first visit is all the slot knows
+            self.day[d] += step
+            e -= step
             if k < 255:
-                self.dow_n[d] = k + 1
-            # during a day slot's first day the residual is that day's own level: the hour slots
-            # wait (they would otherwise take a share of, say, the first weekend as hour shape)
-            learn_hod = learn_hod and k >= self.first_day_visits
-        if learn_hod:
-            k = self.hod_n[h]
-            g = max(self.a_hod, 1.0 / (k + 1))
-            self.hod[h] += g * e
-            e -= g * e
+                self.day_n[d] = k + 1
+        if w >= 0 and seen_d:  # then what this weekday's slot adds to it (a weekly pattern is
+            k = self.week_n[w]  # large by nature: wide clipping)
+            g = max(self.a_week, 1.0 / (k + 1))
+            step = g * _clip(e, wide)
+            self.week[w] += step
+            e -= step
             if k < 255:
-                self.hod_n[h] = k + 1
-        self.level += self.a_level * e
+                self.week_n[w] = k + 1
+        self.level += self.a_level * _clip(e, lim)
         self.n += 1
         day = int(t // DAY)
         if day != self.last_recentre_day:
             self.last_recentre_day = day
             self._recentre()
 
+    def remember(self, t: float, log_spend: float) -> None:
+        """Keep a flagged period that came back in the week slot's memory only (:meth:`guard_log`):
+        if the same slot does it again next week, it is a weekly rhythm (a roll-up), not news.
+        Nothing else learns from it."""
+        self._remember(t, self._slots(t)[1], log_spend)
+
+    def _remember(self, t: float, w: int, log_spend: float) -> None:
+        if w < 0:
+            return
+        day = int(t // DAY) % 65535 + 1
+        if self.week_day[w] != day:
+            self.week_day[w] = day
+            self.week_last[w] = log_spend
+        elif log_spend > self.week_last[w]:
+            self.week_last[w] = log_spend
+
     def rebase(self, delta_log: float) -> None:
         """Move the level by ``delta_log`` (a persistent shift accepted as the new normal)."""
         self.level += delta_log
 
     def _recentre(self) -> None:
-        for prof, counts in ((self.hod, self.hod_n), (self.dow, self.dow_n)):
+        for prof, counts in ((self.day, self.day_n), (self.week, self.week_n)):
             seen = [i for i, c in enumerate(counts) if c]
             if not seen:
                 continue
@@ -243,7 +376,30 @@ class SeasonalBaseline:
                 prof[i] -= m
             self.level += m
 
-    def profile_factors(self, t: float) -> tuple[float, float]:
-        """(hour-of-day factor, day-of-week factor) applied to the period at ``t``, for evidence."""
-        h, d = slots(t)
-        return (math.exp(self.hod[h]) if self.use_hod else 1.0, math.exp(self.dow[d]) if self.use_dow else 1.0)
+    # ------------------------------------------------------------------ state
+    def to_state(self) -> dict[str, Any]:
+        """Everything learned, as plain data (settings are the constructor's, not the state's)."""
+        return {"period_s": self.period_s, "level": self.level, "n": self.n, "first_t": self.first_t,
+                "last_recentre_day": self.last_recentre_day, "day": self.day.tolist(), "day_n": list(self.day_n),
+                "week": self.week.tolist(), "week_n": list(self.week_n), "week_last": self.week_last.tolist(),
+                "week_day": self.week_day.tolist(), "absdev": self.absdev, "absdev_w": self.absdev_w,
+                "scale_n": self.scale_n, "tail_p": self.tail_p, "tail_m": self.tail_m, "tail_n": self.tail_n}
+
+    def load_state(self, state: dict[str, Any]) -> None:
+        """Take the learned values of :meth:`to_state` (from a baseline of the same period)."""
+        if state["period_s"] != self.period_s:
+            raise ValueError(f"baseline state is for period {state['period_s']} s, not {self.period_s} s")
+        for name in ("day", "week", "week_last"):
+            values = state[name]
+            if len(values) != len(getattr(self, name)):
+                raise ValueError(f"baseline state: {name} has {len(values)} slots")
+            setattr(self, name, array("f", values))
+        self.week_day = array("H", state["week_day"])
+        self.day_n, self.week_n = bytearray(state["day_n"]), bytearray(state["week_n"])
+        if len(self.week_day) != self.n_week or len(self.day_n) != self.n_day or len(self.week_n) != self.n_week:
+            raise ValueError("baseline state: slot counts do not match its period")
+        self.level, self.n, self.first_t = float(state["level"]), int(state["n"]), float(state["first_t"])
+        self.last_recentre_day = int(state["last_recentre_day"])
+        self.absdev, self.absdev_w = float(state["absdev"]), float(state["absdev_w"])
+        self.scale_n = int(state["scale_n"])
+        self.tail_p, self.tail_m, self.tail_n = float(state["tail_p"]), float(state["tail_m"]), int(state["tail_n"])

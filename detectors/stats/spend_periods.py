@@ -57,11 +57,10 @@ class SpendPeriod:
     deadline
         Event time at which the period closes (moved later while rows keep coming).
     alert_usd
-        Spend above which the period would about alert: the detector then asks to be ticked,
-        so the period is closed on time rather than at the next row.
+        Running sum at which the period opens an anomaly before it is judged (inf: it cannot).
     """
 
-    __slots__ = ("start", "total", "deadline", "alert_usd", "rows", "by_contrib", "by_model")
+    __slots__ = ("start", "total", "deadline", "alert_usd", "rows", "by_contrib", "by_model", "max_delay")
 
     def __init__(self, start: float, deadline: float, alert_usd: float) -> None:
         self.start = start
@@ -71,6 +70,7 @@ class SpendPeriod:
         self.rows: set[tuple[Any, ...]] = set()
         self.by_contrib: dict[Contributor, float] = {}
         self.by_model: dict[str, list[float]] = {}  # model -> [token usd, tokens]
+        self.max_delay = 0.0  # latest arrival of a row after the period's end (event time)
 
     def add(self, event: dict[str, Any]) -> bool:
         """Sum one ``billing_delta`` row into the period; False (and nothing summed) when the

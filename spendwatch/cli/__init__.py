@@ -14,7 +14,20 @@ import sys
 from types import ModuleType
 
 from spendwatch import __version__
-from spendwatch.cli import alerter, anomalies, broker, collect, demo, emit, replay, simulate, worker
+from spendwatch.cli import (
+    alerter,
+    anomalies,
+    broker,
+    collect,
+    demo,
+    emit,
+    produce,
+    replay,
+    serve,
+    silence,
+    simulate,
+    worker,
+)
 from spendwatch.errors import SpendwatchError
 
 # Sub-command modules, in the order `--help` lists them; each has ``register(subparsers)``.
@@ -26,8 +39,11 @@ COMMANDS: dict[str, ModuleType] = {
     "collect": collect,
     "emit": emit,
     "simulate": simulate,
+    "produce": produce,
     "anomalies": anomalies,
     "alerter": alerter,
+    "serve": serve,
+    "silence": silence,
 }
 COMMAND_MODULES = list(COMMANDS)
 

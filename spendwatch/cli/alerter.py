@@ -6,6 +6,7 @@ The driver is :func:`streams.alerter.run_alerter`.
 from __future__ import annotations
 
 import argparse
+import os
 from typing import Any
 
 from spendwatch.config import load_settings
@@ -32,9 +33,11 @@ def register(sub: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from alerting.environment import alert_environment
     from streams.alerter import AlerterOptions, run_alerter
 
     options = AlerterOptions(db=args.db, group_id=args.group_id, metrics_port=args.metrics_port,
                              metrics_addr=args.metrics_addr, flush_interval_s=args.flush_interval,
-                             session_timeout_ms=args.session_timeout_ms, exit_when_idle_s=args.exit_when_idle)
+                             session_timeout_ms=args.session_timeout_ms, exit_when_idle_s=args.exit_when_idle,
+                             alert_environment=alert_environment(os.environ))
     return run_alerter(load_settings(args.config), options)

@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import argparse
 import math
+import os
 import sys
 import time
 from collections.abc import Iterable
 from typing import Any
 
+from alerting.environment import alert_environment
 from collectors.simulate import HOUR
 from detectors.registry import default_detector_classes
 from spendwatch.config import load_settings
@@ -43,6 +45,10 @@ def register(sub: Any) -> None:
     p.add_argument("--history", action=argparse.BooleanOptionalAction, default=True,
                    help="record the anomalies in the history store (default: on)")
     p.add_argument("--db", metavar="URL", help="history store URL (default: SPENDWATCH_DB or the local SQLite file)")
+    p.add_argument("--serve", action="store_true",
+                   help="then keep the dashboard and API up (until Ctrl-C) over the demo's history")
+    p.add_argument("--host", default="127.0.0.1", help="with --serve: address to listen on (default: 127.0.0.1)")
+    p.add_argument("--port", type=int, default=8080, help="with --serve: port (default: 8080; 0 = a free one)")
     p.add_argument("--kafka", action="store_true",
                    help="run the events through a Kafka broker and the stream worker instead of in-process "
                         "(a local Tansu broker unless SPENDWATCH_KAFKA is set)")
@@ -118,11 +124,38 @@ class _Printer:
         self.p(f"Recorded {count} anomaly events in the history store. Query them with:\n"
                f"  spendwatch anomalies --since 30d\n")
 
+    def dashboard(self, serving: str | None, db: str | None) -> None:
+        if serving:
+            self.p(f"\nDashboard: {serving}  (the API at {serving}docs; Ctrl-C stops it)\n")
+        else:
+            where = f" --db {db}" if db else ""
+            self.p(f"\nSee them as pictures: run\n  .venv/bin/spendwatch serve{where}\nand open "
+                   f"http://127.0.0.1:8080/ (or run: spendwatch demo --serve)\n")
+        sys.stdout.flush()
+
 
 def run(args: argparse.Namespace) -> int:
     options = DemoOptions(hours=args.hours, gpus=args.gpus, seed=args.seed, start=args.start, alerts=args.alerts,
-                          max_alerts=args.max_alerts, history=args.history, db=args.db, kafka=args.kafka)
-    return run_demo(load_settings(args.config), options, _Printer())
+                          max_alerts=args.max_alerts, history=args.history, db=args.db, kafka=args.kafka,
+                          alert_environment=alert_environment(os.environ))
+    printer = _Printer()
+    settings = load_settings(args.config)
+    code = run_demo(settings, options, printer)
+    if code or not args.history:
+        return code
+    if not args.serve:
+        printer.dashboard(None, args.db)
+        return code
+    from api.server import bind, build, run_forever, serve_environment, url_of
+
+    served = build(settings, args.db, serve_environment(os.environ))
+    try:
+        sock = bind(args.host, args.port)
+        printer.dashboard(url_of(sock), args.db)
+        run_forever(served.app, sock)
+    finally:
+        served.close()
+    return 0
 
 
 def _print_anomalies(p: Any, anomalies: list[dict[str, Any]], title: str, now: float) -> None:

@@ -56,7 +56,7 @@ def _workload(args: argparse.Namespace) -> dict[str, Any]:
 
 def run(args: argparse.Namespace) -> int:
     from collectors.publisher import StdoutTransport
-    from spendwatch.client import SpendwatchClient
+    from collectors.sdk import SpendwatchClient
 
     transport = StdoutTransport() if args.stdout else None
     client = SpendwatchClient(transport=transport)

@@ -80,6 +80,7 @@ class AnomalyQuery:
     sort: str = "started"
     descending: bool = True
     limit: int | None = None
+    offset: int = 0
 
     def __post_init__(self) -> None:
         if self.sort not in SORT_KEYS:

@@ -14,6 +14,11 @@ Tables (all prefixed ``sw_`` so they sit beside other applications' tables):
   fingerprint of its content, for ``anomalies show`` and the by-day summary.
 - ``sw_set_aside``: anomaly events that could not be stored (a field of the wrong type or too
   long), with the reason, so one bad event never blocks the ones after it and is not lost either.
+- ``sw_silences``: silences (matchers, start, end, creator); see :mod:`spendwatch.history.silences`.
+- ``sw_anomaly_feedback``: what people said about an anomaly (acknowledged, snoozed, not a problem),
+  every action kept; see :mod:`spendwatch.history.feedback`.
+- ``sw_spend_hourly``: spend per hour, team and workload from the billing deltas a driver saw, for
+  the dashboard's spend plots; see :mod:`spendwatch.history.spend`.
 - ``sw_alert_*``: the notification log of :mod:`alerting` (messages, their members, the outbox of
   Slack calls not yet done, and the e-mail → Slack user cache). Kept in the same database so a
   restart of the worker or alerter sees exactly what was posted.
@@ -169,6 +174,48 @@ _ALERT_INDEXES = [
 ]
 
 
+# --- silences, feedback, spend (the HTTP API and dashboard) ---------------------------------
+
+silences = sa.Table(
+    "sw_silences", metadata,
+    sa.Column("id", sa.String(64), primary_key=True),
+    sa.Column("matchers", sa.Text, nullable=False),           # JSON list of {name, op, value}
+    sa.Column("starts_at", sa.Float, nullable=False),
+    sa.Column("ends_at", sa.Float, nullable=False),
+    sa.Column("created_by", sa.String(512), nullable=False),
+    sa.Column("comment", sa.Text, nullable=False),
+    sa.Column("created_at", sa.Float, nullable=False),
+    sa.Column("updated_at", sa.Float, nullable=False),
+)
+
+anomaly_feedback = sa.Table(
+    "sw_anomaly_feedback", metadata,
+    sa.Column("seq", _SEQ, primary_key=True, autoincrement=True),
+    sa.Column("anomaly_id", sa.String(512), nullable=False),
+    sa.Column("verdict", sa.String(32), nullable=False),      # acknowledged | snoozed | not_a_problem
+    sa.Column("by", sa.String(512), nullable=False),
+    sa.Column("reason", sa.Text),
+    sa.Column("until", sa.Float),                            # snoozed: until when (epoch s)
+    sa.Column("ts", sa.Float, nullable=False),               # when it was said (wall clock)
+    sa.Column("source", sa.String(32), nullable=False),      # slack | api | cli
+    sa.Column("event", sa.Text, nullable=False),             # the contract's feedback event, JSON
+)
+
+spend_hourly = sa.Table(
+    "sw_spend_hourly", metadata,
+    sa.Column("hour", sa.Float, primary_key=True, autoincrement=False),   # epoch s of the UTC hour
+    sa.Column("team", sa.String(512), primary_key=True),                  # '' = no team
+    sa.Column("workload_id", sa.String(512), primary_key=True),
+    sa.Column("cost_usd", sa.Float, nullable=False),
+    sa.Column("updated_at", sa.Float, nullable=False),
+)
+
+_API_INDEXES = [
+    sa.Index("ix_sw_silences_ends", silences.c.ends_at),
+    sa.Index("ix_sw_anomaly_feedback_anomaly", anomaly_feedback.c.anomaly_id, anomaly_feedback.c.seq),
+]
+
+
 def _m1_history(conn: Connection) -> None:
     for table in (anomalies, anomaly_events):
         table.create(conn, checkfirst=True)
@@ -183,14 +230,22 @@ def _m2_notification_log(conn: Connection) -> None:
         index.create(conn, checkfirst=True)
 
 
-def _m3_set_aside(conn: Connection) -> None:
+def _m3_silences_feedback_spend(conn: Connection) -> None:
+    for table in (silences, anomaly_feedback, spend_hourly):
+        table.create(conn, checkfirst=True)
+    for index in _API_INDEXES:
+        index.create(conn, checkfirst=True)
+
+
+def _m4_set_aside(conn: Connection) -> None:
     set_aside.create(conn, checkfirst=True)
 
 
 MIGRATIONS: list[tuple[int, str, Callable[[Connection], None]]] = [
     (1, "history: anomalies and anomaly events", _m1_history),
     (2, "alerting: notification log", _m2_notification_log),
-    (3, "history: anomaly events set aside", _m3_set_aside),
+    (3, "api: silences, feedback, hourly spend", _m3_silences_feedback_spend),
+    (4, "history: anomaly events set aside", _m4_set_aside),
 ]
 LATEST_VERSION = MIGRATIONS[-1][0]
 

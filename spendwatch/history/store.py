@@ -33,8 +33,11 @@ from sqlalchemy.engine import Connection
 from spendwatch.contract import ANOMALY
 from spendwatch.errors import BadEvent, ExternalError
 from spendwatch.history import schema
+from spendwatch.history.feedback import FeedbackLog
 from spendwatch.history.query import AnomalyQuery, summarize, where_clauses
 from spendwatch.history.schema import clean_text
+from spendwatch.history.silences import Silences
+from spendwatch.history.spend import SpendLedger
 
 log = logging.getLogger(__name__)
 
@@ -304,8 +307,50 @@ class HistoryStore:
         stmt = stmt.order_by(column.desc() if q.descending else column.asc(), t.c.id)
         if q.limit:
             stmt = stmt.limit(q.limit)
+        if q.offset:
+            stmt = stmt.offset(q.offset)
         with self.engine.connect() as conn:
             return [row_to_anomaly(dict(r._mapping)) for r in conn.execute(stmt)]
+
+    def count(self, q: AnomalyQuery | None = None) -> int:
+        """How many anomalies match ``q`` (its sort, limit and offset do not matter)."""
+        q = q or AnomalyQuery()
+        t = schema.anomalies
+        with self.engine.connect() as conn:
+            return int(conn.execute(sa.select(sa.func.count()).select_from(t).where(*where_clauses(q))).scalar() or 0)
+
+    def history(self, q: AnomalyQuery | None = None) -> list[dict[str, Any]]:
+        """(anomaly_id, ts, waste_usd, team, kind, owner, started_at) of every event of the anomalies
+        matching ``q``, by anomaly and time: what the waste-over-time series are drawn from."""
+        q = q or AnomalyQuery()
+        t, e = schema.anomalies, schema.anomaly_events
+        stmt = (sa.select(e.c.anomaly_id, e.c.ts, e.c.waste_usd, t.c.team, t.c.kind, t.c.owner, t.c.started_at)
+                .join(t, t.c.id == e.c.anomaly_id).where(*where_clauses(q)).order_by(e.c.anomaly_id, e.c.ts, e.c.seq))
+        with self.engine.connect() as conn:
+            return [dict(r._mapping) for r in conn.execute(stmt)]
+
+    @property
+    def silences(self) -> Silences:
+        """The silences kept in this database."""
+        return Silences(self.engine)
+
+    @property
+    def feedback(self) -> FeedbackLog:
+        """What people said about anomalies (acknowledged, snoozed, not a problem)."""
+        return FeedbackLog(self.engine)
+
+    @property
+    def spend(self) -> SpendLedger:
+        """Hourly spend by team and workload, for the dashboard."""
+        return SpendLedger(self.engine)
+
+    def ping(self) -> None:
+        """Raise :class:`ExternalError` when the database does not answer."""
+        try:
+            with self.engine.connect() as conn:
+                conn.execute(sa.text("SELECT 1"))
+        except sa.exc.SQLAlchemyError as exc:
+            raise ExternalError(f"history store {self.safe_url}: {type(exc).__name__}") from None
 
     def get(self, anomaly_id: str) -> dict[str, Any] | None:
         """One anomaly by id, or by a unique id prefix; None when there is none."""

@@ -4,15 +4,19 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import TOKEN, FakeSlack
+import sqlalchemy as sa
 
+from alerting.environment import AlertEnvironment, alert_environment
 from alerting.notifiers.slack import SlackNotifier
 from alerting.pipeline import AlertPipeline, build_alert_pipeline
 from spendwatch.config import Settings
+from spendwatch.history import schema
+from tests.fake_slack import TOKEN, FakeSlack
 
 T0 = 1_774_384_000.0
 
@@ -29,21 +33,19 @@ def anomaly(aid: str = "idle_gpu-a", state: str = "open", ts: float = T0 + 600, 
             "evidence": {"node": node, "mean_activity_pct": 0.0, "idle_hours": 1.5}}
 
 
-def slack_pipeline(fake: FakeSlack, monkeypatch: pytest.MonkeyPatch, **alerting: Any) -> AlertPipeline:
-    monkeypatch.setenv("SPENDWATCH_SLACK_TOKEN", TOKEN)
-    monkeypatch.setenv("SPENDWATCH_SLACK_BASE_URL", fake.base_url)
+def slack_pipeline(fake: FakeSlack, **alerting: Any) -> AlertPipeline:
     cfg = {"min_post_interval_s": 0.0, "slack_backoff_s": 0.05, "slack_max_retries": 2, **alerting}
     cfg.setdefault("route", {"channel": "#gpu-waste", "group_wait_s": 30})
-    return build_alert_pipeline(Settings({"alerting": cfg}))
+    env = AlertEnvironment(slack_token=TOKEN, slack_base_url=fake.base_url)
+    return build_alert_pipeline(Settings({"alerting": cfg}), environment=env)
 
 
 def text_of(payload: dict[str, Any]) -> str:
     return json.dumps(payload.get("blocks") or [], ensure_ascii=False) + payload.get("text", "")
 
 
-def test_one_message_per_anomaly_with_thread_updates_and_resolve(fake_slack: FakeSlack,
-                                                                monkeypatch: pytest.MonkeyPatch) -> None:
-    p = slack_pipeline(fake_slack, monkeypatch)
+def test_one_message_per_anomaly_with_thread_updates_and_resolve(fake_slack: FakeSlack) -> None:
+    p = slack_pipeline(fake_slack)
     assert isinstance(p.notifier, SlackNotifier)
     p.handle(anomaly(waste=1.0))
     p.flush(now=T0 + 600 + 10)
@@ -81,8 +83,8 @@ def test_one_message_per_anomaly_with_thread_updates_and_resolve(fake_slack: Fak
     p.close()
 
 
-def test_message_ts_is_stored_with_the_anomaly(fake_slack: FakeSlack, monkeypatch: pytest.MonkeyPatch) -> None:
-    p = slack_pipeline(fake_slack, monkeypatch)
+def test_message_ts_is_stored_with_the_anomaly(fake_slack: FakeSlack) -> None:
+    p = slack_pipeline(fake_slack)
     assert p.store is not None
     p.store.record(anomaly())  # ... the worker / alerter records it; the pipeline adds the message
     p.handle(anomaly())
@@ -93,9 +95,8 @@ def test_message_ts_is_stored_with_the_anomaly(fake_slack: FakeSlack, monkeypatc
     p.close()
 
 
-def test_slack_user_id_owner_is_mentioned_without_lookup(fake_slack: FakeSlack,
-                                                         monkeypatch: pytest.MonkeyPatch) -> None:
-    p = slack_pipeline(fake_slack, monkeypatch)
+def test_slack_user_id_owner_is_mentioned_without_lookup(fake_slack: FakeSlack) -> None:
+    p = slack_pipeline(fake_slack)
     p.handle(anomaly(owner="U0XYZ1234"))
     p.handle(anomaly("idle_gpu-b", owner="nobody@corp.example", team="speech"))
     p.flush(now=T0 + 700)
@@ -106,9 +107,8 @@ def test_slack_user_id_owner_is_mentioned_without_lookup(fake_slack: FakeSlack,
     p.close()
 
 
-def test_429_and_5xx_lose_nothing_and_duplicate_nothing(fake_slack: FakeSlack,
-                                                        monkeypatch: pytest.MonkeyPatch) -> None:
-    p = slack_pipeline(fake_slack, monkeypatch, retry_base_s=5.0)
+def test_429_and_5xx_lose_nothing_and_duplicate_nothing(fake_slack: FakeSlack) -> None:
+    p = slack_pipeline(fake_slack, retry_base_s=5.0)
     # slack-sdk's handlers absorb one 429 (waits Retry-After) and a 503 ...
     fake_slack.faults["chat.postMessage"] = [429, 503]
     for i in range(2):
@@ -137,14 +137,14 @@ def test_429_and_5xx_lose_nothing_and_duplicate_nothing(fake_slack: FakeSlack,
     p.close()
 
 
-@pytest.mark.parametrize("db", ["sqlite", "postgres"])
+@pytest.mark.parametrize("db", ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
 def test_restart_never_posts_twice_and_never_forgets_to_resolve(fake_slack: FakeSlack, tmp_path: Path, db: str,
                                                                  monkeypatch: pytest.MonkeyPatch,
                                                                  request: pytest.FixtureRequest) -> None:
     if db == "postgres":  # the notification log in PostgreSQL, as in production
         monkeypatch.setenv("SPENDWATCH_DB", request.getfixturevalue("pg_schema_url"))
     events = [anomaly(), anomaly(ts=T0 + 4000, waste=9.0)]
-    p1 = slack_pipeline(fake_slack, monkeypatch)
+    p1 = slack_pipeline(fake_slack)
     for e in events:
         p1.handle(e)
     p1.flush(now=T0 + 4100)
@@ -157,7 +157,7 @@ def test_restart_never_posts_twice_and_never_forgets_to_resolve(fake_slack: Fake
     p1.close()
     del p1
 
-    p2 = slack_pipeline(fake_slack, monkeypatch)  # same database: the notification log survives
+    p2 = slack_pipeline(fake_slack)  # same database: the notification log survives
     for e in events:  # Kafka redelivers what came before the last commit
         p2.handle(e)
     p2.flush(now=T0 + 5000 + 400)
@@ -173,8 +173,8 @@ def test_restart_never_posts_twice_and_never_forgets_to_resolve(fake_slack: Fake
     p2.close()
 
 
-def test_a_storm_is_one_message_with_a_list(fake_slack: FakeSlack, monkeypatch: pytest.MonkeyPatch) -> None:
-    p = slack_pipeline(fake_slack, monkeypatch)
+def test_a_storm_is_one_message_with_a_list(fake_slack: FakeSlack) -> None:
+    p = slack_pipeline(fake_slack)
     for i in range(40):  # 40 idle GPUs on one node of one team, detected within seconds
         p.handle(anomaly(f"idle_gpu-{i:02d}", ts=T0 + 600 + i * 0.5, resource=f"GPU-{i:02d}", owner="bo@corp.example"))
     p.flush(now=T0 + 700)
@@ -195,8 +195,8 @@ def test_a_storm_is_one_message_with_a_list(fake_slack: FakeSlack, monkeypatch: 
     p.close()
 
 
-def test_two_at_once_are_two_messages_not_a_list(fake_slack: FakeSlack, monkeypatch: pytest.MonkeyPatch) -> None:
-    p = slack_pipeline(fake_slack, monkeypatch)
+def test_two_at_once_are_two_messages_not_a_list(fake_slack: FakeSlack) -> None:
+    p = slack_pipeline(fake_slack)
     p.handle(anomaly("idle_gpu-a"))
     p.handle(anomaly("idle_gpu-b", ts=T0 + 601))
     p.flush(now=T0 + 700)
@@ -204,8 +204,8 @@ def test_two_at_once_are_two_messages_not_a_list(fake_slack: FakeSlack, monkeypa
     p.close()
 
 
-def test_at_most_one_post_per_second_per_channel(fake_slack: FakeSlack, monkeypatch: pytest.MonkeyPatch) -> None:
-    p = slack_pipeline(fake_slack, monkeypatch, min_post_interval_s=1.0,
+def test_at_most_one_post_per_second_per_channel(fake_slack: FakeSlack) -> None:
+    p = slack_pipeline(fake_slack, min_post_interval_s=1.0,
                        route={"channel": "#a", "routes": [{"match": {"team": "other"}, "channel": "#b"}]})
     p.handle(anomaly("x1", team="t1"))
     p.handle(anomaly("x2", team="t2"))
@@ -219,10 +219,10 @@ def test_at_most_one_post_per_second_per_channel(fake_slack: FakeSlack, monkeypa
     p.close()
 
 
-def test_the_token_is_never_logged(fake_slack: FakeSlack, monkeypatch: pytest.MonkeyPatch,
-                                   caplog: pytest.LogCaptureFixture, capsys: pytest.CaptureFixture[str]) -> None:
+def test_the_token_is_never_logged(fake_slack: FakeSlack, caplog: pytest.LogCaptureFixture,
+                                   capsys: pytest.CaptureFixture[str]) -> None:
     caplog.set_level(logging.DEBUG)
-    p = slack_pipeline(fake_slack, monkeypatch)
+    p = slack_pipeline(fake_slack)
     fake_slack.faults["chat.postMessage"] = [500] * 3
     p.handle(anomaly())
     p.flush(now=T0 + 700)
@@ -232,12 +232,47 @@ def test_the_token_is_never_logged(fake_slack: FakeSlack, monkeypatch: pytest.Mo
     p.close()
 
 
-def test_token_from_a_file(fake_slack: FakeSlack, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_token_from_a_file(fake_slack: FakeSlack, tmp_path: Path) -> None:
     (tmp_path / "token").write_text(TOKEN + "\n")
-    monkeypatch.setenv("SPENDWATCH_SLACK_TOKEN_FILE", str(tmp_path / "token"))
-    monkeypatch.setenv("SPENDWATCH_SLACK_BASE_URL", fake_slack.base_url)
-    p = build_alert_pipeline(Settings({"alerting": {"min_post_interval_s": 0.0}}))
+    env = alert_environment({"SPENDWATCH_SLACK_TOKEN_FILE": str(tmp_path / "token"),
+                             "SPENDWATCH_SLACK_BASE_URL": fake_slack.base_url})
+    p = build_alert_pipeline(Settings({"alerting": {"min_post_interval_s": 0.0}}), environment=env)
     p.handle(anomaly())
     p.flush(now=T0 + 700)
     assert len(fake_slack.roots()) == 1
+    p.close()
+
+
+def test_the_pipeline_never_reads_the_environment(fake_slack: FakeSlack, monkeypatch: pytest.MonkeyPatch,
+                                                  capsys: pytest.CaptureFixture[str]) -> None:
+    # a token in the environment reaches Slack only through the command line's AlertEnvironment
+    monkeypatch.setenv("SPENDWATCH_SLACK_TOKEN", TOKEN)
+    monkeypatch.setenv("SPENDWATCH_SLACK_BASE_URL", fake_slack.base_url)
+    p = build_alert_pipeline(Settings({"alerting": {"route": {"channel": "#gpu-waste", "group_wait_s": 30}}}))
+    p.handle(anomaly())
+    p.flush(now=T0 + 700)
+    assert fake_slack.calls == [] and "ALERT" in capsys.readouterr().out  # the console, not Slack
+    p.close()
+    p = build_alert_pipeline(Settings({"alerting": {"min_post_interval_s": 0.0}}),
+                             environment=alert_environment(os.environ))
+    p.handle(anomaly())
+    p.flush(now=T0 + 700)
+    assert len(fake_slack.roots()) == 1
+    p.close()
+
+
+def test_flush_without_a_time_uses_the_injected_clock(fake_slack: FakeSlack) -> None:
+    clock = [T0 + 600.0]
+    env = AlertEnvironment(slack_token=TOKEN, slack_base_url=fake_slack.base_url)
+    p = build_alert_pipeline(Settings({"alerting": {"min_post_interval_s": 0.0, "route": {
+        "channel": "#gpu-waste", "group_wait_s": 30}}}), environment=env, now=lambda: clock[0])
+    p.handle(anomaly())
+    p.flush()
+    assert fake_slack.calls == []  # at T0 + 600 the group is still collecting
+    clock[0] = T0 + 631
+    p.flush()
+    assert len(fake_slack.roots()) == 1
+    with p.nflog.engine.connect() as conn:  # the notification log stamps its rows with the same clock
+        stamps = {r.updated_at for r in conn.execute(sa.select(schema.alert_messages.c.updated_at))}
+    assert stamps == {T0 + 631}
     p.close()

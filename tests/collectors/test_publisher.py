@@ -14,11 +14,12 @@ from collectors.publisher import KafkaTransport, Publisher, Record, Spool, Trans
 from spendwatch.errors import BadEvent
 from spendwatch.kafka import KafkaConfig
 from streams.broker import LocalBroker, free_port
+from tests.factories import gpu_sample
 
 
 def sample(i: int, gpu: str = "GPU-1") -> dict[str, Any]:
-    return {"type": "gpu_sample", "ts": 1_800_000_000.0 + i, "node": "n1", "gpu_uuid": gpu, "interval_s": 1.0,
-            "util_gpu_pct": 50.0, "mem_used_bytes": i, "mem_total_bytes": 10**9, "workload": None}
+    return gpu_sample(1_800_000_000.0 + i, gpu_uuid=gpu, interval_s=1.0, util_gpu_pct=50.0, mem_used_bytes=i,
+                      mem_total_bytes=10**9, workload=None)
 
 
 class FlakyTransport:

@@ -11,6 +11,7 @@ from detectors.engine import Engine
 from detectors.idle_gpu import IdleGpuDetector
 from spendwatch.config import Settings
 from spendwatch.events import validate
+from tests.factories import gpu_sample
 
 H, M = 3600.0, 60.0
 T0 = 1_774_310_400.0
@@ -24,10 +25,10 @@ def sample(ts: float, util: float, sm: float | None = None, mem: float = 0.1, wo
            price: float | None = 2.95, gpu: str = "GPU-a", mig: str | None = None, profile: str | None = None,
            model: str = A100, node: str = "n1", interval: float = 15.0) -> dict[str, Any]:
     total = 80 * GIB
-    ev = {"type": "gpu_sample", "ts": ts, "node": node, "gpu_uuid": gpu, "mig_uuid": mig, "gpu_model": model,
-          "interval_s": interval, "util_gpu_pct": util, "sm_active_pct": sm, "mem_used_bytes": int(total * mem),
-          "mem_total_bytes": total, "power_w": 60.0, "processes": [{"pid": 1, "used_mem_bytes": int(total * mem)}],
-          "workload": dict(workload) if workload else None, "price_per_hour_usd": price}
+    ev = gpu_sample(ts, node=node, gpu_uuid=gpu, mig_uuid=mig, gpu_model=model, interval_s=interval,
+                    util_gpu_pct=util, sm_active_pct=sm, mem_used_bytes=int(total * mem), mem_total_bytes=total,
+                    power_w=60.0, processes=[{"pid": 1, "used_mem_bytes": int(total * mem)}],
+                    workload=dict(workload) if workload else None, price_per_hour_usd=price)
     if profile:
         ev["mig_profile"] = profile
     return validate(ev)
@@ -68,7 +69,9 @@ def test_idle_gpu_opens_after_dwell_and_resolves_when_busy() -> None:
     first, end = out[0], out[-1]
     assert first["kind"] == "idle_gpu" and first["state"] == "open"
     assert first["started_at"] == pytest.approx(T0 + H, abs=1)
-    assert T0 + H + 19 * M <= first["detected_at"] <= T0 + H + 21 * M  # the 20-minute dwell
+    # an hour of busy training with no routine gap: flagged within ten minutes of going idle
+    assert T0 + H + 7 * M <= first["detected_at"] <= T0 + H + 10 * M
+    assert first["evidence"]["dwell_source"] == "no_gaps"
     assert end["state"] == "resolved" and end["resolved_at"] == pytest.approx(T0 + 3 * H, abs=16)
     assert end["waste_usd"] == pytest.approx(2 * 2.95, rel=0.02)  # idle hours x price
     assert end["projected_daily_usd"] == pytest.approx(24 * 2.95, rel=0.01)
@@ -218,6 +221,6 @@ def test_duplicate_and_late_samples_are_ignored() -> None:
 
 
 def test_dwell_and_threshold_come_from_settings() -> None:
-    cfg = Settings(sections={"idle": {"dwell_s": 600.0, "idle_below_pct": 5.0}})
+    cfg = Settings(sections={"idle": {"dwell_s": 600.0, "idle_below_pct": 5.0, "open_below_mean_pct": 5.0}})
     out = run(series(T0, T0 + 15 * M, util=4) + series(T0 + 15 * M, T0 + H, util=80), settings=cfg)
     assert out and out[0]["detected_at"] <= T0 + 11 * M

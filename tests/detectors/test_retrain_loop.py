@@ -9,6 +9,7 @@ from detectors.base import Detector
 from detectors.engine import Engine
 from detectors.retrain_loop import RetrainLoopDetector
 from spendwatch.config import Settings
+from tests.factories import training_run, workload
 
 H, M = 3600.0, 60.0
 T0 = 1_774_000_000.0
@@ -16,7 +17,7 @@ _ids = itertools.count()
 
 
 def wl(wid: str = "team/train") -> dict[str, Any]:
-    return {"id": wid, "kind": "training", "team": "ml"}
+    return workload(wid, kind="training", team="ml")
 
 
 def run(model: str, start: float, dur: float, status: str, *, data: str | None = "snap-1", code: str = "c1",
@@ -24,8 +25,8 @@ def run(model: str, start: float, dur: float, status: str, *, data: str | None =
         cost: float | None = 4.0, progress: bool = False, run_id: str | None = None) -> list[dict[str, Any]]:
     """The events of one run: started (and hourly progress), then its terminal status."""
     rid = run_id or f"{model}-{next(_ids)}"
-    base = {"type": "training_run", "run_id": rid, "model_id": model, "workload": wl(), "started_at": start,
-            "data_version": data, "code_version": code, "trigger": "schedule"}
+    base = training_run(start, run_id=rid, model_id=model, workload=wl(), started_at=start, data_version=data,
+                        code_version=code, trigger="schedule")
     evs = [dict(base, ts=start, status="started", ended_at=None, metric=None, gpu_hours=0.0, cost_usd=0.0)]
     k = start + H
     while progress and k < start + dur:

@@ -11,6 +11,7 @@ import numpy as np
 from detectors.engine import Engine
 from detectors.retrain_without_drift import RetrainWithoutDriftDetector
 from spendwatch.config import Settings
+from tests.factories import model_observation, training_run, workload
 
 H, M = 3600.0, 60.0
 T0 = 1_774_000_000.0
@@ -19,10 +20,10 @@ T0 = 1_774_000_000.0
 def observations(hours: float, gen: Callable[[np.random.Generator, float], np.ndarray],
                  model: str = "intent") -> list[dict[str, Any]]:
     rng = np.random.default_rng(11)
-    return [{"type": "model_observation", "ts": T0 + (i + 1) * M, "model_id": model,
-             "workload": {"id": f"serving/{model}"},
-             "values": {"text_len": [float(x) for x in gen(rng, T0 + (i + 1) * M)],
-                        "confidence": [float(x) for x in rng.beta(6, 2, 50)]}} for i in range(int(hours * 60))]
+    return [model_observation(T0 + (i + 1) * M, model_id=model, workload=workload(f"serving/{model}"),
+                              values={"text_len": [float(x) for x in gen(rng, T0 + (i + 1) * M)],
+                                      "confidence": [float(x) for x in rng.beta(6, 2, 50)]})
+            for i in range(int(hours * 60))]
 
 
 def stable(r: np.random.Generator, t: float) -> np.ndarray:
@@ -35,10 +36,9 @@ def retrains(model: str = "intent", every_h: float = 2.0, n: int = 5, metric: Ca
     for k in range(1, n + 1):
         st = T0 + k * every_h * H
         m = {"name": "accuracy", "value": metric(k) if metric else 0.9132 + (-1) ** k * 4e-4, "higher_is_better": hib}
-        evs.append({"type": "training_run", "ts": st + 30 * M, "run_id": f"{model}-{k}", "model_id": model,
-                    "workload": {"id": f"train/{model}"}, "status": "succeeded", "started_at": st,
-                    "ended_at": st + 30 * M, "metric": m, "data_version": f"tickets-{k}", "cost_usd": cost,
-                    "gpu_hours": gpu_hours, "trigger": "schedule"})
+        evs.append(training_run(st + 30 * M, run_id=f"{model}-{k}", model_id=model, workload=workload(f"train/{model}"),
+                                started_at=st, ended_at=st + 30 * M, metric=m, data_version=f"tickets-{k}",
+                                cost_usd=cost, gpu_hours=gpu_hours, trigger="schedule"))
     return evs
 
 

@@ -119,7 +119,7 @@ def emitted() -> list[dict[str, Any]]:
     return out
 
 
-@pytest.fixture(params=["sqlite", "postgres"])
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
 def fuzz_store(request: pytest.FixtureRequest, tmp_path: Any) -> Iterator[HistoryStore]:
     url = f"sqlite:///{tmp_path}/fuzz.db" if request.param == "sqlite" else str(
         request.getfixturevalue("pg_schema_url"))

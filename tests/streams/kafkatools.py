@@ -9,16 +9,17 @@ import signal
 import subprocess
 import sys
 import time
+import urllib.request
 from dataclasses import replace
 from pathlib import Path
 from typing import Any, NamedTuple
 
 import orjson
 
+from collectors.produce import produce_lines
 from spendwatch.kafka import KafkaConfig
-from streams import source
+from streams import topics
 from streams.broker import free_port
-from streams.source import produce_lines
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -35,7 +36,7 @@ def produce(bootstrap: str, prefix: str, lines: list[bytes]) -> int:
 
 def read_topic(bootstrap: str, topic: str, idle_s: float = 1.5, timeout_s: float = 30.0) -> list[Any]:
     """Every record of ``topic`` from the beginning (no group), until nothing came for ``idle_s``."""
-    return asyncio.run(source.read_topic(KafkaConfig(bootstrap_servers=bootstrap), topic, idle_s, timeout_s))
+    return asyncio.run(topics.read_topic(KafkaConfig(bootstrap_servers=bootstrap), topic, idle_s, timeout_s))
 
 
 def anomalies(bootstrap: str, prefix: str, **kw: Any) -> list[dict[str, Any]]:
@@ -65,7 +66,41 @@ class Worker:
                                          env={**os.environ, "PYTHONUNBUFFERED": "1"})
 
     def log(self) -> str:
+        """What it logged (for failure messages; tests assert on results and metrics)."""
         return self.log_path.read_text(errors="replace")
+
+    def metrics(self) -> dict[str, list[tuple[dict[str, str], float]]]:
+        """Its /metrics now, by sample name: (labels, value) pairs; empty while it is not serving."""
+        from prometheus_client.parser import text_string_to_metric_families
+
+        try:
+            text = urllib.request.urlopen(f"http://127.0.0.1:{self.port}/metrics", timeout=5).read().decode()
+        except OSError:
+            return {}
+        out: dict[str, list[tuple[dict[str, str], float]]] = {}
+        for family in text_string_to_metric_families(text):
+            for sample in family.samples:
+                out.setdefault(sample.name, []).append((dict(sample.labels), sample.value))
+        return out
+
+    def metric(self, name: str) -> float:
+        """The value of an unlabelled metric (0 when absent)."""
+        return sum(v for _labels, v in self.metrics().get(name, []))
+
+    def owned(self) -> set[int]:
+        """Partition numbers it owns now (``spendwatch_partition_owned``)."""
+        return {int(labels["partition"]) for labels, v in self.metrics().get("spendwatch_partition_owned", []) if v}
+
+    def wait_assigned(self, timeout_s: float = 60.0) -> bool:
+        """Wait until it owns at least one partition."""
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            if self.metric("spendwatch_assigned_partitions") > 0:
+                return True
+            if self.proc.poll() is not None:
+                return False
+            time.sleep(0.1)
+        return False
 
     def wait(self, timeout: float) -> int:
         return self.proc.wait(timeout)
@@ -132,3 +167,29 @@ def wait_for_anomalies(bootstrap: str, prefix: str, want: set[tuple[str, str, fl
             assert w.proc.poll() is None, f"worker exited early:\n{w.log()[-3000:]}"
         time.sleep(1.0)
     return got
+
+
+def committed_everything(bootstrap: str, prefix: str, group: str) -> tuple[int, int]:
+    """(records on the input topics, offsets committed by ``group`` past them): equal once every
+    record was processed or dead-lettered and the group committed past it. The records' own
+    offsets are read back (Tansu's ListOffsets answers the last batch's base offset, not the
+    high-water mark)."""
+    from kafka import KafkaConsumer, TopicPartition
+
+    from spendwatch.contract import INPUT_TYPES
+
+    kafka = kcfg(bootstrap, prefix)
+    high: dict[TopicPartition, int] = {}
+    records = 0
+    for etype in INPUT_TYPES:
+        for r in asyncio.run(topics.read_topic(KafkaConfig(bootstrap_servers=bootstrap), kafka.topic(etype),
+                                               idle_s=0.5)):
+            tp = TopicPartition(r.topic, r.partition)
+            high[tp] = max(high.get(tp, 0), r.offset + 1)
+            records += 1
+    consumer = KafkaConsumer(bootstrap_servers=bootstrap, group_id=group, enable_auto_commit=False)
+    try:
+        committed = sum(consumer.committed(tp) or 0 for tp in high)
+    finally:
+        consumer.close()
+    return records, committed

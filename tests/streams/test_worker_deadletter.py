@@ -16,6 +16,7 @@ from kafkatools import kcfg, read_topic
 
 from spendwatch.config import Settings
 from streams.runner import run_worker_until_idle
+from tests.factories import A100, billing_delta, gpu_sample, workload
 
 pytestmark = pytest.mark.timeout(90)
 
@@ -27,18 +28,12 @@ T0 = 1_774_000_000.0
 
 
 def gpu(ts: float, **over: Any) -> dict[str, Any]:
-    ev = {"type": "gpu_sample", "ts": ts, "node": "n1", "gpu_uuid": "GPU-1", "gpu_model": "NVIDIA A100-SXM4-80GB",
-          "interval_s": 15, "util_gpu_pct": 0.0, "mem_used_bytes": 1 << 30, "mem_total_bytes": 80 << 30,
-          "workload": {"id": "ml/notebook-a", "kind": "notebook", "team": "ml"}, "price_per_hour_usd": 3.0}
-    ev.update(over)
-    return ev
+    return gpu_sample(ts, **{"gpu_model": A100, "mem_used_bytes": 1 << 30, "price_per_hour_usd": 3.0,
+                             "workload": workload("ml/notebook-a", kind="notebook", team="ml"), **over})
 
 
 def billing(ts: float, **over: Any) -> dict[str, Any]:
-    ev = {"type": "billing_delta", "ts": ts, "period_start": ts - 3600, "period_end": ts, "cost_usd": 5.0,
-          "workload": {"id": "ml/trainer"}}
-    ev.update(over)
-    return ev
+    return billing_delta(ts, **{"cost_usd": 5.0, "workload": workload("ml/trainer"), **over})
 
 
 def _j(obj: Any) -> bytes:

@@ -9,11 +9,12 @@ from typing import Any
 import orjson
 import pytest
 
+from collectors.produce import route_line
 from detectors.engine import Engine
 from streams.consumer import deadletter_value
 from streams.partition import DeadLetter, PartitionTask
-from streams.source import route_line
 from streams.state import MemorySnapshotStore, Snapshot
+from tests.factories import billing_delta, gpu_sample, workload
 
 pytestmark = pytest.mark.timeout(30)
 
@@ -26,14 +27,11 @@ class Rec:
 
 
 def gpu(ts: float, util: float = 0.0, uuid: str = "GPU-1") -> dict[str, Any]:
-    return {"type": "gpu_sample", "ts": ts, "node": "n1", "gpu_uuid": uuid, "interval_s": 15, "util_gpu_pct": util,
-            "mem_used_bytes": 0, "mem_total_bytes": 80 << 30, "workload": {"id": "ml/a"},
-            "price_per_hour_usd": 2.0}
+    return gpu_sample(ts, gpu_uuid=uuid, util_gpu_pct=util, workload=workload("ml/a"), price_per_hour_usd=2.0)
 
 
 def bill(ts: float) -> dict[str, Any]:
-    return {"type": "billing_delta", "ts": ts, "period_start": ts - 3600, "period_end": ts, "cost_usd": 1.0,
-            "workload": {"id": "ml/a"}}
+    return billing_delta(ts, workload=workload("ml/a"))
 
 
 class Recorder(Engine):

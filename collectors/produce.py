@@ -1,4 +1,9 @@
-"""Putting contract events on Kafka with the contract's keys (tests, bench, demo, simulators).
+"""Putting JSON lines of contract events on Kafka with the contract's keys (``spendwatch produce``).
+
+For replaying a file or a simulated fleet into a live worker (and for the demo, tests and
+benches). Unlike the collectors' publisher (:mod:`collectors.publisher`) nothing is validated
+or spooled here: a bad line goes to the worker as it is, which dead-letters it, as it would a
+broken collector's.
 
 The worker relies on every input topic being keyed so that one detector key lives in one
 partition number on every topic (gpu: ``node/uuid``; billing: ``workload.id``; training and
@@ -8,7 +13,7 @@ observations: ``model_id``): :func:`spendwatch.contract.kafka_key`, the rule in 
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Any
+from typing import IO
 
 import orjson
 
@@ -63,52 +68,18 @@ async def produce_lines(kafka: KafkaConfig, lines: Iterable[bytes], linger_ms: i
     return n
 
 
-async def read_topic(kafka: KafkaConfig, topic: str, idle_s: float = 1.5, timeout_s: float = 30.0) -> list[Any]:
-    """Every record of ``topic`` from the beginning (no consumer group), until nothing came for
-    ``idle_s`` or ``timeout_s`` passed. For reading results back (demo, tests), not a hot path."""
-    import time
-
-    from aiokafka import AIOKafkaConsumer
-
-    consumer = AIOKafkaConsumer(topic, **kafka.aiokafka_kwargs(), group_id=None, auto_offset_reset="earliest",
-                                enable_auto_commit=False)
-    await consumer.start()
-    out: list[Any] = []
-    try:
-        last = time.monotonic()
-        deadline = last + timeout_s
-        while time.monotonic() - last < idle_s and time.monotonic() < deadline:
-            batch = await consumer.getmany(timeout_ms=300)
-            for records in batch.values():
-                out.extend(records)
-                last = time.monotonic()
-    finally:
-        await consumer.stop()
-    return out
-
-
-def main(argv: list[str] | None = None) -> int:
-    """``python -m streams.source FILE...``: produce JSON-lines files to the contract topics (SPENDWATCH_KAFKA)."""
-    import argparse
+def produce_files(kafka: KafkaConfig, files: Iterable[str], stdin: IO[bytes] | None = None) -> int:
+    """Produce JSON-lines files ('-' = ``stdin``) to the contract topics (``spendwatch produce``);
+    return how many lines were sent. An unreadable file raises ``OSError`` before anything of it is sent."""
     import asyncio
-    import sys
 
-    from spendwatch.kafka import kafka_config
-
-    ap = argparse.ArgumentParser(prog="python -m streams.source", description=main.__doc__)
-    ap.add_argument("files", nargs="+", metavar="FILE", help="JSON lines of contract events ('-' = stdin)")
-    args = ap.parse_args(argv)
-    kafka = kafka_config()
     total = 0
-    for name in args.files:
+    for name in files:
         if name == "-":
-            total += asyncio.run(produce_lines(kafka, sys.stdin.buffer))
+            if stdin is None:
+                raise ValueError("'-' needs a stdin stream")
+            total += asyncio.run(produce_lines(kafka, stdin))
         else:
             with open(name, "rb") as f:
                 total += asyncio.run(produce_lines(kafka, f))
-    print(f"produced {total:,} events to {kafka.bootstrap_servers}", file=sys.stderr)
-    return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())
+    return total
