@@ -66,6 +66,8 @@ MAX_LABELS = 256  # labels per workload
 MAX_PROCESSES = 1024  # compute processes per GPU sample
 MAX_FEATURES = 1024  # features per model observation
 MAX_VALUES = 100_000  # values per feature per observation
+MAX_EVIDENCE_BYTES = 64 * 1024  # a feedback event's free-form evidence, as JSON
+MAX_EVIDENCE_DEPTH = 32  # ... and how deep its objects and arrays may nest
 MAX_TS = 4102444800.0  # 2100-01-01T00:00:00Z: a later ``ts`` is milliseconds or garbage, not seconds
 _INT_MIN, _INT_MAX = -(2 ** 63), 2 ** 64 - 1  # what JSON decoding gives as an int (orjson); others are bad
 WORKLOAD_KINDS = frozenset({"training", "inference", "notebook", "batch", "unknown"})
@@ -474,6 +476,20 @@ _FEEDBACK_KNOWN = frozenset({"type", "ts", "anomaly_id", "kind", "resource", "wo
                              "reason", "until", "evidence"})
 
 
+def _deeper_than(value: Any, limit: int) -> bool:
+    """Whether objects and arrays nest more than ``limit`` levels in ``value`` (no recursion)."""
+    stack = [(value, 1)]
+    while stack:
+        v, depth = stack.pop()
+        if depth > limit:
+            return True
+        if type(v) is dict:
+            stack.extend((x, depth + 1) for x in v.values() if type(x) is dict or type(x) is list)
+        elif type(v) is list:
+            stack.extend((x, depth + 1) for x in v if type(x) is dict or type(x) is list)
+    return False
+
+
 def _feedback(ev: dict[str, Any]) -> None:
     """A person's verdict on an anomaly (an addition to the contract; see docs/feedback.md)."""
     _ident(ev, "anomaly_id")
@@ -499,6 +515,15 @@ def _feedback(ev: dict[str, Any]) -> None:
     evidence = ev.get("evidence")
     if evidence is not None and type(evidence) is not dict:
         raise BadEvent(f"evidence: expected an object or null, got {_show(evidence)}")
+    if evidence:  # free-form, but it must stay publishable: JSON that orjson writes, at most 64 KiB
+        if _deeper_than(evidence, MAX_EVIDENCE_DEPTH):
+            raise BadEvent(f"evidence: nested more than {MAX_EVIDENCE_DEPTH} levels deep")
+        try:
+            size = len(orjson.dumps(evidence))
+        except TypeError as exc:  # orjson.JSONEncodeError: nested too deep, an integer past 64 bits ...
+            raise BadEvent(f"evidence: cannot be written as JSON ({exc})") from None
+        if size > MAX_EVIDENCE_BYTES:
+            raise BadEvent(f"evidence: {size:,} bytes as JSON, more than {MAX_EVIDENCE_BYTES:,}")
     _check_extra_identifiers(ev, _FEEDBACK_KNOWN)
 
 
@@ -713,7 +738,8 @@ class _Feedback(_Event, tag=FEEDBACK, kw_only=True, gc=False):
     by: _Id
     reason: _Text | None | UnsetType = UNSET
     until: _Num | None | UnsetType = UNSET
-    evidence: dict[str, Any] | None | UnsetType = UNSET
+    # free-form: it goes the checked way (orjson's numbers, depth limit), so no value escapes the rules
+    evidence: None | UnsetType = UNSET
 
     def __post_init__(self) -> None:
         if self.verdict == "snoozed" and (self.until is None or self.until is UNSET):
@@ -723,7 +749,7 @@ class _Feedback(_Event, tag=FEEDBACK, kw_only=True, gc=False):
 _TYPED = msgspec.json.Decoder(_GpuSample | _BillingDelta | _TrainingRun | _ModelObservation | _Feedback)
 _typed_decode = _TYPED.decode
 _to_builtins = msgspec.to_builtins
-_REFUSED = (msgspec.ValidationError, msgspec.DecodeError, RecursionError)  # RecursionError: feedback evidence
+_REFUSED = (msgspec.ValidationError, msgspec.DecodeError)
 
 
 def _decode_typed(raw: bytes | bytearray | memoryview | str) -> dict[str, Any] | None:

@@ -458,10 +458,17 @@ def _exact(ev: dict[str, Any]) -> bytes:
 
 
 def test_the_typed_path_takes_feedback_as_it_takes_the_input_types() -> None:
-    for make in (feedback, feedback_plain):
-        typed, checked = _typed_checked(orjson.dumps(make()))
-        assert typed is not None and not isinstance(checked, BadEvent)
-        assert _exact(typed) == _exact(checked)
+    typed, checked = _typed_checked(orjson.dumps(feedback_plain()))
+    assert typed is not None and not isinstance(checked, BadEvent) and _exact(typed) == _exact(checked)
+    no_evidence = feedback()
+    del no_evidence["evidence"]
+    typed, checked = _typed_checked(orjson.dumps(no_evidence))
+    assert typed is not None and not isinstance(checked, BadEvent) and _exact(typed) == _exact(checked)
+    # free-form evidence goes the checked way: orjson's numbers (a float past 64 bits), its depth limit
+    typed, checked = _typed_checked(orjson.dumps(feedback())[:-1] + b', "x": 1}')
+    assert typed is None and not isinstance(checked, BadEvent) and checked["evidence"]["idle_hours"] == 2.5
+    big = orjson.dumps(feedback_plain())[:-1] + b', "evidence": {"n": -9223372036854775809}}'
+    assert decode(big)["evidence"] == {"n": -9.223372036854776e18}
     snoozed = feedback()
     del snoozed["until"]
     typed, checked = _typed_checked(orjson.dumps(snoozed))
@@ -645,3 +652,21 @@ def test_validation_raises_only_bad_event_for_any_value_in_any_field(base: str, 
     else:
         assert out["type"] == ev["type"]
         orjson.dumps(out)  # what a detector gets serialises (no NaN, no int beyond 64 bits)
+
+
+@pytest.mark.parametrize(("evidence", "reason"), [
+    (_nest(40), "evidence: nested more than 32 levels deep"),
+    ({"blob": "x" * 70_000}, "evidence: 70,023 bytes as JSON, more than 65,536"),
+    ({"n": 2 ** 70}, "evidence: cannot be written as JSON"),
+])
+def test_feedback_evidence_stays_publishable(evidence: Any, reason: str) -> None:
+    """Free-form evidence that orjson could not write again (too deep, an integer past 64 bits) or that is
+    huge is bad input: a feedback event is republished and stored as JSON."""
+    ev = feedback()
+    ev["evidence"] = {"wrapped": evidence}
+    with pytest.raises(BadEvent) as err:
+        validate(ev)
+    assert err.value.reason.startswith(reason), err.value.reason
+    ok = feedback()
+    ok["evidence"] = {"deep": _nest(30)}
+    assert orjson.dumps(decode(orjson.dumps(ok)))
