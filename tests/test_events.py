@@ -629,7 +629,7 @@ _ANY_JSON = st.recursive(st.none() | st.booleans() | st.integers() | st.floats()
                          max_leaves=12)
 
 
-@settings(max_examples=500, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=250, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.sampled_from(sorted(_BASES)), st.data())
 def test_validation_raises_only_bad_event_for_any_value_in_any_field(base: str, data: st.DataObject) -> None:
     ev = _BASES[base]()

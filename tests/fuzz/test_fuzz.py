@@ -49,7 +49,7 @@ def _finite(v: Any) -> bool:
     return True
 
 
-@settings(FAST, max_examples=1500)
+@settings(FAST, max_examples=700)
 @given(st.randoms(use_true_random=False), st.integers(min_value=0, max_value=len(BASE) - 1))
 def test_a_mutated_line_is_an_event_or_bad_input(r: random.Random, index: int) -> None:
     raw = mutate(BASE[index], r)
@@ -70,7 +70,7 @@ def _replay(lines: list[bytes], engine: Engine) -> tuple[list[bytes], ReplayStat
     return out, stats, bad
 
 
-@settings(FAST, max_examples=12)
+@settings(FAST, max_examples=8)
 @given(st.randoms(use_true_random=False))
 def test_mutants_through_every_detector_change_nothing_but_what_they_say(r: random.Random) -> None:
     """A stream with 40 mutated lines in it: replay never fails, every anomaly is finite, and the
