@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: install demo demo-kafka test test-fast check bench broker kafka-local system-deps clean
+.PHONY: install demo demo-kafka test test-fast check bench fuzz broker kafka-local system-deps clean
 
 install: $(STAMP)
 
@@ -57,6 +57,10 @@ check: install
 
 bench: install
 	$(BIN)/python -m bench
+
+# a million mutated lines through `spendwatch replay` (tests/fuzz runs a bounded version in `make test`)
+fuzz: install
+	$(BIN)/python -m bench.fuzz
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache .mypy_cache .ruff_cache

@@ -49,6 +49,13 @@ class EngineConfig:
         ``info``. The Engine applies it to every finding that does not set its own severity.
     tick_interval_s
         How often, in event time, detectors with pending state are ticked (60 s).
+    max_future_s
+        How far one event may move the watermark ahead at once (3600 s; 0 turns the bound off).
+        An event dated further ahead of the newest events seen waits for the next event: when that
+        one is back at the stream's time, the early one was dated in the future (a wrong clock,
+        ``ts = 1e11``) and is bad input, counted; when the next one is far ahead too, the stream
+        went quiet for a while and both are processed. One event a year ahead can so never end
+        every open problem at once (issue 14).
     """
 
     update_min_change_pct: float = 25.0
@@ -56,6 +63,7 @@ class EngineConfig:
     warning_daily_usd: float = 50.0
     critical_daily_usd: float = 500.0
     tick_interval_s: float = 60.0
+    max_future_s: float = 3600.0
 
 
 class DetectorContext:

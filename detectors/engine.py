@@ -12,12 +12,18 @@ the key its detectors use). The Engine owns:
   re-publish it only on a material change, and the end resolves it exactly once;
 - severity by dollars: a finding that sets no severity gets one from its projected dollars a
   day (:meth:`~detectors.base.DetectorContext.severity`);
-- snapshots: :meth:`snapshot` / :meth:`restore` round-trip all of the above with pickle.
+- snapshots: :meth:`snapshot` / :meth:`restore` round-trip all of the above with pickle;
+- the last word on bad input that needs settings or the stream's time (:meth:`process`): money
+  above ``limits.max_event_usd``, and an event dated more than ``engine.max_future_s`` ahead of
+  the watermark that the next event shows to be in the future. Both are counted in
+  :attr:`counters` and handed to the driver by :meth:`take_rejected` with the ``ref`` it gave
+  (replay: the line; the worker: the record), to report or dead-letter like any bad input.
 """
 
 from __future__ import annotations
 
 import io
+import logging
 import pickle
 from collections import OrderedDict
 from collections.abc import Iterable, Sequence
@@ -28,7 +34,18 @@ from detectors.base import Detector, DetectorContext, EngineConfig
 from detectors.registry import default_detector_classes
 from spendwatch.anomaly import OPEN, RESOLVED, Finding, anomaly_event, anomaly_id
 from spendwatch.config import Settings
+from spendwatch.events import MONEY_FIELDS, QUANTITY_FIELDS, LimitsConfig
 from spendwatch.prices import PriceConfig, PriceTable
+
+_INF = float("inf")
+log = logging.getLogger(__name__)
+# The far-ahead bound follows the stream's own cadence (engine.max_future_s is its floor): it is
+# _GAP_FACTOR times the largest recent watermark step (decaying by _GAP_DECAY a step), and it
+# applies once _WARM_STEPS steps have shown that cadence. A stream of nightly training runs then
+# takes its day-long steps, a dense GPU stream is bounded at an hour.
+_GAP_FACTOR = 4.0
+_GAP_DECAY = 0.999
+_WARM_STEPS = 50
 
 SNAPSHOT_VERSION = 1
 _RECENTLY_RESOLVED_MAX = 50_000
@@ -47,6 +64,24 @@ class _SnapshotUnpickler(pickle.Unpickler):
         return super().find_class(module, name)
 
 
+@dataclass(frozen=True, slots=True)
+class Rejected:
+    """An event the Engine refused as bad input: the driver's ``ref`` for it, the event, the reason."""
+
+    ref: Any
+    event: dict[str, Any]
+    reason: str
+
+
+@dataclass(slots=True)
+class _Held:
+    """An event dated far ahead of the watermark, waiting for the next event to tell."""
+
+    ts: float
+    event: dict[str, Any]
+    ref: Any
+
+
 @dataclass(slots=True)
 class _OpenAnomaly:
     id: str
@@ -63,6 +98,14 @@ class Engine:
                  detector_classes: Sequence[type[Detector]] | None = None) -> None:
         self.settings = settings or Settings()
         self.config = self.settings.build(EngineConfig, "engine")
+        self.limits = self.settings.build(LimitsConfig, "limits")
+        lim = self.limits
+        # per input type: (field, bound, what to say, counter) for every bounded number
+        # per input type, every bounded number: (field, bound)
+        self._bounds: dict[str, tuple[tuple[str, float], ...]] = {
+            t: tuple((f, lim.max_event_usd) for f in MONEY_FIELDS[t])
+            + tuple((f, lim.max_quantity) for f in QUANTITY_FIELDS[t]) for t in MONEY_FIELDS}
+        self._max_future = self.config.max_future_s if self.config.max_future_s > 0 else _INF
         self.context = DetectorContext(self.config, PriceTable(self.settings.build(PriceConfig, "prices")))
         classes = list(detector_classes) if detector_classes is not None else default_detector_classes()
         self._classes = {cls.name: cls for cls in classes}
@@ -76,17 +119,126 @@ class Engine:
         self._open: dict[tuple[str, str, str], _OpenAnomaly] = {}
         self._recently_resolved: OrderedDict[str, None] = OrderedDict()
         self.watermark = float("-inf")
+        self._ahead_of = _INF  # watermark + the bound: an event past it is held (see process)
+        self._gap_scale = 0.0  # the largest recent watermark step, decaying
+        self._steps = 0  # watermark steps seen
+        self._held: _Held | None = None
+        self.rejected: list[Rejected] = []  # refused since the driver last took them
         self._next_tick = float("-inf")
         self.events_in = 0
         self.anomalies_out: dict[tuple[str, str], int] = {}
 
     # ------------------------------------------------------------------ driving
-    def process(self, event: dict[str, Any]) -> list[dict[str, Any]]:
-        """Feed one validated event; return the anomaly events it caused (often none)."""
-        self.events_in += 1
+    def process(self, event: dict[str, Any], ref: Any = None) -> list[dict[str, Any]]:
+        """Feed one validated event; return the anomaly events it caused (often none).
+
+        Bad input only the Engine can tell is refused, never raised: it is counted and kept in
+        :attr:`rejected` (see :meth:`take_rejected`) with ``ref``, the driver's handle on it.
+
+        - money above ``limits.max_event_usd`` in a ``*_usd`` field, a quantity above
+          ``limits.max_quantity``: refused at once;
+        - ``ts`` far ahead of the watermark (more than ``engine.max_future_s``, or four times the
+          stream's recent largest step if that is more, once 50 steps have shown the stream's
+          cadence): held back until the next event. If that one is back at the stream's time
+          (within the bound), the held event was dated in the future and is refused; if it is
+          far ahead too (and not far behind the held one), the stream went quiet for a while:
+          the held event is processed, then the new one is looked at the same way. :meth:`flush`
+          processes a held event at the end of the input, :meth:`advance` when the driver's
+          time has reached it.
+        """
+        for name, cap in self._bounds.get(event["type"], ()):
+            v = event.get(name)
+            if v is not None and not -cap <= v <= cap:
+                setting, counter = (("limits.max_event_usd", "events_over_max_usd") if name.endswith("_usd")
+                                    else ("limits.max_quantity", "events_over_max_quantity"))
+                self._refuse(ref, event, f"{name}: {v} is beyond {setting} ({cap:g} per event)", counter)
+                return []
         ts = event["ts"]
+        if ts > self._ahead_of or self._held is not None:
+            return self._far_ahead(event, ts, ref)
+        return self._feed(event, ts, ref)
+
+    def take_rejected(self) -> list[Rejected]:
+        """The events refused since the last call, oldest first (the driver reports them)."""
+        out, self.rejected = self.rejected, []
+        return out
+
+    @property
+    def counters(self) -> dict[str, int]:
+        """What the Engine and its detectors set aside, by reason (events dated ahead, ...)."""
+        return self.context.counters
+
+    def _refuse(self, ref: Any, event: dict[str, Any], reason: str, counter: str) -> None:
+        self.context.count(counter)
+        self.rejected.append(Rejected(ref, event, reason))
+
+    def _far_ahead(self, event: dict[str, Any], ts: float, ref: Any) -> list[dict[str, Any]]:
         out: list[dict[str, Any]] = []
-        if ts > self.watermark:
+        held = self._held
+        if held is not None:
+            self._held = None
+            if ts > self._ahead_of and ts >= held.ts - self._bound():
+                out = self._feed(held.event, held.ts, held.ref)  # confirmed: the stream moved on
+            else:
+                self._refuse_held(held, "the next event was back at that time")
+        if ts > self._ahead_of:
+            self._held = _Held(ts, event, ref)
+            return out
+        out.extend(self._feed(event, ts, ref))
+        return out
+
+    def _detector_failed(self, name: str, key: str, exc: Exception, ref: Any, event: dict[str, Any] | None) -> None:
+        """A detector raised: a bug (the event was valid). Counted and logged; the event, if it was
+        one, is refused like bad input so the driver reports or dead-letters it and goes on. That
+        key's state may be incomplete; every other key is untouched."""
+        what = f"detector {name} failed on key {key[:200]!r}: {type(exc).__name__}: {str(exc)[:200]}"
+        log.warning("%s (a bug; %s)", what, "reported as bad input" if event is not None else "in a tick")
+        if event is None:
+            self.context.count("detector_errors")
+        else:
+            self._refuse(ref, event, f"{event['type']}: {what}; that detector did not take it", "detector_errors")
+
+    def _refuse_held(self, held: _Held, why: str) -> None:
+        wm = self.watermark
+        self._refuse(held.ref, held.event,
+                     f"ts: {held.ts} is {held.ts - wm:,.0f} s ahead of this stream's event time {wm} "
+                     f"(at most {self._bound():,.0f} s ahead, engine.max_future_s = {self._max_future:g}) "
+                     f"and {why}: dated in the future?",
+                     "events_dated_ahead")
+
+    def _bound(self) -> float:
+        """How far ahead of the watermark an event may be without being held."""
+        if self._steps < _WARM_STEPS:
+            return _INF
+        return max(self._max_future, _GAP_FACTOR * self._gap_scale)
+
+    def _step(self, now: float) -> None:
+        """The watermark moves forward to ``now``."""
+        if self.watermark > -_INF:
+            self._gap_scale = max(now - self.watermark, self._gap_scale * _GAP_DECAY)
+            self._steps += 1
+        self.watermark = now
+        self._ahead_of = now + self._bound()
+
+    def flush(self) -> list[dict[str, Any]]:
+        """End of the input: an event still held is the newest of the stream, so it is processed."""
+        held, self._held = self._held, None
+        return self._feed(held.event, held.ts, held.ref) if held is not None else []
+
+    def _feed(self, event: dict[str, Any], ts: float, ref: Any) -> list[dict[str, Any]]:
+        self.events_in += 1
+        out: list[dict[str, Any]] = []
+        wm = self.watermark
+        if ts > wm:
+            if wm > -_INF:  # _step, inlined: this runs for most events
+                scale = self._gap_scale * _GAP_DECAY
+                if ts - wm > scale:
+                    scale = ts - wm
+                self._gap_scale = scale
+                self._steps += 1
+                if self._steps >= _WARM_STEPS:
+                    scale *= _GAP_FACTOR
+                    self._ahead_of = ts + (scale if scale > self._max_future else self._max_future)
             self.watermark = ts
             if ts >= self._next_tick:
                 out = self._tick(ts)
@@ -99,7 +251,11 @@ class Engine:
             if inst is None:
                 inst = cls(key, self._configs[cls.name], self.context)
                 self._instances[ikey] = inst
-            findings = inst.process(event)
+            try:
+                findings = inst.process(event)
+            except Exception as exc:  # noqa: BLE001 - a detector's bug must not stop the stream
+                self._detector_failed(cls.name, key, exc, ref, event)
+                continue
             if findings:
                 out.extend(self._apply(findings))
             if inst.wants_tick:
@@ -113,11 +269,24 @@ class Engine:
         return out
 
     def advance(self, now: float) -> list[dict[str, Any]]:
-        """Move the watermark to ``now`` (event time) without an event, e.g. an idle partition."""
+        """Move the watermark to ``now`` (event time) without an event, e.g. an idle partition.
+
+        An event held as far ahead (see :meth:`process`) is processed first when ``now`` has
+        come within ``engine.max_future_s`` of it, and refused when it is still further ahead."""
+        out: list[dict[str, Any]] = []
+        held = self._held
+        if held is not None and now > self.watermark:
+            self._held = None
+            if held.ts <= now + self._bound():
+                out = self._feed(held.event, held.ts, held.ref)
+            else:
+                self._refuse_held(held, f"the stream's time went on to {now} without reaching it")
         if now <= self.watermark:
-            return []
-        self.watermark = now
-        return self._tick(now) if now >= self._next_tick else []
+            return out
+        self._step(now)
+        if now >= self._next_tick:
+            out.extend(self._tick(now))
+        return out
 
     def _tick(self, now: float) -> list[dict[str, Any]]:
         interval = self.config.tick_interval_s
@@ -125,7 +294,12 @@ class Engine:
         out: list[dict[str, Any]] = []
         for ikey in list(self._ticking):
             inst = self._instances[ikey]
-            findings = inst.tick(now)
+            try:
+                findings = inst.tick(now)
+            except Exception as exc:  # noqa: BLE001 - as in _feed: counted, logged, the others go on
+                self._detector_failed(ikey[0], ikey[1], exc, None, None)
+                del self._ticking[ikey]
+                continue
             if findings:
                 out.extend(self._apply(findings))
             if not inst.wants_tick:
@@ -187,11 +361,6 @@ class Engine:
         return [a.id for a in self._open.values()]
 
     @property
-    def counters(self) -> dict[str, int]:
-        """What detectors set aside, by reason (billing rows too late to be judged, ...)."""
-        return self.context.counters
-
-    @property
     def tracked_keys(self) -> int:
         return len(self._instances)
 
@@ -206,6 +375,8 @@ class Engine:
             "watermark": self.watermark,
             "next_tick": self._next_tick,
             "events_in": self.events_in,
+            "held": None if self._held is None else (self._held.ts, self._held.event, self._held.ref),
+            "cadence": (self._gap_scale, self._steps),
             "states": self.context.states,
         }
         return pickle.dumps(state, protocol=pickle.HIGHEST_PROTOCOL)
@@ -229,5 +400,9 @@ class Engine:
         self._open = state["open"]
         self._recently_resolved = OrderedDict((k, None) for k in state["recently_resolved"])
         self.watermark = state["watermark"]
+        held = state.get("held")  # absent in snapshots written before the bound
+        self._gap_scale, self._steps = state.get("cadence", (0.0, 0))
+        self._ahead_of = self.watermark + self._bound() if self.watermark > -_INF else _INF
+        self._held = None if held is None else _Held(*held)
         self._next_tick = state["next_tick"]
         self.events_in = state["events_in"]

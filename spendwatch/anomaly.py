@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import math
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -65,9 +66,37 @@ def severity_for(projected_daily_usd: float, warning_daily_usd: float, critical_
     return "info"
 
 
+MAX_FIGURE_USD = 1e15  # dollar figures of an anomaly are clamped to +-this: finite, whatever came in
+
+
+def finite_usd(x: float) -> float:
+    """A dollar figure fit to publish: NaN is 0, anything beyond +-MAX_FIGURE_USD is clamped to it.
+
+    >>> finite_usd(float("inf")), finite_usd(float("nan")), finite_usd(-1e308), finite_usd(12.345)
+    (1000000000000000.0, 0.0, -1000000000000000.0, 12.35)
+    """
+    if x != x:  # NaN
+        return 0.0
+    return round(min(MAX_FIGURE_USD, max(-MAX_FIGURE_USD, x)), 2)
+
+
+def finite_evidence(v: Any) -> Any:
+    """``v`` with every non-finite float replaced by None (JSON has no NaN or infinity)."""
+    if type(v) is float:
+        return v if math.isfinite(v) else None
+    if isinstance(v, dict):
+        return {k: finite_evidence(x) for k, x in v.items()}
+    if isinstance(v, list | tuple):
+        return [finite_evidence(x) for x in v]
+    return v
+
+
 def anomaly_event(anomaly_id_: str, state: str, finding: Finding, detected_at: float,
                   resolved_at: float | None) -> dict[str, Any]:
-    """The contract's `anomaly` output event for a finding (its severity already set)."""
+    """The contract's `anomaly` output event for a finding (its severity already set).
+
+    Whatever arithmetic the detector did, the figures are finite: dollars clamped
+    (:func:`finite_usd`), non-finite evidence values null."""
     assert finding.severity is not None, "the Engine sets a finding's severity before it is published"
     return {
         "type": ANOMALY,
@@ -80,9 +109,9 @@ def anomaly_event(anomaly_id_: str, state: str, finding: Finding, detected_at: f
         "started_at": round(finding.started_at, 3),
         "detected_at": round(detected_at, 3),
         "resolved_at": None if resolved_at is None else round(resolved_at, 3),
-        "waste_usd": round(finding.waste_usd, 2),
-        "projected_daily_usd": round(finding.projected_daily_usd, 2),
+        "waste_usd": finite_usd(finding.waste_usd),
+        "projected_daily_usd": finite_usd(finding.projected_daily_usd),
         "summary": finding.summary,
-        "evidence": finding.evidence,
+        "evidence": finite_evidence(finding.evidence),
         "ts": round(finding.at, 3),
     }

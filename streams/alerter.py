@@ -76,6 +76,8 @@ class Metrics:
                            registry=self.registry)
         self.recorded = Counter("spendwatch_history_changes_total", "anomaly events that changed the history",
                                 registry=self.registry)
+        self.set_aside = Counter("spendwatch_history_set_aside_total", "anomaly events the history could not "
+                                 "store (kept in sw_set_aside with the reason)", registry=self.registry)
         self.posted = Gauge("spendwatch_alerts_posted", "root messages posted by this process", registry=self.registry)
         self.failures = Gauge("spendwatch_alert_delivery_failures", "failed chat calls (kept and retried)",
                               registry=self.registry)
@@ -176,7 +178,9 @@ def run_alerter(settings: Settings, options: AlerterOptions, stop: Callable[[], 
             if batch:
                 last_data = time.monotonic()
                 if events:
+                    before = store.set_aside
                     metrics.recorded.inc(store.record_many(events))
+                    metrics.set_aside.inc(store.set_aside - before)
                     for e in events:
                         pipeline.handle(e)
                     metrics.consumed.inc(len(events))

@@ -20,7 +20,7 @@ from typing import IO, Any
 from detectors.engine import Engine
 from spendwatch.config import Settings
 from spendwatch.errors import BadEvent
-from spendwatch.events import encode
+from spendwatch.events import MAX_EVENT_BYTES, encode
 from streams.intake import decode_or_reject
 
 
@@ -33,12 +33,30 @@ class ReplayStats:
     bad_by_reason: dict[str, int] = field(default_factory=dict)
 
 
+def bounded_lines(src: IO[bytes], limit: int = MAX_EVENT_BYTES) -> Iterator[bytes]:
+    """The lines of ``src``, none held longer than ``limit`` + 1 bytes: the rest of a longer line is
+    read and dropped (that line is bad input all the same), so one huge line never fills memory."""
+    while True:
+        line = src.readline(limit + 1)
+        if not line:
+            return
+        if len(line) > limit and not line.endswith(b"\n"):
+            while True:  # skip to the end of this line
+                rest = src.readline(1 << 20)
+                if not rest or rest.endswith(b"\n"):
+                    break
+        yield line
+
+
 def replay_lines(lines: Iterable[bytes], engine: Engine, stats: ReplayStats,
                  on_bad: Callable[[int, str, bytes], None] | None = None,
                  observe: Callable[[dict[str, Any]], None] | None = None) -> Iterator[dict[str, Any]]:
     """Yield every anomaly event the Engine emits while consuming ``lines`` (1-based numbering).
 
-    ``observe`` (optional) sees every valid input event before the Engine does (the hourly spend
+    A line is bad input when it does not decode (:func:`streams.intake.decode_or_reject`) or when
+    the Engine refuses its event (money above the limit, dated far ahead: it may say so a line
+    later, naming the line); at the end of the input the Engine is flushed. ``observe``
+    (optional) sees every valid input event the Engine did not refuse at once (the hourly spend
     rollup of ``--history`` uses it)."""
     process = engine.process
     for lineno, raw in enumerate(lines, 1):
@@ -48,19 +66,41 @@ def replay_lines(lines: Iterable[bytes], engine: Engine, stats: ReplayStats,
             continue
         event = decode_or_reject(raw)
         if isinstance(event, BadEvent):
-            stats.bad += 1
-            head = event.reason.split(":", 1)[0]
-            stats.bad_by_reason[head] = stats.bad_by_reason.get(head, 0) + 1
-            if on_bad is not None:
-                on_bad(lineno, event.reason, raw)
+            _bad(stats, on_bad, lineno, event.reason, raw)
             continue
         stats.events += 1
-        if observe is not None:
+        out = process(event, (lineno, raw))
+        if engine.rejected and _refused(engine, stats, on_bad, lineno):
+            pass  # refused at once: not observed
+        elif observe is not None:
             observe(event)
-        out = process(event)
         if out:
             stats.anomalies += len(out)
             yield from out
+    out = engine.flush()
+    stats.anomalies += len(out)
+    yield from out
+
+
+def _bad(stats: ReplayStats, on_bad: Callable[[int, str, bytes], None] | None, lineno: int, reason: str,
+         raw: bytes) -> None:
+    stats.bad += 1
+    head = reason.split(":", 1)[0]
+    stats.bad_by_reason[head] = stats.bad_by_reason.get(head, 0) + 1
+    if on_bad is not None:
+        on_bad(lineno, reason, raw)
+
+
+def _refused(engine: Engine, stats: ReplayStats, on_bad: Callable[[int, str, bytes], None] | None,
+             current: int) -> bool:
+    """Report what the Engine refused; True when the event of line ``current`` is among it."""
+    now = False
+    for r in engine.take_rejected():
+        lineno, raw = r.ref
+        now = now or lineno == current
+        stats.events -= 1
+        _bad(stats, on_bad, lineno, r.reason, raw)
+    return now
 
 
 @dataclass

@@ -132,3 +132,51 @@ def test_empty_section_means_defaults(tmp_path: Path) -> None:
     s = load_settings(p, environ={})
     assert s.build(IdleConfig, "idle") == IdleConfig()
     assert Settings().build(EngineConfig, "engine") == EngineConfig()
+
+
+# ------------------------------------------------------------------------- secrets stay secret
+SECRET_LINES = [
+    "  sasl_password: *hunter2-s3cret\n",           # an undefined alias: YAML names it in its message
+    '  sasl_password: "hunter2-s3cret\n',           # an unclosed quote
+    "\tsasl_password: hunter2-s3cret\n",            # a tab
+    '  sasl_password: "hunter2-s3cret\\q"\n',       # an unknown escape
+    "  sasl_password: hunter2-s3cret: [\n",         # a mapping where none may be
+]
+
+
+@pytest.mark.parametrize("line", SECRET_LINES)
+def test_a_yaml_syntax_error_never_shows_a_secret(tmp_path: Path, line: str) -> None:
+    p = _write(tmp_path, "kafka:\n  sasl_username: me\n" + line + "  sasl_mechanism: PLAIN\n")
+    with pytest.raises(ConfigError) as err:
+        load_settings(p, environ={})
+    msg = str(err.value)
+    assert "hunter2" not in msg and "s3cret" not in msg, msg
+    assert str(p) in msg and "line " in msg and "column " in msg
+
+
+def test_a_yaml_syntax_error_elsewhere_still_says_what_is_wrong(tmp_path: Path) -> None:
+    p = _write(tmp_path, "idle:\n  dwell_s: [900\n")
+    with pytest.raises(ConfigError, match=r"line \d+, column \d+: .*expected ',' or ']'"):
+        load_settings(p, environ={})
+
+
+@pytest.mark.parametrize("value", ["12345678", "[hunter2, s3cret]", "{pw: hunter2s3cret}", "true"])
+def test_a_secret_of_the_wrong_type_is_named_never_shown(tmp_path: Path, value: str) -> None:
+    from spendwatch.kafka import KafkaConfig
+
+    p = _write(tmp_path, f"kafka:\n  sasl_password: {value}\n")
+    with pytest.raises(ConfigError) as err:
+        load_settings(p, environ={}).build(KafkaConfig, "kafka")
+    msg = str(err.value)
+    assert "kafka.sasl_password" in msg and "value not shown" in msg
+    assert "12345678" not in msg and "hunter2" not in msg and "s3cret" not in msg, msg
+    env = load_settings(None, environ={"SPENDWATCH__KAFKA__SASL_PASSWORD": value})
+    with pytest.raises(ConfigError) as err2:
+        env.build(KafkaConfig, "kafka")
+    assert "12345678" not in str(err2.value) and "hunter2" not in str(err2.value)
+
+
+def test_values_of_ordinary_keys_are_still_shown(tmp_path: Path) -> None:
+    p = _write(tmp_path, "idle:\n  dwell_s: soon\n")
+    with pytest.raises(ConfigError, match="idle.dwell_s: expected a number, got 'soon'"):
+        load_settings(p, environ={}).build(IdleConfig, "idle")

@@ -357,3 +357,316 @@ def test_billing_charge_categories_and_signed_adjustments() -> None:
     assert validate(up)["adjustment_usd"] == 0.6
     old_form = billing()  # events without the new fields stay valid
     assert "charge_category" not in validate(old_form) and validate(old_form)["cost_usd"] == 12.5
+
+
+# ---------------------------------------------------------------- bounds the contract leaves open
+def _labels(n: int) -> dict[str, str]:
+    return {f"l{i}": "v" for i in range(n)}
+
+
+BOUNDS: list[tuple[str, str, Callable[[dict[str, Any]], None], str]] = [
+    ("gpu_sample", "257 labels", _set("workload.labels", _labels(257)), "workload.labels"),
+    ("gpu_sample", "1025 processes", _set("processes", [{"pid": i} for i in range(1025)]), "processes"),
+    ("gpu_sample", "pid beyond 64 bits", _set("processes", [{"pid": 2 ** 64}]), "processes[0].pid"),
+    ("gpu_sample", "bytes beyond 64 bits", _set("mem_total_bytes", 2 ** 64), "mem_total_bytes"),
+    ("gpu_sample", "float bytes beyond 64 bits", _set("mem_total_bytes", 1e300), "mem_total_bytes"),
+    ("billing_delta", "cost beyond 64 bits", _set("cost_usd", 10 ** 400), "cost_usd"),
+    ("model_observation", "1025 features", _set("values", {f"f{i}": [1.0] for i in range(1025)}), "values"),
+    ("model_observation", "100001 values", _set("values.f1", [0.5] * 100_001), "values.f1"),
+    ("model_observation", "value beyond 64 bits", _set("values.f1", [1, -(2 ** 64)]), "values.f1[1]"),
+    ("training_run", "ts in milliseconds", _set("ts", 1.7e12), "ts"),
+    ("training_run", "ts 1e11", _set("ts", 1e11), "ts"),
+    ("training_run", "status array", _set("status", ["started"]), "status"),
+    ("training_run", "status object", _set("status", {"started": True}), "status"),
+    ("billing_delta", "charge category array", _set("charge_category", ["usage"]), "charge_category"),
+    ("billing_delta", "charge category object", _set("charge_category", {}), "charge_category"),
+]
+
+
+@pytest.mark.parametrize(("etype", "case", "mutate", "field"), BOUNDS, ids=[f"{c[0]}:{c[1]}" for c in BOUNDS])
+def test_bounds_are_bad_input_naming_the_field(etype: str, case: str, mutate: Callable[[dict[str, Any]], None],
+                                               field: str) -> None:
+    ev = MAKERS[etype]()
+    mutate(ev)
+    with pytest.raises(BadEvent) as err:
+        validate(copy.deepcopy(ev))
+    assert err.value.reason.startswith(field + ":"), err.value.reason
+    raw = json.dumps(ev).encode()
+    if len(raw) <= 1 << 20 and "64 bits" not in case:  # JSON gives a float for an integer past 64 bits
+        with pytest.raises(BadEvent) as err2:
+            decode(raw)
+        assert err2.value.reason.startswith(field + ":"), err2.value.reason  # JSON gives floats past 64 bits
+
+
+def test_exactly_at_the_bounds_is_fine() -> None:
+    ev = gpu()
+    ev["workload"]["labels"] = _labels(256)
+    ev["processes"] = [{"pid": i, "used_mem_bytes": 1} for i in range(1024)]
+    ev["mem_total_bytes"] = 2 ** 64 - 1
+    ev["ts"] = 4102444800
+    assert decode(orjson.dumps(ev))["mem_total_bytes"] == 2 ** 64 - 1
+    o = obs()
+    o["values"] = {f"f{i}": [1.0] * 90 for i in range(1024)}
+    assert len(decode(orjson.dumps(o))["values"]) == 1024
+
+
+def test_a_value_over_1_mib_is_bad_input_before_it_is_parsed() -> None:
+    ev = gpu()
+    ev["note"] = "x" * (1 << 20)
+    with pytest.raises(BadEvent, match=r"^value is longer than 1,048,576 bytes \(1 MiB\)$"):
+        decode(orjson.dumps(ev))
+    with pytest.raises(BadEvent, match="longer than 1,048,576"):
+        decode(orjson.dumps(ev).decode())
+
+
+def test_decode_keeps_only_the_contract_fields_validate_keeps_everything() -> None:
+    ev = gpu()
+    ev.update(vendor={"deep": [1, 2]}, mig_profile="3g.40gb", util_source="gpm", sm_occupancy_pct=12.5)
+    ev["workload"]["extra"] = "x"
+    ev["processes"][0]["cmdline"] = "python train.py"
+    r = run()
+    r["metric"]["split"] = "test"
+    r["notes"] = "n"
+    for raw in (orjson.dumps(ev), json.dumps(ev, indent=1).encode()):
+        out = decode(raw)
+        assert "vendor" not in out and "extra" not in out["workload"]
+        assert out["processes"] == [{"pid": 1, "used_mem_bytes": 1024}]
+        assert out["mig_profile"] == "3g.40gb" and out["util_source"] == "gpm" and out["sm_occupancy_pct"] == 12.5
+    assert decode(orjson.dumps(r))["metric"] == {"name": "auc", "value": 0.9, "higher_is_better": True}
+    assert "notes" not in decode(orjson.dumps(r))
+    ev["mig_profile"] = {"not": "text"}  # a collector field of the wrong type: dropped, never a reason
+    assert "mig_profile" not in decode(orjson.dumps(ev))
+    kept = validate(copy.deepcopy(ev))  # producers validate what they publish: unknown fields stay
+    assert kept["vendor"] == {"deep": [1, 2]} and kept["workload"]["extra"] == "x"
+
+
+# --------------------------------------------------- the typed path against the checked path
+def _typed_checked(raw: bytes) -> tuple[dict[str, Any] | None, dict[str, Any] | BadEvent]:
+    from spendwatch.events import _decode_checked, _decode_typed
+
+    typed = _decode_typed(raw)
+    try:
+        checked: dict[str, Any] | BadEvent = _decode_checked(raw)
+    except BadEvent as exc:
+        checked = exc
+    return typed, checked
+
+
+def _exact(ev: dict[str, Any]) -> bytes:
+    """Type-exact form of an event: 1 and 1.0 differ, key order does not."""
+    return orjson.dumps(ev, option=orjson.OPT_SORT_KEYS)
+
+
+def test_the_typed_path_takes_feedback_as_it_takes_the_input_types() -> None:
+    typed, checked = _typed_checked(orjson.dumps(feedback_plain()))
+    assert typed is not None and not isinstance(checked, BadEvent) and _exact(typed) == _exact(checked)
+    no_evidence = feedback()
+    del no_evidence["evidence"]
+    typed, checked = _typed_checked(orjson.dumps(no_evidence))
+    assert typed is not None and not isinstance(checked, BadEvent) and _exact(typed) == _exact(checked)
+    # free-form evidence goes the checked way: orjson's numbers (a float past 64 bits), its depth limit
+    typed, checked = _typed_checked(orjson.dumps(feedback())[:-1] + b', "x": 1}')
+    assert typed is None and not isinstance(checked, BadEvent) and checked["evidence"]["idle_hours"] == 2.5
+    big = orjson.dumps(feedback_plain())[:-1] + b', "evidence": {"n": -9223372036854775809}}'
+    assert decode(big)["evidence"] == {"n": -9.223372036854776e18}
+    snoozed = feedback()
+    del snoozed["until"]
+    typed, checked = _typed_checked(orjson.dumps(snoozed))
+    assert typed is None and isinstance(checked, BadEvent) and checked.reason.startswith("until:")
+
+
+def test_the_typed_path_takes_the_whole_simulated_stream() -> None:
+    """The fast path is the common path: every valid line of a simulated fleet goes through it."""
+    for raw in _STREAM:
+        typed, checked = _typed_checked(raw)
+        if isinstance(checked, BadEvent):
+            assert typed is None
+            continue
+        assert typed is not None, raw[:300]
+        assert _exact(typed) == _exact(checked)
+
+
+def billing_adjustment() -> dict[str, Any]:
+    ev = billing()
+    ev.update(cost_usd=0, adjustment_usd=-3.0, adjustment_reason="restatement", charge_category="credit")
+    return ev
+
+
+def gpu_mig() -> dict[str, Any]:
+    ev = gpu()
+    ev.update(mig_uuid="MIG-1", mig_profile="1g.10gb", util_source="gpm", sm_occupancy_pct=3, source="dcgm")
+    del ev["workload"]["kind"]
+    return ev
+
+
+def feedback() -> dict[str, Any]:
+    return {"type": "feedback", "ts": 1000.0, "anomaly_id": "idle_gpu-abc", "kind": "idle_gpu", "resource": "GPU-1",
+            "workload": copy.deepcopy(WL), "key": "n1/GPU-1", "verdict": "snoozed", "by": "ana@corp.example",
+            "reason": "known batch window", "until": 5000.0, "evidence": {"node": "n1", "idle_hours": 2.5}}
+
+
+def feedback_plain() -> dict[str, Any]:
+    return {"type": "feedback", "ts": 1000.0, "anomaly_id": "cost_spike-x", "kind": "cost_spike", "key": "ml/a",
+            "verdict": "not_a_problem", "by": "U123"}
+
+
+_BASES: dict[str, Callable[[], dict[str, Any]]] = {**MAKERS, "billing_adjustment": billing_adjustment,
+                                                   "gpu_mig": gpu_mig, "feedback": feedback,
+                                                   "feedback_plain": feedback_plain}
+
+
+def _paths(ev: dict[str, Any]) -> list[str]:
+    """Every field of ``ev`` as a dotted path (list items by index), the containers too."""
+    out = []
+    for k, v in ev.items():
+        out.append(k)
+        if isinstance(v, dict):
+            out += [f"{k}.{p}" for p in _paths(v)]
+        elif isinstance(v, list) and v and isinstance(v[0], dict):
+            out += [f"{k}.0.{p}" for p in _paths(v[0])]
+    return out
+
+
+_UNKNOWN = ["pod_id", "node", "owner", "team", "id", "gpu_uuid", "vendor", "mig_profile", "labels",
+            "workload.extra", "workload.labels.k", "metric.extra", "processes.0.name", "values.f9"]
+_EDGE = st.sampled_from([
+    None, True, False, 0, -0.0, 1, -1, 0.5, 100, 100.0, 100.0000001, 101, 2 ** 31, 2 ** 53 + 1, 2 ** 63 - 1,
+    2 ** 63, 2 ** 64 - 1, 2 ** 64, -(2 ** 63), -(2 ** 63) - 1, 10 ** 30, 1e308, -1e308, 1.7e308, 5e-324,
+    4102444800, 4102444800.5, 1e11, "", "x", "\u0000", "a\u0000b", "\u00e9" * 512, "\u00e9" * 513, "x" * 4096,
+    "x" * 4097, "gpu_sample", "started", "usage", [], [1], [1.5, "2"], [{"pid": 1}], {}, {"id": "w"},
+    {"id": "w", "kind": None}, {"id": "w", "x": 1}, {"name": "m", "value": 1, "higher_is_better": False},
+    {"f": [1, 2.5]}, {"a": "b"}])
+_JSONISH = st.recursive(st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False, allow_infinity=False)
+                        | st.text(max_size=8) | _EDGE,
+                        lambda c: st.lists(c, max_size=3) | st.dictionaries(st.text(max_size=6), c, max_size=3),
+                        max_leaves=8)
+
+
+def _put(ev: dict[str, Any], path: str, value: Any) -> None:
+    *head, last = path.split(".")
+    d: Any = ev
+    for k in head:
+        if isinstance(d, list):
+            if not d or not k.isdigit():
+                return
+            d = d[0]
+        elif isinstance(d, dict):
+            if not isinstance(d.get(k), dict | list):
+                d[k] = {}
+            d = d[k]
+        else:
+            return
+    if isinstance(d, dict):
+        d[last] = value
+    elif isinstance(d, list) and d and last.isdigit():
+        d[0] = value
+
+
+def _remove(ev: dict[str, Any], path: str) -> None:
+    *head, last = path.split(".")
+    d: Any = ev
+    for k in head:
+        d = (d[0] if d else None) if isinstance(d, list) else d.get(k) if isinstance(d, dict) else None
+        if d is None:
+            return
+    if isinstance(d, dict):
+        d.pop(last, None)
+
+
+@st.composite
+def _mutants(draw: st.DrawFn) -> bytes:
+    """A valid event of some type with a few fields changed, added or removed, as JSON text."""
+    base = draw(st.sampled_from(sorted(_BASES)))
+    ev = _BASES[base]()
+    paths = _paths(ev) + _UNKNOWN
+    for path in draw(st.lists(st.sampled_from(paths), max_size=3)):
+        _put(ev, path, draw(_JSONISH))
+    for path in draw(st.lists(st.sampled_from(paths), max_size=1)):
+        _remove(ev, path)
+    text = json.dumps(ev, ensure_ascii=draw(st.booleans()))
+    dup = draw(st.sampled_from([None, *sorted(_paths(ev)), "type", "ts"]))
+    if dup is not None and "." not in dup:  # a duplicated key, before or after the original
+        pair = f"{json.dumps(dup)}: {json.dumps(draw(_JSONISH))}"
+        text = ("{" + pair + ", " + text[1:]) if draw(st.booleans()) else (text[:-1] + ", " + pair + "}")
+    return text.encode()
+
+
+@settings(max_examples=600, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(_mutants())
+def test_typed_path_accepts_only_what_the_checked_path_accepts_and_gives_the_same_event(raw: bytes) -> None:
+    typed, checked = _typed_checked(raw)
+    if typed is not None:
+        assert not isinstance(checked, BadEvent), f"typed path accepted what the checked path rejects " \
+                                                  f"({checked.reason}): {raw[:500]!r}"
+        assert _exact(typed) == _exact(checked), raw[:500]
+    assert decode(raw) == checked if not isinstance(checked, BadEvent) else True
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(_mutants(), st.integers(min_value=0), st.sampled_from([b"\xff", b"\xc3", b"\xed\xa0\x80", b"\x00", b"\x01",
+                                                              b"\n", b'"', b"\\", b"}", b"NaN", b"1e999"]))
+def test_byte_level_damage_is_refused_by_both_paths_alike(raw: bytes, where: int, junk: bytes) -> None:
+    i = where % (len(raw) + 1)
+    damaged = raw[:i] + junk + raw[i:]
+    typed, checked = _typed_checked(damaged)
+    if typed is not None:
+        assert not isinstance(checked, BadEvent), damaged[:500]
+        assert _exact(typed) == _exact(checked)
+
+
+# -------------------------------------------------- never anything but BadEvent, in any field
+def _nest(depth: int) -> Any:
+    v: Any = 1
+    for i in range(depth):
+        v = {"a": v} if i % 2 else [v]
+    return v
+
+
+_ANY_JSON = st.recursive(st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=20)
+                         | _EDGE | st.integers(min_value=0, max_value=900).map(_nest)
+                         | st.sampled_from(["x" * 200_000, 10 ** 400, -(10 ** 400), [0.0] * 20_000]),
+                         lambda c: st.lists(c, max_size=4) | st.dictionaries(st.text(max_size=10), c, max_size=4),
+                         max_leaves=12)
+
+
+@settings(max_examples=250, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.sampled_from(sorted(_BASES)), st.data())
+def test_validation_raises_only_bad_event_for_any_value_in_any_field(base: str, data: st.DataObject) -> None:
+    ev = _BASES[base]()
+    path = data.draw(st.sampled_from(_paths(ev) + _UNKNOWN))
+    value = data.draw(_ANY_JSON)
+    _put(ev, path, value)
+    for candidate in (copy.deepcopy(ev), value):
+        try:
+            validate(candidate)
+        except BadEvent as exc:
+            assert exc.reason
+    try:
+        text = json.dumps(ev).encode()  # NaN and Infinity become JSON's invalid literals
+    except (ValueError, RecursionError):
+        return
+    try:
+        out = decode(text)
+    except BadEvent as exc:
+        assert exc.reason
+    else:
+        assert out["type"] == ev["type"]
+        orjson.dumps(out)  # what a detector gets serialises (no NaN, no int beyond 64 bits)
+
+
+@pytest.mark.parametrize(("evidence", "reason"), [
+    (_nest(40), "evidence: nested more than 32 levels deep"),
+    ({"blob": "x" * 70_000}, "evidence: 70,023 bytes as JSON, more than 65,536"),
+    ({"n": 2 ** 70}, "evidence: cannot be written as JSON"),
+])
+def test_feedback_evidence_stays_publishable(evidence: Any, reason: str) -> None:
+    """Free-form evidence that orjson could not write again (too deep, an integer past 64 bits) or that is
+    huge is bad input: a feedback event is republished and stored as JSON."""
+    ev = feedback()
+    ev["evidence"] = {"wrapped": evidence}
+    with pytest.raises(BadEvent) as err:
+        validate(ev)
+    assert err.value.reason.startswith(reason), err.value.reason
+    ok = feedback()
+    ok["evidence"] = {"deep": _nest(30)}
+    assert orjson.dumps(decode(orjson.dumps(ok)))

@@ -131,3 +131,18 @@ def test_restored_engine_never_reopens_a_resolved_problem(stream_file: Path) -> 
     e2.restore(e.snapshot())
     again = e2.process_many(_events(stream_file))  # the whole stream replayed after a restore: all late
     assert not ({a["id"] for a in again if a["state"] == "open"} & resolved)
+
+
+def test_a_line_longer_than_the_bound_is_bad_input_and_never_read_whole(tmp_path: Path) -> None:
+    import io
+
+    from streams.replay import bounded_lines
+
+    big = b'{"type": "gpu_sample", "note": "' + b"x" * (5 << 20) + b'"}'
+    src = io.BytesIO(b'{"a": 1}\n' + big + b"\n" + b'{"b": 2}\n' + big)
+    got = list(bounded_lines(src))
+    assert [len(x) for x in got] == [9, (1 << 20) + 1, 9, (1 << 20) + 1]
+    f = tmp_path / "long.jsonl"
+    f.write_bytes(b'{"a": 1}\n' + big + b"\n")
+    p = _replay(str(f))
+    assert p.returncode == 0 and f"{f}:2: bad input: value is longer than 1,048,576 bytes".encode() in p.stderr

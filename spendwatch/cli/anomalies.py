@@ -54,7 +54,7 @@ def register(sub: Any) -> None:
     _add_filters(p)
     p.add_argument("--sort", choices=SORT_KEYS, default="started", help="sort key (default: started)")
     p.add_argument("--asc", action="store_true", help="ascending order (default: descending)")
-    p.add_argument("--limit", type=int, default=0, metavar="N", help="at most N rows (default: all)")
+    p.add_argument("--limit", type=_positive_int, default=None, metavar="N", help="at most N rows (default: all)")
     p.add_argument("--json", action="store_true", help="one JSON object per line (the contract's anomaly fields)")
     p.set_defaults(func=run_list)
     inner = p.add_subparsers(dest="anomalies_command", metavar="{show,summary}")
@@ -68,6 +68,17 @@ def register(sub: Any) -> None:
     _add_filters(m, sub=True)
     m.add_argument("--json", action="store_true", default=argparse.SUPPRESS, help="one JSON object")
     m.set_defaults(func=run_summary)
+
+
+def _positive_int(text: str) -> int:
+    """``--limit``: a positive integer (argparse turns the error into exit 2 with the option's name)."""
+    try:
+        n = int(text)
+    except ValueError:
+        n = 0
+    if n < 1:
+        raise argparse.ArgumentTypeError(f"must be a positive integer (at least 1), got {text!r}")
+    return n
 
 
 def _values(items: list[str]) -> tuple[str, ...]:
@@ -89,7 +100,7 @@ def query_from_args(args: argparse.Namespace) -> AnomalyQuery:
         owners=_values(args.owner), workloads=_values(args.workload), resources=_values(args.resource),
         states=_values(args.state), min_severity=args.severity, min_waste_usd=args.min_waste,
         sort=getattr(args, "sort", "started"), descending=not getattr(args, "asc", False),
-        limit=getattr(args, "limit", 0) or None)
+        limit=getattr(args, "limit", None))
 
 
 def _when(ts: float | None) -> str:

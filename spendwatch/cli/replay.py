@@ -10,7 +10,7 @@ from collections.abc import Iterator
 from typing import IO, Any
 
 from spendwatch.config import load_settings
-from streams.replay import ReplayStats, replay_stream
+from streams.replay import ReplayStats, bounded_lines, replay_stream
 
 
 def register(sub: Any) -> None:
@@ -79,7 +79,7 @@ def run(args: argparse.Namespace) -> int:
             print(f"{args.events}:{lineno}: bad input: {reason}", file=sys.stderr)
 
     def lines() -> Iterator[bytes]:
-        for raw in src:
+        for raw in bounded_lines(src):
             if progress is not None:
                 progress.advance(len(raw), stats.events)
             yield raw

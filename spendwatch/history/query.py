@@ -87,9 +87,14 @@ class AnomalyQuery:
             raise ConfigError(f"sort: {self.sort!r} is not one of {', '.join(SORT_KEYS)}")
         if self.min_severity is not None and self.min_severity not in _SEVERITY_ORDER:
             raise ConfigError(f"severity: {self.min_severity!r} is not one of {', '.join(_SEVERITY_ORDER)}")
+        if self.limit is not None and (type(self.limit) is not int or self.limit < 1):
+            raise ConfigError(f"limit: must be a positive integer (at least 1) or none for all, got {self.limit!r}")
 
 
 def _match_any(column: Any, values: Sequence[str]) -> Any:
+    from spendwatch.history.schema import clean_text
+
+    values = [clean_text(v) for v in values]  # as the store keeps them (NUL refused by PostgreSQL)
     exact = [v for v in values if "*" not in v]
     clauses = [column.in_(exact)] if exact else []
     for pattern in (v for v in values if "*" in v):

@@ -12,6 +12,8 @@ Tables (all prefixed ``sw_`` so they sit beside other applications' tables):
   ``workload`` object so filters use indexes, and the Slack message (channel, ts) it was posted as.
 - ``sw_anomaly_events``: every distinct anomaly event (open, updates, resolved), deduplicated by a
   fingerprint of its content, for ``anomalies show`` and the by-day summary.
+- ``sw_set_aside``: anomaly events that could not be stored (a field of the wrong type or too
+  long), with the reason, so one bad event never blocks the ones after it and is not lost either.
 - ``sw_silences``: silences (matchers, start, end, creator); see :mod:`spendwatch.history.silences`.
 - ``sw_anomaly_feedback``: what people said about an anomaly (acknowledged, snoozed, not a problem),
   every action kept; see :mod:`spendwatch.history.feedback`.
@@ -31,6 +33,11 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Connection
 
 metadata = sa.MetaData()
+
+
+def clean_text(value: str) -> str:
+    """Text as both databases store it: NUL becomes U+FFFD (PostgreSQL refuses NUL in text)."""
+    return value.replace("\x00", "\ufffd") if "\x00" in value else value
 
 # SQLite only auto-increments an INTEGER PRIMARY KEY; PostgreSQL wants a BIGINT identity.
 _SEQ = sa.BigInteger().with_variant(sa.Integer(), "sqlite")
@@ -81,6 +88,15 @@ anomaly_events = sa.Table(
     sa.Column("payload", sa.Text, nullable=False),
     sa.Column("recorded_at", sa.Float, nullable=False),
     sa.UniqueConstraint("anomaly_id", "fingerprint", name="uq_sw_anomaly_events_fp"),
+)
+
+set_aside = sa.Table(
+    "sw_set_aside", metadata,
+    sa.Column("seq", _SEQ, primary_key=True, autoincrement=True),
+    sa.Column("anomaly_id", sa.String(512)),          # as given (cleaned, cut), when it has one
+    sa.Column("reason", sa.Text, nullable=False),
+    sa.Column("payload", sa.Text, nullable=False),     # the event as JSON (or its repr when not JSON)
+    sa.Column("recorded_at", sa.Float, nullable=False),
 )
 
 # Indexes for the `spendwatch anomalies` filters: each filter column paired with started_at so a
@@ -221,10 +237,15 @@ def _m3_silences_feedback_spend(conn: Connection) -> None:
         index.create(conn, checkfirst=True)
 
 
+def _m4_set_aside(conn: Connection) -> None:
+    set_aside.create(conn, checkfirst=True)
+
+
 MIGRATIONS: list[tuple[int, str, Callable[[Connection], None]]] = [
     (1, "history: anomalies and anomaly events", _m1_history),
     (2, "alerting: notification log", _m2_notification_log),
     (3, "api: silences, feedback, hourly spend", _m3_silences_feedback_spend),
+    (4, "history: anomaly events set aside", _m4_set_aside),
 ]
 LATEST_VERSION = MIGRATIONS[-1][0]
 

@@ -38,7 +38,7 @@ class SpendRollup:
         wl = event.get("workload") or {}
         cost = float(event.get("cost_usd") or 0.0) + float(event.get("adjustment_usd") or 0.0)
         hour = math.floor(float(event["period_start"]) / HOUR) * HOUR
-        key = (hour, str(wl.get("team") or ""), str(wl.get("id") or ""))
+        key = (hour, schema.clean_text(str(wl.get("team") or "")), schema.clean_text(str(wl.get("id") or "")))
         self.totals[key] = self.totals.get(key, 0.0) + cost
 
     def add_many(self, events: Iterable[Mapping[str, Any]]) -> None:

@@ -3,6 +3,12 @@
 One SQLAlchemy Core implementation serves SQLite and PostgreSQL; the only dialect-specific part
 is ``INSERT … ON CONFLICT DO NOTHING``, which both spell the same way in SQLAlchemy.
 
+Text is stored the same on both databases: NUL (allowed in the contract's strings, refused by
+PostgreSQL in text) becomes U+FFFD in the text columns; the JSON columns keep it, escaped. An event
+that still cannot be stored (a field of the wrong type, an id longer than its column) is *set
+aside* in ``sw_set_aside`` with its reason, logged and counted (:attr:`HistoryStore.set_aside`):
+it never blocks the events recorded with it.
+
 Idempotence: an event is identified by ``(anomaly id, sha1 of its canonical JSON)``; recording
 the same event again inserts nothing and changes nothing. The latest state of an anomaly is the
 event with the greatest ``(ts, state rank)`` where ``resolved`` ranks above ``open``, so events
@@ -29,6 +35,7 @@ from spendwatch.errors import BadEvent, ExternalError
 from spendwatch.history import schema
 from spendwatch.history.feedback import FeedbackLog
 from spendwatch.history.query import AnomalyQuery, summarize, where_clauses
+from spendwatch.history.schema import clean_text
 from spendwatch.history.silences import Silences
 from spendwatch.history.spend import SpendLedger
 
@@ -50,11 +57,32 @@ def _num(event: Mapping[str, Any], name: str, default: float | None = None) -> f
     return float(value)
 
 
+_COLUMN_LEN = {"id": 512, "kind": 64, "state": 16, "severity": 16, "workload_id": 512, "owner": 512, "team": 512,
+               "resource": 512}
+
+
+def _fit(name: str, value: str) -> str:
+    value = clean_text(value)
+    limit = _COLUMN_LEN.get(name)
+    if limit is not None and len(value) > limit:
+        raise BadEvent(f"anomaly event: {name}: {len(value)} characters, more than {limit}")
+    return value
+
+
 def _str(event: Mapping[str, Any], name: str, default: str | None = None) -> str:
     value = event.get(name, default)
     if not isinstance(value, str) or not value:
-        raise BadEvent(f"anomaly event: {name}: expected a non-empty string, got {value!r}")
-    return value
+        raise BadEvent(f"anomaly event: {name}: expected a non-empty string, got {str(value)[:80]!r}")
+    return _fit(name, value)
+
+
+def _opt_str(workload: Mapping[str, Any], name: str, column: str) -> str | None:
+    value = workload.get(name)
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise BadEvent(f"anomaly event: workload.{name}: expected a string, got {type(value).__name__}")
+    return _fit(column, value)
 
 
 def _row_for(event: Mapping[str, Any], now: float) -> dict[str, Any]:
@@ -73,18 +101,18 @@ def _row_for(event: Mapping[str, Any], now: float) -> dict[str, Any]:
         "kind": _str(event, "kind"),
         "state": _str(event, "state"),
         "severity": _str(event, "severity", "info"),
-        "workload_id": wl.get("id"),
-        "owner": wl.get("owner"),
-        "team": wl.get("team"),
-        "resource": str(event.get("resource") or ""),
+        "workload_id": _opt_str(wl, "id", "workload_id"),
+        "owner": _opt_str(wl, "owner", "owner"),
+        "team": _opt_str(wl, "team", "team"),
+        "resource": _fit("resource", str(event.get("resource") or "")),
         "started_at": started,
         "detected_at": _num(event, "detected_at", started),
         "resolved_at": _num(event, "resolved_at"),
         "waste_usd": _num(event, "waste_usd", 0.0),
         "projected_daily_usd": _num(event, "projected_daily_usd", 0.0),
-        "summary": str(event.get("summary") or ""),
+        "summary": clean_text(str(event.get("summary") or "")),
         "workload": None if workload is None else orjson.dumps(workload).decode(),
-        "evidence": orjson.dumps(evidence).decode(),
+        "evidence": orjson.dumps(evidence).decode(),  # JSON escapes NUL: safe on both databases
         "last_ts": ts,
         "updated_at": now,
     }
@@ -128,6 +156,34 @@ def insert_ignore(conn: Connection, table: sa.Table, values: Mapping[str, Any]) 
     return conn.execute(stmt.returning(pk)).first() is not None
 
 
+def _unstorable(exc: BaseException) -> bool:
+    """Whether ``exc`` says one event cannot be stored (its content), not that the database failed."""
+    if isinstance(exc, BadEvent | ValueError | TypeError):  # ours, orjson's, an encoding error
+        return True
+    if isinstance(exc, sa.exc.DBAPIError):
+        return isinstance(exc, sa.exc.DataError | sa.exc.IntegrityError)
+    return isinstance(exc, sa.exc.StatementError)  # a parameter the driver could not take
+
+
+def _reason(exc: BaseException) -> str:
+    if isinstance(exc, BadEvent):
+        return exc.reason
+    orig = getattr(exc, "orig", None) or exc
+    return f"{type(orig).__name__}: {str(orig).splitlines()[0] if str(orig) else ''}"[:2000]
+
+
+def _payload(event: Any) -> str:
+    """The event as text any database stores: JSON (NUL escaped), else its repr (escapes the rest)."""
+    try:
+        text = orjson.dumps(event, default=repr, option=orjson.OPT_NON_STR_KEYS).decode()
+    except Exception:  # noqa: BLE001 - not JSON: its repr, which escapes surrogates and NUL
+        try:
+            text = repr(event)
+        except Exception:  # noqa: BLE001 - too deep even for repr
+            text = f"<{type(event).__name__} that cannot be shown>"
+    return clean_text(text[:65536])
+
+
 class HistoryStore:
     """Anomaly history on one database (``url`` is a SQLAlchemy URL).
 
@@ -137,6 +193,7 @@ class HistoryStore:
     def __init__(self, url: str, engine: sa.Engine) -> None:
         self.url = url
         self.engine = engine
+        self.set_aside = 0  # anomaly events this process could not store (kept in sw_set_aside)
         try:
             schema.migrate(engine)
         except sa.exc.OperationalError as exc:
@@ -159,13 +216,50 @@ class HistoryStore:
             return self._record(conn, event, time.time())
 
     def record_many(self, events: Iterable[Mapping[str, Any]]) -> int:
-        """Record events in one transaction; returns how many changed something."""
-        changed = 0
+        """Record events in one transaction; returns how many changed something.
+
+        An event that cannot be stored is set aside (``sw_set_aside``, with the reason) and the
+        others are recorded all the same."""
+        batch = list(events)
         now = time.time()
+        try:
+            with self.engine.begin() as conn:
+                return sum(self._record(conn, event, now) for event in batch)
+        except Exception as exc:  # noqa: BLE001 - sorted below: only what one event caused is handled
+            if not _unstorable(exc):
+                raise
+        changed = 0  # one of them cannot be stored: again, one savepoint each, setting aside what fails
         with self.engine.begin() as conn:
-            for event in events:
-                changed += self._record(conn, event, now)
+            for event in batch:
+                try:
+                    with conn.begin_nested():
+                        changed += self._record(conn, event, now)
+                except Exception as exc:  # noqa: BLE001 - as above
+                    if not _unstorable(exc):
+                        raise
+                    self._set_aside(conn, event, _reason(exc), now)
         return changed
+
+    def _set_aside(self, conn: Connection, event: Mapping[str, Any], reason: str, now: float) -> None:
+        aid = event.get("id") if isinstance(event, Mapping) else None
+        aid = clean_text(aid)[:512] if isinstance(aid, str) else None
+        self.set_aside += 1
+        log.warning("history store %s: anomaly event %r set aside: %s", self.safe_url, aid, reason)
+        try:
+            with conn.begin_nested():
+                conn.execute(schema.set_aside.insert().values(anomaly_id=aid, reason=clean_text(reason),
+                                                              payload=_payload(event), recorded_at=now))
+        except sa.exc.DBAPIError as exc:  # counted and logged above; the others still go in
+            log.warning("history store %s: could not keep the set-aside event %r: %s", self.safe_url, aid,
+                        _reason(exc))
+
+    def set_aside_events(self, limit: int = 100) -> list[dict[str, Any]]:
+        """The latest events set aside (``anomaly_id``, ``reason``, ``payload``, ``recorded_at``), newest first."""
+        t = schema.set_aside
+        with self.engine.connect() as conn:
+            rows = conn.execute(sa.select(t.c.anomaly_id, t.c.reason, t.c.payload, t.c.recorded_at)
+                                .order_by(t.c.seq.desc()).limit(limit))
+            return [dict(r._mapping) for r in rows]
 
     def _record(self, conn: Connection, event: Mapping[str, Any], now: float) -> bool:
         row = _row_for(event, now)

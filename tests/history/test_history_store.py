@@ -180,3 +180,49 @@ def test_hourly_spend_is_replaced_not_added_when_written_again(store_url: str) -
     assert len(rows) == 60
     assert sum(r["cost_usd"] for r in rows if r["team"] == "ml") == pytest.approx(2.0 * sum(range(1, 31)))
     assert {(r["team"], r["workload_id"]) for r in rows} == {("ml", "ml/a"), ("", "batch/b")}
+
+
+def test_nul_in_text_is_stored_the_same_on_both_databases(store: Any) -> None:
+    """The contract allows NUL in strings; PostgreSQL refuses it in text. Text columns keep U+FFFD in
+    its place on both databases; the JSON columns keep the NUL itself, escaped."""
+    a = anomaly("idle_gpu-nul", team="vi\u0000sion", owner="ana\u0000@corp.example", wl_id="vision/\u0000train",
+                resource="GPU-\u00001")
+    a["summary"] = "idle \u0000 GPU"
+    assert store.record_many([a]) == 1 and store.set_aside == 0
+    got = store.query(AnomalyQuery(teams=("vi\ufffdsion",)))
+    assert [g["id"] for g in got] == ["idle_gpu-nul"]
+    assert store.query(AnomalyQuery(teams=("vi\u0000sion",)))[0]["id"] == "idle_gpu-nul"  # a filter cleaned alike
+    assert got[0]["workload"]["owner"] == "ana\u0000@corp.example"  # the workload object, as published
+    assert got[0]["summary"] == "idle \ufffd GPU" and got[0]["resource"] == "GPU-\ufffd1"
+    assert store.events("idle_gpu-nul")[0]["workload"]["team"] == "vi\u0000sion"
+
+
+def test_an_event_that_cannot_be_stored_is_set_aside_and_the_rest_is_recorded(store: Any) -> None:
+    long_kind = anomaly("long-kind", kind="k" * 100)
+    number_owner = anomaly("number-owner")
+    number_owner["workload"]["owner"] = 42
+    infinite = anomaly("infinite", waste=float("inf"))
+    no_start = {k: v for k, v in anomaly("no-start").items() if k != "started_at"}
+    unjsonable = anomaly("unjsonable")
+    unjsonable["evidence"] = {"x": "\ud800"}  # a lone surrogate: not UTF-8, not JSON
+    batch = [*lifecycle("idle_gpu-a"), long_kind, number_owner, infinite, no_start, unjsonable,
+             anomaly("idle_gpu-b", team="t\u0000")]
+    assert store.record_many(batch) == 4
+    assert store.set_aside == 5
+    assert {a["id"] for a in store.query()} == {"idle_gpu-a", "idle_gpu-b"}
+    aside = store.set_aside_events()
+    assert [e["anomaly_id"] for e in aside] == ["unjsonable", "no-start", "infinite", "number-owner", "long-kind"]
+    reasons = [e["reason"] for e in aside]
+    assert "kind: 100 characters, more than 64" in reasons[4] and "workload.owner" in reasons[3]
+    assert "waste_usd" in reasons[2] and "started_at" in reasons[1]
+    assert '"number-owner"' in aside[3]["payload"] and "\\ud800" in aside[0]["payload"]
+    assert store.record_many(batch) == 0 and store.set_aside == 10  # again: nothing new, set aside again
+
+
+@pytest.mark.parametrize("limit", [0, -1, 1.5, True])
+def test_a_limit_must_be_a_positive_integer(limit: Any) -> None:
+    from spendwatch.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="limit: must be a positive integer"):
+        AnomalyQuery(limit=limit)
+    assert AnomalyQuery(limit=1).limit == 1 and AnomalyQuery().limit is None
