@@ -39,6 +39,13 @@ Each GPU's own dwell (the learned rhythm)
     it lasted less than ``learn_flagged_below`` x its dwell (a routine gap that the cold-start
     dwell called too early); a long one (a hung job) never makes the GPU slower to flag.
 
+Feedback
+    A ``feedback`` event saying "not a problem" about one of this GPU's anomalies makes that quiet
+    spell part of its rhythm: the dwell stays above ``gap_over_max`` x the spell from then on (the
+    same pattern does not page again; one clearly longer, with its dollars, still does), and an
+    anomaly still open resolves at once with ``evidence.resolution = "marked not a problem by
+    <who>"``, the stretch going on silently until the GPU is busy again.
+
 How a stretch works
     - It starts at the first idle sample's interval start and accumulates idle time and
       waste per sample. A gap between samples up to ``max_gap_s`` counts as part of the
@@ -222,6 +229,7 @@ class IdleGpuDetector(Detector):
 
     name = "idle"
     event_types = (GPU_SAMPLE,)
+    kinds = ("idle_gpu", "gpu_memory_hoarding")
     config_cls = IdleConfig
     config: IdleConfig
 
@@ -248,6 +256,7 @@ class IdleGpuDetector(Detector):
         self.group: tuple[str, str | None] | None = None  # (node, workload id) it is registered under
         self.recent_workloads: list[str | None] = []
         self.last_interval: float | None = None
+        self.approved_s = 0.0  # the longest quiet spell a person marked "not a problem": the dwell stays above it
         self._reset()
 
     def _reset(self) -> None:
@@ -265,6 +274,7 @@ class IdleGpuDetector(Detector):
         self.dwell = self.config.dwell_s
         self.dwell_source = "default"
         self.peers_busy = 0  # node peers busy when the stretch last looked
+        self.silenced = False  # marked not a problem while it lasts: it goes on without a word
         self.wants_tick = False
 
     key_of = staticmethod(gpu_sample_key)  # the contract's Kafka key: <node>/<gpu or MIG uuid>
@@ -430,6 +440,9 @@ class IdleGpuDetector(Detector):
             self.dwell, self.dwell_source = self._cold_dwell(workload, kind), "default"
         if self._straggler_eligible(kind) and self.peers_busy and self.peers_busy * 2 >= len(others):
             self.dwell, self.dwell_source = min(self.dwell, cfg.straggler_dwell_s), "straggler"
+        if self.approved_s and self.dwell < cfg.gap_over_max * self.approved_s:
+            # a person said a quiet spell this long is fine here: only a clearly longer one pages
+            self.dwell, self.dwell_source = cfg.gap_over_max * self.approved_s, "marked_fine"
 
     def _cold_dwell(self, workload: dict[str, Any] | None, kind: str | None) -> float:
         """The dwell while the GPU's rhythm is not known: ``dwell_s`` (the configured default) for a
@@ -478,6 +491,8 @@ class IdleGpuDetector(Detector):
     def _report(self, ts: float) -> list[Finding]:
         cfg = self.config
         assert self.start is not None
+        if self.silenced:
+            return []
         if self.opened_kind is None:
             if self.dwell_source == "straggler" or self._straggler_eligible((self.workload or {}).get("kind")):
                 # the peers can go quiet too (a checkpoint of the whole job): then it is no straggler
@@ -498,13 +513,36 @@ class IdleGpuDetector(Detector):
 
     def _end(self, at: float, busy: bool) -> list[Finding]:
         """End the stretch at ``at``; ``busy``: because the GPU got busy (a gap of its rhythm)."""
-        out = [self._finding(at, active=False)] if self.opened_kind is not None and self.samples else []
+        out = [self._finding(at, active=False)] if self.opened_kind is not None and self.samples \
+            and not self.silenced else []
         if busy and self.start is not None:
             duration = at - self.start
-            if self.opened_kind is None or duration < self.config.learn_flagged_below * self.dwell:
+            if self.silenced:
+                self.approved_s = max(self.approved_s, duration)
+                self._learn_gap(duration)
+            elif self.opened_kind is None or duration < self.config.learn_flagged_below * self.dwell:
                 self._learn_gap(duration)
         self._reset()
         return out
+
+    def feedback(self, event: dict[str, Any]) -> list[Finding]:
+        """"Not a problem": the quiet spell is part of this GPU's rhythm. It is learned as a gap the
+        dwell stays above (so the same pattern does not page again, a clearly longer one still does),
+        and an anomaly still open ends now, the stretch going on silently until the GPU is busy."""
+        if event["verdict"] != "not_a_problem":
+            return []
+        who = event["by"]
+        if self.start is not None and self.opened_kind is not None and not self.silenced:
+            at = self.last_ts if self.last_ts is not None else event["ts"]
+            self.approved_s = max(self.approved_s, at - self.start)
+            finding = self._finding(at, active=False)
+            finding.evidence["resolution"] = f"marked not a problem by {who}"
+            self.silenced = True
+            return [finding]
+        hours = (event.get("evidence") or {}).get("idle_hours")
+        if isinstance(hours, int | float) and hours > 0:  # an anomaly over already: its length was fine
+            self.approved_s = max(self.approved_s, float(hours) * 3600.0)
+        return []
 
     def tick(self, now: float) -> list[Finding]:
         if self.last_ts is not None and now - self.last_ts > self.config.stale_after_s:

@@ -178,6 +178,7 @@ class _Loop:
     workload: dict[str, Any] | None = None
     last_trigger: str | None = None
     last_code: str | None = None
+    muted: bool = False  # marked "not a problem": it goes on without a word until the pattern breaks
 
     def add(self, run: _Run, cost: float, limit: int, new_round: bool) -> None:
         if new_round:
@@ -200,6 +201,7 @@ class RetrainLoopDetector(Detector):
 
     name = "retrain_loop"
     event_types = (TRAINING_RUN,)
+    kinds = (KIND,)
     config_cls = RetrainLoopConfig
     config: RetrainLoopConfig
 
@@ -289,6 +291,21 @@ class RetrainLoopDetector(Detector):
         self.prev_success = run
         return out
 
+    def feedback(self, event: dict[str, Any]) -> list[Finding]:
+        """"Not a problem": the loop is wanted (a soak test, a deliberate rerun). It resolves now
+        (``evidence.resolution``) and goes on without a word; once the pattern breaks, a new loop
+        pages again."""
+        if event["verdict"] != "not_a_problem":
+            return []
+        out: list[Finding] = []
+        slot = (event.get("evidence") or {}).get("pattern")
+        for loop in (self.crash, self.nogain):
+            if loop is not None and loop.opened and not loop.muted and slot in (None, loop.pattern):
+                out.append(self._finding(loop, max(event["ts"], loop.last_end), active=False,
+                                         why=f"marked not a problem by {event['by']}"))
+                loop.muted = True
+        return out
+
     def tick(self, now: float) -> list[Finding]:
         out: list[Finding] = []
         for loop in (self.crash, self.nogain):
@@ -326,6 +343,8 @@ class RetrainLoopDetector(Detector):
 
     def _report(self, loop: _Loop, ts: float) -> list[Finding]:
         cfg = self.config
+        if loop.muted:
+            return []
         if not loop.opened:
             early = loop.pattern == CRASH and loop.rounds >= cfg.early_rounds and loop.last_trigger == "retry" \
                 and self._daily(loop) >= cfg.early_min_daily_usd
@@ -341,7 +360,7 @@ class RetrainLoopDetector(Detector):
         return loop.waste / (max(loop.last_end - loop.first_start, 3600.0) / 3600.0) * 24.0
 
     def _end(self, loop: _Loop, at: float, why: str) -> list[Finding]:
-        out = [self._finding(loop, at, active=False, why=why)] if loop.opened else []
+        out = [self._finding(loop, at, active=False, why=why)] if loop.opened and not loop.muted else []
         if loop is self.crash:
             self.crash = None
         else:
