@@ -28,11 +28,12 @@ Each GPU's own dwell (the learned rhythm)
       a busy endpoint): ``fast_dwell_s`` (8 min), so a hung job or a dead endpoint is flagged
       within ten minutes of going quiet;
     - a *straggler*: a training GPU idle while the other GPUs of its workload on its node are
-      busy (a rank that is not running), and it has never idled alone before:
+      busy (at least two of them, and most: a rank that is not running; with a single peer a rank
+      waiting while the other evaluates looks the same), and it has never idled alone before:
       ``straggler_dwell_s`` (4 min);
     - otherwise, the rhythm is not known yet: ``dwell_s`` (20 min, the configured default) for a
       GPU idle from its first sample and for training and inference workloads; ``cold_dwell_s``
-      (45 min) for batch, notebook and unknown-kind workloads and unallocated GPUs, whose gaps
+      (90 min) for batch, notebook and unknown-kind workloads and unallocated GPUs, whose gaps
       between jobs (a pool's scheduling gaps) are routine until their own rhythm says otherwise.
 
     A stretch that was flagged and ended with the GPU busy again is learned as a gap only when
@@ -139,6 +140,7 @@ _OWN_GAPS_ENOUGH = 4  # gaps that make a rhythm known
 _PEER_GAPS_EACH = 8  # the latest gaps of each node peer pooled with a GPU's own
 _RECENT_WORKLOADS = 4
 _PEER_FRESH_S = 120.0  # a peer's latest sample must be this recent to count
+_STRAGGLER_MIN_PEERS = 2
 
 
 @dataclass(frozen=True)
@@ -156,7 +158,7 @@ class IdleConfig:
         training or inference workload, or idle from its first sample (1200 s).
     cold_dwell_s, cold_kinds
         The same for ``cold_kinds`` workloads ("batch", "unknown", "notebook") and unallocated GPUs
-        (2700 s): their gaps are routine until their rhythm says otherwise. A GPU idle from its
+        (5400 s): their gaps are routine until their rhythm says otherwise. A GPU idle from its
         very first sample gets ``dwell_s``.
     fast_dwell_s
         The dwell of a GPU with ``continuity_s`` of busy history and no gaps, running a
@@ -201,7 +203,7 @@ class IdleConfig:
     idle_below_pct: float = 2.0
     open_below_mean_pct: float = 1.0
     dwell_s: float = 1200.0
-    cold_dwell_s: float = 2700.0
+    cold_dwell_s: float = 5400.0
     cold_kinds: tuple[str, ...] = ("batch", "unknown", "notebook")
     fast_dwell_s: float = 570.0
     straggler_dwell_s: float = 240.0
@@ -306,7 +308,9 @@ class IdleGpuDetector(Detector):
             if last is not None and ts - last > cfg.max_gap_s + interval:
                 out.extend(self._end(last, busy=False))  # a long silence: we cannot say it stayed idle
             elif wid != _workload_id(self.workload) and wid not in self.recent_workloads:
-                out.extend(self._end(sample_start, busy=False))
+                # a new workload: the stretch ends; if the new one is at work straight away the quiet
+                # spell was the gap between two jobs, part of the GPU's rhythm like any other
+                out.extend(self._end(sample_start, busy=activity >= cfg.idle_below_pct))
         if wid not in self.recent_workloads:
             self.recent_workloads.append(wid)
             del self.recent_workloads[:-_RECENT_WORKLOADS]
@@ -438,7 +442,7 @@ class IdleGpuDetector(Detector):
             self.dwell, self.dwell_source = cfg.fast_dwell_s, "no_gaps"
         else:
             self.dwell, self.dwell_source = self._cold_dwell(workload, kind), "default"
-        if self._straggler_eligible(kind) and self.peers_busy and self.peers_busy * 2 >= len(others):
+        if self._straggler_eligible(kind) and self._peers_say_straggler(len(others)):
             self.dwell, self.dwell_source = min(self.dwell, cfg.straggler_dwell_s), "straggler"
         if self.approved_s and self.dwell < cfg.gap_over_max * self.approved_s:
             # a person said a quiet spell this long is fine here: only a clearly longer one pages
@@ -469,6 +473,11 @@ class IdleGpuDetector(Detector):
         bound = math.exp(mean + cfg.gap_z * sd * math.sqrt(1.0 + 1.0 / n))
         return min(cfg.max_dwell_s, max(cfg.min_dwell_s, bound, cfg.gap_over_max * max(gaps)))
 
+    def _peers_say_straggler(self, others: int) -> bool:
+        """At least two peers, and most of them, busy: a rank left behind (with one peer only, a rank
+        waiting while the other evaluates looks the same)."""
+        return self.peers_busy >= _STRAGGLER_MIN_PEERS and self.peers_busy * 2 >= others
+
     def _straggler_eligible(self, kind: str | None) -> bool:
         cfg = self.config
         return kind in cfg.straggler_kinds and self.solo_gaps == 0 and self.busy_s >= cfg.continuity_s / 4
@@ -498,9 +507,9 @@ class IdleGpuDetector(Detector):
                 # the peers can go quiet too (a checkpoint of the whole job): then it is no straggler
                 others = [p for k, p in self._peers().items() if k != self.key]
                 self.peers_busy = self._busy_peers(others)
-                if self.dwell_source == "straggler" and not (self.peers_busy and self.peers_busy * 2 >= len(others)):
+                if self.dwell_source == "straggler" and not self._peers_say_straggler(len(others)):
                     self._choose_dwell(self.workload)
-                elif self.dwell_source != "straggler" and self.peers_busy and self.peers_busy * 2 >= len(others):
+                elif self.dwell_source != "straggler" and self._peers_say_straggler(len(others)):
                     self.dwell, self.dwell_source = min(self.dwell, cfg.straggler_dwell_s), "straggler"
             if ts - self.start < self.dwell or self.activity_sum / self.samples >= cfg.open_below_mean_pct:
                 return []

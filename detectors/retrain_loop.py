@@ -26,8 +26,8 @@ Healthy patterns that stay quiet
       each time are attempts, not a crash loop.
 
 Lifecycle
-    Opens at the ``min_rounds``-th run of the pattern (a crash loop whose failed automatic retry
-    burns at least ``early_min_daily_usd`` a day already at its ``early_rounds``-th failure)
+    Opens at the ``min_rounds``-th run of the pattern (already at the ``early_rounds``-th when an
+    automatic retry or a schedule repeats it and it burns at least ``early_min_daily_usd`` a day)
     with ``started_at`` = the start of the
     pattern's first run (the first failed run; for a no-gain loop, the run whose data the
     others repeat). Updates as runs pile up. Resolves when a run breaks the pattern, or when
@@ -109,10 +109,11 @@ class RetrainLoopConfig:
     min_rounds
         Rounds of the pattern (failed restarts, or successful runs without gain) that open a loop (3).
     early_rounds, early_min_daily_usd
-        A crash loop opens already at ``early_rounds`` failed rounds in a row (2) when the latest
-        was an automatic retry (``trigger: retry``) that failed too and it burns at least
-        ``early_min_daily_usd`` a day ($100): an expensive job that an orchestrator keeps
-        restarting is worth a page before its third try; a person's second attempt is not.
+        A loop opens already at ``early_rounds`` rounds (2) when an orchestrator is at work (a crash
+        loop whose latest run was an automatic retry, ``trigger: retry``, that failed too; a no-gain
+        loop whose repeat was scheduled, ``trigger: schedule``) and it burns at least
+        ``early_min_daily_usd`` a day ($100): worth a page before its third round; a person's
+        second attempt is not.
     max_gap_s
         A round must start within this long of the previous round's end to continue the loop (4 h).
     min_gain_pct
@@ -346,7 +347,10 @@ class RetrainLoopDetector(Detector):
         if loop.muted:
             return []
         if not loop.opened:
-            early = loop.pattern == CRASH and loop.rounds >= cfg.early_rounds and loop.last_trigger == "retry" \
+            # an orchestrator at work (an automatic retry that failed again, a schedule retraining on
+            # the same snapshot again) burning real money: worth a page at the second round
+            automatic = "retry" if loop.pattern == CRASH else "schedule"
+            early = loop.rounds >= cfg.early_rounds and loop.last_trigger == automatic \
                 and self._daily(loop) >= cfg.early_min_daily_usd
             if loop.rounds < cfg.min_rounds and not early:
                 return []
