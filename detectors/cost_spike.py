@@ -312,6 +312,8 @@ class CostSpikeDetector(Detector):
         start = (event["period_start"] // p) * p
         delay = max(0.0, ts - (start + p))
         per = self.pending.get(start)
+        if event.get("adjustment_usd") is not None:
+            return out + self._adjust(per, event)
         if per is None:
             if self.judged_period(start):
                 self.late_rows += 1
@@ -335,6 +337,22 @@ class CostSpikeDetector(Detector):
             out.extend(self._open_early(per, ts))
         self.wants_tick = True
         return out
+
+    def _adjust(self, per: SpendPeriod | None, event: dict[str, Any]) -> list[Finding]:
+        """An adjustment row (``cost_usd: 0`` plus a signed ``adjustment_usd``, see docs/collectors.md).
+
+        A restatement or reattribution of a period still being summed corrects that period's spend
+        (never below zero); anything else (a credit, a refund, a correction of a period already
+        judged) is not usage: it is counted, never opens a period and never moves the baseline, so
+        a month-end credit neither looks like a drop nor teaches a lower level."""
+        if per is not None and event.get("adjustment_reason") in ("restatement", "reattribution"):
+            if per.adjust(event):
+                self.context.count("billing_adjustments_applied")
+            else:
+                self.duplicate_rows += 1
+            return []
+        self.context.count("billing_adjustments_ignored")
+        return []
 
     def _init_period(self, event: dict[str, Any]) -> None:
         self.period = infer_period(event["period_end"] - event["period_start"], self.config.default_period_s)

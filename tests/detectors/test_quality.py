@@ -142,6 +142,29 @@ def test_a_persistent_level_shift_is_one_anomaly_accepted_once() -> None:
     assert len(ends) == 1 and ends[0]["evidence"]["accepted_as_new_normal"] is True
 
 
+def test_credits_and_restatements_neither_page_nor_teach_a_lower_level() -> None:
+    """Month-end credits (``cost_usd: 0``, negative ``adjustment_usd``) arrive for hours long judged
+    and for hours still open: none is usage, so none opens a period or pulls the baseline down; a
+    restatement of an open hour corrects that hour. A real spike afterwards still pages."""
+    spike = T0 + 18 * DAY + 11 * H
+    rows = bill("w/credit", lambda t, r: 25 * (6 if spike <= t < spike + 2 * H else 1) * r.lognormvariate(0, 0.1),
+                days=21, seed=9)
+    adjustments = []
+    for i, row in enumerate(rows[::9]):
+        adjustments.append(validate({**row, "ts": row["ts"] + (60.0 if i % 2 else 3 * DAY), "cost_usd": 0.0,
+                                     "adjustment_usd": -0.8 * row["cost_usd"],
+                                     "adjustment_reason": "charge" if i % 3 else "restatement",
+                                     "charge_category": "credit" if i % 3 else "usage"}))
+    engine = Engine(detector_classes=[CostSpikeDetector])
+    out = engine.process_many(sorted(rows + adjustments, key=lambda e: e["ts"]))
+    (a,) = opened(out)
+    assert a["started_at"] == spike
+    counters = engine.counters
+    assert counters.get("billing_adjustments_ignored", 0) > 0
+    assert counters.get("billing_adjustments_applied", 0) > 0
+    assert counters.get("billing_rows_too_late", 0) == 0  # an adjustment is not a late usage row
+
+
 def test_a_pricier_model_for_the_same_tokens_is_caught() -> None:
     switch = T0 + 16 * DAY + 9 * H
     rows = []
