@@ -25,7 +25,7 @@ Each GPU's own dwell (the learned rhythm)
       known: a batch queue whose jobs are separated by 15-40 minutes is flagged only when a gap
       is clearly longer than its own;
     - no gaps, but ``continuity_s`` of busy history with a ``fast_kinds`` workload (training,
-      a busy endpoint): ``fast_dwell_s`` (8 min), so a hung job or a dead endpoint is flagged
+      a busy endpoint): ``fast_dwell_s`` (9.5 min), so a hung job or a dead endpoint is flagged
       within ten minutes of going quiet;
     - a *straggler*: a training GPU idle while the other GPUs of its workload on its node are
       busy (at least two of them, and most: a rank that is not running; with a single peer a rank
@@ -253,7 +253,7 @@ class IdleGpuDetector(Detector):
         # the rhythm
         self.gaps: list[float] = []  # latest quiet spells that ended busy (seconds), oldest first
         self.busy_s = 0.0  # busy time seen since the latest gap (capped)
-        self.solo_gaps = 0  # gaps during which this GPU's node peers were busy: it idles alone routinely
+        self.solo_gaps = 0  # gaps while most of its node peers (two or more) were busy: it idles alone routinely
         self.busy_now = False
         self.group: tuple[str, str | None] | None = None  # (node, workload id) it is registered under
         self.recent_workloads: list[str | None] = []
@@ -276,6 +276,8 @@ class IdleGpuDetector(Detector):
         self.dwell = self.config.dwell_s
         self.dwell_source = "default"
         self.peers_busy = 0  # node peers busy when the stretch last looked
+        self.peers_checked = False  # whether this quiet spell has looked at its peers a few minutes in
+        self.waited_on_peers = False  # ... and saw a few of them at work: it waits on them
         self.silenced = False  # marked not a problem while it lasts: it goes on without a word
         self.wants_tick = False
 
@@ -324,6 +326,7 @@ class IdleGpuDetector(Detector):
             if self.start is None:
                 self.start = sample_start
                 self.workload = workload
+                self.peers_checked = self.waited_on_peers = False
                 covered = interval
                 self._choose_dwell(workload)
             self._accumulate(covered, price, activity, util)
@@ -434,7 +437,8 @@ class IdleGpuDetector(Detector):
         gaps = self.gaps + [g for p in others for g in p.gaps[-_PEER_GAPS_EACH:]]
         if gaps:
             self.dwell = self._learned_dwell(gaps)
-            self.dwell_source = "learned_gaps" if len(self.gaps) >= _OWN_GAPS_ENOUGH else "peer_gaps"
+            own_enough = len(self.gaps) >= _OWN_GAPS_ENOUGH or len(gaps) == len(self.gaps)
+            self.dwell_source = "learned_gaps" if own_enough else "peer_gaps"
             if len(gaps) < _OWN_GAPS_ENOUGH:  # a rhythm of one or two gaps is not known yet
                 cold = self._cold_dwell(workload, kind)
                 self.dwell = max(cold, min(self.dwell, _FEW_GAPS_MAX_RATIO * max(gaps)))
@@ -444,6 +448,10 @@ class IdleGpuDetector(Detector):
             self.dwell, self.dwell_source = self._cold_dwell(workload, kind), "default"
         if self._straggler_eligible(kind) and self._peers_say_straggler(len(others)):
             self.dwell, self.dwell_source = min(self.dwell, cfg.straggler_dwell_s), "straggler"
+        elif self._peers_at_work(len(others)) and self.dwell < cfg.dwell_s:
+            # a few of its job's GPUs at work while it waits: rank 0 evaluating or saving while the
+            # others wait for it is routine, a hang stops them all; the default dwell until they stop
+            self.dwell, self.dwell_source = cfg.dwell_s, "peers_at_work"
         if self.approved_s and self.dwell < cfg.gap_over_max * self.approved_s:
             # a person said a quiet spell this long is fine here: only a clearly longer one pages
             self.dwell, self.dwell_source = cfg.gap_over_max * self.approved_s, "marked_fine"
@@ -478,6 +486,10 @@ class IdleGpuDetector(Detector):
         waiting while the other evaluates looks the same)."""
         return self.peers_busy >= _STRAGGLER_MIN_PEERS and self.peers_busy * 2 >= others
 
+    def _peers_at_work(self, others: int) -> bool:
+        """Some of its node peers busy, but not most of them (that would be a straggler's picture)."""
+        return self.peers_busy > 0 and self.peers_busy * 2 < others
+
     def _straggler_eligible(self, kind: str | None) -> bool:
         cfg = self.config
         return kind in cfg.straggler_kinds and self.solo_gaps == 0 and self.busy_s >= cfg.continuity_s / 4
@@ -490,9 +502,13 @@ class IdleGpuDetector(Detector):
         cfg = self.config
         if duration < cfg.min_gap_s:
             return
+        if self.waited_on_peers:
+            return  # it waited on a peer (rank 0 evaluating): not the rhythm of its own pauses
         self.gaps.append(duration)
         del self.gaps[: -cfg.gaps_kept]
-        if self.peers_busy:
+        if self._peers_say_straggler(max(0, len(self._peers()) - 1)):
+            # it idled the way a straggler does (most peers busy) and that was routine here; a gap
+            # while a single peer evaluates is not that (a straggler needs two busy peers too)
             self.solo_gaps += 1
         self.busy_s = 0.0
 
@@ -503,14 +519,28 @@ class IdleGpuDetector(Detector):
         if self.silenced:
             return []
         if self.opened_kind is None:
-            if self.dwell_source == "straggler" or self._straggler_eligible((self.workload or {}).get("kind")):
-                # the peers can go quiet too (a checkpoint of the whole job): then it is no straggler
+            recheck = self.dwell_source in ("straggler", "peers_at_work")
+            if recheck or self._straggler_eligible((self.workload or {}).get("kind")):
+                # the peers can go quiet too (a checkpoint of the whole job, the end of an evaluation):
+                # then it is no straggler, and no longer waiting on a peer
                 others = [p for k, p in self._peers().items() if k != self.key]
                 self.peers_busy = self._busy_peers(others)
-                if self.dwell_source == "straggler" and not self._peers_say_straggler(len(others)):
+                straggler_gone = self.dwell_source == "straggler" and not self._peers_say_straggler(len(others))
+                wait_over = self.dwell_source == "peers_at_work" and not self._peers_at_work(len(others))
+                if straggler_gone or wait_over:
                     self._choose_dwell(self.workload)
                 elif self.dwell_source != "straggler" and self._peers_say_straggler(len(others)):
                     self.dwell, self.dwell_source = min(self.dwell, cfg.straggler_dwell_s), "straggler"
+            if not self.peers_checked and ts - self.start >= min(self.dwell, cfg.min_dwell_s) \
+                    and self.dwell_source != "straggler":
+                # once per spell, a few minutes in (the picture at its first sample can be stale: peers
+                # still busy then): a few of its job's GPUs at work means it waits on them
+                self.peers_checked = True
+                others = [p for k, p in self._peers().items() if k != self.key]
+                self.peers_busy = self._busy_peers(others)
+                self.waited_on_peers = self._peers_at_work(len(others))
+                if self.waited_on_peers and self.dwell < cfg.dwell_s:
+                    self.dwell, self.dwell_source = cfg.dwell_s, "peers_at_work"
             if ts - self.start < self.dwell or self.activity_sum / self.samples >= cfg.open_below_mean_pct:
                 return []
             self.opened_kind = "gpu_memory_hoarding" if self._mem_pct() >= cfg.hoard_mem_pct else "idle_gpu"

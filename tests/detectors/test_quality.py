@@ -275,6 +275,39 @@ def test_a_straggler_pages_within_five_minutes_and_a_synchronised_checkpoint_doe
     assert opened(run(events, IdleGpuDetector)) == []
 
 
+def ranks_with_evaluation(hang_at: float | None = None) -> list[dict[str, Any]]:
+    """An 8-rank job: a 3-minute checkpoint every 40 minutes (all ranks), and every 3 hours an
+    11-minute evaluation on rank 0 while the other seven wait at a barrier; from ``hang_at`` on, every
+    rank hangs holding its memory."""
+    w, end = wl("ml/pretrain-8", "training"), T0 + 14 * H
+    checkpoints = [(t, t + 3 * M) for t in (T0 + 20 * M + k * 40 * M for k in range(21))]
+    evals = [(t, t + 11 * M) for t in (T0 + 2 * H + k * 3 * H for k in range(4))]
+    events = []
+    for g in range(8):
+        pauses = sorted(checkpoints + (evals if g else []))
+        tl, t = [], T0
+        for a, b in pauses:
+            if hang_at is not None and a >= hang_at:
+                break
+            tl += [(t, a, "busy", w), (a, b, "hold", w)]
+            t = b
+        if hang_at is not None:
+            tl += [(t, hang_at, "busy", w), (hang_at, hang_at + 2 * H, "hold", w)]
+        else:
+            tl.append((t, end, "busy", w))
+        events += gpu("en1", f"GPU-e{g}", tl, seed=g)
+    return events
+
+
+def test_ranks_waiting_on_rank_zeros_evaluation_do_not_page_and_a_hang_of_the_job_does() -> None:
+    # the ranks learn a short dwell from their checkpoint pauses; an evaluation is longer, but
+    # rank 0 is at work all along: the others wait on it, they are not idle for nothing
+    assert opened(run(ranks_with_evaluation(), IdleGpuDetector)) == []
+    hang_at = T0 + 10 * H + 5 * M
+    hung = opened(run(ranks_with_evaluation(hang_at), IdleGpuDetector))
+    assert len(hung) == 8 and all(a["detected_at"] - hang_at <= 10 * M for a in hung)
+
+
 def test_a_notebook_busy_for_minutes_inside_a_long_idle_stretch_is_one_anomaly() -> None:
     w = wl("nb/ana", "notebook")
     tl = [(T0, T0 + H, "busy", w), (T0 + H, T0 + 3.5 * H, "hold", w), (T0 + 3.5 * H, T0 + 3.5 * H + 4 * M, "busy", w),
