@@ -108,6 +108,7 @@ class Detector(ABC):
     name: ClassVar[str]  # settings section and registry name, e.g. "idle"
     event_types: ClassVar[tuple[str, ...]]  # input types it consumes
     config_cls: ClassVar[type]  # frozen dataclass with documented defaults
+    kinds: ClassVar[tuple[str, ...]] = ()  # the anomaly kinds it reports (feedback about them comes back to it)
 
     def __init__(self, key: str, config: Any, context: DetectorContext) -> None:
         self.key = key
@@ -128,6 +129,12 @@ class Detector(ABC):
 
     def tick(self, now: float) -> list[Finding]:
         """Event time moved to ``now`` without an event for this key."""
+        return []
+
+    def feedback(self, event: dict[str, Any]) -> list[Finding]:
+        """A person said something about one of this key's anomalies (a validated ``feedback``
+        event: ``verdict``, ``by``, ``reason``, ``evidence``). A detector that can learn from a
+        "not a problem" does so here (and usually ends the anomaly); the default ignores it."""
         return []
 
     def restored(self) -> None:

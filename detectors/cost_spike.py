@@ -62,6 +62,11 @@ Ending
     the level is re-based onto it. A workload that sends no rows for ``stale_periods`` periods
     resolves at its last period (it stopped spending).
 
+Feedback
+    A ``feedback`` event saying "not a problem" resolves the open anomaly (``evidence.resolution``)
+    and teaches the series: a level shift becomes its baseline; after a spike, only a period
+    ``feedback_margin`` (2) times that spike's ratio pages.
+
 Cold start
     Until the baseline has ``trust_after_s`` (7 days; 14 periods for daily series) of history
     and the period's day slot has been seen, only a jump of ``cold_ratio`` (10x) the largest
@@ -174,6 +179,9 @@ class CostConfig:
         many dollars a day above it ($1000) alert.
     rhythm_max_periods
         A spike of at most this many periods that came back is remembered by its week slot (6).
+    feedback_margin
+        After a person marks a spike "not a problem", only spend this many times that spike's
+        ratio pages (2).
     update_every_s
         An open anomaly's figures are re-reported at most this often in event time (1 h).
     level_halflife_s, day_halflife_days, week_halflife_weeks, scale_halflife_s
@@ -215,6 +223,7 @@ class CostConfig:
     cold_ratio: float = 10.0
     cold_min_daily_excess_usd: float = 1000.0
     rhythm_max_periods: int = 6
+    feedback_margin: float = 2.0
     update_every_s: float = 3600.0
     level_halflife_s: float = 3 * DAY
     day_halflife_days: float = 7.0
@@ -259,6 +268,7 @@ class CostSpikeDetector(Detector):
 
     name = "cost"
     event_types = (BILLING_DELTA,)
+    kinds = (KIND,)
     config_cls = CostConfig
     config: CostConfig
 
@@ -288,6 +298,7 @@ class CostSpikeDetector(Detector):
         self.cusum_obs = 0.0
         self.cusum_exp = 0.0
         self.held: list[tuple[float, float]] = []  # (period start, log spend) held back during a run
+        self.fine_ratio = 1.0  # the largest observed/expected a person marked "not a problem"
 
     key_of = staticmethod(billing_delta_key)  # the contract's Kafka key: workload.id
 
@@ -303,6 +314,8 @@ class CostSpikeDetector(Detector):
         start = (event["period_start"] // p) * p
         delay = max(0.0, ts - (start + p))
         per = self.pending.get(start)
+        if event.get("adjustment_usd") is not None:
+            return out + self._adjust(per, event)
         if per is None:
             if self.judged_period(start):
                 self.late_rows += 1
@@ -326,6 +339,22 @@ class CostSpikeDetector(Detector):
             out.extend(self._open_early(per, ts))
         self.wants_tick = True
         return out
+
+    def _adjust(self, per: SpendPeriod | None, event: dict[str, Any]) -> list[Finding]:
+        """An adjustment row (``cost_usd: 0`` plus a signed ``adjustment_usd``, see docs/collectors.md).
+
+        A restatement or reattribution of a period still being summed corrects that period's spend
+        (never below zero); anything else (a credit, a refund, a correction of a period already
+        judged) is not usage: it is counted, never opens a period and never moves the baseline, so
+        a month-end credit neither looks like a drop nor teaches a lower level."""
+        if per is not None and event.get("adjustment_reason") in ("restatement", "reattribution"):
+            if per.adjust(event):
+                self.context.count("billing_adjustments_applied")
+            else:
+                self.duplicate_rows += 1
+            return []
+        self.context.count("billing_adjustments_ignored")
+        return []
 
     def _init_period(self, event: dict[str, Any]) -> None:
         self.period = infer_period(event["period_end"] - event["period_start"], self.config.default_period_s)
@@ -365,8 +394,40 @@ class CostSpikeDetector(Detector):
         exp_log = b.guard_log(start)
         exp_usd = math.exp(exp_log)
         z_usd = math.exp(exp_log + cfg.z_open * b.tail_factor * b.scale_at(start)) - 1e-3
-        return max(z_usd, exp_usd * cfg.min_ratio, exp_usd + cfg.min_period_excess_usd,
+        return max(z_usd, exp_usd * self._min_ratio(), exp_usd + cfg.min_period_excess_usd,
                    exp_usd + cfg.min_daily_excess_usd / ppd)
+
+    def _min_ratio(self) -> float:
+        """The ratio a period must reach: ``min_ratio``, or ``feedback_margin`` x a spike a person
+        marked "not a problem" (the same pattern does not page again; a clearly bigger one does)."""
+        return max(self.config.min_ratio, self.config.feedback_margin * self.fine_ratio if self.fine_ratio > 1.0
+                   else 0.0)
+
+    # -------------------------------------------------------------- feedback
+    def feedback(self, event: dict[str, Any]) -> list[Finding]:
+        """"Not a problem": the spend this anomaly is about is normal for this workload. A level
+        shift becomes the baseline (re-based onto it, as after ``accept_after_s``); a spike's ratio
+        becomes the least a later period must exceed by ``feedback_margin`` (the same pattern does not
+        page again; ten times the dollars still does). The open anomaly resolves now."""
+        if event["verdict"] != "not_a_problem":
+            return []
+        a, b = self.anomaly, self.baseline
+        evidence = event.get("evidence") or {}
+        ratio = a.last.get("ratio", 0.0) if a is not None else evidence.get("ratio")
+        level = a is not None and a.periods >= self.config.level_shift_periods or \
+            (a is None and evidence.get("pattern") == "level_shift")
+        if level:
+            if a is not None and b is not None:
+                b.rebase(a.log_excess)
+        elif isinstance(ratio, int | float) and math.isfinite(ratio) and ratio > self.fine_ratio:
+            self.fine_ratio = float(ratio)
+        if a is None:
+            return []
+        self.anomaly = None
+        f = self._finding(event["ts"] if event["ts"] > a.last_end else a.last_end, active=False,
+                          reason="marked_not_a_problem", anomaly=a)
+        f.evidence["resolution"] = f"marked not a problem by {event['by']}"
+        return [f]
 
     # ----------------------------------------------------------------- ticks
     def tick(self, now: float) -> list[Finding]:
@@ -446,7 +507,7 @@ class CostSpikeDetector(Detector):
             run: tuple[float, int, float, float] | None = None  # CUSUM alarm: (start, periods, excess, log ratio)
             detected_on = "closed_period"
             if self._trusted(t):
-                flagged = z >= cfg.z_open and ratio >= cfg.min_ratio and floors
+                flagged = z >= cfg.z_open and ratio >= self._min_ratio() and floors
                 if not flagged and not zero:
                     run = self._cusum(t, y, expected, z)
                     flagged = run is not None
@@ -564,7 +625,7 @@ class CostSpikeDetector(Detector):
         if c < cfg.cusum_h:
             return None
         n, excess = self.cusum_n, self.cusum_obs - self.cusum_exp
-        if self.cusum_obs < cfg.min_ratio * self.cusum_exp or excess / n < cfg.min_period_excess_usd \
+        if self.cusum_obs < self._min_ratio() * self.cusum_exp or excess / n < cfg.min_period_excess_usd \
                 or excess / n * DAY / self.period < cfg.min_daily_excess_usd:
             return None
         return self.cusum_start, n, excess, math.log(self.cusum_obs / self.cusum_exp)
@@ -647,6 +708,7 @@ class CostSpikeDetector(Detector):
                     f"${daily:,.0f}/day if it continues")
         else:
             why = {"back_in_band": "spend back in its usual band", "spend_stopped": "spend stopped",
+                   "marked_not_a_problem": "marked not a problem",
                    "accepted_as_new_normal": "the higher level has lasted long enough to be the new normal"}
             head = f"{wid}: {pattern.replace('_', ' ')} over ({why.get(reason, reason)}); ${a.waste:,.0f} over baseline"
         if contributors and contributors[0]["excess_usd"] > 0:

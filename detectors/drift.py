@@ -19,6 +19,10 @@ Lifecycle
       values that follow), when every drifting feature returned to its reference, or when the
       model sends no observation for ``stale_after_s`` (retired or renamed).
 
+Feedback
+    A ``feedback`` event saying "not a problem" gives every drifting feature a new reference (the
+    values that follow) and resolves the anomaly with ``evidence.resolution``.
+
 Duplicates and late data
     A batch whose ``ts`` is not after the model's latest batch is skipped (a re-delivered batch
     would otherwise be counted twice); a ``training_run`` terminal status is acted on once per
@@ -110,6 +114,7 @@ class DriftDetector(Detector):
 
     name = "drift"
     event_types = (MODEL_OBSERVATION, TRAINING_RUN)
+    kinds = (KIND,)
     config_cls = DriftConfig
     config: DriftConfig
 
@@ -183,6 +188,18 @@ class DriftDetector(Detector):
         if "model" in state:
             state["legacy_model"] = state.pop("model")
         super().__setstate__(state)
+
+    def feedback(self, event: dict[str, Any]) -> list[Finding]:
+        """"Not a problem": the drifting features are expected to look like this now. Each gets a
+        new reference (rebuilt from the values that follow, like after a retrain) and the anomaly
+        resolves with ``evidence.resolution``."""
+        if event["verdict"] != "not_a_problem" or self.open_start is None:
+            return []
+        at = max(event["ts"], self.last_obs_ts or event["ts"])
+        out = self._end(at, f"marked not a problem by {event['by']}")
+        for name in self.model.drifted_since_mark():
+            self.model.features[name].reset()
+        return out
 
     def tick(self, now: float) -> list[Finding]:
         if self.open_start is not None and self.last_obs_ts is not None \

@@ -34,6 +34,7 @@ from detectors.base import Detector, DetectorContext, EngineConfig
 from detectors.registry import default_detector_classes
 from spendwatch.anomaly import OPEN, RESOLVED, Finding, anomaly_event, anomaly_id
 from spendwatch.config import Settings
+from spendwatch.contract import FEEDBACK
 from spendwatch.events import MONEY_FIELDS, QUANTITY_FIELDS, LimitsConfig
 from spendwatch.prices import PriceConfig, PriceTable
 
@@ -110,6 +111,7 @@ class Engine:
         classes = list(detector_classes) if detector_classes is not None else default_detector_classes()
         self._classes = {cls.name: cls for cls in classes}
         self._configs: dict[str, Any] = {cls.name: self.settings.build(cls.config_cls, cls.name) for cls in classes}
+        self._by_kind: dict[str, type[Detector]] = {kind: cls for cls in classes for kind in cls.kinds}
         self._by_type: dict[str, list[type[Detector]]] = {}
         for cls in classes:
             for etype in cls.event_types:
@@ -242,6 +244,9 @@ class Engine:
             self.watermark = ts
             if ts >= self._next_tick:
                 out = self._tick(ts)
+        if event["type"] == FEEDBACK:
+            out.extend(self._feedback(event))
+            return out
         for cls in self._by_type.get(event["type"], ()):
             key = cls.key_of(event)
             if key is None:
@@ -261,6 +266,21 @@ class Engine:
             if inst.wants_tick:
                 self._ticking[ikey] = None
         return out
+
+    def _feedback(self, event: dict[str, Any]) -> list[dict[str, Any]]:
+        """Hand a person's verdict to the detector instance of the anomaly it is about."""
+        cls = self._by_kind.get(event["kind"])
+        if cls is None:
+            self.context.count("feedback_unknown_kind")
+            return []
+        inst = self._instances.get((cls.name, event["key"]))
+        if inst is None:
+            self.context.count("feedback_no_state")  # nothing learnt about that key here (yet)
+            return []
+        findings = inst.feedback(event)
+        if inst.wants_tick:
+            self._ticking[(cls.name, event["key"])] = None
+        return self._apply(findings) if findings else []
 
     def process_many(self, events: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
         out: list[dict[str, Any]] = []

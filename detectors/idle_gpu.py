@@ -25,19 +25,27 @@ Each GPU's own dwell (the learned rhythm)
       known: a batch queue whose jobs are separated by 15-40 minutes is flagged only when a gap
       is clearly longer than its own;
     - no gaps, but ``continuity_s`` of busy history with a ``fast_kinds`` workload (training,
-      a busy endpoint): ``fast_dwell_s`` (8 min), so a hung job or a dead endpoint is flagged
+      a busy endpoint): ``fast_dwell_s`` (9.5 min), so a hung job or a dead endpoint is flagged
       within ten minutes of going quiet;
     - a *straggler*: a training GPU idle while the other GPUs of its workload on its node are
-      busy (a rank that is not running), and it has never idled alone before:
+      busy (at least two of them, and most: a rank that is not running; with a single peer a rank
+      waiting while the other evaluates looks the same), and it has never idled alone before:
       ``straggler_dwell_s`` (4 min);
     - otherwise, the rhythm is not known yet: ``dwell_s`` (20 min, the configured default) for a
       GPU idle from its first sample and for training and inference workloads; ``cold_dwell_s``
-      (45 min) for batch, notebook and unknown-kind workloads and unallocated GPUs, whose gaps
+      (90 min) for batch, notebook and unknown-kind workloads and unallocated GPUs, whose gaps
       between jobs (a pool's scheduling gaps) are routine until their own rhythm says otherwise.
 
     A stretch that was flagged and ended with the GPU busy again is learned as a gap only when
     it lasted less than ``learn_flagged_below`` x its dwell (a routine gap that the cold-start
     dwell called too early); a long one (a hung job) never makes the GPU slower to flag.
+
+Feedback
+    A ``feedback`` event saying "not a problem" about one of this GPU's anomalies makes that quiet
+    spell part of its rhythm: the dwell stays above ``gap_over_max`` x the spell from then on (the
+    same pattern does not page again; one clearly longer, with its dollars, still does), and an
+    anomaly still open resolves at once with ``evidence.resolution = "marked not a problem by
+    <who>"``, the stretch going on silently until the GPU is busy again.
 
 How a stretch works
     - It starts at the first idle sample's interval start and accumulates idle time and
@@ -132,6 +140,7 @@ _OWN_GAPS_ENOUGH = 4  # gaps that make a rhythm known
 _PEER_GAPS_EACH = 8  # the latest gaps of each node peer pooled with a GPU's own
 _RECENT_WORKLOADS = 4
 _PEER_FRESH_S = 120.0  # a peer's latest sample must be this recent to count
+_STRAGGLER_MIN_PEERS = 2
 
 
 @dataclass(frozen=True)
@@ -149,7 +158,7 @@ class IdleConfig:
         training or inference workload, or idle from its first sample (1200 s).
     cold_dwell_s, cold_kinds
         The same for ``cold_kinds`` workloads ("batch", "unknown", "notebook") and unallocated GPUs
-        (2700 s): their gaps are routine until their rhythm says otherwise. A GPU idle from its
+        (5400 s): their gaps are routine until their rhythm says otherwise. A GPU idle from its
         very first sample gets ``dwell_s``.
     fast_dwell_s
         The dwell of a GPU with ``continuity_s`` of busy history and no gaps, running a
@@ -194,7 +203,7 @@ class IdleConfig:
     idle_below_pct: float = 2.0
     open_below_mean_pct: float = 1.0
     dwell_s: float = 1200.0
-    cold_dwell_s: float = 2700.0
+    cold_dwell_s: float = 5400.0
     cold_kinds: tuple[str, ...] = ("batch", "unknown", "notebook")
     fast_dwell_s: float = 570.0
     straggler_dwell_s: float = 240.0
@@ -222,6 +231,7 @@ class IdleGpuDetector(Detector):
 
     name = "idle"
     event_types = (GPU_SAMPLE,)
+    kinds = ("idle_gpu", "gpu_memory_hoarding")
     config_cls = IdleConfig
     config: IdleConfig
 
@@ -243,11 +253,12 @@ class IdleGpuDetector(Detector):
         # the rhythm
         self.gaps: list[float] = []  # latest quiet spells that ended busy (seconds), oldest first
         self.busy_s = 0.0  # busy time seen since the latest gap (capped)
-        self.solo_gaps = 0  # gaps during which this GPU's node peers were busy: it idles alone routinely
+        self.solo_gaps = 0  # gaps while most of its node peers (two or more) were busy: it idles alone routinely
         self.busy_now = False
         self.group: tuple[str, str | None] | None = None  # (node, workload id) it is registered under
         self.recent_workloads: list[str | None] = []
         self.last_interval: float | None = None
+        self.approved_s = 0.0  # the longest quiet spell a person marked "not a problem": the dwell stays above it
         self._reset()
 
     def _reset(self) -> None:
@@ -265,6 +276,9 @@ class IdleGpuDetector(Detector):
         self.dwell = self.config.dwell_s
         self.dwell_source = "default"
         self.peers_busy = 0  # node peers busy when the stretch last looked
+        self.peers_checked = False  # whether this quiet spell has looked at its peers a few minutes in
+        self.waited_on_peers = False  # ... and saw a few of them at work: it waits on them
+        self.silenced = False  # marked not a problem while it lasts: it goes on without a word
         self.wants_tick = False
 
     key_of = staticmethod(gpu_sample_key)  # the contract's Kafka key: <node>/<gpu or MIG uuid>
@@ -296,7 +310,9 @@ class IdleGpuDetector(Detector):
             if last is not None and ts - last > cfg.max_gap_s + interval:
                 out.extend(self._end(last, busy=False))  # a long silence: we cannot say it stayed idle
             elif wid != _workload_id(self.workload) and wid not in self.recent_workloads:
-                out.extend(self._end(sample_start, busy=False))
+                # a new workload: the stretch ends; if the new one is at work straight away the quiet
+                # spell was the gap between two jobs, part of the GPU's rhythm like any other
+                out.extend(self._end(sample_start, busy=activity >= cfg.idle_below_pct))
         if wid not in self.recent_workloads:
             self.recent_workloads.append(wid)
             del self.recent_workloads[:-_RECENT_WORKLOADS]
@@ -310,6 +326,7 @@ class IdleGpuDetector(Detector):
             if self.start is None:
                 self.start = sample_start
                 self.workload = workload
+                self.peers_checked = self.waited_on_peers = False
                 covered = interval
                 self._choose_dwell(workload)
             self._accumulate(covered, price, activity, util)
@@ -421,7 +438,8 @@ class IdleGpuDetector(Detector):
         gaps = self.gaps + [g for p in others for g in p.gaps[-_PEER_GAPS_EACH:]]
         if gaps:
             self.dwell = self._learned_dwell(gaps)
-            self.dwell_source = "learned_gaps" if len(self.gaps) >= _OWN_GAPS_ENOUGH else "peer_gaps"
+            own_enough = len(self.gaps) >= _OWN_GAPS_ENOUGH or len(gaps) == len(self.gaps)
+            self.dwell_source = "learned_gaps" if own_enough else "peer_gaps"
             if len(gaps) < _OWN_GAPS_ENOUGH:  # a rhythm of one or two gaps is not known yet
                 cold = self._cold_dwell(workload, kind)
                 self.dwell = max(cold, min(self.dwell, _FEW_GAPS_MAX_RATIO * max(gaps)))
@@ -429,8 +447,15 @@ class IdleGpuDetector(Detector):
             self.dwell, self.dwell_source = cfg.fast_dwell_s, "no_gaps"
         else:
             self.dwell, self.dwell_source = self._cold_dwell(workload, kind), "default"
-        if self._straggler_eligible(kind) and self.peers_busy and self.peers_busy * 2 >= len(others):
+        if self._straggler_eligible(kind) and self._peers_say_straggler(len(others)):
             self.dwell, self.dwell_source = min(self.dwell, cfg.straggler_dwell_s), "straggler"
+        elif self._peers_at_work(len(others)) and self.dwell < cfg.dwell_s:
+            # a few of its job's GPUs at work while it waits: rank 0 evaluating or saving while the
+            # others wait for it is routine, a hang stops them all; the default dwell until they stop
+            self.dwell, self.dwell_source = cfg.dwell_s, "peers_at_work"
+        if self.approved_s and self.dwell < cfg.gap_over_max * self.approved_s:
+            # a person said a quiet spell this long is fine here: only a clearly longer one pages
+            self.dwell, self.dwell_source = cfg.gap_over_max * self.approved_s, "marked_fine"
 
     def _cold_dwell(self, workload: dict[str, Any] | None, kind: str | None) -> float:
         """The dwell while the GPU's rhythm is not known: ``dwell_s`` (the configured default) for a
@@ -457,6 +482,15 @@ class IdleGpuDetector(Detector):
         bound = math.exp(mean + cfg.gap_z * sd * math.sqrt(1.0 + 1.0 / n))
         return min(cfg.max_dwell_s, max(cfg.min_dwell_s, bound, cfg.gap_over_max * max(gaps)))
 
+    def _peers_say_straggler(self, others: int) -> bool:
+        """At least two peers, and most of them, busy: a rank left behind (with one peer only, a rank
+        waiting while the other evaluates looks the same)."""
+        return self.peers_busy >= _STRAGGLER_MIN_PEERS and self.peers_busy * 2 >= others
+
+    def _peers_at_work(self, others: int) -> bool:
+        """Some of its node peers busy, but not most of them (that would be a straggler's picture)."""
+        return self.peers_busy > 0 and self.peers_busy * 2 < others
+
     def _straggler_eligible(self, kind: str | None) -> bool:
         cfg = self.config
         return kind in cfg.straggler_kinds and self.solo_gaps == 0 and self.busy_s >= cfg.continuity_s / 4
@@ -469,9 +503,13 @@ class IdleGpuDetector(Detector):
         cfg = self.config
         if duration < cfg.min_gap_s:
             return
+        if self.waited_on_peers:
+            return  # it waited on a peer (rank 0 evaluating): not the rhythm of its own pauses
         self.gaps.append(duration)
         del self.gaps[: -cfg.gaps_kept]
-        if self.peers_busy:
+        if self._peers_say_straggler(max(0, len(self._peers()) - 1)):
+            # it idled the way a straggler does (most peers busy) and that was routine here; a gap
+            # while a single peer evaluates is not that (a straggler needs two busy peers too)
             self.solo_gaps += 1
         self.busy_s = 0.0
 
@@ -479,15 +517,31 @@ class IdleGpuDetector(Detector):
     def _report(self, ts: float) -> list[Finding]:
         cfg = self.config
         assert self.start is not None
+        if self.silenced:
+            return []
         if self.opened_kind is None:
-            if self.dwell_source == "straggler" or self._straggler_eligible((self.workload or {}).get("kind")):
-                # the peers can go quiet too (a checkpoint of the whole job): then it is no straggler
+            recheck = self.dwell_source in ("straggler", "peers_at_work")
+            if recheck or self._straggler_eligible((self.workload or {}).get("kind")):
+                # the peers can go quiet too (a checkpoint of the whole job, the end of an evaluation):
+                # then it is no straggler, and no longer waiting on a peer
                 others = [p for k, p in self._peers().items() if k != self.key]
                 self.peers_busy = self._busy_peers(others)
-                if self.dwell_source == "straggler" and not (self.peers_busy and self.peers_busy * 2 >= len(others)):
+                straggler_gone = self.dwell_source == "straggler" and not self._peers_say_straggler(len(others))
+                wait_over = self.dwell_source == "peers_at_work" and not self._peers_at_work(len(others))
+                if straggler_gone or wait_over:
                     self._choose_dwell(self.workload)
-                elif self.dwell_source != "straggler" and self.peers_busy and self.peers_busy * 2 >= len(others):
+                elif self.dwell_source != "straggler" and self._peers_say_straggler(len(others)):
                     self.dwell, self.dwell_source = min(self.dwell, cfg.straggler_dwell_s), "straggler"
+            if not self.peers_checked and ts - self.start >= min(self.dwell, cfg.min_dwell_s) \
+                    and self.dwell_source != "straggler":
+                # once per spell, a few minutes in (the picture at its first sample can be stale: peers
+                # still busy then): a few of its job's GPUs at work means it waits on them
+                self.peers_checked = True
+                others = [p for k, p in self._peers().items() if k != self.key]
+                self.peers_busy = self._busy_peers(others)
+                self.waited_on_peers = self._peers_at_work(len(others))
+                if self.waited_on_peers and self.dwell < cfg.dwell_s:
+                    self.dwell, self.dwell_source = cfg.dwell_s, "peers_at_work"
             if ts - self.start < self.dwell or self.activity_sum / self.samples >= cfg.open_below_mean_pct:
                 return []
             self.opened_kind = "gpu_memory_hoarding" if self._mem_pct() >= cfg.hoard_mem_pct else "idle_gpu"
@@ -499,13 +553,36 @@ class IdleGpuDetector(Detector):
 
     def _end(self, at: float, busy: bool) -> list[Finding]:
         """End the stretch at ``at``; ``busy``: because the GPU got busy (a gap of its rhythm)."""
-        out = [self._finding(at, active=False)] if self.opened_kind is not None and self.samples else []
+        out = [self._finding(at, active=False)] if self.opened_kind is not None and self.samples \
+            and not self.silenced else []
         if busy and self.start is not None:
             duration = at - self.start
-            if self.opened_kind is None or duration < self.config.learn_flagged_below * self.dwell:
+            if self.silenced:
+                self.approved_s = max(self.approved_s, duration)
+                self._learn_gap(duration)
+            elif self.opened_kind is None or duration < self.config.learn_flagged_below * self.dwell:
                 self._learn_gap(duration)
         self._reset()
         return out
+
+    def feedback(self, event: dict[str, Any]) -> list[Finding]:
+        """"Not a problem": the quiet spell is part of this GPU's rhythm. It is learned as a gap the
+        dwell stays above (so the same pattern does not page again, a clearly longer one still does),
+        and an anomaly still open ends now, the stretch going on silently until the GPU is busy."""
+        if event["verdict"] != "not_a_problem":
+            return []
+        who = event["by"]
+        if self.start is not None and self.opened_kind is not None and not self.silenced:
+            at = self.last_ts if self.last_ts is not None else event["ts"]
+            self.approved_s = max(self.approved_s, at - self.start)
+            finding = self._finding(at, active=False)
+            finding.evidence["resolution"] = f"marked not a problem by {who}"
+            self.silenced = True
+            return [finding]
+        hours = (event.get("evidence") or {}).get("idle_hours")
+        if isinstance(hours, int | float) and hours > 0:  # an anomaly over already: its length was fine
+            self.approved_s = max(self.approved_s, float(hours) * 3600.0)
+        return []
 
     def tick(self, now: float) -> list[Finding]:
         if self.last_ts is not None and now - self.last_ts > self.config.stale_after_s:

@@ -26,8 +26,8 @@ Healthy patterns that stay quiet
       each time are attempts, not a crash loop.
 
 Lifecycle
-    Opens at the ``min_rounds``-th run of the pattern (a crash loop whose failed automatic retry
-    burns at least ``early_min_daily_usd`` a day already at its ``early_rounds``-th failure)
+    Opens at the ``min_rounds``-th run of the pattern (already at the ``early_rounds``-th when an
+    automatic retry or a schedule repeats it and it burns at least ``early_min_daily_usd`` a day)
     with ``started_at`` = the start of the
     pattern's first run (the first failed run; for a no-gain loop, the run whose data the
     others repeat). Updates as runs pile up. Resolves when a run breaks the pattern, or when
@@ -109,10 +109,11 @@ class RetrainLoopConfig:
     min_rounds
         Rounds of the pattern (failed restarts, or successful runs without gain) that open a loop (3).
     early_rounds, early_min_daily_usd
-        A crash loop opens already at ``early_rounds`` failed rounds in a row (2) when the latest
-        was an automatic retry (``trigger: retry``) that failed too and it burns at least
-        ``early_min_daily_usd`` a day ($100): an expensive job that an orchestrator keeps
-        restarting is worth a page before its third try; a person's second attempt is not.
+        A loop opens already at ``early_rounds`` rounds (2) when an orchestrator is at work (a crash
+        loop whose latest run was an automatic retry, ``trigger: retry``, that failed too; a no-gain
+        loop whose repeat was scheduled, ``trigger: schedule``) and it burns at least
+        ``early_min_daily_usd`` a day ($100): worth a page before its third round; a person's
+        second attempt is not.
     max_gap_s
         A round must start within this long of the previous round's end to continue the loop (4 h).
     min_gain_pct
@@ -178,6 +179,7 @@ class _Loop:
     workload: dict[str, Any] | None = None
     last_trigger: str | None = None
     last_code: str | None = None
+    muted: bool = False  # marked "not a problem": it goes on without a word until the pattern breaks
 
     def add(self, run: _Run, cost: float, limit: int, new_round: bool) -> None:
         if new_round:
@@ -200,6 +202,7 @@ class RetrainLoopDetector(Detector):
 
     name = "retrain_loop"
     event_types = (TRAINING_RUN,)
+    kinds = (KIND,)
     config_cls = RetrainLoopConfig
     config: RetrainLoopConfig
 
@@ -289,6 +292,21 @@ class RetrainLoopDetector(Detector):
         self.prev_success = run
         return out
 
+    def feedback(self, event: dict[str, Any]) -> list[Finding]:
+        """"Not a problem": the loop is wanted (a soak test, a deliberate rerun). It resolves now
+        (``evidence.resolution``) and goes on without a word; once the pattern breaks, a new loop
+        pages again."""
+        if event["verdict"] != "not_a_problem":
+            return []
+        out: list[Finding] = []
+        slot = (event.get("evidence") or {}).get("pattern")
+        for loop in (self.crash, self.nogain):
+            if loop is not None and loop.opened and not loop.muted and slot in (None, loop.pattern):
+                out.append(self._finding(loop, max(event["ts"], loop.last_end), active=False,
+                                         why=f"marked not a problem by {event['by']}"))
+                loop.muted = True
+        return out
+
     def tick(self, now: float) -> list[Finding]:
         out: list[Finding] = []
         for loop in (self.crash, self.nogain):
@@ -326,8 +344,13 @@ class RetrainLoopDetector(Detector):
 
     def _report(self, loop: _Loop, ts: float) -> list[Finding]:
         cfg = self.config
+        if loop.muted:
+            return []
         if not loop.opened:
-            early = loop.pattern == CRASH and loop.rounds >= cfg.early_rounds and loop.last_trigger == "retry" \
+            # an orchestrator at work (an automatic retry that failed again, a schedule retraining on
+            # the same snapshot again) burning real money: worth a page at the second round
+            automatic = "retry" if loop.pattern == CRASH else "schedule"
+            early = loop.rounds >= cfg.early_rounds and loop.last_trigger == automatic \
                 and self._daily(loop) >= cfg.early_min_daily_usd
             if loop.rounds < cfg.min_rounds and not early:
                 return []
@@ -341,7 +364,7 @@ class RetrainLoopDetector(Detector):
         return loop.waste / (max(loop.last_end - loop.first_start, 3600.0) / 3600.0) * 24.0
 
     def _end(self, loop: _Loop, at: float, why: str) -> list[Finding]:
-        out = [self._finding(loop, at, active=False, why=why)] if loop.opened else []
+        out = [self._finding(loop, at, active=False, why=why)] if loop.opened and not loop.muted else []
         if loop is self.crash:
             self.crash = None
         else:

@@ -142,6 +142,7 @@ class RetrainWithoutDriftDetector(Detector):
 
     name = "retrain_without_drift"
     event_types = (MODEL_OBSERVATION, TRAINING_RUN)
+    kinds = (KIND,)
     config_cls = RetrainWithoutDriftConfig
     config: RetrainWithoutDriftConfig
 
@@ -153,6 +154,7 @@ class RetrainWithoutDriftDetector(Detector):
         self.intervals: deque[float] = deque(maxlen=_INTERVALS)
         self.last_retrain_ts = float("-inf")
         self.last_verdict_ratio = 0.0
+        self.muted = False  # marked "not a problem": this schedule's needless retrains page no more
         # the open series of needless retrains
         self.start: float | None = None
         self.workload: dict[str, Any] | None = None
@@ -193,9 +195,10 @@ class RetrainWithoutDriftDetector(Detector):
         gain = self._gain(prev.metric if prev else None, run.metric)
         out: list[Finding] = []
         if drifted or gain is True:
+            self.muted = False  # a justified retrain: the schedule is judged afresh from here
             why = f"drift on {', '.join(drifted)}" if drifted else "a material metric gain"
             out = self._end(ts, f"run {run.run_id} was justified by {why}")
-        elif prev is not None and watched and gain is False:
+        elif prev is not None and watched and gain is False and not self.muted:
             cost = run_cost_usd(event, self.context.prices)
             if self.start is None:
                 self.start, self.waste, self.count = run.started_at, 0.0, 0
@@ -221,6 +224,14 @@ class RetrainWithoutDriftDetector(Detector):
             return None
         return metric_gain(float(before["value"]), float(after["value"]), bool(after.get("higher_is_better")),
                            self.config.min_gain_pct)
+
+    def feedback(self, event: dict[str, Any]) -> list[Finding]:
+        """"Not a problem": the schedule is wanted as it is. The series resolves (``evidence.resolution``)
+        and needless retrains of this model page no more until a justified one restarts the judging."""
+        if event["verdict"] != "not_a_problem":
+            return []
+        self.muted = True
+        return self._end(max(event["ts"], self.last_retrain_ts), f"marked not a problem by {event['by']}")
 
     def tick(self, now: float) -> list[Finding]:
         if self.start is None:

@@ -1,9 +1,15 @@
 """Replay: the detector pipeline over a file of input events, without Kafka.
 
 The same :class:`~detectors.engine.Engine` the stream worker runs (:mod:`streams.consumer`),
-fed one JSON line at a time in file order (the contract says the file is sorted by ``ts``).
-Lines are decoded as the worker decodes records (:func:`streams.intake.decode_or_reject`); bad
-lines are reported with their line number and counted; they never reach a detector.
+fed in ``ts`` order. The contract says the file is sorted by ``ts``; a file that is not (a
+collector that does not sort) is sorted within a bounded window of event time (``reorder_s``,
+an hour by default): valid events wait in a heap until the newest ``ts`` read is that far past
+theirs, then go to the Engine in ``ts`` order (file order among equal ``ts``). A sorted file goes
+through unchanged. Events that arrive out of order are counted (``ReplayStats.reordered``); one
+older than what the window already released is counted apart (``too_late``) and still goes to
+the Engine, whose detectors take late data as the worker does; the summary says so. Lines are
+decoded as the worker decodes records (:func:`streams.intake.decode_or_reject`); bad lines are
+reported with their line number and counted; they never reach a detector.
 
 - :func:`replay_lines`: the loop, for any iterable of lines (the demo, tests, benchmarks);
 - :func:`replay_stream`: what ``spendwatch replay`` runs: settings in, anomaly events written
@@ -12,6 +18,7 @@ lines are reported with their line number and counted; they never reach a detect
 
 from __future__ import annotations
 
+import heapq
 import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
@@ -31,6 +38,10 @@ class ReplayStats:
     bad: int = 0
     anomalies: int = 0
     bad_by_reason: dict[str, int] = field(default_factory=dict)
+    reordered: int = 0  # valid events read after an event with a later ts (sorted within the window)
+    too_late: int = 0  # ... older than what the window had already released (processed late)
+
+DEFAULT_REORDER_S = 3600.0
 
 
 def bounded_lines(src: IO[bytes], limit: int = MAX_EVENT_BYTES) -> Iterator[bytes]:
@@ -50,15 +61,32 @@ def bounded_lines(src: IO[bytes], limit: int = MAX_EVENT_BYTES) -> Iterator[byte
 
 def replay_lines(lines: Iterable[bytes], engine: Engine, stats: ReplayStats,
                  on_bad: Callable[[int, str, bytes], None] | None = None,
-                 observe: Callable[[dict[str, Any]], None] | None = None) -> Iterator[dict[str, Any]]:
-    """Yield every anomaly event the Engine emits while consuming ``lines`` (1-based numbering).
+                 observe: Callable[[dict[str, Any]], None] | None = None,
+                 reorder_s: float = DEFAULT_REORDER_S) -> Iterator[dict[str, Any]]:
+    """Yield every anomaly event the Engine emits while consuming ``lines`` (1-based numbering),
+    the valid events sorted by ``ts`` within ``reorder_s`` of event time (0: file order).
 
     A line is bad input when it does not decode (:func:`streams.intake.decode_or_reject`) or when
-    the Engine refuses its event (money above the limit, dated far ahead: it may say so a line
-    later, naming the line); at the end of the input the Engine is flushed. ``observe``
-    (optional) sees every valid input event the Engine did not refuse at once (the hourly spend
-    rollup of ``--history`` uses it)."""
+    the Engine refuses its event (money above the limit, dated far ahead: it may say so later,
+    naming the line); at the end of the input the Engine is flushed. ``observe`` (optional) sees
+    every valid input event the Engine did not refuse at once (the hourly spend rollup of
+    ``--history`` uses it). An event dated further ahead of the newest so far than both the window
+    and the Engine's far-ahead floor goes to the Engine straight away (it judges it; it must not
+    drag the sorting window along with it)."""
     process = engine.process
+    far_ahead = max(engine.config.max_future_s, reorder_s) if engine.config.max_future_s > 0 else float("inf")
+    heap: list[tuple[float, int, dict[str, Any], bytes]] = []  # (ts, line, event, raw)
+    newest = released = float("-inf")
+
+    def feed(event: dict[str, Any], lineno: int, raw: bytes) -> list[dict[str, Any]]:
+        out = process(event, (lineno, raw))
+        if engine.rejected and _refused(engine, stats, on_bad, lineno):
+            pass  # refused at once: not observed
+        elif observe is not None:
+            observe(event)
+        stats.anomalies += len(out)
+        return out
+
     for lineno, raw in enumerate(lines, 1):
         stats.lines = lineno
         raw = raw.strip()
@@ -69,15 +97,31 @@ def replay_lines(lines: Iterable[bytes], engine: Engine, stats: ReplayStats,
             _bad(stats, on_bad, lineno, event.reason, raw)
             continue
         stats.events += 1
-        out = process(event, (lineno, raw))
-        if engine.rejected and _refused(engine, stats, on_bad, lineno):
-            pass  # refused at once: not observed
-        elif observe is not None:
-            observe(event)
-        if out:
-            stats.anomalies += len(out)
-            yield from out
+        ts = event["ts"]
+        if ts < newest:
+            stats.reordered += 1
+            if ts < released:
+                stats.too_late += 1
+        elif reorder_s > 0 and newest > float("-inf") and ts - newest > far_ahead:
+            yield from feed(event, lineno, raw)
+            continue
+        else:
+            newest = ts
+        if reorder_s <= 0:
+            yield from feed(event, lineno, raw)
+            continue
+        heapq.heappush(heap, (ts, lineno, event, raw))
+        horizon = newest - reorder_s
+        while heap and heap[0][0] <= horizon:
+            t, n, ev, r = heapq.heappop(heap)
+            released = max(released, t)
+            yield from feed(ev, n, r)
+    while heap:
+        _, n, ev, r = heapq.heappop(heap)
+        yield from feed(ev, n, r)
     out = engine.flush()
+    if engine.rejected:
+        _refused(engine, stats, on_bad, -1)
     stats.anomalies += len(out)
     yield from out
 
@@ -112,11 +156,13 @@ class ReplayResult:
     elapsed_s: float
     recorded: int | None = None  # anomaly events that changed the history store (None: not recording)
     store_url: str | None = None  # where they were recorded (password hidden)
+    counters: dict[str, int] = field(default_factory=dict)  # what detectors set aside, by reason
 
 
 def replay_stream(lines: Iterable[bytes], settings: Settings, out: IO[bytes],
                   on_bad: Callable[[int, str, bytes], None] | None = None,
-                  history: str | None = None, stats: ReplayStats | None = None) -> ReplayResult:
+                  history: str | None = None, stats: ReplayStats | None = None,
+                  reorder_s: float = DEFAULT_REORDER_S) -> ReplayResult:
     """Run the default Engine over ``lines`` and write every anomaly event to ``out`` as a JSON line.
 
     ``history``: None records nothing; a URL (or "" for the default store, see
@@ -131,12 +177,13 @@ def replay_stream(lines: Iterable[bytes], settings: Settings, out: IO[bytes],
 
     rollup = SpendRollup() if history is not None else None
     t0 = time.perf_counter()
-    for anomaly in replay_lines(lines, engine, stats, on_bad, rollup.add if rollup is not None else None):
+    for anomaly in replay_lines(lines, engine, stats, on_bad, rollup.add if rollup is not None else None,
+                                reorder_s=reorder_s):
         out.write(encode(anomaly))
         out.write(b"\n")
         if kept is not None:
             kept.append(anomaly)
-    result = ReplayResult(stats, len(engine.open_anomaly_ids), 0.0)
+    result = ReplayResult(stats, len(engine.open_anomaly_ids), 0.0, counters=dict(engine.counters))
     if kept is not None:
         from spendwatch.history import open_store
 

@@ -43,7 +43,7 @@ def clean_out(base: list[bytes], tmp_path_factory: pytest.TempPathFactory) -> by
     path.write_bytes(b"".join(line.rstrip(b"\n") + b"\n" for line in base))
     p = _replay(path)
     assert p.returncode == 0, p.stderr[-2000:]
-    assert p.stdout.count(b"\n") > 20
+    assert p.stdout.count(b"\n") >= 8  # the simulator injects every problem: each opens
     return p.stdout
 
 

@@ -37,7 +37,10 @@ Method (per model, per feature)
       (a shift, a variance jump, a sentinel that starts to appear); a feature that has moved ever
       since its reference (a daily cycle seen for the first time) waits for the reference day. A
       drift that goes away by itself on the first day is not confirmed again before the reference
-      day can tell.
+      day can tell. And a drift whose score crept up more slowly than the window fills (a ramp,
+      not a step) is confirmed on the first day only once it is large (KS D >= 0.3: a daily
+      cycle's morning ramp looks like a gradual drift for its first hours; a gradual drift that
+      keeps going gets there, later).
     - **PSI** over ten reference-quantile bins is reported as evidence (0.1 moderate, 0.25 large).
 
 One state per model, two detectors
@@ -364,6 +367,13 @@ class FeatureDrift:
                 # Wait for the reference day (or a steady stretch followed by a change)
                 self.cycle_gated += 1
                 return None
+            if self.elevated >= p.confirm_tests and self.last_cycle_ratio is None and self._slow_rise() \
+                    and d < _DAY1_SLOW_MIN_D:
+                # the first day, and the score crept up over longer than the window takes to fill: a
+                # daily cycle's ramp as likely as a gradual drift. Only a large move (half the
+                # distribution) is confirmed before the reference day can tell them apart
+                self.cycle_gated += 1
+                return None
             if self.elevated >= p.confirm_tests:
                 self.drifting, self.quiet, self.confirmed_at = True, 0, ts
                 self.drift_start = self._change_point(p)
@@ -400,6 +410,20 @@ class FeatureDrift:
         z = (float(u.mean()) - 0.5) / math.sqrt((1.0 / m + 1.0 / self.ref_n) / 12.0)
         thr = max(ks_critical(p.alpha, self.ref_n, m), p.min_effect)
         return max(d / thr, abs(z) / p.z_threshold), d, z
+
+    def _slow_rise(self) -> bool:
+        """Whether the score rose from its last quiet test (under half the bar) to the first test
+        over the bar more slowly than the window fills: a step (a shift, a variance jump, a
+        sentinel) crosses within one window span, a ramp does not."""
+        tests = list(self.tests)
+        first_over = len(tests) - self.elevated
+        last_quiet = first_over - 1
+        while last_quiet >= 0 and tests[last_quiet][2] >= _RISE_QUIET_RATIO:
+            last_quiet -= 1
+        if last_quiet < 0 or first_over >= len(tests):
+            return True  # never quiet within the history kept: a slow rise
+        span = self.win[-1][0] - self.win[0][0] if len(self.win) > 1 else 0.0
+        return tests[first_over][0] - tests[last_quiet][0] > span
 
     def _change_point(self, p: DriftParams) -> float:
         """Start of the rise of the score that ended in the confirmed run of elevated tests."""
@@ -524,6 +548,8 @@ class RetrainVerdict:
 
 _VERDICTS_KEPT = 8
 _DAY_S = 86400.0
+_DAY1_SLOW_MIN_D = 0.3  # on the first day a slowly rising drift is confirmed only from this KS D up
+_RISE_QUIET_RATIO = 0.5  # a test under this share of the bar is "quiet" when timing a rise
 _STEADY_S = 3600.0  # a steady stretch this long makes a later change on the first day a change point
 _SLOTS = 48  # half hours of the reference day
 _SLOT_S = 1800.0

@@ -74,6 +74,7 @@ _MONDAY_OFFSET = 3 * DAY  # 1970-01-01 was a Thursday
 
 MIN_LEVEL_HALFLIFE_PERIODS = 7
 MIN_SCALE_HALFLIFE_PERIODS = 30
+WEEK_MARGIN = 0.9  # the week profile must cut the typical residual by a tenth to be used
 GUARD_K = 2.0  # last week's slot counts when it was this many scales above the model
 WIDE_CLIP_K = 6.0  # a slot's first visit, and the week profile, learn residuals up to this many scales
 
@@ -210,7 +211,7 @@ class SpendBaseline:
         mu = self.level
         if d >= 0:
             mu += self.day[d]
-        if w >= 0 and self.absdev_w < self.absdev:
+        if w >= 0 and self.week_used:
             mu += self.week[w]
         return mu
 
@@ -236,8 +237,10 @@ class SpendBaseline:
 
     @property
     def week_used(self) -> bool:
-        """Whether the week profile predicts better than the day shape alone (a weekly rhythm)."""
-        return self.absdev_w < self.absdev
+        """Whether the week profile predicts clearly better than the day shape alone (a weekly
+        rhythm): by a margin, so a near tie on a series without one (the profile then holds one
+        visit of noise, or a single odd hour, per slot) never applies 168 one-visit estimates."""
+        return self.absdev_w < WEEK_MARGIN * self.absdev
 
     @property
     def tail_factor(self) -> float:
@@ -296,7 +299,7 @@ class SpendBaseline:
     def profile_factors(self, t: float) -> tuple[float, float]:
         """(within-day factor, within-week factor) applied to the period at ``t``, for evidence."""
         d, w = self._slots(t)
-        week = self.week[w] if w >= 0 and self.absdev_w < self.absdev else 0.0
+        week = self.week[w] if w >= 0 and self.week_used else 0.0
         return (math.exp(self.day[d]) if d >= 0 else 1.0, math.exp(week))
 
     # ---------------------------------------------------------------- writing
@@ -322,7 +325,7 @@ class SpendBaseline:
             e_day = log_spend - base
             self.absdev += g * (min(abs(e_day), lim) - self.absdev)
             self.absdev_w += g * (min(abs(e), lim) - self.absdev_w)
-            self.learn_tail((e if self.absdev_w < self.absdev else e_day) / self.scale_at(t))
+            self.learn_tail((e if self.week_used else e_day) / self.scale_at(t))
         if d >= 0:  # the day shape first: it learns within a day
             k = self.day_n[d]
             g = max(self.a_day, 1.0 / (k + 1))

@@ -72,6 +72,22 @@ class SpendPeriod:
         self.by_model: dict[str, list[float]] = {}  # model -> [token usd, tokens]
         self.max_delay = 0.0  # latest arrival of a row after the period's end (event time)
 
+    def adjust(self, event: dict[str, Any]) -> bool:
+        """Apply one restatement row's signed ``adjustment_usd`` to the period (the total never
+        goes below zero); False when the same row is already applied."""
+        amount = float(event["adjustment_usd"])
+        row = ("adjustment", event["period_end"], event.get("service"), event.get("sku"),
+               event.get("resource_id"), event.get("model"), amount, event.get("source"))
+        if row in self.rows:
+            return False
+        self.rows.add(row)
+        self.total = max(0.0, self.total + amount)
+        ckey: Contributor = (event.get("service"), event.get("sku"), event.get("resource_id"),
+                             event.get("model"), event.get("usage_unit"))
+        if ckey in self.by_contrib:
+            self.by_contrib[ckey] = max(0.0, self.by_contrib[ckey] + amount)
+        return True
+
     def add(self, event: dict[str, Any]) -> bool:
         """Sum one ``billing_delta`` row into the period; False (and nothing summed) when the
         same row (period end, service, sku, resource, model, unit, quantity, cost, source) is

@@ -10,7 +10,7 @@ from collections.abc import Iterator
 from typing import IO, Any
 
 from spendwatch.config import load_settings
-from streams.replay import ReplayStats, bounded_lines, replay_stream
+from streams.replay import DEFAULT_REORDER_S, ReplayStats, bounded_lines, replay_stream
 
 
 def register(sub: Any) -> None:
@@ -29,6 +29,9 @@ def register(sub: Any) -> None:
                    help="print at most N bad lines individually, then only count them (default: 100)")
     p.add_argument("--progress", choices=("auto", "always", "never"), default="auto",
                    help="progress bar on stderr (default: auto = when stderr is a terminal)")
+    p.add_argument("--reorder-window", type=float, default=DEFAULT_REORDER_S, metavar="S",
+                   help="sort events by ts within this many seconds of event time, for files that are not "
+                        "sorted (default: %(default)g; 0 = file order); what arrived out of order is reported")
     p.add_argument("--history", nargs="?", const="", default=None, metavar="URL",
                    help="also record every anomaly event in the history store at URL (bare --history: "
                         "$SPENDWATCH_DB, else ~/.local/share/spendwatch/history.db)")
@@ -87,7 +90,8 @@ def run(args: argparse.Namespace) -> int:
     out: IO[bytes] = open(args.out, "wb") if args.out else sys.stdout.buffer  # noqa: SIM115
     try:
         with src:
-            result = replay_stream(lines(), settings, out, on_bad, history=args.history, stats=stats)
+            result = replay_stream(lines(), settings, out, on_bad, history=args.history, stats=stats,
+                                   reorder_s=args.reorder_window)
     except OSError as exc:
         print(f"spendwatch replay: cannot read {args.events}: {exc}", file=sys.stderr)
         return 1
@@ -106,4 +110,12 @@ def run(args: argparse.Namespace) -> int:
     print(f"replay: {stats.events:,} events, {stats.bad:,} bad lines{f' ({reasons})' if reasons else ''}, "
           f"{stats.anomalies:,} anomaly events, {result.still_open} still open, "
           f"{elapsed:.1f}s ({stats.lines / max(elapsed, 1e-9):,.0f} lines/s)", file=sys.stderr)
+    if stats.reordered:
+        late = f"; {stats.too_late:,} were older than the window let through and were processed late " \
+               f"(raise --reorder-window)" if stats.too_late else ""
+        print(f"replay: the file is not sorted by ts: {stats.reordered:,} events arrived out of order and were "
+              f"sorted within the {args.reorder_window:g} s window{late}", file=sys.stderr)
+    if result.counters:
+        said = ", ".join(f"{k}: {v:,}" for k, v in sorted(result.counters.items()))
+        print(f"replay: set aside by detectors: {said}", file=sys.stderr)
     return 0

@@ -12,11 +12,11 @@ from urllib.parse import urlencode
 import pytest
 from fastapi.testclient import TestClient
 from slack_sdk.signature import SignatureVerifier
-from test_slack_alerts import T0, anomaly, slack_pipeline
 
 from alerting.pipeline import AlertPipeline
 from api.app import ApiOptions, create_app
 from spendwatch.history import open_store
+from tests.alerting.test_slack_alerts import T0, anomaly, slack_pipeline
 from tests.fake_slack import TOKEN, FakeSlack
 
 SECRET = "8f742231b10e8888abcd99yyyzzz85a5"

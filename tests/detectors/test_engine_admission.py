@@ -19,8 +19,9 @@ OFF = Settings(sections={"engine": {"max_future_s": 0}})
 
 @pytest.fixture(scope="module")
 def stream() -> list[dict[str, Any]]:
-    """Two hours of a 6-GPU fleet with its problems: idle GPUs are open half way through."""
-    return [decode(line) for line in simulate(SimConfig(hours=2, gpus=6, seed=3, billing_days=1)).lines]
+    """Four hours of a 6-GPU fleet with its problems (an idle notebook, an unallocated GPU: the
+    detector waits longer for kinds whose gaps are routine, so two hours would show none)."""
+    return [decode(line) for line in simulate(SimConfig(hours=4, gpus=6, seed=3, billing_days=1)).lines]
 
 
 def _run(events: list[dict[str, Any]], settings: Settings | None = None) -> tuple[Engine, list[bytes]]:

@@ -1,0 +1,458 @@
+"""What real fleets and bills look like, as small streams built here: what must not page, what must.
+
+One test per phenomenon of issue 11 (routine gaps, periodic and heavy-tailed spend, daily cycles,
+late and unsorted rows, sweeps, hand debugging) and per must-catch problem (a hang within ten
+minutes, a straggler within five, a batch gap clearly longer than its queue's, an early cost open,
+one anomaly per level shift, a pricier model, a crash loop by its second failure, drift on top of
+a daily cycle), plus feedback: a "not a problem" teaches the detector that got it.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+from detectors.cost_spike import CostSpikeDetector
+from detectors.drift import DriftDetector
+from detectors.engine import Engine
+from detectors.idle_gpu import IdleGpuDetector
+from detectors.retrain_loop import RetrainLoopDetector
+from detectors.retrain_without_drift import RetrainWithoutDriftDetector
+from spendwatch.events import validate
+from streams.replay import ReplayStats, replay_lines
+
+H, M, DAY = 3600.0, 60.0, 86400.0
+T0 = 1_773_014_400.0  # Monday 2026-03-09 00:00 UTC
+GIB = 2**30
+
+Spend = Callable[[float, random.Random], float | None]
+
+
+def run(events: list[dict[str, Any]], *classes: type, advance: float = 0.0) -> list[dict[str, Any]]:
+    engine = Engine(detector_classes=list(classes))
+    evs = sorted(events, key=lambda e: e["ts"])
+    out = engine.process_many(evs)
+    if advance and evs:
+        out += engine.advance(evs[-1]["ts"] + advance)
+    return out
+
+
+def opened(out: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The first open event of each anomaly id, in order."""
+    first: dict[str, dict[str, Any]] = {}
+    for a in out:
+        if a["state"] == "open":
+            first.setdefault(a["id"], a)
+    return list(first.values())
+
+
+# ------------------------------------------------------------------ billing streams
+def bill(wid: str, spend: Spend, period: float = 3600.0, days: float = 14, seed: int = 0,
+         delay: tuple[float, float] = (240.0, 900.0), start: float = T0) -> list[dict[str, Any]]:
+    r = random.Random(seed)
+    out = []
+    for i in range(int(days * DAY / period)):
+        t = start + i * period
+        c = spend(t, r)
+        if c is None:
+            continue
+        out.append(validate({"type": "billing_delta", "ts": round(t + period + r.uniform(*delay), 3),
+                             "period_start": t, "period_end": t + period, "cost_usd": round(max(0.0, c), 6),
+                             "workload": {"id": wid, "kind": "inference", "team": "t"}, "source": "custom"}))
+    return out
+
+
+def weekday(t: float) -> int:
+    return int((t // DAY + 3) % 7)  # Monday = 0
+
+
+def business_hours(t: float, r: random.Random) -> float:
+    h = (t % DAY) / H
+    if weekday(t) >= 5:
+        return 2.0 * r.lognormvariate(0, 0.1)
+    ramp = 1.6 if weekday(t) == 0 and 7 <= h < 11 else 1.0  # the Monday-morning backlog
+    return 20.0 * (1.0 if 8 <= h < 18 else 0.15) * ramp * r.lognormvariate(0, 0.1)
+
+
+@pytest.mark.parametrize("name,spend,period,days", [
+    ("noiseless daily sine", lambda t, r: 10 * (1 + 0.95 * math.sin(2 * math.pi * (t % DAY) / DAY + 0.7)), 300, 14),
+    ("square wave, 8 h on", lambda t, r: 10.0 if ((t + 5 * H) % DAY) / H < 8 else 0.5, 300, 14),
+    ("cron burst at :00", lambda t, r: 5.0 * (8.0 if t % H < 300 else 1.0), 300, 14),
+    ("weekly sine", lambda t, r: 10 * (1 + 0.8 * math.sin(2 * math.pi * (t % (7 * DAY)) / (7 * DAY))), 300, 21),
+    ("business hours, Monday ramps", business_hours, 3600, 21),
+    ("business hours at 15 min", business_hours, 900, 21),
+    ("weekly roll-up (daily periods)", lambda t, r: 50.0 * (12 if weekday(t) == 6 else 1) * r.lognormvariate(0, 0.1),
+     86400, 35),
+    ("weekly roll-up (hourly)", lambda t, r: 50.0 * (12 if weekday(t) == 6 else 1) * r.lognormvariate(0, 0.1),
+     3600, 21),
+    ("log-normal sigma 1", lambda t, r: 30.0 * r.lognormvariate(0, 1.0), 3600, 21),
+    ("log-normal sigma 1 at 5 min", lambda t, r: 30.0 * r.lognormvariate(0, 1.0), 300, 14),
+    ("rows hours late", lambda t, r: 20.0 * r.lognormvariate(0, 0.3), 3600, 21),
+])
+@pytest.mark.parametrize("seed", [1, 2])
+def test_periodic_shaped_and_heavy_tailed_spend_does_not_page(name: str, spend: Spend, period: float, days: float,
+                                                              seed: int) -> None:
+    delay = (600.0, 4 * H) if name == "rows hours late" else (240.0, 900.0)
+    assert opened(run(bill("w/x", spend, period, days, seed, delay), CostSpikeDetector)) == [], name
+
+
+def test_unsorted_rows_give_what_sorted_rows_give() -> None:
+    spike = T0 + 15 * DAY + 10 * H
+    rows = bill("w/s", lambda t, r: 30 * (5 if spike <= t < spike + 2 * H else 1) * r.lognormvariate(0, 0.2),
+                days=21, seed=3)
+    shuffled = list(rows)
+    random.Random(4).shuffle(shuffled)  # a collector that does not sort, within the file
+    lines = [__import__("orjson").dumps(e) for e in shuffled]
+    stats = ReplayStats()
+    got = list(replay_lines(lines, Engine(detector_classes=[CostSpikeDetector]), stats, reorder_s=30 * DAY))
+    assert stats.reordered > 0 and stats.too_late == 0  # the disorder is counted, and sorted away
+    assert [a["id"] for a in opened(got)] == [a["id"] for a in opened(run(rows, CostSpikeDetector))]
+
+
+def test_spike_opens_within_the_period_its_rows_land() -> None:
+    spike = T0 + 15 * DAY + 14 * H
+    rows = bill("w/agent", lambda t, r: 38 * (6 if spike <= t < spike + 3 * H else 1) * r.lognormvariate(0, 0.1),
+                days=21, seed=5)
+    (a,) = opened(run(rows, CostSpikeDetector))
+    assert a["started_at"] == spike
+    first_row = min(e["ts"] for e in rows if e["period_start"] == spike)
+    assert a["detected_at"] == pytest.approx(first_row)  # at the row that crossed the bar
+    assert a["evidence"]["detected_on"] == "partial_period"
+
+
+def test_late_rows_of_a_spike_still_open_it() -> None:
+    spike = T0 + 15 * DAY + 9 * H
+    rows = bill("w/late", lambda t, r: 30 * (5 if spike <= t < spike + 2 * H else 1) * r.lognormvariate(0, 0.2),
+                days=21, seed=6, delay=(600.0, 3 * H))
+    (a,) = opened(run(rows, CostSpikeDetector))
+    assert a["started_at"] == spike
+
+
+def test_a_persistent_level_shift_is_one_anomaly_accepted_once() -> None:
+    shift = T0 + 7 * DAY + 3 * H
+    rows = bill("w/step", lambda t, r: 30 * (2 if t >= shift else 1) * r.lognormvariate(0, 0.2), 300, 21, seed=7)
+    out = run(rows, CostSpikeDetector)
+    (a,) = opened(out)
+    assert abs(a["started_at"] - shift) <= 2 * H
+    ends = [e for e in out if e["state"] == "resolved"]
+    assert len(ends) == 1 and ends[0]["evidence"]["accepted_as_new_normal"] is True
+
+
+def test_credits_and_restatements_neither_page_nor_teach_a_lower_level() -> None:
+    """Month-end credits (``cost_usd: 0``, negative ``adjustment_usd``) arrive for hours long judged
+    and for hours still open: none is usage, so none opens a period or pulls the baseline down; a
+    restatement of an open hour corrects that hour. A real spike afterwards still pages."""
+    spike = T0 + 18 * DAY + 11 * H
+    rows = bill("w/credit", lambda t, r: 25 * (6 if spike <= t < spike + 2 * H else 1) * r.lognormvariate(0, 0.1),
+                days=21, seed=9)
+    adjustments = []
+    for i, row in enumerate(rows[::9]):
+        adjustments.append(validate({**row, "ts": row["ts"] + (60.0 if i % 2 else 3 * DAY), "cost_usd": 0.0,
+                                     "adjustment_usd": -0.8 * row["cost_usd"],
+                                     "adjustment_reason": "charge" if i % 3 else "restatement",
+                                     "charge_category": "credit" if i % 3 else "usage"}))
+    engine = Engine(detector_classes=[CostSpikeDetector])
+    out = engine.process_many(sorted(rows + adjustments, key=lambda e: e["ts"]))
+    (a,) = opened(out)
+    assert a["started_at"] == spike
+    counters = engine.counters
+    assert counters.get("billing_adjustments_ignored", 0) > 0
+    assert counters.get("billing_adjustments_applied", 0) > 0
+    assert counters.get("billing_rows_too_late", 0) == 0  # an adjustment is not a late usage row
+
+
+def test_a_pricier_model_for_the_same_tokens_is_caught() -> None:
+    switch = T0 + 16 * DAY + 9 * H
+    rows = []
+    r = random.Random(8)
+    for h in range(21 * 24):
+        t = T0 + h * H
+        tokens = 1e7 * (1 + 0.5 * math.cos(2 * math.pi * ((t % DAY) / H - 15) / 24)) * r.lognormvariate(0, 0.05)
+        model, price = ("claude-opus-4", 75e-6) if t >= switch else ("claude-sonnet-4", 15e-6)
+        rows.append(validate({"type": "billing_delta", "ts": t + H + 300, "period_start": t, "period_end": t + H,
+                              "cost_usd": round(tokens * price, 4), "usage_quantity": round(tokens),
+                              "usage_unit": "tokens", "model": model, "service": "Anthropic API",
+                              "workload": {"id": "support/assist"}}))
+    (a,) = opened(run(rows, CostSpikeDetector))
+    assert abs(a["started_at"] - switch) <= H
+
+
+# --------------------------------------------------------------------- GPU streams
+def gpu(node: str, uuid: str, timeline: list[tuple[float, float, str, dict[str, Any] | None]], step: float = 60.0,
+        seed: int = 0) -> list[dict[str, Any]]:
+    """Samples every ``step`` over (start, end, state, workload) stretches; state busy / idle / hold
+    (idle with its memory held)."""
+    r = random.Random(seed)
+    out = []
+    for a, b, state, w in timeline:
+        t = a
+        while t < b:
+            util = r.uniform(60, 98) if state == "busy" else 0.0
+            mem = 0.6 if state in ("busy", "hold") else 0.0
+            out.append(validate({"type": "gpu_sample", "ts": round(t + step, 3), "node": node, "gpu_uuid": uuid,
+                                 "interval_s": step, "util_gpu_pct": round(util, 2),
+                                 "sm_active_pct": round(util * 0.7, 2), "mem_used_bytes": int(80 * GIB * mem),
+                                 "mem_total_bytes": 80 * GIB, "workload": w, "price_per_hour_usd": 2.95}))
+            t += step
+    return out
+
+
+def wl(wid: str, kind: str) -> dict[str, Any]:
+    return {"id": wid, "kind": kind, "team": "ml", "owner": "ml@corp.example"}
+
+
+def batch_queue(seed: int, hours: float = 40, gap_med: float = 25 * M, long_gap: tuple[float, float] | None = None,
+                start: float = T0) -> list[tuple[float, float, str, dict[str, Any] | None]]:
+    """A batch queue's GPU: jobs of ~45 min, log-normal gaps of ``gap_med`` (sigma 0.5); one gap of
+    ``long_gap[1]`` seconds from the first gap after ``long_gap[0]`` if given."""
+    r = random.Random(seed)
+    t, out, w = start, [], wl("batch/scoring", "batch")
+    while t < start + hours * H:
+        job = r.lognormvariate(math.log(45 * M), 0.6)
+        out.append((t, t + job, "busy", w))
+        t += job
+        gap = r.lognormvariate(math.log(gap_med), 0.5)
+        if long_gap is not None and t >= start + long_gap[0]:
+            gap, long_gap = long_gap[1], None
+        out.append((t, t + gap, "idle", w))
+        t += gap
+    return out
+
+
+@pytest.mark.parametrize("seed", [1, 2])
+def test_a_batch_queues_routine_gaps_do_not_page_once_its_rhythm_is_known(seed: int) -> None:
+    # eight GPUs of one queue on one node, already busy when the stream starts (jobs run back to back
+    # for two hours, then the queue thins out): they learn one rhythm together
+    events = []
+    for g in range(8):
+        tl = [(T0, T0 + 2 * H, "busy", wl("batch/scoring", "batch"))] + batch_queue(seed * 10 + g, start=T0 + 2 * H)
+        events += gpu("bn1", f"GPU-b{g}", tl, seed=g)
+    late = [a for a in opened(run(events, IdleGpuDetector)) if a["started_at"] > T0 + 8 * H]
+    assert late == []  # a rhythm of 25-minute gaps: none of them pages once learned
+
+
+def test_a_gap_clearly_longer_than_the_queues_usual_gaps_pages() -> None:
+    tl = batch_queue(3, hours=48, long_gap=(30 * H, 5 * H))
+    out = opened(run(gpu("bn2", "GPU-q", tl), IdleGpuDetector))
+    long_one = [a for a in out if a["started_at"] >= T0 + 30 * H]
+    assert len(long_one) == 1 and long_one[0]["evidence"]["dwell_source"] == "learned_gaps"
+
+
+def test_a_hung_training_job_pages_within_ten_minutes_and_checkpoint_pauses_do_not() -> None:
+    tl, t, w = [], T0, wl("ml/pretrain", "training")
+    while t < T0 + 12 * H:  # 4-minute checkpoint every 45 minutes
+        tl += [(t, t + 41 * M, "busy", w), (t + 41 * M, t + 45 * M, "hold", w)]
+        t += 45 * M
+    hang = t
+    tl += [(hang, hang + 2 * H, "hold", w), (hang + 2 * H, hang + 3 * H, "busy", w)]
+    (a,) = opened(run(gpu("tn1", "GPU-t", tl), IdleGpuDetector))
+    # the hang follows the last checkpoint pause straight away: idle since that pause began
+    assert a["kind"] == "gpu_memory_hoarding" and hang - 5 * M <= a["started_at"] <= hang
+    assert a["detected_at"] - a["started_at"] <= 10 * M
+
+
+def test_a_straggler_pages_within_five_minutes_and_a_synchronised_checkpoint_does_not() -> None:
+    w = wl("ml/ddp", "training")
+    events = []
+    for g in range(4):
+        tl = [(T0, T0 + 8 * H, "busy", w)] if g else \
+            [(T0, T0 + 4 * H, "busy", w), (T0 + 4 * H, T0 + 5 * H, "hold", w), (T0 + 5 * H, T0 + 8 * H, "busy", w)]
+        events += gpu("tn2", f"GPU-s{g}", tl, seed=g)
+    (a,) = opened(run(events, IdleGpuDetector))
+    assert a["resource"] == "GPU-s0" and a["evidence"]["dwell_source"] == "straggler"
+    assert a["detected_at"] - (T0 + 4 * H) <= 5 * M
+    events = []
+    for g in range(4):  # the whole job pauses 6 minutes an hour: all ranks at once
+        tl, t = [], T0
+        while t < T0 + 8 * H:
+            tl += [(t, t + 54 * M, "busy", w), (t + 54 * M, t + H, "hold", w)]
+            t += H
+        events += gpu("tn3", f"GPU-k{g}", tl, seed=g)
+    assert opened(run(events, IdleGpuDetector)) == []
+
+
+def ranks_with_evaluation(hang_at: float | None = None) -> list[dict[str, Any]]:
+    """An 8-rank job: a 3-minute checkpoint every 40 minutes (all ranks), and every 3 hours an
+    11-minute evaluation on rank 0 while the other seven wait at a barrier; from ``hang_at`` on, every
+    rank hangs holding its memory."""
+    w, end = wl("ml/pretrain-8", "training"), T0 + 14 * H
+    checkpoints = [(t, t + 3 * M) for t in (T0 + 20 * M + k * 40 * M for k in range(21))]
+    evals = [(t, t + 11 * M) for t in (T0 + 2 * H + k * 3 * H for k in range(4))]
+    events = []
+    for g in range(8):
+        pauses = sorted(checkpoints + (evals if g else []))
+        tl, t = [], T0
+        for a, b in pauses:
+            if hang_at is not None and a >= hang_at:
+                break
+            tl += [(t, a, "busy", w), (a, b, "hold", w)]
+            t = b
+        if hang_at is not None:
+            tl += [(t, hang_at, "busy", w), (hang_at, hang_at + 2 * H, "hold", w)]
+        else:
+            tl.append((t, end, "busy", w))
+        events += gpu("en1", f"GPU-e{g}", tl, seed=g)
+    return events
+
+
+def test_ranks_waiting_on_rank_zeros_evaluation_do_not_page_and_a_hang_of_the_job_does() -> None:
+    # the ranks learn a short dwell from their checkpoint pauses; an evaluation is longer, but
+    # rank 0 is at work all along: the others wait on it, they are not idle for nothing
+    assert opened(run(ranks_with_evaluation(), IdleGpuDetector)) == []
+    hang_at = T0 + 10 * H + 5 * M
+    hung = opened(run(ranks_with_evaluation(hang_at), IdleGpuDetector))
+    assert len(hung) == 8 and all(a["detected_at"] - hang_at <= 10 * M for a in hung)
+
+
+def test_a_notebook_busy_for_minutes_inside_a_long_idle_stretch_is_one_anomaly() -> None:
+    w = wl("nb/ana", "notebook")
+    tl = [(T0, T0 + H, "busy", w), (T0 + H, T0 + 3.5 * H, "hold", w), (T0 + 3.5 * H, T0 + 3.5 * H + 4 * M, "busy", w),
+          (T0 + 3.5 * H + 4 * M, T0 + 6 * H, "hold", w), (T0 + 6 * H, T0 + 7 * H, "busy", w)]
+    out = run(gpu("nn1", "GPU-n", tl), IdleGpuDetector)
+    (a,) = opened(out)
+    (end,) = [e for e in out if e["state"] == "resolved"]
+    assert end["resolved_at"] == pytest.approx(T0 + 6 * H, abs=120)  # one problem, to the real end
+
+
+def test_time_sliced_pods_do_not_split_or_open_anomalies() -> None:
+    r, tl, t = random.Random(9), [], T0
+    while t < T0 + 24 * H:
+        w = wl("svc/a" if r.random() < 0.5 else "svc/b", "inference")
+        busy, quiet = r.uniform(5, 30) * M, r.uniform(1, 12) * M
+        tl += [(t, t + busy, "busy", w), (t + busy, t + busy + quiet, "idle", w)]
+        t += busy + quiet
+    assert opened(run(gpu("sn1", "GPU-ts", tl), IdleGpuDetector)) == []
+
+
+# ------------------------------------------------------------------ training runs
+def runs(model: str, specs: list[tuple[float, float, str, str | None, str | None, float | None]]
+         ) -> list[dict[str, Any]]:
+    """(start, minutes, status, code, trigger, metric) per run; data version fixed."""
+    out = []
+    for i, (start, minutes, status, code, trigger, metric) in enumerate(specs):
+        end = start + minutes * M
+        base = {"type": "training_run", "run_id": f"{model}-{i}", "model_id": model,
+                "workload": {"id": f"ml/{model}", "team": "ml"}, "data_version": "snap-1", "code_version": code,
+                "trigger": trigger, "started_at": start}
+        out.append(validate(dict(base, ts=start, status="started")))
+        out.append(validate(dict(base, ts=end, status=status, ended_at=end, cost_usd=25.0,
+                                 metric=None if metric is None else {"name": "auc", "value": metric,
+                                                                     "higher_is_better": True})))
+    return out
+
+
+def test_a_crash_loop_of_automatic_retries_opens_at_its_second_failure() -> None:
+    evs = runs("asr", [(T0 + k * 30 * M, 6, "failed", "c1", "retry" if k else "schedule", None) for k in range(6)])
+    (a,) = opened(run(evs, RetrainLoopDetector))
+    assert a["detected_at"] == T0 + 30 * M + 6 * M  # the end of the failed retry
+
+
+def test_debugging_by_hand_and_a_sweep_one_trial_after_another_are_not_loops() -> None:
+    debugging = runs("ner", [(T0 + k * 40 * M, 5, "failed", f"c{k}", "manual", None) for k in range(5)])
+    metrics = [0.61, 0.55, 0.72, 0.49, 0.66, 0.58]
+    sweep = runs("ctr", [(T0 + k * 25 * M, 20, "succeeded", "c1", "manual", m) for k, m in enumerate(metrics)])
+    assert opened(run(debugging + sweep, RetrainLoopDetector)) == []
+
+
+# ---------------------------------------------------------------- observations
+def observations(model: str, feature: Callable[[float, random.Random], float], hours: float, seed: int = 0,
+                 every: float = 2 * M, n: int = 50) -> list[dict[str, Any]]:
+    r = random.Random(seed)
+    out, t = [], T0
+    while t < T0 + hours * H:
+        out.append(validate({"type": "model_observation", "ts": t + every, "model_id": model,
+                             "workload": {"id": f"serve/{model}", "kind": "inference"},
+                             "values": {"x": [round(feature(t, r), 5) for _ in range(n)]}}))
+        t += every
+    return out
+
+
+def cycle(t: float) -> float:
+    return 2.0 * math.sin(2 * math.pi * (t % DAY) / DAY)
+
+
+def test_a_daily_cycle_is_not_drift_and_a_real_shift_on_top_of_it_is() -> None:
+    quiet = observations("demand", lambda t, r: r.gauss(cycle(t), 1.0), 72)
+    assert opened(run(quiet, DriftDetector, RetrainWithoutDriftDetector)) == []
+    shift = T0 + 60 * H
+    drifted = observations("demand", lambda t, r: r.gauss(cycle(t) + (2.0 if t >= shift else 0.0), 1.0), 72)
+    (a,) = opened(run(drifted, DriftDetector, RetrainWithoutDriftDetector))
+    assert abs(a["started_at"] - shift) <= 10 * M and a["detected_at"] - shift <= 30 * M
+
+
+@pytest.mark.parametrize("name,feature", [
+    ("a -1 sentinel's share rises", lambda t, r: -1.0 if r.random() < (0.3 if t >= T0 + 30 * H else 0.02)
+     else r.gauss(40, 10)),
+    ("a categorical mix changes", lambda t, r: float(r.choices(
+        [0, 1, 2, 3], [0.6, 0.25, 0.1, 0.05] if t < T0 + 30 * H else [0.35, 0.35, 0.2, 0.1])[0])),
+])
+def test_missing_value_sentinels_and_categorical_features_drift(name: str, feature: Callable[..., float]) -> None:
+    (a,) = opened(run(observations("m", feature, 40), DriftDetector))
+    assert abs(a["started_at"] - (T0 + 30 * H)) <= 10 * M and a["detected_at"] - (T0 + 30 * H) <= 30 * M, name
+
+
+# -------------------------------------------------------------------- feedback
+def feedback(anomaly: dict[str, Any], ts: float, by: str = "U0ANA") -> dict[str, Any]:
+    from spendwatch.contract import detector_key
+
+    return validate({"type": "feedback", "ts": ts, "anomaly_id": anomaly["id"], "kind": anomaly["kind"],
+                     "resource": anomaly["resource"], "workload": anomaly["workload"], "key": detector_key(anomaly),
+                     "verdict": "not_a_problem", "by": by, "reason": "the queue drains at night",
+                     "evidence": anomaly["evidence"]})
+
+
+def test_not_a_problem_on_a_batch_gap_stops_the_next_gaps_while_a_straggler_still_pages() -> None:
+    w = wl("batch/nightly", "batch")
+    day = [(T0 + d * DAY, T0 + d * DAY + 20 * H, "busy", w) for d in range(3)]  # a 4-hour drain every night
+    tl = []
+    for a, b, st, ww in day:
+        tl += [(a, b, st, ww), (b, b + 4 * H, "idle", ww)]
+    gaps = gpu("bn3", "GPU-nightly", tl)
+    ddp = wl("ml/ddp", "training")
+    straggler = []
+    for g in range(4):
+        stl = [(T0, T0 + 60 * H, "busy", ddp)] if g else [
+            (T0, T0 + 50 * H, "busy", ddp), (T0 + 50 * H, T0 + 51 * H, "hold", ddp),
+            (T0 + 51 * H, T0 + 60 * H, "busy", ddp)]
+        straggler += gpu("tn4", f"GPU-r{g}", stl, seed=g)
+    events = sorted(gaps + straggler, key=lambda e: e["ts"])
+    engine = Engine(detector_classes=[IdleGpuDetector])
+    out: list[dict[str, Any]] = []
+    said = False
+    for ev in events:
+        got = engine.process(ev)
+        out += got
+        for a in got:
+            if a["state"] == "open" and a["resource"] == "GPU-nightly" and not said:
+                said = True  # the owner clicks "Not a problem" on the first nightly gap
+                out += engine.process(feedback(a, ev["ts"] + 60))
+    first = opened(out)
+    nightly = [a for a in first if a["resource"] == "GPU-nightly"]
+    assert len(nightly) == 1  # the following nights' gaps do not page
+    ends = [e for e in out if e["id"] == nightly[0]["id"] and e["state"] == "resolved"]
+    assert ends and ends[0]["evidence"]["resolution"] == "marked not a problem by U0ANA"
+    assert [a["resource"] for a in first if a["resource"].startswith("GPU-r")] == ["GPU-r0"]  # still pages
+
+
+def test_not_a_problem_on_a_cost_spike_raises_the_bar_but_ten_times_the_dollars_still_pages() -> None:
+    first, second, third = T0 + 15 * DAY + 10 * H, T0 + 17 * DAY + 10 * H, T0 + 19 * DAY + 10 * H
+    mult = {first: 4.0, second: 4.0, third: 40.0}
+    rows = bill("w/fb", lambda t, r: 30 * mult.get(t, 1.0) * r.lognormvariate(0, 0.1), days=21, seed=11)
+    engine = Engine(detector_classes=[CostSpikeDetector])
+    out: list[dict[str, Any]] = []
+    said = False
+    for ev in sorted(rows, key=lambda e: e["ts"]):
+        got = engine.process(ev)
+        out += got
+        for a in got:
+            if a["state"] == "open" and a["started_at"] == first and not said:
+                said = True  # the owner answers the first page: "not a problem"
+                out += engine.process(feedback(a, ev["ts"] + 1))
+    starts = [a["started_at"] for a in opened(out)]
+    assert starts == [first, third]  # the same 4x does not page again; 40x does
+    (end,) = [e for e in out if e["state"] == "resolved" and e["started_at"] == first]
+    assert end["evidence"]["resolution"] == "marked not a problem by U0ANA"
