@@ -6,7 +6,7 @@ import hashlib
 from dataclasses import dataclass, field
 from typing import Any
 
-from spendwatch.contract import ANOMALY
+from spendwatch.contract import ANOMALY, INSIGHT
 
 OPEN = "open"
 RESOLVED = "resolved"
@@ -15,6 +15,10 @@ SEVERITIES = ("info", "warning", "critical")
 # Every kind detectors emit today; more may be added (contract).
 KINDS = ("idle_gpu", "gpu_memory_hoarding", "cost_spike", "retrain_loop", "retrain_needed",
          "retrain_without_drift")
+# Structural waste: reported (the ``insight`` event type, its own topic, the report), not paged, unless
+# the ``insights.page`` setting promotes a kind to an anomaly.
+INSIGHT_KINDS = ("underused_gpu", "underused_endpoint", "batch_on_realtime", "redundant_training",
+                 "unit_cost_rise", "budget_forecast", "spend_growth")
 
 
 def anomaly_id(kind: str, resource: str, started_at: float) -> str:
@@ -66,11 +70,12 @@ def severity_for(projected_daily_usd: float, warning_daily_usd: float, critical_
 
 
 def anomaly_event(anomaly_id_: str, state: str, finding: Finding, detected_at: float,
-                  resolved_at: float | None) -> dict[str, Any]:
-    """The contract's `anomaly` output event for a finding (its severity already set)."""
+                  resolved_at: float | None, insight: bool = False) -> dict[str, Any]:
+    """The contract's `anomaly` output event for a finding (its severity already set); with
+    ``insight`` the same fields as an ``insight`` event (structural waste, reported, not paged)."""
     assert finding.severity is not None, "the Engine sets a finding's severity before it is published"
     return {
-        "type": ANOMALY,
+        "type": INSIGHT if insight else ANOMALY,
         "id": anomaly_id_,
         "kind": finding.kind,
         "state": state,
