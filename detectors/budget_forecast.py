@@ -7,8 +7,9 @@ What it flags
     (and by ``min_over_pct``). The insight names the day the cumulative spend will cross the
     budget, the forecast with its 80 % interval, and the drivers (the workloads of a team, the
     services and SKUs of a workload, by how much their daily spend grew last week). It is
-    updated daily and resolves when the chance falls below ``resolve_probability`` or the month
-    ends.
+    updated daily and resolves when the chance stays below ``resolve_probability`` for two days
+    in a row, or the month ends; it is dated from the last complete day when it was first
+    flagged (a budget that comes back later in the month is a new insight).
 
     ``spend_growth`` (resource = the workload id): a workload's daily spend creeping up steadily,
     ``growth_min_pct_week`` to ``growth_max_pct_week`` a week, in both halves of the window, with a
@@ -18,8 +19,10 @@ What it flags
 
 The forecast
     :func:`spendwatch.forecast.forecast_month`: a log-linear trend with day-of-week effects over
-    the last ``fit_days`` complete UTC days (the learned baseline of daily spend), the month's
-    spend so far plus the fitted spend of each day left, an 80 % interval by the delta method.
+    the last ``fit_days`` complete UTC days (the learned baseline of daily spend; refitted
+    without outlying days such as a spike), carried forward damped (``trend_damping``), the
+    month's spend so far plus the fitted spend of each day left, an 80 % interval by the delta
+    method.
     A day is judged ``settle_s`` after it ends, once its billing rows are in (they land minutes
     to an hour late). When billing was first seen mid-month, the month's earlier days are
     estimated from the fit (``evidence.estimated_days``), not taken as zero. ``spendwatch
@@ -100,14 +103,17 @@ class _Ledger:
         self.daily: dict[int, float] = {}
         self.by: dict[int, dict[str, float]] = {}
         self.first_day: int | None = None
+        self.first_ts = float("inf")  # the earliest period start seen: a first day begun late is partial
         self.evaluated_day = -1
         self.open_month: str | None = None  # the month of the open budget_forecast insight
-        self.open_started = 0.0  # ... and its first day (the insight's started_at: one id per scope and month)
+        self.open_started = 0.0  # ... and the day it was first flagged (its started_at)
+        self.quiet_days = 0  # days in a row its forecast was under the resolve bar
         self.last: tuple[float, float, dict[str, Any]] = (0.0, 0.0, {})  # figures of the latest finding
         self.workload: dict[str, Any] | None = None
 
-    def add(self, day: int, cost: float, part: str) -> None:
+    def add(self, day: int, cost: float, part: str, period_start: float) -> None:
         self.daily[day] = self.daily.get(day, 0.0) + cost
+        self.first_ts = min(self.first_ts, period_start)
         by = self.by.setdefault(day, {})
         by[part] = by.get(part, 0.0) + cost
         if self.first_day is None or day < self.first_day:
@@ -118,17 +124,25 @@ class _Ledger:
                 del self.daily[d]
                 self.by.pop(d, None)
 
+    @property
+    def first_complete_day(self) -> int | None:
+        """The first day whose spend is known in full: the first seen, unless billing began after its first hour."""
+        if self.first_day is None:
+            return None
+        return self.first_day + (1 if self.first_ts - self.first_day * DAY >= 3600.0 else 0)
+
     def series(self, upto: int) -> tuple[list[int], list[float]]:
-        """Complete days from the first seen (at most the history kept) up to ``upto``, zeros filled in."""
-        if self.first_day is None or upto < self.first_day:
+        """Complete days from the first complete one (at most the history kept) up to ``upto``, zeros filled in."""
+        first = self.first_complete_day
+        if first is None or upto < first:
             return [], []
-        start = max(self.first_day, upto - _HISTORY_DAYS + 1)
+        start = max(first, upto - _HISTORY_DAYS + 1)
         days = list(range(start, upto + 1))
         return days, [self.daily.get(d, 0.0) for d in days]
 
     def drivers(self, upto: int, top: int = 3) -> list[dict[str, Any]]:
         """What grew most: mean daily spend of the last 7 days against the (up to) 7 before, by part."""
-        first = self.first_day if self.first_day is not None else upto
+        first = self.first_complete_day if self.first_complete_day is not None else upto
         recent_days = [d for d in range(upto - 6, upto + 1) if d >= first]
         before_days = [d for d in range(upto - 13, upto - 6) if d >= first]
         recent: dict[str, float] = {}
@@ -184,18 +198,18 @@ class BudgetForecastDetector(Detector):
         cost = float(event["cost_usd"]) + float(event.get("adjustment_usd") or 0.0)
         day = day_number(event["period_start"])
         part = " / ".join(str(x) for x in (event.get("service"), event.get("sku")) if x) or "(unspecified)"
-        self.ledger.add(day, cost, part)
+        self.ledger.add(day, cost, part, event["period_start"])
         team = wl.get("team")
         if team and team in cfg.teams:
             tl: _Ledger = self.context.state(_TEAMS, team, _Ledger)
-            tl.add(day, cost, wl["id"])
+            tl.add(day, cost, wl["id"], event["period_start"])
             if tl.workload is None or tl.workload.get("id") == wl["id"] or cost > 0:
                 tl.workload = {"id": f"team/{team}", "team": team, **({"owner": wl["owner"]} if wl.get("owner")
                                                                      else {})}
         model = event.get("model")
         if model and model in cfg.models:
             ml: _Ledger = self.context.state(_MODELS, model, _Ledger)
-            ml.add(day, cost, wl["id"])
+            ml.add(day, cost, wl["id"], event["period_start"])
             ml.workload = {"id": f"model/{model}", **{k: wl[k] for k in ("team", "owner") if wl.get(k)}}
         # judge the days whose billing is in: up to the last day that ended settle_s ago
         done = day_number(event["ts"] - cfg.settle_s) - 1
@@ -243,16 +257,20 @@ class BudgetForecastDetector(Detector):
             return out
         mtd = sum(s for d, s in zip(days, spend, strict=True) if d >= first)
         f = forecast_month(days, spend, budget=budget, month_to_date=mtd, fit_days=cfg.fit_days,
-                           known_from=led.first_day)
+                           known_from=led.first_complete_day, damping=cfg.trend_damping)
         over = f.forecast_usd - budget
         flagged = f.p_over >= cfg.alert_probability and over >= cfg.min_over_pct / 100.0 * budget
         if led.open_month is None and not flagged:
             return out
         if led.open_month is not None and f.p_over < cfg.resolve_probability:
+            led.quiet_days += 1
+            if led.quiet_days < 2:  # one day's forecast under the bar is not the end of it
+                return out
             waste, daily, ev = led.last
             out.append(self._budget_finding(led, resource, False, (done + 1) * DAY, waste, daily, ev))
             led.open_month = None
             return out
+        led.quiet_days = 0
         evidence = {"scope": resource.split(" @")[0], "month": f.month, "budget_usd": round(budget, 2),
                     "month_to_date_usd": round(f.month_to_date_usd, 2), "forecast_usd": round(f.forecast_usd, 2),
                     "forecast_low_usd": round(f.low_usd, 2), "forecast_high_usd": round(f.high_usd, 2),
@@ -268,7 +286,7 @@ class BudgetForecastDetector(Detector):
         daily = max(over, 0.0) / max(f.days_left, 1)
         led.last = (waste, daily, evidence)
         if led.open_month is None:
-            led.open_month, led.open_started = month, first * DAY
+            led.open_month, led.open_started = month, done * DAY
         out.append(self._budget_finding(led, resource, True, (done + 1) * DAY + cfg.settle_s, waste, daily, evidence))
         return out
 

@@ -12,8 +12,8 @@ The join
       the models it serves, learnt from the observations' ``workload.id``;
     - per model: hourly predictions and batches, and its lifecycle.
 
-    The hour's unit cost is computed when its billing arrives (rows land minutes after the hour),
-    so traffic of the hour is complete. State: one float pair per hour for ``keep_hours`` (8
+    An hour's unit cost is computed once the billing of the next hour begins to arrive (so every
+    row of the hour is in; rows land minutes after the hour, and its traffic is complete by then). State: one float pair per hour for ``keep_hours`` (8
     days) per workload and per model, about 10 KiB each.
 
     Partitions: replay and the demo see both sides. In a stream worker a model's observations and
@@ -23,8 +23,9 @@ The join
 
 What it flags (kind ``unit_cost_rise``, resource = ``model_id``)
     The cost per 1,000 predictions of the last ``window_hours`` (pooled) against the model's own
-    baseline: the pooled hours before it, over up to ``baseline_hours``, the same hours of the
-    day when a day or more is known. It opens when the unit cost is ``rise_ratio`` times the
+    baseline: the median hourly unit cost of the hours before it, over up to ``baseline_hours``,
+    the same hours of the day when a day or more is known (a median, so the first dearer hours
+    do not raise the bar they are judged against). It opens when the unit cost is ``rise_ratio`` times the
     baseline or more while the traffic per hour stays within ``traffic_band`` of the baseline's
     (the same traffic: a pricier instance or model, a bigger fleet, lost batching), worth
     ``min_daily_usd`` a day; and it resolves below ``resolve_ratio``. While open the baseline
@@ -53,7 +54,7 @@ price, for the same traffic:
 >>> [(a["type"], a["kind"], a["resource"], a["state"], a["evidence"]["ratio"]) for a in out[:2]]
 [('insight', 'unit_cost_rise', 'ctr', 'open', 1.67), ('insight', 'unit_cost_rise', 'ctr', 'open', 2.0)]
 >>> len({a["id"] for a in out}), out[-1]["waste_usd"]  # one insight, updated as the excess grows
-(1, 108.0)
+(1, 81.0)
 >>> latest = out[-1]["evidence"]
 >>> latest["unit_cost_usd_per_1k"], latest["baseline_usd_per_1k"], latest["predictions_per_hour"]
 (6.0, 3.0, 3000.0)
@@ -97,7 +98,7 @@ class UnitCostConfig:
     baseline_hours
         Hours before the window the baseline may use (168: a week).
     min_baseline_hours
-        Joined hours (spend and traffic) the baseline needs (3).
+        Joined hours (spend and traffic) the baseline needs (2).
     rise_ratio
         Current over baseline unit cost that opens ``unit_cost_rise`` (1.5) ...
     resolve_ratio
@@ -113,7 +114,7 @@ class UnitCostConfig:
 
     window_hours: int = 3
     baseline_hours: int = 168
-    min_baseline_hours: int = 3
+    min_baseline_hours: int = 2
     rise_ratio: float = 1.5
     resolve_ratio: float = 1.2
     traffic_band: float = 1.5
@@ -129,6 +130,7 @@ class _WorkloadLedger:
         self.parts: dict[int, dict[str, float]] = {}
         self.predictions: dict[int, float] = {}
         self.models: dict[str, None] = {}
+        self.newest_hour = -1  # the latest hour a billing period started in: the hours before it are complete
         self.rows: deque[tuple[Any, ...]] = deque(maxlen=512)
         self.row_set: set[tuple[Any, ...]] = set()
 
@@ -214,16 +216,21 @@ class UnitCostDetector(Detector):
             parts[part] = parts.get(part, 0.0) + share
         if len(wlg.cost) > self.config.keep_hours + 24:
             _prune(last - self.config.keep_hours, wlg.cost, wlg.parts)
+        if first <= wlg.newest_hour:
+            return []
+        # a period of a new hour began: the hours before it have all their rows (an hour's token spend
+        # comes as several rows, seconds apart)
+        wlg.newest_hour = first
         out: list[Finding] = []
         for model in wlg.models:
-            out.extend(self._evaluate(model, wlg, last, event["ts"]))
+            out.extend(self._evaluate(model, wlg, first - 1, event["ts"]))
         return out
 
     # ---------------------------------------------------------------- deciding
     def _evaluate(self, model: str, wlg: _WorkloadLedger, hour: int, now: float) -> list[Finding]:
         cfg = self.config
         ml: _ModelLedger | None = self.context.states.get((_MODELS, model))
-        if ml is None or hour < ml.evaluated_hour:
+        if ml is None or hour <= ml.evaluated_hour:
             return []
         ml.evaluated_hour = hour
 
@@ -287,8 +294,11 @@ class UnitCostDetector(Detector):
             if len(like) >= cfg.min_baseline_hours:
                 hours = like
         pairs = [joined(h) for h in hours]
-        c, p = sum(x[0] for x in pairs), sum(x[1] for x in pairs)
-        return (1000.0 * c / p, p / len(pairs), len(pairs)) if p > 0 else None
+        # the median hour: the first dearer hours (before a rise is confirmed) do not move it
+        units = sorted(1000.0 * c / p for c, p in pairs)
+        mid = len(units) // 2
+        median = units[mid] if len(units) % 2 else 0.5 * (units[mid - 1] + units[mid])
+        return median, sum(p for _c, p in pairs) / len(pairs), len(pairs)
 
     def _contributors(self, wlg: _WorkloadLedger, ml: _ModelLedger, window: range,
                       base_hours: int) -> list[dict[str, Any]]:

@@ -6,12 +6,16 @@ hourly spend), so both say the same thing about the same days.
 
 The model (:func:`forecast_month`)
     A log-linear fit of the last ``fit_days`` complete days: ``log(spend) = a + b*day``, plus
-    day-of-week effects once two weeks are known (weekend lows), fitted by least squares. The
-    month-end total is the month's spend so far plus the fitted spend of each remaining day
-    (with the log-normal mean correction), and its interval comes from the delta method: the
-    residual variance of each remaining day plus the uncertainty of the fitted coefficients.
-    ``growth_pct_week`` is ``exp(7b) - 1``: a storage bill creeping up 3 % a week is a trend the
-    forecast carries to the month's end, which a spike detector (rightly) never calls a spike.
+    day-of-week effects once two weeks are known (weekend lows), fitted by least squares and
+    refitted without the days it fits worst (beyond 3 robust standard deviations, at most a
+    fifth of them: a spike day must not tilt a month's forecast). The trend is carried forward
+    *damped* (``damping`` per day, Gardner and McKenzie's damped trend): a creep keeps pushing
+    for a week or two, a recent ramp is not extrapolated for a whole month. The month-end total
+    is the month's spend so far plus the fitted spend of each remaining day (with the log-normal
+    mean correction), and its interval comes from the delta method: the residual variance of
+    each remaining day plus the uncertainty of the fitted coefficients. ``growth_pct_week`` is
+    ``exp(7b) - 1``: a storage bill creeping up 3 % a week is a trend the forecast carries on,
+    which a spike detector (rightly) never calls a spike.
 
 Examples
 --------
@@ -56,6 +60,9 @@ class BudgetsConfig:
         is judged (``spend_growth`` still is).
     fit_days
         Complete days the forecast is fitted on (28).
+    trend_damping
+        Each further day ahead keeps this share of the trend's daily effect (0.9: the trend adds
+        at most about nine days' worth of growth).
     min_days
         Complete days a forecast needs (7).
     alert_probability
@@ -74,7 +81,8 @@ class BudgetsConfig:
     growth_min_days
         ... over at least this many complete days (8) ...
     growth_min_t
-        ... with a trend at least this many standard errors from zero (4) ...
+        ... with a trend at least this many standard errors from zero (6: storage and other
+        accumulating bills are smooth; a noisy bill cannot show a slow creep anyway) ...
     growth_half_ratio
         ... growing in both halves of the window, neither half's rate more than this many
         times the other's (2.5): creep, not a step ...
@@ -87,6 +95,7 @@ class BudgetsConfig:
     workloads: dict[str, float] = field(default_factory=dict)
     models: dict[str, float] = field(default_factory=dict)
     fit_days: int = 28
+    trend_damping: float = 0.9
     min_days: int = 7
     alert_probability: float = 0.8
     min_over_pct: float = 1.0
@@ -95,7 +104,7 @@ class BudgetsConfig:
     growth_min_pct_week: float = 1.5
     growth_max_pct_week: float = 15.0
     growth_min_days: int = 8
-    growth_min_t: float = 4.0
+    growth_min_t: float = 6.0
     growth_half_ratio: float = 2.5
     growth_min_monthly_usd: float = 50.0
 
@@ -138,37 +147,59 @@ def month_days(day: int) -> tuple[int, int, str]:
     return first, last, d.strftime("%Y-%m")
 
 
-def fit_trend(days: Sequence[int], spend: Sequence[float],
-              weekly: bool | None = None) -> tuple[np.ndarray, np.ndarray, float, bool, float]:
-    """Least-squares fit of ``log(spend)`` on the day (and day of week when ``weekly``, by default
-    when 14 days or more are given). Returns (coefficients, their covariance, residual variance,
-    weekly, the log offset added before the log)."""
+def seasonal_mode(days: Sequence[int], spend: Sequence[float]) -> str:
+    """``"dow"`` (a day-of-week effect each) from two weeks on, ``"weekend"`` (one weekend effect)
+    for shorter series whose weekends differ from their weekdays, else ``"none"``."""
+    if len(days) >= 14:
+        return "dow"
+    return "weekend" if len(days) >= 7 and _weekly_shape(days, spend) else "none"
+
+
+def fit_trend(days: Sequence[int], spend: Sequence[float], weekly: str | None = None,
+              robust: bool = True) -> tuple[np.ndarray, np.ndarray, float, str, float]:
+    """Least-squares fit of ``log(spend)`` on the day and the week's shape (``weekly``: see
+    :func:`seasonal_mode`, its default), refitted without the worst-fitting days when ``robust``.
+    Returns (coefficients, their covariance, residual variance, the weekly mode, the log offset
+    added before the log)."""
     d = np.asarray(days, dtype=float)
     y = np.asarray(spend, dtype=float)
     offset = max(1e-6, 0.01 * float(np.mean(y)) if len(y) else 1e-6)
     ly = np.log(np.maximum(y, 0.0) + offset)
     if weekly is None:
-        weekly = len(d) >= 14
+        weekly = seasonal_mode(days, spend)
     x = _design(d, d[-1] if len(d) else 0.0, weekly)
     beta, *_ = np.linalg.lstsq(x, ly, rcond=None)
     resid = ly - x @ beta
-    dof = max(1, len(d) - x.shape[1])
+    if robust and len(d) >= x.shape[1] + 5:
+        mad = 1.4826 * float(np.median(np.abs(resid - np.median(resid))))
+        worst = np.argsort(-np.abs(resid))[: max(1, len(d) // 5)]
+        drop = [i for i in worst if abs(resid[i]) > max(3.0 * mad, 0.02)]
+        if drop:
+            keep = np.ones(len(d), dtype=bool)
+            keep[drop] = False
+            x, ly = x[keep], ly[keep]
+            beta, *_ = np.linalg.lstsq(x, ly, rcond=None)
+            resid = ly - x @ beta
+    dof = max(1, len(ly) - x.shape[1])
     s2 = float(resid @ resid) / dof
     xtx_inv = np.linalg.pinv(x.T @ x)
     return beta, s2 * xtx_inv, s2, weekly, offset
 
 
-def _design(d: np.ndarray, ref: float, weekly: bool) -> np.ndarray:
+def _design(d: np.ndarray, ref: float, weekly: str) -> np.ndarray:
     cols = [np.ones_like(d), (d - ref) / 7.0]  # the slope is per week
-    if weekly:
-        dow = (d.astype(int) + 3) % 7  # 1970-01-01 was a Thursday: Monday = 0
+    dow = (d.astype(int) + 3) % 7  # 1970-01-01 was a Thursday: Monday = 0
+    if weekly == "dow":
         for k in range(1, 7):
             cols.append((dow == k).astype(float) - 1.0 / 7.0)
+    elif weekly == "weekend":
+        cols.append((dow >= 5).astype(float) - 2.0 / 7.0)
     return np.column_stack(cols)
 
 
 def forecast_month(days: Sequence[int], spend: Sequence[float], budget: float | None = None,
-                   month_to_date: float | None = None, fit_days: int = 28, known_from: int | None = None) -> Forecast:
+                   month_to_date: float | None = None, fit_days: int = 28, known_from: int | None = None,
+                   damping: float = 0.9) -> Forecast:
     """The month-end forecast after the last of ``days`` (complete UTC days, ascending, with their
     spend). ``month_to_date``: the month's spend so far when ``days`` do not cover the whole of
     it (default: the sum of the given days in the month). ``known_from``: the first day whose
@@ -182,17 +213,29 @@ def forecast_month(days: Sequence[int], spend: Sequence[float], budget: float | 
     if month_to_date is None:
         month_to_date = float(sum(s for dd, s in zip(days, spend, strict=True) if dd >= first))
     beta, cov, s2, weekly, offset = fit_trend(days, spend)
+    growth_t = float(beta[1] / math.sqrt(cov[1, 1])) if cov[1, 1] > 0 else (math.inf if beta[1] > 0 else 0.0)
+    growth = math.exp(beta[1]) - 1.0
+    if abs(growth_t) < 2.0:  # a slope within noise is not a trend to carry forward
+        beta = beta.copy()
+        beta[1] = 0.0
+        cov = cov.copy()
+        cov[1, :] = cov[:, 1] = 0.0
     ref = float(days[-1])
     remaining = np.arange(last + 1, month_last + 1, dtype=float)
     before = np.arange(first, known_from, dtype=float) if known_from is not None and known_from > first \
         else np.zeros(0)
     if len(before):  # the month began before its spend was known: estimate those days too
         remaining = np.concatenate([before, remaining])
-    slope_se = math.sqrt(max(cov[1, 1], 0.0))
-    growth = math.exp(beta[1]) - 1.0
     level = float(math.exp(float(_design(np.array([ref]), ref, weekly)[0] @ beta)) - offset)
     if len(remaining):
         xr = _design(remaining, ref, weekly)
+        ahead = remaining > ref
+        h = (remaining[ahead] - ref).astype(int)
+        # damped trend: day h ahead carries phi + phi^2 + ... + phi^h days of the daily slope
+        carried = np.array([sum(damping ** k for k in range(1, int(n) + 1)) for n in h]) if len(h) else h
+        xr[ahead, 1] = carried / 7.0
+        # days before the spend was known: the first known days' level (no trend run backwards)
+        xr[remaining < float(days[0]), 1] = (float(days[0]) - ref) / 7.0
         mean_log = xr @ beta
         pred = np.maximum(np.exp(mean_log + s2 / 2.0) - offset, 0.0)
         total = month_to_date + float(pred.sum())
@@ -224,7 +267,7 @@ def forecast_month(days: Sequence[int], spend: Sequence[float], budget: float | 
     return Forecast(month=label, month_to_date_usd=month_to_date, forecast_usd=total,
                     low_usd=max(month_to_date, total - _Z80 * sd), high_usd=total + _Z80 * sd,
                     budget_usd=budget, p_over=p_over, crossing_day=crossing, growth_pct_week=100.0 * growth,
-                    growth_t=float(beta[1] / slope_se) if slope_se > 0 else (math.inf if beta[1] > 0 else 0.0),
+                    growth_t=growth_t,
                     level_usd_day=max(level, 0.0), days_fitted=len(days), days_left=len(remaining),
                     daily=[round(float(v), 2) for v in pred], estimated_days=len(before))
 
@@ -245,7 +288,7 @@ def sustained_growth(days: Sequence[int], spend: Sequence[float], cfg: BudgetsCo
     n = len(days)
     if n < cfg.growth_min_days or min(spend) <= 0:
         return None
-    weekly = n >= 14 and _weekly_shape(days, spend)
+    weekly = "weekend" if _weekly_shape(days, spend) else "none"  # one weekend effect: few parameters, honest t
     beta, cov, _s2, _w, _off = fit_trend(days, spend, weekly)
     se = math.sqrt(max(cov[1, 1], 0.0))
     rate = math.exp(beta[1]) - 1.0
@@ -255,12 +298,12 @@ def sustained_growth(days: Sequence[int], spend: Sequence[float], cfg: BudgetsCo
     half = n // 2
     rates = []
     for a, b in ((0, half), (n - half, n)):
-        bh, *_ = fit_trend(days[a:b], spend[a:b], False)
+        bh, *_ = fit_trend(days[a:b], spend[a:b], "weekend" if weekly != "none" else "none")
         rates.append(math.exp(bh[1]) - 1.0)
     lo, hi = min(rates), max(rates)
     if lo <= 0 or hi / lo > cfg.growth_half_ratio:
         return None
-    level = spend[-1] if not weekly else float(np.mean(spend[-7:]))
+    level = spend[-1] if weekly == "none" else float(np.mean(spend[-7:]))
     extra = sum(level * ((1.0 + rate) ** (k / 7.0) - 1.0) for k in range(1, 31))
     if extra < cfg.growth_min_monthly_usd:
         return None

@@ -36,7 +36,7 @@ from aiokafka import ConsumerRebalanceListener, TopicPartition
 
 from detectors.engine import Engine
 from spendwatch.config import Settings
-from spendwatch.contract import anomaly_key
+from spendwatch.contract import INSIGHT, anomaly_key
 from spendwatch.events import encode
 from spendwatch.kafka import KafkaConfig
 from streams.metrics import WorkerMetrics
@@ -233,7 +233,9 @@ class BatchWorker:
     async def _publish(self, anomalies: list[dict[str, Any]], dead: list[DeadLetter]) -> None:
         send, pending = self.sink.send, self._pending
         for a in anomalies:
-            pending.append(await send(self.topics.anomalies, anomaly_key(a).encode(), encode(a)))
+            # insights (structural waste, reported not paged) go to their own topic, never the anomaly stream
+            topic = self.topics.insights if a["type"] == INSIGHT else self.topics.anomalies
+            pending.append(await send(topic, anomaly_key(a).encode(), encode(a)))
             self.metrics.anomalies_out.labels(a["kind"], a["state"]).inc()
             if self.on_anomaly is not None:
                 self.on_anomaly(a)
@@ -290,6 +292,15 @@ class BatchWorker:
         for t in tasks:
             t.dirty = False
 
+    def _scope(self, partition: int) -> str:
+        """The keys an Engine of ``partition`` sees: all of them ("") when the inputs have one
+        partition, else that partition's (insights that join keys across it say so)."""
+        try:
+            count = len(self._consumer.partitions_for_topic(self.topics.inputs[0]) or ())
+        except Exception:  # noqa: BLE001 - no metadata: assume a share
+            count = 0
+        return "" if count == 1 else f"p{partition}"
+
     # ----------------------------------------------------------------- rebalance
     async def on_revoked(self, revoked: set[Any]) -> None:
         numbers = {tp.partition for tp in revoked}
@@ -332,7 +343,7 @@ class BatchWorker:
                                                       "open_anomalies": len(task.engine.open_anomaly_ids),
                                                       "offsets": offsets})
             else:
-                engine = Engine(self.settings)
+                engine = Engine(self.settings, scope=self._scope(p))
                 snap = snaps.get(p)
                 offsets = {}
                 if snap is not None:

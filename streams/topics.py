@@ -11,7 +11,7 @@ import logging
 from dataclasses import dataclass
 from typing import Any
 
-from spendwatch.contract import ANOMALY, DEADLETTER, INPUT_TYPES
+from spendwatch.contract import ANOMALY, DEADLETTER, INPUT_TYPES, INSIGHT
 from spendwatch.errors import ConfigError, ExternalError
 from spendwatch.kafka import KafkaConfig
 
@@ -27,11 +27,13 @@ class WorkerTopics:
     anomalies: str
     deadletter: str
     state: str
+    insights: str = "spendwatch.insights"  # structural waste: reported, not paged (keyed by insight id)
 
     @classmethod
     def of(cls, kafka: KafkaConfig, group_id: str) -> WorkerTopics:
         return cls(inputs=tuple(kafka.topic(t) for t in INPUT_TYPES), anomalies=kafka.topic(ANOMALY),
-                   deadletter=kafka.topic(DEADLETTER), state=kafka.topic_prefix + STATE_TOPIC + group_id)
+                   deadletter=kafka.topic(DEADLETTER), state=kafka.topic_prefix + STATE_TOPIC + group_id,
+                   insights=kafka.topic(INSIGHT))
 
 
 async def ensure_topics(kafka: KafkaConfig, topics: WorkerTopics, partitions: int, replication: int,
@@ -49,7 +51,8 @@ async def ensure_topics(kafka: KafkaConfig, topics: WorkerTopics, partitions: in
     except Exception as exc:  # noqa: BLE001 - any connection failure means the same to the user
         raise ExternalError(f"cannot reach Kafka at {kafka.bootstrap_servers}: {exc}") from None
     try:
-        existing = await _partition_counts(admin, [*topics.inputs, topics.anomalies, topics.deadletter, topics.state])
+        existing = await _partition_counts(admin, [*topics.inputs, topics.anomalies, topics.deadletter, topics.state,
+                                                   topics.insights])
         input_counts = {t: existing[t] for t in topics.inputs if t in existing}
         n = next(iter(input_counts.values()), partitions)
         if len(set(input_counts.values())) > 1:
@@ -58,7 +61,7 @@ async def ensure_topics(kafka: KafkaConfig, topics: WorkerTopics, partitions: in
         state_cfg = {"cleanup.policy": "compact", "max.message.bytes": str(SNAPSHOT_MAX_BYTES)}
         specs: list[tuple[str, int, dict[str, str]]] = [(t, n, {}) for t in topics.inputs]
         specs += [(topics.anomalies, partitions, {}), (topics.deadletter, partitions, {}),
-                  (topics.state, n, state_cfg)]
+                  (topics.state, n, state_cfg), (topics.insights, partitions, {})]
         missing = [(t, p, c) for t, p, c in specs if t not in existing]
         if missing and not create:
             raise ConfigError(f"topics missing on {kafka.bootstrap_servers}: {', '.join(t for t, _, _ in missing)} "

@@ -20,7 +20,7 @@ the rest of the stream as it was: it draws nothing from the builder's shared gen
     on the same ``data_version`` and ``code_version`` (8 GPUs, up to 3 h each).
 ``unit_cost``
     The four served models' workloads are billed (managed endpoints); ``ads/ctr-serving`` moves
-    from ``ml.g5.2xlarge`` to ``ml.g5.12xlarge`` hosting at 35-55 % of the window: its spend and
+    from ``ml.g5.2xlarge`` to ``ml.g5.12xlarge`` hosting at 30-45 % of the window: its spend and
     its cost per prediction double for the same traffic.
 ``over_budget``
     ``product/search-answers`` (team product) ramps +60 % over the 10 days before the window (a
@@ -28,7 +28,8 @@ the rest of the stream as it was: it draws nothing from the builder's shared gen
     gets a budget it will meet (30 % headroom).
 ``storage_growth``
     ``data/lakehouse-storage`` (Amazon S3, team data) grows 3 % a week from the first day of
-    billing, against a workload budget the growth carries the month over.
+    billing, against a workload budget the growth carries the month over (by 8 %: set on the
+    month's level without the growth).
 
 Budgets
     :func:`budgets` gives the ``budgets`` settings section the demo uses (the truth names the
@@ -171,7 +172,7 @@ def add_waste_billing(sb: Builder) -> None:
                     service="Kubernetes GPU pool", resource_id=f"gpu-pool/{wl['id'].split('/')[0]}", sku="gpu-hour",
                     usage_quantity=len(streams), usage_unit="GPU-hours")
     if "unit_cost" in inj:
-        a, _ = sb.window(0.35, 0.55, 1, 1)
+        a, _ = sb.window(0.3, 0.45, 1, 1)
         rise = math.ceil(a / HOUR) * HOUR
         for wid, (team, usd) in ENDPOINTS.items():
             wl = {"id": wid, "kind": "inference", "team": team, "owner": f"{team}-oncall@corp.example"}
@@ -285,7 +286,7 @@ def budgets(sb: Builder) -> dict[str, Any]:
                          "workload": PRODUCT, "team": "product", "start": sb.S, "end": sb.E, "optional": True})
     if "storage_growth" in inj:
         total = sum(_storage_mean(float(h), t0) for h in np.arange(cur_a, cur_b, HOUR))
-        workloads[STORAGE["id"]] = float(round(total / 1.05, -1))
+        workloads[STORAGE["id"]] = float(round(total / 1.08, -1))
         for a, b, lab in months:
             expected = sum(_storage_mean(float(h), t0) for h in np.arange(a, b, HOUR))
             _truth_month(sb, f"workload:{STORAGE['id']}", STORAGE, lab, a, b, expected, workloads[STORAGE["id"]])
@@ -298,7 +299,8 @@ def _truth_month(sb: Builder, resource: str, wl: dict[str, Any], label: str, a: 
     budget (optional within 3 %). Months before the window are its history: what was said about
     them is over before the window starts."""
     ratio = expected / budget
-    start, end = max(a, sb.S), min(b, sb.E)
+    # a month is first forecast once its first hour is billed (an hour and a bit after it begins)
+    start, end = max(a + 1.5 * HOUR, sb.S), min(b, sb.E)
     if ratio < 0.97 or end <= start:
         return
     sb.truth.append({"kind": "over_budget", "expected_kinds": ["budget_forecast"], "resource": resource,

@@ -89,12 +89,15 @@ def score(sim: Simulation, events: list[dict[str, Any]]) -> Score:
     return s
 
 
-def run_seed(seed: int, hours: float = 24.0, gpus: int = 32, billing_days: float = 14.0) -> tuple[Simulation, Score]:
+def run_seed(seed: int, hours: float = 24.0, gpus: int = 32, billing_days: float = 14.0,
+             start: float | None = None) -> tuple[Simulation, Score]:
     from detectors.engine import Engine
     from spendwatch.config import Settings
     from streams.replay import ReplayStats, replay_lines
 
-    sim = simulate(SimConfig(hours=hours, gpus=gpus, seed=seed, billing_days=billing_days))
+    cfg = SimConfig(hours=hours, gpus=gpus, seed=seed, billing_days=billing_days)
+    sim = simulate(cfg if start is None else SimConfig(hours=hours, gpus=gpus, seed=seed, billing_days=billing_days,
+                                                       start=start))
     settings = Settings({"budgets": sim.budgets})
     lines = (line for chunk in sim.chunks() for line in chunk.split(b"\n"))
     events = list(replay_lines(lines, Engine(settings), ReplayStats()))
@@ -114,12 +117,19 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--seeds", default="1-10", help="e.g. 1-10 or 1,4,7 (default: 1-10)")
     ap.add_argument("--hours", type=float, default=24.0)
     ap.add_argument("--gpus", type=int, default=32)
+    ap.add_argument("--start", type=float, default=None,
+                    help="start of the telemetry window, epoch s (default: the simulator's; each seed may "
+                         "also be moved by --spread-days)")
+    ap.add_argument("--spread-days", type=float, default=0.0,
+                    help="move seed k's start by k x this many days + k x 5 h (month and day positions vary)")
     ap.add_argument("--verbose", action="store_true", help="list every miss and false finding")
     args = ap.parse_args(argv)
     total_caught = total_missed = total_false = total_false_anomalies = 0
     print(f"{'seed':>4}  {'caught':>6}  {'missed':>6}  {'false':>5}  {'false anomalies':>15}  insights by kind")
     for seed in _seeds(args.seeds):
-        _sim, sc = run_seed(seed, args.hours, args.gpus)
+        base = args.start if args.start is not None else SimConfig().start
+        start = base + seed * (args.spread_days * 86400.0 + 5 * 3600.0) if args.spread_days else args.start
+        _sim, sc = run_seed(seed, args.hours, args.gpus, start=start)
         total_caught += len(sc.caught)
         total_missed += len(sc.missed)
         total_false += len(sc.false)
