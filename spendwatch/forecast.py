@@ -84,8 +84,8 @@ class BudgetsConfig:
         ... with a trend at least this many standard errors from zero (6: storage and other
         accumulating bills are smooth; a noisy bill cannot show a slow creep anyway) ...
     growth_half_ratio
-        ... growing in both halves of the window, neither half's rate more than this many
-        times the other's (2.5): creep, not a step ...
+        ... growing clearly (two standard errors) in both halves of the window, neither half's
+        rate more than this many times the other's (3): creep, not a step ...
     growth_min_monthly_usd
         ... and adding at least this much over the next 30 days compared with spend staying
         at today's level (50).
@@ -105,7 +105,7 @@ class BudgetsConfig:
     growth_max_pct_week: float = 15.0
     growth_min_days: int = 8
     growth_min_t: float = 6.0
-    growth_half_ratio: float = 2.5
+    growth_half_ratio: float = 3.0
     growth_min_monthly_usd: float = 50.0
 
 
@@ -298,10 +298,12 @@ def sustained_growth(days: Sequence[int], spend: Sequence[float], cfg: BudgetsCo
     half = n // 2
     rates = []
     for a, b in ((0, half), (n - half, n)):
-        bh, *_ = fit_trend(days[a:b], spend[a:b], "weekend" if weekly != "none" else "none")
+        bh, ch, *_ = fit_trend(days[a:b], spend[a:b], "weekend" if weekly != "none" else "none")
+        se_h = math.sqrt(max(ch[1, 1], 0.0))
+        if bh[1] <= 0 or (se_h > 0 and bh[1] / se_h < 2.0):
+            return None  # a half that does not grow: a step or a ramp that stopped, not a creep
         rates.append(math.exp(bh[1]) - 1.0)
-    lo, hi = min(rates), max(rates)
-    if lo <= 0 or hi / lo > cfg.growth_half_ratio:
+    if max(rates) / min(rates) > cfg.growth_half_ratio:
         return None
     level = spend[-1] if weekly == "none" else float(np.mean(spend[-7:]))
     extra = sum(level * ((1.0 + rate) ** (k / 7.0) - 1.0) for k in range(1, 31))

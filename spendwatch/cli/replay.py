@@ -109,8 +109,8 @@ def run(args: argparse.Namespace) -> int:
         if progress is not None:
             progress.close()
     if result.recorded is not None:
-        print(f"replay: recorded {result.recorded:,} new anomaly and insight events in {result.store_url}",
-              file=sys.stderr)
+        print(f"replay: recorded {result.recorded:,} new anomaly events (insight events included) in "
+              f"{result.store_url}", file=sys.stderr)
     if stats.bad > reported:
         print(f"... {stats.bad - reported} more bad lines not shown", file=sys.stderr)
     reasons = ", ".join(f"{k}: {v}" for k, v in sorted(stats.bad_by_reason.items()))

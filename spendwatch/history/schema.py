@@ -243,9 +243,10 @@ def _m4_insights_usage(conn: Connection) -> None:
     # created by this version already has the column (migration 1 creates the table as defined above).
     if "type" not in {c["name"] for c in sa.inspect(conn).get_columns("sw_anomalies")}:
         conn.execute(sa.text("ALTER TABLE sw_anomalies ADD COLUMN type VARCHAR(16) NOT NULL DEFAULT 'anomaly'"))
-    sa.Index("ix_sw_anomalies_type", anomalies.c.type, anomalies.c.started_at).create(conn, checkfirst=True)
+    # plain SQL (both databases speak it): an Index object made here would attach to the table for good
+    conn.execute(sa.text("CREATE INDEX IF NOT EXISTS ix_sw_anomalies_type ON sw_anomalies (type, started_at)"))
     usage_hourly.create(conn, checkfirst=True)
-    sa.Index("ix_sw_usage_hourly_metric", usage_hourly.c.metric, usage_hourly.c.hour).create(conn, checkfirst=True)
+    conn.execute(sa.text("CREATE INDEX IF NOT EXISTS ix_sw_usage_hourly_metric ON sw_usage_hourly (metric, hour)"))
 
 
 MIGRATIONS: list[tuple[int, str, Callable[[Connection], None]]] = [
