@@ -109,8 +109,12 @@ class Engine:
         if event["type"] == FEEDBACK:
             out.extend(self._feedback(event))
             return out
+        key_fn: Any = None
+        key: str | None = None
         for cls in self._by_type.get(event["type"], ()):
-            key = cls.key_of(event)
+            if cls.key_of is not key_fn:  # detectors of one type mostly share the key: compute it once
+                key_fn = cls.key_of
+                key = key_fn(event)
             if key is None:
                 continue
             ikey = (cls.name, key)

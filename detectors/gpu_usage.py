@@ -294,13 +294,18 @@ class GpuUsageDetector(Detector):
         cfg = self.config
         interval = event["interval_s"]
         covered = ts - last if last is not None and ts - last <= cfg.max_gap_s + interval else interval
-        price = self.price = self._price(event)
+        price = event.get("price_per_hour_usd")
+        if price is not None:  # the common case inline: this runs for every sample of the fleet
+            price = self.price = self.last_price = float(price)
+        else:
+            price = self.price = self._price(event)
         sm = event.get("sm_active_pct")
         activity = sm if sm is not None else event["util_gpu_pct"]
         workload = event["workload"]
         out: list[Finding] = []
-        self.node, self.gpu_uuid, self.mig_uuid = event["node"], event["gpu_uuid"], event.get("mig_uuid")
-        self.gpu_model = event.get("gpu_model")
+        if last is None or self.gpu_model is None:  # the key fixes node and uuids; the model rarely comes late
+            self.node, self.gpu_uuid, self.mig_uuid = event["node"], event["gpu_uuid"], event.get("mig_uuid")
+            self.gpu_model = event.get("gpu_model")
 
         day = int((ts - 1e-3) // DAY)  # a sample ending at midnight covers the day before
         if day != self.day:
