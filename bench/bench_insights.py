@@ -100,7 +100,8 @@ def main(argv: list[str] | None = None) -> int:
         own = max(own_s - base_s, 1e-9)
         n = sum(by_type[t] for t in cls.event_types)
         inst, mean, mx, shared, shared_mean = _state_sizes(engine, cls)
-        print(f"{cls.name:<23} {','.join(cls.event_types):<24} {n:>10,} {own:>6.2f} {n / own:>15,.0f} "
+        rate = f"{n / own:>15,.0f}" if own >= 0.05 else f"{'(in the noise)':>15}"
+        print(f"{cls.name:<23} {','.join(cls.event_types):<24} {n:>10,} {own:>6.2f} {rate} "
               f"{inst:>10,} {mean:>10,.0f} ({mx:,}) {shared:>14,} {shared_mean:>11,.0f}")
     snapshot = len(engine.snapshot())
     print(f"whole Engine snapshot after the stream: {snapshot / 2**20:.1f} MiB")
