@@ -15,6 +15,11 @@ Rules every detector follows (checked by ``tests/detectors/test_shared_checks.py
   once with ``active=False``; the Engine owns ids, updates and de-duplication;
 - set ``wants_tick`` while it has something that can change with the passage of event time
   alone (an open problem, a pending stretch); the Engine then calls :meth:`tick`;
+- declare in ``insight_kinds`` the kinds it reports that are *structural waste* (an always-on
+  endpoint at 8 % load, duplicated training, a budget the forecast crosses): money, not an
+  incident. The Engine publishes those as ``insight`` events (same fields, ``"type": "insight"``),
+  which go to their own topic and the report, never to the anomaly stream or Slack one by one,
+  unless the ``insights.page`` setting promotes the kind;
 - leave ``Finding.severity`` unset: the Engine sets it by projected dollars a day
   (:meth:`DetectorContext.severity`); a detector sets it only to say something else;
 - never mutate the event it is given (the same dict goes to every detector of its type) and
@@ -66,12 +71,36 @@ class EngineConfig:
     max_future_s: float = 3600.0
 
 
-class DetectorContext:
-    """What every detector may use besides its own config: prices and severity rules."""
+@dataclass(frozen=True)
+class InsightsConfig:
+    """``insights`` section: which structural-waste kinds page like anomalies.
 
-    def __init__(self, engine: EngineConfig, prices: PriceTable) -> None:
+    Parameters
+    ----------
+    page
+        Insight kinds (``underused_gpu``, ``underused_endpoint``, ``batch_on_realtime``,
+        ``redundant_training``, ``unit_cost_rise``, ``budget_forecast``, ``spend_growth``) to
+        publish as anomalies instead (on the anomaly stream, so the alerter posts them). Default
+        none: structural waste is reported (the insight stream, ``spendwatch report``, the
+        dashboard), not paged.
+    """
+
+    page: tuple[str, ...] = ()
+
+
+class DetectorContext:
+    """What every detector may use besides its own config: prices and severity rules.
+
+    ``scope`` names the share of the keys this Engine sees: "" when it sees every key (replay,
+    the demo), ``"p3"`` for partition 3 of a stream worker. Detectors that join keys of different
+    key spaces (a workload's GPUs, the models trained on one data set) see only the keys of their
+    own scope and say so in the findings they make from such a join.
+    """
+
+    def __init__(self, engine: EngineConfig, prices: PriceTable, scope: str = "") -> None:
         self.engine = engine
         self.prices = prices
+        self.scope = scope
         self.counters: dict[str, int] = {}  # events a detector set aside, by reason (for /metrics)
         self._shared: dict[str, Any] = {}
         self.states: dict[tuple[str, str], Any] = {}  # state several detectors of one key share
@@ -109,6 +138,7 @@ class Detector(ABC):
     event_types: ClassVar[tuple[str, ...]]  # input types it consumes
     config_cls: ClassVar[type]  # frozen dataclass with documented defaults
     kinds: ClassVar[tuple[str, ...]] = ()  # the anomaly kinds it reports (feedback about them comes back to it)
+    insight_kinds: ClassVar[tuple[str, ...]] = ()  # those of ``kinds`` that are insights (reported, not paged)
 
     def __init__(self, key: str, config: Any, context: DetectorContext) -> None:
         self.key = key

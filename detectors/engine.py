@@ -12,12 +12,16 @@ the key its detectors use). The Engine owns:
   re-publish it only on a material change, and the end resolves it exactly once;
 - severity by dollars: a finding that sets no severity gets one from its projected dollars a
   day (:meth:`~detectors.base.DetectorContext.severity`);
-- snapshots: :meth:`snapshot` / :meth:`restore` round-trip all of the above with pickle;
+- anomaly or insight: a finding of a kind its detector lists in ``insight_kinds`` (structural
+  waste: reported, not paged) is published as an ``insight`` event (the anomaly's fields with
+  ``"type": "insight"``) unless the ``insights.page`` setting names its kind. Drivers route by
+  ``type``: anomalies to the anomaly stream, insights to the insight stream;
 - the last word on bad input that needs settings or the stream's time (:meth:`process`): money
   above ``limits.max_event_usd``, and an event dated more than ``engine.max_future_s`` ahead of
   the watermark that the next event shows to be in the future. Both are counted in
   :attr:`counters` and handed to the driver by :meth:`take_rejected` with the ``ref`` it gave
-  (replay: the line; the worker: the record), to report or dead-letter like any bad input.
+  (replay: the line; the worker: the record), to report or dead-letter like any bad input;
+- snapshots: :meth:`snapshot` / :meth:`restore` round-trip all of the above with pickle.
 """
 
 from __future__ import annotations
@@ -30,11 +34,12 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from detectors.base import Detector, DetectorContext, EngineConfig
+from detectors.base import Detector, DetectorContext, EngineConfig, InsightsConfig
 from detectors.registry import default_detector_classes
-from spendwatch.anomaly import OPEN, RESOLVED, Finding, anomaly_event, anomaly_id
+from spendwatch.anomaly import INSIGHT_KINDS, OPEN, RESOLVED, Finding, anomaly_event, anomaly_id
 from spendwatch.config import Settings
 from spendwatch.contract import FEEDBACK
+from spendwatch.errors import ConfigError
 from spendwatch.events import MONEY_FIELDS, QUANTITY_FIELDS, LimitsConfig
 from spendwatch.prices import PriceConfig, PriceTable
 
@@ -96,7 +101,9 @@ class Engine:
     """Feeds validated events to detectors and owns the anomaly lifecycle."""
 
     def __init__(self, settings: Settings | None = None,
-                 detector_classes: Sequence[type[Detector]] | None = None) -> None:
+                 detector_classes: Sequence[type[Detector]] | None = None, scope: str = "") -> None:
+        """``scope``: "" when this Engine sees every key (replay, the demo); the stream worker names
+        the partition (``"p3"``), see :class:`~detectors.base.DetectorContext`."""
         self.settings = settings or Settings()
         self.config = self.settings.build(EngineConfig, "engine")
         self.limits = self.settings.build(LimitsConfig, "limits")
@@ -107,8 +114,15 @@ class Engine:
             t: tuple((f, lim.max_event_usd) for f in MONEY_FIELDS[t])
             + tuple((f, lim.max_quantity) for f in QUANTITY_FIELDS[t]) for t in MONEY_FIELDS}
         self._max_future = self.config.max_future_s if self.config.max_future_s > 0 else _INF
-        self.context = DetectorContext(self.config, PriceTable(self.settings.build(PriceConfig, "prices")))
+        self.context = DetectorContext(self.config, PriceTable(self.settings.build(PriceConfig, "prices")), scope)
         classes = list(detector_classes) if detector_classes is not None else default_detector_classes()
+        insights = self.settings.build(InsightsConfig, "insights")
+        declared = {kind for cls in classes for kind in cls.insight_kinds}
+        unknown = sorted(set(insights.page) - set(INSIGHT_KINDS))
+        if unknown:
+            raise ConfigError(f"{self.settings.source}: insights.page: unknown insight kind(s) {', '.join(unknown)}; "
+                              f"known: {', '.join(INSIGHT_KINDS)}")
+        self._insight_kinds = frozenset(declared - set(insights.page))  # published as insights
         self._classes = {cls.name: cls for cls in classes}
         self._configs: dict[str, Any] = {cls.name: self.settings.build(cls.config_cls, cls.name) for cls in classes}
         self._by_kind: dict[str, type[Detector]] = {kind: cls for cls in classes for kind in cls.kinds}
@@ -247,8 +261,12 @@ class Engine:
         if event["type"] == FEEDBACK:
             out.extend(self._feedback(event))
             return out
+        key_fn: Any = None
+        key: str | None = None
         for cls in self._by_type.get(event["type"], ()):
-            key = cls.key_of(event)
+            if cls.key_of is not key_fn:  # detectors of one type mostly share the key: compute it once
+                key_fn = cls.key_of
+                key = key_fn(event)
             if key is None:
                 continue
             ikey = (cls.name, key)
@@ -367,7 +385,7 @@ class Engine:
     def _emit(self, cur: _OpenAnomaly, state: str, f: Finding, resolved_at: float | None) -> dict[str, Any]:
         k = (f.kind, state)
         self.anomalies_out[k] = self.anomalies_out.get(k, 0) + 1
-        event = anomaly_event(cur.id, state, f, cur.detected_at, resolved_at)
+        event = anomaly_event(cur.id, state, f, cur.detected_at, resolved_at, f.kind in self._insight_kinds)
         # `ts` is when the event was emitted, in event time: never before the watermark, so the
         # events of one anomaly are in order even when a detector dates its finding in the past
         # (a billing period that closed earlier). Consumers may order by it.
@@ -379,6 +397,11 @@ class Engine:
     @property
     def open_anomaly_ids(self) -> list[str]:
         return [a.id for a in self._open.values()]
+
+    @property
+    def insight_kinds(self) -> frozenset[str]:
+        """The kinds this Engine publishes as ``insight`` events (declared, minus ``insights.page``)."""
+        return self._insight_kinds
 
     @property
     def tracked_keys(self) -> int:

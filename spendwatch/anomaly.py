@@ -7,7 +7,7 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
-from spendwatch.contract import ANOMALY
+from spendwatch.contract import ANOMALY, INSIGHT
 
 OPEN = "open"
 RESOLVED = "resolved"
@@ -16,6 +16,10 @@ SEVERITIES = ("info", "warning", "critical")
 # Every kind detectors emit today; more may be added (contract).
 KINDS = ("idle_gpu", "gpu_memory_hoarding", "cost_spike", "retrain_loop", "retrain_needed",
          "retrain_without_drift")
+# Structural waste: reported (the ``insight`` event type, its own topic, the report), not paged, unless
+# the ``insights.page`` setting promotes a kind to an anomaly.
+INSIGHT_KINDS = ("underused_gpu", "underused_endpoint", "batch_on_realtime", "redundant_training",
+                 "unit_cost_rise", "budget_forecast", "spend_growth")
 
 
 def anomaly_id(kind: str, resource: str, started_at: float) -> str:
@@ -92,14 +96,15 @@ def finite_evidence(v: Any) -> Any:
 
 
 def anomaly_event(anomaly_id_: str, state: str, finding: Finding, detected_at: float,
-                  resolved_at: float | None) -> dict[str, Any]:
-    """The contract's `anomaly` output event for a finding (its severity already set).
+                  resolved_at: float | None, insight: bool = False) -> dict[str, Any]:
+    """The contract's `anomaly` output event for a finding (its severity already set); with
+    ``insight`` the same fields as an ``insight`` event (structural waste, reported, not paged).
 
     Whatever arithmetic the detector did, the figures are finite: dollars clamped
     (:func:`finite_usd`), non-finite evidence values null."""
     assert finding.severity is not None, "the Engine sets a finding's severity before it is published"
     return {
-        "type": ANOMALY,
+        "type": INSIGHT if insight else ANOMALY,
         "id": anomaly_id_,
         "kind": finding.kind,
         "state": state,

@@ -11,6 +11,9 @@ written once:
 - ``spendwatch.model.observations``: ``model_observation``, keyed ``model_id``;
 - ``spendwatch.anomalies`` (output): ``anomaly``, keyed by the anomaly ``id``;
 - ``spendwatch.deadletter`` (output): the raw value plus ``reason``, keyed as received;
+- ``spendwatch.insights`` (output, an addition): ``insight`` events: structural waste that is
+  reported, not paged (an always-on endpoint at low load, duplicated training, a budget the
+  forecast crosses). The same fields as an ``anomaly``, keyed by the insight ``id``;
 - ``spendwatch.feedback`` (an addition): ``feedback`` (what a person said about an anomaly: not a
   problem, acknowledged, snoozed), keyed like the detector the anomaly came from
   (:func:`detector_key`), so the feedback reaches the partition that holds that detector's state.
@@ -68,6 +71,7 @@ TRAINING_RUN = "training_run"
 MODEL_OBSERVATION = "model_observation"
 INPUT_TYPES = (GPU_SAMPLE, BILLING_DELTA, TRAINING_RUN, MODEL_OBSERVATION)
 ANOMALY = "anomaly"  # the output event type, and its topic's name in TOPICS
+INSIGHT = "insight"  # an addition: the output type of structural waste (reported, not paged), and its topic's name
 DEADLETTER = "deadletter"  # the dead-letter topic's name in TOPICS
 FEEDBACK = "feedback"  # an addition: what a person said about an anomaly (Slack buttons, the API)
 FEEDBACK_VERDICTS = ("not_a_problem", "acknowledged", "snoozed")
@@ -79,6 +83,7 @@ TOPICS = {
     TRAINING_RUN: "spendwatch.training.runs",
     MODEL_OBSERVATION: "spendwatch.model.observations",
     ANOMALY: "spendwatch.anomalies",
+    INSIGHT: "spendwatch.insights",
     DEADLETTER: "spendwatch.deadletter",
     FEEDBACK: "spendwatch.feedback",
 }
@@ -106,7 +111,7 @@ def model_key(event: dict[str, Any]) -> str:
 
 
 def anomaly_key(event: dict[str, Any]) -> str:
-    """The anomaly's ``id``."""
+    """The anomaly's (or insight's) ``id``."""
     return str(event.get("id") or "")
 
 
@@ -143,6 +148,7 @@ KEY_RULES: dict[str, Callable[[dict[str, Any]], str]] = {
     TRAINING_RUN: model_key,
     MODEL_OBSERVATION: model_key,
     ANOMALY: anomaly_key,
+    INSIGHT: anomaly_key,
     FEEDBACK: feedback_key,
 }
 

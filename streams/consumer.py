@@ -43,7 +43,7 @@ from aiokafka import ConsumerRebalanceListener, TopicPartition
 
 from detectors.engine import Engine
 from spendwatch.config import Settings
-from spendwatch.contract import anomaly_key
+from spendwatch.contract import INSIGHT, anomaly_key
 from spendwatch.errors import ConfigError
 from spendwatch.events import encode
 from spendwatch.kafka import KafkaConfig
@@ -357,7 +357,9 @@ class BatchWorker:
         outputs = self.outputs
         assert outputs is not None
         for a in anomalies:
-            await outputs.send(p, self.topics.anomalies, anomaly_key(a).encode(), encode(a))
+            # insights (structural waste, reported not paged) go to their own topic, never the anomaly stream
+            topic = self.topics.insights if a["type"] == INSIGHT else self.topics.anomalies
+            await outputs.send(p, topic, anomaly_key(a).encode(), encode(a))
             faults.maybe_kill("outputs")
             self.metrics.anomalies_out.labels(a["kind"], a["state"]).inc()
             if self.on_anomaly is not None:
@@ -491,6 +493,15 @@ class BatchWorker:
             with contextlib.suppress(Exception):  # not assigned
                 c.pause(tp)
             self._paused.discard(tp)
+
+    def _scope(self, partition: int) -> str:
+        """The keys an Engine of ``partition`` sees: all of them ("") when the inputs have one
+        partition, else that partition's (insights that join keys across it say so)."""
+        try:
+            count = len(self._consumer.partitions_for_topic(self.topics.inputs[0]) or ())
+        except Exception:  # noqa: BLE001 - no metadata: assume a share
+            count = 0
+        return "" if count == 1 else f"p{partition}"
 
     # ----------------------------------------------------------------- rebalance
     async def on_revoked(self, revoked: set[Any]) -> None:
@@ -626,7 +637,7 @@ class BatchWorker:
 
     def _restore(self, ls: LoadedState) -> Engine:
         """An Engine from loaded state; refused records and keys are logged, counted and start cold."""
-        engine, rejected = restore_engine(self.settings, ls)
+        engine, rejected = restore_engine(self.settings, ls, self._scope(ls.partition))
         for reason, count in rejected.items():
             self.metrics.state_rejected.labels(reason.split(":", 1)[0][:80]).inc(count)
             if self._rejects_logged < _REJECT_LOG_MAX:
@@ -658,9 +669,10 @@ def build_checkpoint(p: int, own: _Owned, full: bool) -> tuple[Checkpoint, list[
     return cp, own.encoder.records(cp)
 
 
-def restore_engine(settings: Settings, ls: LoadedState) -> tuple[Engine, dict[str, int]]:
-    """An Engine restored from loaded state, and the reasons (with counts) for what was refused."""
-    engine = es.track(Engine(settings))
+def restore_engine(settings: Settings, ls: LoadedState, scope: str = "") -> tuple[Engine, dict[str, int]]:
+    """An Engine restored from loaded state, and the reasons (with counts) for what was refused;
+    ``scope``: the keys it sees (see :class:`~detectors.base.DetectorContext`)."""
+    engine = es.track(Engine(settings, scope=scope))
     rejected = dict(ls.rejected)
     if ls.head is not None:
         es.restore_clock(engine, ls.head.clock)

@@ -6,11 +6,16 @@ What :func:`run_demo` does, in event time (no Slack needed):
    plus two weeks of billing history so the cost baselines have something to learn from;
 2. runs the same :class:`~detectors.engine.Engine` that ``spendwatch replay`` and the worker
    run, with the default detectors (:func:`streams.replay.replay_lines`);
-3. hands the anomalies and which injected problems were caught (:func:`match_truth`) to the
-   caller's :class:`DemoReport`, which shows them;
+3. hands the anomalies, the insights (structural waste: reported, not paged) and which injected
+   problems were caught (:func:`match_truth`, :func:`collectors.simulate.waste_eval.score`) to
+   the caller's :class:`DemoReport`, which shows them;
 4. routes the costliest anomalies through the alert pipeline (a console notifier prints them
-   when no Slack token is set) and records every anomaly event in the history store, so
-   ``spendwatch anomalies --since 30d`` works right after.
+   when no Slack token is set; insights are never alerted one by one) and records every anomaly
+   and insight event, the hourly spend and the report's usage in the history store, so
+   ``spendwatch anomalies --since 30d`` and ``spendwatch report`` work right after.
+
+Budgets: when the settings have no ``budgets`` section, the simulated run's own budgets
+(:attr:`Simulation.budgets`: a team heading over, a team that will be met, a storage bill) are used.
 
 With ``kafka`` step 2 goes through Kafka instead: a local Apache Kafka
 (:mod:`streams.kafka_local`, as ``spendwatch kafka-local`` runs it; or the one in
@@ -34,12 +39,14 @@ import orjson
 
 from alerting.environment import AlertEnvironment
 from collectors.simulate import HOUR, INJECTIONS, SimConfig, Simulation, simulate
+from collectors.simulate.truth import WASTE_INJECTIONS
 from detectors.engine import Engine
 from spendwatch.config import Settings
-from spendwatch.contract import ANOMALY
+from spendwatch.contract import ANOMALY, INSIGHT
 from streams.replay import ReplayStats, replay_lines
 
 GRACE_S = 45 * 60.0  # a detection up to this long after an injected problem starts counts as caught
+WASTE_TRUTH = frozenset(WASTE_INJECTIONS)  # truth the insights answer for
 
 
 @dataclass(frozen=True)
@@ -65,18 +72,39 @@ class DemoRun:
     config: SimConfig
     sim: Simulation
     stats: ReplayStats
-    events: list[dict[str, Any]]  # every anomaly event, in order
+    events: list[dict[str, Any]]  # every anomaly and insight event, in order
     simulate_s: float
     detect_s: float
     through_kafka: bool
 
     @property
+    def anomalies(self) -> list[dict[str, Any]]:
+        return [a for a in self.events if a["type"] == ANOMALY]
+
+    @property
+    def insights(self) -> list[dict[str, Any]]:
+        return [a for a in self.events if a["type"] == INSIGHT]
+
+    @property
     def latest(self) -> dict[str, dict[str, Any]]:
-        return latest_by_id(self.events)
+        """The latest event of each anomaly (insights apart: :attr:`latest_insights`)."""
+        return latest_by_id(self.anomalies)
+
+    @property
+    def latest_insights(self) -> dict[str, dict[str, Any]]:
+        return latest_by_id(self.insights)
 
     @property
     def matched(self) -> list[tuple[dict[str, Any], dict[str, Any] | None]]:
-        return match_truth(self.sim.truth, self.events)
+        """The incident truth against the anomalies (the structural-waste truth: :attr:`waste_score`)."""
+        return match_truth([t for t in self.sim.truth if t["kind"] not in WASTE_TRUTH], self.anomalies)
+
+    @property
+    def waste_score(self) -> Any:
+        """The structural-waste truth against the insights (:func:`collectors.simulate.waste_eval.score`)."""
+        from collectors.simulate.waste_eval import score
+
+        return score(self.sim, self.events)
 
 
 class DemoReport(Protocol):
@@ -96,7 +124,10 @@ class DemoReport(Protocol):
         knew them all already (an earlier run)."""
 
     def recorded(self, count: int) -> None:
-        """``count`` anomaly events were recorded in the history store."""
+        """``count`` anomaly and insight events were recorded in the history store."""
+
+    def reported(self, run: DemoRun, settings: Settings, db: str | None) -> None:
+        """The history is written: show what ``spendwatch report`` makes of it."""
 
 
 def latest_by_id(events: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
@@ -147,17 +178,34 @@ def run_demo(settings: Settings, options: DemoOptions, report: DemoReport) -> in
     t0 = time.perf_counter()
     sim = simulate(cfg)
     t1 = time.perf_counter()
+    if not settings.section("budgets"):
+        settings = Settings({**settings.sections, "budgets": sim.budgets}, settings.source)
     stats = ReplayStats()
+    from spendwatch.history.spend import SpendRollup
+    from spendwatch.history.usage import UsageRollup
+
+    spend, usage = SpendRollup(), UsageRollup()
     if options.kafka:
         events = _through_kafka(settings, sim, stats, report)
     else:
-        events = list(replay_lines(_lines(sim), Engine(settings), stats))
+        engine = Engine(settings)
+        usage = UsageRollup(engine.context.prices)
+
+        def observe(event: dict[str, Any]) -> None:
+            spend.add(event)
+            usage.add(event)
+
+        events = list(replay_lines(_lines(sim), engine, stats, observe=observe if options.history else None))
     t2 = time.perf_counter()
-    report.detected(DemoRun(cfg, sim, stats, events, t1 - t0, t2 - t1, options.kafka))
+    run = DemoRun(cfg, sim, stats, events, t1 - t0, t2 - t1, options.kafka)
+    report.detected(run)
     if options.alerts:
-        _send_alerts(settings, events, options.max_alerts, options.db, options.alert_environment, report)
+        _send_alerts(settings, run.anomalies, options.max_alerts, options.db, options.alert_environment, report)
     if options.history:
-        _record_history(events, sim, options.db, report)
+        if options.kafka:  # the worker saw the events, not this process: add them up here
+            spend, usage = spend_rollup(_lines(sim)), usage_rollup(_lines(sim))
+        _record_history(events, spend, usage, options.db, report)
+        report.reported(run, settings, options.db)
     return 0
 
 
@@ -186,12 +234,14 @@ def _through_kafka(settings: Settings, sim: Simulation, stats: ReplayStats,
             raise SystemExit(f"spendwatch demo: the worker failed (exit {result.exit_code}); see the log above")
         stats.events, stats.bad = result.events, result.bad
         records = asyncio.run(read_topic(kafka, kafka.topic(ANOMALY)))
+        records += asyncio.run(read_topic(kafka, kafka.topic(INSIGHT)))
     finally:
         if broker is not None:
             broker.stop()
     events = [orjson.loads(r.value) for r in records]
     events.sort(key=lambda a: a["ts"])  # partitions interleave; each id's own events stay in order
-    stats.anomalies = len(events)
+    stats.insights = sum(1 for a in events if a["type"] == INSIGHT)
+    stats.anomalies = len(events) - stats.insights
     return events
 
 
@@ -233,13 +283,29 @@ def spend_rollup(lines: Iterator[bytes]) -> Any:
     return rollup
 
 
-def _record_history(events: list[dict[str, Any]], sim: Simulation, db: str | None, report: DemoReport) -> None:
+def usage_rollup(lines: Iterator[bytes]) -> Any:
+    """The report's hourly usage from every valid event among ``lines``."""
+    from spendwatch.history.usage import UsageRollup
+    from streams.intake import decode_or_reject
+
+    rollup = UsageRollup()
+    for raw in lines:
+        if raw.strip():
+            event = decode_or_reject(raw)
+            if isinstance(event, dict):
+                rollup.add(event)
+    return rollup
+
+
+def _record_history(events: list[dict[str, Any]], spend: Any, usage: Any, db: str | None,
+                    report: DemoReport) -> None:
     from spendwatch.history import open_store
 
     store = open_store(db)
     try:
         store.record_many(events)
-        store.spend.write(spend_rollup(_lines(sim)))
+        store.spend.write(spend)
+        store.usage.write(usage)
     finally:
         store.close()
     report.recorded(len(events))

@@ -13,7 +13,12 @@ reported with their line number and counted; they never reach a detector.
 
 - :func:`replay_lines`: the loop, for any iterable of lines (the demo, tests, benchmarks);
 - :func:`replay_stream`: what ``spendwatch replay`` runs: settings in, anomaly events written
-  as JSON lines, optionally recorded in the history store.
+  as JSON lines, insight events (structural waste: reported, not paged) to their own file when
+  asked for, both optionally recorded in the history store.
+
+The Engine's output holds both kinds of event, told apart by ``type``; :func:`replay_lines`
+yields both, and :func:`replay_stream` routes them: anomalies to ``out`` (the contract's
+incident stream), insights to ``insights`` (never to ``out``).
 """
 
 from __future__ import annotations
@@ -26,6 +31,7 @@ from typing import IO, Any
 
 from detectors.engine import Engine
 from spendwatch.config import Settings
+from spendwatch.contract import INSIGHT
 from spendwatch.errors import BadEvent
 from spendwatch.events import MAX_EVENT_BYTES, encode
 from streams.intake import decode_or_reject
@@ -36,7 +42,8 @@ class ReplayStats:
     lines: int = 0
     events: int = 0
     bad: int = 0
-    anomalies: int = 0
+    anomalies: int = 0  # anomaly events emitted (insight events are counted apart)
+    insights: int = 0
     bad_by_reason: dict[str, int] = field(default_factory=dict)
     reordered: int = 0  # valid events read after an event with a later ts (sorted within the window)
     too_late: int = 0  # ... older than what the window had already released (processed late)
@@ -63,8 +70,8 @@ def replay_lines(lines: Iterable[bytes], engine: Engine, stats: ReplayStats,
                  on_bad: Callable[[int, str, bytes], None] | None = None,
                  observe: Callable[[dict[str, Any]], None] | None = None,
                  reorder_s: float = DEFAULT_REORDER_S) -> Iterator[dict[str, Any]]:
-    """Yield every anomaly event the Engine emits while consuming ``lines`` (1-based numbering),
-    the valid events sorted by ``ts`` within ``reorder_s`` of event time (0: file order).
+    """Yield every anomaly and insight event the Engine emits while consuming ``lines`` (1-based
+    numbering), the valid events sorted by ``ts`` within ``reorder_s`` of event time (0: file order).
 
     A line is bad input when it does not decode (:func:`streams.intake.decode_or_reject`) or when
     the Engine refuses its event (money above the limit, dated far ahead: it may say so later,
@@ -84,7 +91,8 @@ def replay_lines(lines: Iterable[bytes], engine: Engine, stats: ReplayStats,
             pass  # refused at once: not observed
         elif observe is not None:
             observe(event)
-        stats.anomalies += len(out)
+        if out:
+            _count(stats, out)
         return out
 
     for lineno, raw in enumerate(lines, 1):
@@ -122,7 +130,7 @@ def replay_lines(lines: Iterable[bytes], engine: Engine, stats: ReplayStats,
     out = engine.flush()
     if engine.rejected:
         _refused(engine, stats, on_bad, -1)
-    stats.anomalies += len(out)
+    _count(stats, out)
     yield from out
 
 
@@ -147,6 +155,12 @@ def _refused(engine: Engine, stats: ReplayStats, on_bad: Callable[[int, str, byt
     return now
 
 
+def _count(stats: ReplayStats, out: list[dict[str, Any]]) -> None:
+    n = sum(1 for a in out if a["type"] == INSIGHT)
+    stats.insights += n
+    stats.anomalies += len(out) - n
+
+
 @dataclass
 class ReplayResult:
     """What a replay did: its counts, anomalies still open at the end, what it recorded and how long it took."""
@@ -154,7 +168,7 @@ class ReplayResult:
     stats: ReplayStats
     still_open: int
     elapsed_s: float
-    recorded: int | None = None  # anomaly events that changed the history store (None: not recording)
+    recorded: int | None = None  # anomaly and insight events that changed the history store (None: not recording)
     store_url: str | None = None  # where they were recorded (password hidden)
     counters: dict[str, int] = field(default_factory=dict)  # what detectors set aside, by reason
 
@@ -162,8 +176,9 @@ class ReplayResult:
 def replay_stream(lines: Iterable[bytes], settings: Settings, out: IO[bytes],
                   on_bad: Callable[[int, str, bytes], None] | None = None,
                   history: str | None = None, stats: ReplayStats | None = None,
-                  reorder_s: float = DEFAULT_REORDER_S) -> ReplayResult:
-    """Run the default Engine over ``lines`` and write every anomaly event to ``out`` as a JSON line.
+                  reorder_s: float = DEFAULT_REORDER_S, insights: IO[bytes] | None = None) -> ReplayResult:
+    """Run the default Engine over ``lines`` and write every anomaly event to ``out`` as a JSON line,
+    and every insight event to ``insights`` (dropped when None: never to ``out``).
 
     ``history``: None records nothing; a URL (or "" for the default store, see
     :func:`spendwatch.history.open_store`) records every anomaly event there once the input is
@@ -174,13 +189,23 @@ def replay_stream(lines: Iterable[bytes], settings: Settings, out: IO[bytes],
     stats = stats if stats is not None else ReplayStats()
     kept: list[dict[str, Any]] | None = [] if history is not None else None
     from spendwatch.history.spend import SpendRollup
+    from spendwatch.history.usage import UsageRollup
 
     rollup = SpendRollup() if history is not None else None
+    usage = UsageRollup(engine.context.prices) if history is not None else None
+
+    def observe(event: dict[str, Any]) -> None:
+        assert rollup is not None and usage is not None
+        rollup.add(event)
+        usage.add(event)
+
     t0 = time.perf_counter()
-    for anomaly in replay_lines(lines, engine, stats, on_bad, rollup.add if rollup is not None else None,
+    for anomaly in replay_lines(lines, engine, stats, on_bad, observe if rollup is not None else None,
                                 reorder_s=reorder_s):
-        out.write(encode(anomaly))
-        out.write(b"\n")
+        target = insights if anomaly["type"] == INSIGHT else out
+        if target is not None:
+            target.write(encode(anomaly))
+            target.write(b"\n")
         if kept is not None:
             kept.append(anomaly)
     result = ReplayResult(stats, len(engine.open_anomaly_ids), 0.0, counters=dict(engine.counters))
@@ -189,8 +214,9 @@ def replay_stream(lines: Iterable[bytes], settings: Settings, out: IO[bytes],
 
         with open_store(history or None) as store:
             result.recorded = store.record_many(kept)
-            if rollup is not None:
+            if rollup is not None and usage is not None:
                 store.spend.write(rollup)
+                store.usage.write(usage)
             result.store_url = store.safe_url
     result.elapsed_s = time.perf_counter() - t0
     return result

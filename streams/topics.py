@@ -11,7 +11,7 @@ import logging
 from dataclasses import dataclass
 from typing import Any
 
-from spendwatch.contract import ANOMALY, DEADLETTER, INPUT_TYPES
+from spendwatch.contract import ANOMALY, DEADLETTER, INPUT_TYPES, INSIGHT
 from spendwatch.errors import ConfigError, ExternalError
 from spendwatch.kafka import KafkaConfig
 
@@ -29,12 +29,14 @@ class WorkerTopics:
     deadletter: str
     state: str
     audit: str | None = None
+    insights: str = "spendwatch.insights"  # structural waste: reported, not paged (keyed by insight id)
 
     @classmethod
     def of(cls, kafka: KafkaConfig, group_id: str, audit_topic: str | None = None) -> WorkerTopics:
         return cls(inputs=tuple(kafka.topic(t) for t in INPUT_TYPES), anomalies=kafka.topic(ANOMALY),
                    deadletter=kafka.topic(DEADLETTER), state=kafka.topic_prefix + STATE_TOPIC + group_id,
-                   audit=kafka.topic_prefix + audit_topic if audit_topic else None)
+                   audit=kafka.topic_prefix + audit_topic if audit_topic else None,
+                   insights=kafka.topic(INSIGHT))
 
 
 async def ensure_topics(kafka: KafkaConfig, topics: WorkerTopics, partitions: int, replication: int,
@@ -54,7 +56,7 @@ async def ensure_topics(kafka: KafkaConfig, topics: WorkerTopics, partitions: in
     try:
         extra = [topics.audit] if topics.audit else []
         existing = await _partition_counts(admin, [*topics.inputs, topics.anomalies, topics.deadletter, topics.state,
-                                                   *extra])
+                                                   topics.insights, *extra])
         input_counts = {t: existing[t] for t in topics.inputs if t in existing}
         n = next(iter(input_counts.values()), partitions)
         if len(set(input_counts.values())) > 1:
@@ -65,7 +67,7 @@ async def ensure_topics(kafka: KafkaConfig, topics: WorkerTopics, partitions: in
         out_cfg = {"max.message.bytes": str(OUTPUT_MAX_BYTES)}
         specs: list[tuple[str, int, dict[str, str]]] = [(t, n, {}) for t in topics.inputs]
         specs += [(topics.anomalies, partitions, out_cfg), (topics.deadletter, partitions, out_cfg),
-                  (topics.state, n, state_cfg)]
+                  (topics.state, n, state_cfg), (topics.insights, partitions, out_cfg)]
         specs += [(t, n, {}) for t in extra]
         missing = [(t, p, c) for t, p, c in specs if t not in existing]
         if missing and not create:

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from collectors.simulate.config import DAY, HOUR
 from collectors.simulate.fleet import PRICE, TRAINING_GPU_USD, workload
+from collectors.simulate.waste import ramp as launch_ramp
 
 if TYPE_CHECKING:
     from collectors.simulate.builder import Builder
@@ -40,6 +41,9 @@ def add_billing(sb: Builder) -> None:
         sb.add_truth("level_shift", "zones/us-c1/a3-pool", pretrain, shift, sb.E, factor=1.8)
     ramp = sb.S - r.uniform(4, 7) * DAY
 
+    def launch(t: float) -> float:  # over_budget: a launch ramps team product's LLM spend up
+        return launch_ramp(t, sb.S)
+
     def gentle() -> float:
         return max(0.6, r.gauss(1, 0.06))
 
@@ -55,8 +59,9 @@ def add_billing(sb: Builder) -> None:
          {"source": "llm_usage", "service": "Anthropic API", "resource_id": "apikey-support-prod-7",
           "model": "claude-sonnet-4"}, None, 0.0, ""),
         (workload("product/search-answers", "inference", "product", model="gpt-4.1"), 12.0, 0.6, 0.4, 15,
-         gentle, lambda t: 1.0, {"source": "llm_usage", "service": "OpenAI API",
-                                 "resource_id": "proj-search-answers", "model": "gpt-4.1"}, None, 0.0, ""),
+         gentle, launch if "over_budget" in cfg.inject else (lambda t: 1.0),
+         {"source": "llm_usage", "service": "OpenAI API", "resource_id": "proj-search-answers", "model": "gpt-4.1"},
+         None, 0.0, ""),
         (workload("serving/search-embed", "inference", "search"), 14.0, 0.8, 0.3, 14, gentle,
          lambda t: 1 + 0.4 * min(1.0, max(0.0, (t - ramp) / (7 * DAY))),  # legitimate growth: +40 %/week
          {"source": "focus", "service": "Amazon SageMaker", "resource_id": "endpoint/search-embed",
@@ -72,6 +77,8 @@ def add_billing(sb: Builder) -> None:
     # the simulated fleet itself: GPUs billed by allocation, per workload holding them at the start
     fleet: dict[int, tuple[float, float]] = {}
     for s in sb.streams:
+        if s.role == "waste-endpoint":
+            continue  # billed with the structural-waste injections (collectors.simulate.waste)
         w = int(s.wl[0])
         if w >= 0:
             usd, gpus = fleet.get(w, (0.0, 0.0))

@@ -68,6 +68,7 @@ from collectors.simulate.fleet import GpuSamples, GpuStream, build_fleet, gpu_sa
 from collectors.simulate.observations import add_observations
 from collectors.simulate.training import add_training
 from collectors.simulate.truth import truth_document, truth_entry
+from collectors.simulate.waste import add_waste_billing, add_waste_training, budgets, inject_waste_gpus
 
 
 @dataclass
@@ -87,6 +88,7 @@ class Simulation:
     _other_ts: np.ndarray = field(repr=False)
     _other: list[bytes] = field(repr=False)  # billing, training, observations: newline-terminated
     _table: list[dict[str, Any] | None] = field(repr=False)
+    budgets: dict[str, Any] = field(default_factory=dict)  # the `budgets` settings section the truth assumes
 
     @property
     def total_lines(self) -> int:
@@ -133,7 +135,7 @@ class Simulation:
         return [line for chunk in self.chunks() for line in chunk.split(b"\n")[:-1]]
 
     def truth_document(self) -> dict[str, Any]:
-        return truth_document(self.config, self.truth, self.counts, self.bad_lines)
+        return truth_document(self.config, self.truth, self.counts, self.bad_lines, self.budgets)
 
 
 class Builder:
@@ -198,16 +200,21 @@ class Builder:
     def build(self) -> Simulation:
         build_fleet(self)
         inject_gpus(self)
+        inject_waste_gpus(self)
         gpu_samples(self)
         add_billing(self)
+        add_waste_billing(self)
         add_training(self)
+        add_waste_training(self)
         add_observations(self)
+        section = budgets(self)
         ts = np.concatenate(self.ts_parts) if self.ts_parts else np.zeros(0)
         order = np.argsort(ts, kind="stable")
         self.truth.sort(key=lambda t: (t["start"], t["kind"], str(t["resource"])))
         lines = self.lines
         return Simulation(self.cfg, self.truth, dict(sorted(self.counts.items())), self.bad, len(self.streams),
-                          self.samples, ts[order], [lines[i] for i in order.tolist()], [*self.workloads, None])
+                          self.samples, ts[order], [lines[i] for i in order.tolist()], [*self.workloads, None],
+                          budgets=section)
 
 
 def simulate(config: SimConfig | None = None, **kwargs: Any) -> Simulation:

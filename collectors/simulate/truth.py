@@ -13,7 +13,10 @@ if TYPE_CHECKING:
     from collectors.simulate.config import SimConfig
 
 INJECTIONS = ("idle", "hoarding", "busywait", "unallocated", "cost_spike", "level_shift", "retrain_loop",
-              "drift", "needless_retrain")
+              "drift", "needless_retrain", "underused_gpu", "underused_endpoint", "batch_on_realtime",
+              "redundant_training", "unit_cost", "over_budget", "storage_growth")
+# Structural waste (collectors.simulate.waste): reported as insights, not paged.
+WASTE_INJECTIONS = INJECTIONS[9:]
 # The anomaly kinds a detector may rightly report for each injection.
 EXPECTED_KINDS: dict[str, tuple[str, ...]] = {
     "idle": ("idle_gpu",),
@@ -25,6 +28,13 @@ EXPECTED_KINDS: dict[str, tuple[str, ...]] = {
     "retrain_loop": ("retrain_loop",),
     "drift": ("retrain_needed",),
     "needless_retrain": ("retrain_without_drift",),
+    "underused_gpu": ("underused_gpu",),
+    "underused_endpoint": ("underused_endpoint",),
+    "batch_on_realtime": ("batch_on_realtime",),
+    "redundant_training": ("redundant_training",),
+    "unit_cost": ("unit_cost_rise", "cost_spike"),  # the endpoint's spend doubles too: a spike is right as well
+    "over_budget": ("budget_forecast",),
+    "storage_growth": ("spend_growth",),
 }
 
 
@@ -57,9 +67,10 @@ def truth_entry(kind: str, resource: str | None, wl: dict[str, Any] | None, star
 
 
 def truth_document(config: SimConfig, truth: list[dict[str, Any]], counts: dict[str, int],
-                   bad_lines: int) -> dict[str, Any]:
-    """What ``spendwatch simulate --truth FILE`` writes: the run's settings, its counts and the truth."""
+                   bad_lines: int, budgets: dict[str, Any] | None = None) -> dict[str, Any]:
+    """What ``spendwatch simulate --truth FILE`` writes: the run's settings, its counts, the truth,
+    and the ``budgets`` settings section its budget truth assumes."""
     c = config
     return {"seed": c.seed, "start": c.start, "end": c.end, "hours": c.hours, "gpus": c.gpus,
             "interval_s": c.interval_s, "inject": sorted(c.inject), "events": sum(counts.values()),
-            "bad_lines": bad_lines, "counts": counts, "truth": truth}
+            "bad_lines": bad_lines, "counts": counts, "truth": truth, "budgets": budgets or {}}

@@ -41,6 +41,11 @@ def _add_filters(p: argparse.ArgumentParser, sub: bool = False) -> None:
                        **(d or {"default": []}))
     g.add_argument("--severity", **d, choices=("info", "warning", "critical"), help="at least this severity")
     g.add_argument("--min-waste", **d, type=float, metavar="USD", help="at least this much lost so far")
+    g.add_argument("--insights", **d, action="store_true",
+                   help="insights instead of anomalies: structural waste that is reported, not paged (underused "
+                        "GPUs and endpoints, batch work on endpoints, redundant training, unit-cost rises, budget "
+                        "forecasts, spend growth)")
+    g.add_argument("--all-types", **d, action="store_true", help="anomalies and insights together")
 
 
 def register(sub: Any) -> None:
@@ -64,7 +69,7 @@ def register(sub: Any) -> None:
     s.add_argument("--json", action="store_true", default=argparse.SUPPRESS,
                    help="JSON: the anomaly plus an 'events' list")
     s.set_defaults(func=run_show)
-    m = inner.add_parser("summary", help="waste and count by team, owner, kind and day")
+    m = inner.add_parser("summary", help="waste and count by team, owner, kind and day (--insights: of the insights)")
     _add_filters(m, sub=True)
     m.add_argument("--json", action="store_true", default=argparse.SUPPRESS, help="one JSON object")
     m.set_defaults(func=run_summary)
@@ -99,6 +104,8 @@ def query_from_args(args: argparse.Namespace) -> AnomalyQuery:
         from_ts=from_ts, to_ts=to_ts, kinds=_values(args.kind), teams=_values(args.team),
         owners=_values(args.owner), workloads=_values(args.workload), resources=_values(args.resource),
         states=_values(args.state), min_severity=args.severity, min_waste_usd=args.min_waste,
+        types=() if getattr(args, "all_types", False) else ("insight",) if getattr(args, "insights", False)
+        else ("anomaly",),
         sort=getattr(args, "sort", "started"), descending=not getattr(args, "asc", False),
         limit=getattr(args, "limit", None))
 
@@ -143,6 +150,7 @@ def print_table(anomalies: list[dict[str, Any]], out: IO[str], now: float | None
                      wl.get("id") or a["resource"]])
     headers = ["ID", "STATE", "SEVERITY", "STARTED (UTC)", "FOR", "WASTE", "PER DAY", "TEAM", "OWNER",
                "WORKLOAD/RESOURCE"]
+    # an insight's id starts with its kind, like an anomaly's: the table needs no type column
     _table(headers, rows, out, right={4, 5, 6})
 
 
@@ -155,12 +163,13 @@ def run_list(args: argparse.Namespace) -> int:
         for a in found:
             out.write(orjson.dumps({k: a[k] for k in _CONTRACT_FIELDS}).decode() + "\n")
         return 0
+    what = "insights" if q.types == ("insight",) else "anomalies and insights" if not q.types else "anomalies"
     if not found:
-        print("no anomalies match", file=sys.stderr)
+        print(f"no {what} match", file=sys.stderr)
         return 0
     print_table(found, out)
     total = sum(a["waste_usd"] for a in found)
-    print(f"\n{len(found)} anomalies, {_money(total)} lost, "
+    print(f"\n{len(found)} {what}, {_money(total)} lost, "
           f"{sum(a['state'] == 'open' for a in found)} open", file=out)
     return 0
 
@@ -217,7 +226,8 @@ def run_summary(args: argparse.Namespace) -> int:
         return 0
     t = s["total"]
     out = sys.stdout
-    out.write(f"{t['count']} anomalies ({t['open']} open): {_money(t['waste_usd'])} lost, "
+    what = "insights" if q.types == ("insight",) else "anomalies and insights" if not q.types else "anomalies"
+    out.write(f"{t['count']} {what} ({t['open']} open): {_money(t['waste_usd'])} lost, "
               f"{_money(t['projected_daily_usd'])}/day still burning\n")
     for dim in ("team", "owner", "kind"):
         out.write(f"\nby {dim}\n")

@@ -106,7 +106,8 @@ class _Printer:
         _print_anomalies(p, [a for a in latest.values() if a["state"] == "open"], "Open anomalies", now)
         _print_anomalies(p, [a for a in latest.values() if a["state"] == "resolved"], "Resolved anomalies", now)
         _print_teams(p, list(latest.values()))
-        _print_truth(p, run.matched)
+        _print_insights(p, list(run.latest_insights.values()), cfg.start)
+        _print_truth(p, run.matched, run.waste_score)
 
     def alerting(self, count: int) -> None:
         self.p(f"Alerts for the {count} costliest anomalies (console when no Slack token is set; "
@@ -121,8 +122,23 @@ class _Printer:
         self.p("\n")
 
     def recorded(self, count: int) -> None:
-        self.p(f"Recorded {count} anomaly events in the history store. Query them with:\n"
-               f"  spendwatch anomalies --since 30d\n")
+        self.p(f"Recorded {count} anomaly and insight events in the history store. Query them with:\n"
+               f"  spendwatch anomalies --since 30d          # incidents\n"
+               f"  spendwatch anomalies --insights --since 30d   # structural waste\n")
+
+    def reported(self, run: DemoRun, settings: Any, db: str | None) -> None:
+        from api.report import build_report
+        from spendwatch.forecast import BudgetsConfig
+        from spendwatch.history import open_store
+
+        cfg = run.config
+        with open_store(db) as store:
+            rep = build_report(store, cfg.start, cfg.end, settings.build(BudgetsConfig, "budgets"))
+        _print_report(self.p, rep)
+        where = f" --db {db}" if db else ""
+        self.p(f"The whole report (spend by team/workload/model/service, GPU idle share, unit costs, budgets):\n"
+               f"  spendwatch report{where} --since 2d                  # Markdown\n"
+               f"  spendwatch report{where} --since 2d --out report.html # with plots\n")
 
     def dashboard(self, serving: str | None, db: str | None) -> None:
         if serving:
@@ -200,8 +216,72 @@ def _print_teams(p: Any, latest: list[dict[str, Any]]) -> None:
     p("\n")
 
 
-def _print_truth(p: Any, matched: list[tuple[dict[str, Any], Any]]) -> None:
+def _print_insights(p: Any, insights: list[dict[str, Any]], window_start: float) -> None:
+    """Structural waste: what the insight stream says (reported here and in the report, never paged)."""
+    shown = [a for a in insights if a["resolved_at"] is None or a["resolved_at"] >= window_start]
+    p(f"Structural waste: insights, reported not paged ({len(shown)})\n")
+    if not shown:
+        p("  none\n\n")
+        return
+    shown.sort(key=lambda a: (a["kind"], -a["projected_daily_usd"], a["id"]))
+    rows = [["KIND", "RESOURCE", "TEAM", "$/DAY", "STATE"]]
+    for a in shown:
+        rows.append([a["kind"], str(a["resource"])[:34], _team(a), _usd(a["projected_daily_usd"]), a["state"]])
+    table = _table(rows, right=(3,))
+    p(table[0] + "\n")
+    for line, a in zip(table[1:], shown, strict=True):
+        p(line + "\n")
+        p(f"      {a['summary'][:220]}\n")
+    p("\n")
+
+
+def _print_report(p: Any, rep: dict[str, Any]) -> None:
+    """The report's headline, top savings and budgets (``spendwatch report`` has every section)."""
+    h = rep["headline"]
+    p(f"\nReport for the simulated day (from the history store; spendwatch report)\n"
+      f"  spend {_usd(h['spend_usd'])}, anomalies lost {_usd(h['waste_usd'])}, "
+      f"savings available {_usd(h['savings_usd_per_month'])}/month, {h['budgets_over']} budget(s) forecast over\n")
+    rows = [["$/MONTH", "KIND", "TEAM", "ACTION"]]
+    for r in rep["savings"][:8]:
+        rows.append([_usd(r["usd_per_month"]), r["kind"], str(r["team"])[:16], str(r["action"])[:90]])
+    p("  Top savings opportunities\n")
+    for line in _table(rows, right=(0,)):
+        p("  " + line + "\n")
+    rows = [["SCOPE", "BUDGET", "FORECAST (80%)", "CROSSES", "STATUS"]]
+    for b in rep["budgets"]["forecasts"]:
+        rows.append([b["scope"], _usd(b["budget_usd"]),
+                     f"{_usd(b['forecast_usd'])} ({_usd(b['forecast_low_usd'])}-{_usd(b['forecast_high_usd'])})"
+                     if "forecast_usd" in b else "-", str(b.get("crossing_day") or "-"), b["status"]])
+    if len(rows) > 1:
+        p("  Budgets against month-end forecasts\n")
+        for line in _table(rows, right=(1,)):
+            p("  " + line + "\n")
+    units = [u for u in rep["unit_costs"] if u["usd_per_1k"]]
+    if units:
+        p("  Unit costs\n")
+        rows = [["MODEL", "$ PER 1K", "TREND", "PREDICTIONS"]]
+        for u in units[:6]:
+            rows.append([u["model_id"], f"${u['usd_per_1k']:.4f}",
+                         f"{u['trend_pct']:+.0f}%" if u["trend_pct"] is not None else "-", f"{u['predictions']:,.0f}"])
+        for line in _table(rows, right=(1, 2, 3)):
+            p("  " + line + "\n")
+    p("\n")
+
+
+def _print_truth(p: Any, matched: list[tuple[dict[str, Any], Any]], waste: Any = None) -> None:
     caught = sum(1 for _t, a in matched if a is not None)
+    if waste is not None:
+        caught_w = len(waste.caught)
+        p(f"Injected structural waste reported: {caught_w} of {caught_w + len(waste.missed)}"
+          f"{f'; {len(waste.false)} insight(s) match no injected problem' if waste.false else ''}\n")
+        rows = [["", "INJECTED", "RESOURCE"]]
+        for t in waste.caught:
+            rows.append(["ok", t["kind"], str(t["resource"] or t["workload"])[:40]])
+        for t in waste.missed:
+            rows.append(["--", t["kind"], str(t["resource"] or t["workload"])[:40]])
+        for line in _table(rows):
+            p(line + "\n")
+        p("\n")
     p(f"Injected problems caught: {caught} of {len(matched)}\n")
     rows = [["", "INJECTED", "RESOURCE", "STARTED", "DETECTED AFTER", "AS"]]
     for t, a in matched:

@@ -25,6 +25,10 @@ def register(sub: Any) -> None:
     p.add_argument("events", metavar="EVENTS.jsonl", help="input events, one JSON object per line ('-' = stdin)")
     p.add_argument("--config", metavar="FILE", help="settings file (YAML or JSON)")
     p.add_argument("--out", metavar="FILE", help="write anomaly events here (default: stdout)")
+    p.add_argument("--insights", metavar="FILE",
+                   help="write insight events here: structural waste that is reported, not paged (underused GPUs "
+                        "and endpoints, batch work on endpoints, redundant training, unit-cost rises, budget "
+                        "forecasts, spend growth); they never go to --out or stdout (default: not written)")
     p.add_argument("--max-bad-report", type=int, default=100, metavar="N",
                    help="print at most N bad lines individually, then only count them (default: 100)")
     p.add_argument("--progress", choices=("auto", "always", "never"), default="auto",
@@ -88,10 +92,11 @@ def run(args: argparse.Namespace) -> int:
             yield raw
 
     out: IO[bytes] = open(args.out, "wb") if args.out else sys.stdout.buffer  # noqa: SIM115
+    insights: IO[bytes] | None = open(args.insights, "wb") if args.insights else None  # noqa: SIM115
     try:
         with src:
             result = replay_stream(lines(), settings, out, on_bad, history=args.history, stats=stats,
-                                   reorder_s=args.reorder_window)
+                                   reorder_s=args.reorder_window, insights=insights)
     except OSError as exc:
         print(f"spendwatch replay: cannot read {args.events}: {exc}", file=sys.stderr)
         return 1
@@ -99,16 +104,20 @@ def run(args: argparse.Namespace) -> int:
         out.flush()
         if args.out:
             out.close()
+        if insights is not None:
+            insights.close()
         if progress is not None:
             progress.close()
     if result.recorded is not None:
-        print(f"replay: recorded {result.recorded:,} new anomaly events in {result.store_url}", file=sys.stderr)
+        print(f"replay: recorded {result.recorded:,} new anomaly events (insight events included) in "
+              f"{result.store_url}", file=sys.stderr)
     if stats.bad > reported:
         print(f"... {stats.bad - reported} more bad lines not shown", file=sys.stderr)
     reasons = ", ".join(f"{k}: {v}" for k, v in sorted(stats.bad_by_reason.items()))
     elapsed = result.elapsed_s
     print(f"replay: {stats.events:,} events, {stats.bad:,} bad lines{f' ({reasons})' if reasons else ''}, "
-          f"{stats.anomalies:,} anomaly events, {result.still_open} still open, "
+          f"{stats.anomalies:,} anomaly events, {stats.insights:,} insight events"
+          f"{'' if args.insights else ' (not written: --insights FILE)'}, {result.still_open} still open, "
           f"{elapsed:.1f}s ({stats.lines / max(elapsed, 1e-9):,.0f} lines/s)", file=sys.stderr)
     if stats.reordered:
         late = f"; {stats.too_late:,} were older than the window let through and were processed late " \

@@ -77,6 +77,7 @@ class AnomalyQuery:
     states: tuple[str, ...] = ()
     min_severity: str | None = None
     min_waste_usd: float | None = None
+    types: tuple[str, ...] = ("anomaly",)  # "anomaly" (incidents), "insight" (structural waste); () = both
     sort: str = "started"
     descending: bool = True
     limit: int | None = None
@@ -85,6 +86,9 @@ class AnomalyQuery:
     def __post_init__(self) -> None:
         if self.sort not in SORT_KEYS:
             raise ConfigError(f"sort: {self.sort!r} is not one of {', '.join(SORT_KEYS)}")
+        bad = sorted(set(self.types) - {"anomaly", "insight"})
+        if bad:
+            raise ConfigError(f"types: {', '.join(bad)} is not anomaly or insight")
         if self.min_severity is not None and self.min_severity not in _SEVERITY_ORDER:
             raise ConfigError(f"severity: {self.min_severity!r} is not one of {', '.join(_SEVERITY_ORDER)}")
         if self.limit is not None and (type(self.limit) is not int or self.limit < 1):
@@ -116,6 +120,8 @@ def where_clauses(q: AnomalyQuery) -> list[Any]:
                            (t.c.workload_id, q.workloads), (t.c.resource, q.resources), (t.c.state, q.states)):
         if values:
             out.append(_match_any(column, values))
+    if q.types:
+        out.append(t.c.type.in_(q.types))
     if q.min_severity is not None:
         out.append(t.c.severity.in_(_SEVERITY_ORDER[_SEVERITY_ORDER.index(q.min_severity):]))
     if q.min_waste_usd is not None:

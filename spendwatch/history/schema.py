@@ -10,6 +10,8 @@ Tables (all prefixed ``sw_`` so they sit beside other applications' tables):
 
 - ``sw_anomalies``: the latest state of each anomaly id, with its owner fields pulled out of the
   ``workload`` object so filters use indexes, and the Slack message (channel, ts) it was posted as.
+  Its ``type`` column says ``anomaly`` (an incident, paged) or ``insight`` (structural waste,
+  reported: never listed by ``spendwatch anomalies`` unless asked for, never posted one by one).
 - ``sw_anomaly_events``: every distinct anomaly event (open, updates, resolved), deduplicated by a
   fingerprint of its content, for ``anomalies show`` and the by-day summary.
 - ``sw_set_aside``: anomaly events that could not be stored (a field of the wrong type or too
@@ -19,6 +21,9 @@ Tables (all prefixed ``sw_`` so they sit beside other applications' tables):
   every action kept; see :mod:`spendwatch.history.feedback`.
 - ``sw_spend_hourly``: spend per hour, team and workload from the billing deltas a driver saw, for
   the dashboard's spend plots; see :mod:`spendwatch.history.spend`.
+- ``sw_usage_hourly``: what ``spendwatch report`` adds up: spend by service and billed model, GPU
+  hours and idle hours (and their dollars) by team and workload, predictions per served model,
+  training cost per model; see :mod:`spendwatch.history.usage`.
 - ``sw_alert_*``: the notification log of :mod:`alerting` (messages, their members, the outbox of
   Slack calls not yet done, and the e-mail → Slack user cache). Kept in the same database so a
   restart of the worker or alerter sees exactly what was posted.
@@ -73,6 +78,7 @@ anomalies = sa.Table(
     sa.Column("slack_channel", sa.String(200)),
     sa.Column("slack_ts", sa.String(64)),
     sa.Column("updated_at", sa.Float, nullable=False),  # wall clock of the last change
+    sa.Column("type", sa.String(16), nullable=False, server_default="anomaly"),  # anomaly | insight (migration 4)
 )
 
 anomaly_events = sa.Table(
@@ -210,6 +216,17 @@ spend_hourly = sa.Table(
     sa.Column("updated_at", sa.Float, nullable=False),
 )
 
+usage_hourly = sa.Table(
+    "sw_usage_hourly", metadata,
+    sa.Column("hour", sa.Float, primary_key=True, autoincrement=False),   # epoch s of the UTC hour
+    sa.Column("metric", sa.String(32), primary_key=True),                 # see spendwatch.history.usage
+    sa.Column("team", sa.String(512), primary_key=True),                  # '' = no team
+    sa.Column("workload_id", sa.String(512), primary_key=True),           # '' = no workload (unallocated GPUs)
+    sa.Column("dim", sa.String(512), primary_key=True),                   # service, model or model id; '' = none
+    sa.Column("value", sa.Float, nullable=False),
+    sa.Column("updated_at", sa.Float, nullable=False),
+)
+
 _API_INDEXES = [
     sa.Index("ix_sw_silences_ends", silences.c.ends_at),
     sa.Index("ix_sw_anomaly_feedback_anomaly", anomaly_feedback.c.anomaly_id, anomaly_feedback.c.seq),
@@ -241,11 +258,23 @@ def _m4_set_aside(conn: Connection) -> None:
     set_aside.create(conn, checkfirst=True)
 
 
+def _m5_insights_usage(conn: Connection) -> None:
+    # existing rows are all anomalies; insights are recorded from now on with type 'insight'. A database
+    # created by this version already has the column (migration 1 creates the table as defined above).
+    if "type" not in {c["name"] for c in sa.inspect(conn).get_columns("sw_anomalies")}:
+        conn.execute(sa.text("ALTER TABLE sw_anomalies ADD COLUMN type VARCHAR(16) NOT NULL DEFAULT 'anomaly'"))
+    # plain SQL (both databases speak it): an Index object made here would attach to the table for good
+    conn.execute(sa.text("CREATE INDEX IF NOT EXISTS ix_sw_anomalies_type ON sw_anomalies (type, started_at)"))
+    usage_hourly.create(conn, checkfirst=True)
+    conn.execute(sa.text("CREATE INDEX IF NOT EXISTS ix_sw_usage_hourly_metric ON sw_usage_hourly (metric, hour)"))
+
+
 MIGRATIONS: list[tuple[int, str, Callable[[Connection], None]]] = [
     (1, "history: anomalies and anomaly events", _m1_history),
     (2, "alerting: notification log", _m2_notification_log),
     (3, "api: silences, feedback, hourly spend", _m3_silences_feedback_spend),
     (4, "history: anomaly events set aside", _m4_set_aside),
+    (5, "insights (sw_anomalies.type) and the report's hourly usage", _m5_insights_usage),
 ]
 LATEST_VERSION = MIGRATIONS[-1][0]
 

@@ -1,4 +1,7 @@
-"""The history store: every anomaly event, and the latest state per anomaly id.
+"""The history store: every anomaly and insight event, and the latest state per id.
+
+Insights (structural waste: reported, not paged) are stored like anomalies, with ``type``
+``insight``; every query takes :attr:`AnomalyQuery.types` (anomalies only by default).
 
 One SQLAlchemy Core implementation serves SQLite and PostgreSQL; the only dialect-specific part
 is ``INSERT … ON CONFLICT DO NOTHING``, which both spell the same way in SQLAlchemy.
@@ -30,7 +33,7 @@ from sqlalchemy.dialects import postgresql as pg_dialect
 from sqlalchemy.dialects import sqlite as sqlite_dialect
 from sqlalchemy.engine import Connection
 
-from spendwatch.contract import ANOMALY
+from spendwatch.contract import ANOMALY, INSIGHT
 from spendwatch.errors import BadEvent, ExternalError
 from spendwatch.history import schema
 from spendwatch.history.feedback import FeedbackLog
@@ -38,6 +41,7 @@ from spendwatch.history.query import AnomalyQuery, summarize, where_clauses
 from spendwatch.history.schema import clean_text
 from spendwatch.history.silences import Silences
 from spendwatch.history.spend import SpendLedger
+from spendwatch.history.usage import UsageLedger
 
 log = logging.getLogger(__name__)
 
@@ -96,8 +100,12 @@ def _row_for(event: Mapping[str, Any], now: float) -> dict[str, Any]:
         raise BadEvent(f"anomaly {event.get('id')!r}: started_at is required")
     ts = _num(event, "ts") or _num(event, "resolved_at") or _num(event, "detected_at") or started
     evidence = event.get("evidence") or {}
+    etype = event.get("type", ANOMALY)
+    if etype not in (ANOMALY, INSIGHT):
+        raise BadEvent(f"anomaly {event.get('id')!r}: type: expected anomaly or insight, got {etype!r}")
     return {
         "id": _str(event, "id"),
+        "type": etype,
         "kind": _str(event, "kind"),
         "state": _str(event, "state"),
         "severity": _str(event, "severity", "info"),
@@ -121,7 +129,7 @@ def _row_for(event: Mapping[str, Any], now: float) -> dict[str, Any]:
 def row_to_anomaly(row: Mapping[str, Any]) -> dict[str, Any]:
     """The contract's anomaly fields (plus ``ts``, ``event_count`` and the Slack message) for a row."""
     return {
-        "type": ANOMALY,
+        "type": row.get("type") or ANOMALY,
         "id": row["id"],
         "kind": row["kind"],
         "state": row["state"],
@@ -343,6 +351,11 @@ class HistoryStore:
     def spend(self) -> SpendLedger:
         """Hourly spend by team and workload, for the dashboard."""
         return SpendLedger(self.engine)
+
+    @property
+    def usage(self) -> UsageLedger:
+        """Hourly spend by service and model, GPU hours and idle hours, predictions: for the report."""
+        return UsageLedger(self.engine)
 
     def ping(self) -> None:
         """Raise :class:`ExternalError` when the database does not answer."""
