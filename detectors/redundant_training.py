@@ -101,6 +101,14 @@ class RedundantTrainingConfig:
     runs_kept: int = 8
 
 
+class DatasetRuns:
+    """The recent successful runs on one data and code version (shared by the models that train on
+    it). A class of its own, not a bare list: a worker restores shared state only as detector state."""
+
+    def __init__(self) -> None:
+        self.runs: list[dict[str, Any]] = []
+
+
 class RedundantTrainingDetector(Detector):
     """One model's successful runs, compared with the other runs on the same data and code."""
 
@@ -133,7 +141,8 @@ class RedundantTrainingDetector(Detector):
                "team": wl.get("team"), "owner": wl.get("owner"), "trigger": event.get("trigger"),
                "started_at": started, "ended_at": ended,
                "gpu_hours": event.get("gpu_hours"), "cost_usd": round(cost, 2)}
-        runs: list[dict[str, Any]] = self.context.state(_DATASETS, f"{data}@{code}", list)
+        shared: DatasetRuns = self.context.state(_DATASETS, f"{data}@{code}", DatasetRuns)
+        runs = shared.runs
         runs[:] = [r for r in runs if ended - r["ended_at"] <= cfg.window_s and r["run_id"] != run["run_id"]]
         original = next((r for r in runs if self._other_owner(r, run)), None)
         runs.append(run)

@@ -59,7 +59,7 @@ def test_simulate_rejects_an_unknown_injection(capsys: pytest.CaptureFixture[str
 
 
 def test_simulate_to_stdout_pipes_into_replay(tmp_path: Path) -> None:
-    sim = subprocess.run([*CLI, "simulate", "--hours", "2", "--gpus", "8", "--billing-days", "0"],
+    sim = subprocess.run([*CLI, "simulate", "--hours", "4", "--gpus", "8", "--billing-days", "0"],
                          capture_output=True, timeout=120)
     assert sim.returncode == 0 and sim.stdout.count(b"\n") > 1000
     rep = subprocess.run([*CLI, "replay", "-"], input=sim.stdout, capture_output=True, timeout=120)
