@@ -8,8 +8,8 @@ interpreter) feeds the same total number of events spread over that many keys to
 Engine: 1k GPUs get 1 000 samples each, 1M GPUs one each. Reported: events per CPU-second in
 ``Engine.process`` (building and validating the events is not counted), the RSS the Engine added per
 key (``/proc/self/statm`` after the stream less before the Engine), the Engine snapshot per key and
-the median pickled detector instance. Add ``--keys 1000000`` where memory allows (about 3 GiB per
-million GPUs before the memory work of issue 18).
+the median pickled detector instance. Add ``--keys 1000000`` where memory allows (peak 3.4 GiB per
+million GPUs at 8071142, 4.9 GiB after the quality rework; see docs/performance.md).
 """
 
 from __future__ import annotations
