@@ -1,4 +1,5 @@
-"""Run the benchmarks: ``python -m bench [NAME ...] [--list]`` (``make bench``).
+"""Run the benchmarks: ``python -m bench [NAME ...] [--list]`` (``make bench``), or one benchmark
+with its own options: ``python -m bench NAME --option ...`` (e.g. ``python -m bench replay --tree ../before``).
 
 Every ``bench/bench_*.py`` module that exposes ``main(argv)`` (or ``main()``) is a benchmark;
 with no NAME all of them run, in name order, each with its own defaults. A benchmark that fails
@@ -31,13 +32,13 @@ def discover() -> dict[str, Callable[..., Any]]:
     return found
 
 
-def _call(main: Callable[..., Any], name: str) -> int:
-    """Call ``main(argv)`` with no arguments (defaults), or ``main()`` when it takes none."""
+def _call(main: Callable[..., Any], name: str, options: list[str] | None = None) -> int:
+    """Call ``main(argv)`` with ``options`` (none: its defaults), or ``main()`` when it takes none."""
     params = inspect.signature(main).parameters
     saved = sys.argv
-    sys.argv = [f"bench.bench_{name}"]  # benches that parse sys.argv themselves see no options
+    sys.argv = [f"bench.bench_{name}", *(options or [])]  # for benches that parse sys.argv themselves
     try:
-        rc = main([]) if params else main()
+        rc = main(list(options or [])) if params else main()
     finally:
         sys.argv = saved
     return int(rc or 0)
@@ -46,6 +47,8 @@ def _call(main: Callable[..., Any], name: str) -> int:
 def main(argv: list[str] | None = None) -> int:
     args = list(sys.argv[1:] if argv is None else argv)
     benches = discover()
+    if args and args[0] in benches and len(args) > 1 and args[1].startswith("-"):
+        return _call(benches[args[0]], args[0], args[1:])  # one benchmark with its own options
     if "--list" in args or "-h" in args or "--help" in args:
         print(__doc__)
         print("benchmarks:", ", ".join(benches) or "none")
