@@ -20,20 +20,24 @@ from typing import IO
 
 import orjson
 
-from spendwatch.contract import GPU_SAMPLE, INPUT_TYPES, kafka_key, partition_for
+from spendwatch.contract import FEEDBACK, GPU_SAMPLE, INPUT_TYPES, kafka_key, partition_for
 from spendwatch.kafka import KafkaConfig
 
+_PRODUCED = (*INPUT_TYPES, FEEDBACK)  # the worker's inputs: what a file of events may hold
 
-def route_line(line: bytes) -> tuple[str, bytes]:
-    """(event type, key) for one JSON line; lines that do not parse go to ``gpu_sample`` with
-    an empty key so they reach the worker as bad input (what a broken collector would do)."""
+
+def route_line(line: bytes) -> tuple[str, bytes, str | None]:
+    """(event type, key, anomaly kind of a feedback line) for one JSON line; lines that do not
+    parse go to ``gpu_sample`` with an empty key so they reach the worker as bad input (what a
+    broken collector would do)."""
     try:
         obj = orjson.loads(line)
     except orjson.JSONDecodeError:
-        return GPU_SAMPLE, b""
-    if not isinstance(obj, dict) or obj.get("type") not in INPUT_TYPES:
-        return GPU_SAMPLE, b""
-    return str(obj["type"]), kafka_key(obj).encode()
+        return GPU_SAMPLE, b"", None
+    if not isinstance(obj, dict) or obj.get("type") not in _PRODUCED:
+        return GPU_SAMPLE, b"", None
+    kind = obj.get("kind") if obj["type"] == FEEDBACK and isinstance(obj.get("kind"), str) else None
+    return str(obj["type"]), kafka_key(obj).encode(), kind
 
 
 async def produce_lines(kafka: KafkaConfig, lines: Iterable[bytes], linger_ms: int = 20,
@@ -61,13 +65,15 @@ async def produce_lines(kafka: KafkaConfig, lines: Iterable[bytes], linger_ms: i
             line = line.strip()
             if not line:
                 continue
-            etype, key = route_line(line)
+            etype, key, kind = route_line(line)
             topic = kafka.topic(etype)
-            part = chosen.get((etype, key))
+            part = chosen.get((etype, key)) if kind is None else None
             if part is None:
                 if topic not in counts:
                     counts[topic] = len(await producer.partitions_for(topic))
-                part = chosen[(etype, key)] = partition_for(etype, key.decode(), counts[topic])
+                part = partition_for(etype, key.decode(), counts[topic], kind)
+                if kind is None:
+                    chosen[(etype, key)] = part
             futs.append(await producer.send(topic, line, key=key, partition=part))
             n += 1
             if len(futs) >= 20_000:

@@ -1,8 +1,9 @@
 """The worker's topics: names, creating or verifying them on the broker (Kafka admin adapter), reading one back.
 
-Input topics must be co-partitioned: the same partition count on all four, so that partition N
-of every topic holds the same detector keys. The worker refuses to start otherwise, because
-splitting one key's GPU samples and billing across Engines would silently break detection.
+Input topics (the contract's four and ``spendwatch.feedback``) must be co-partitioned: the same
+partition count on all of them, so that partition N of every topic holds the same detector keys.
+The worker refuses to start otherwise, because splitting one key's GPU samples and billing
+across Engines would silently break detection.
 """
 
 from __future__ import annotations
@@ -11,12 +12,15 @@ import logging
 from dataclasses import dataclass
 from typing import Any
 
-from spendwatch.contract import ANOMALY, DEADLETTER, INPUT_TYPES, INSIGHT
+from spendwatch.contract import ANOMALY, DEADLETTER, FEEDBACK, INPUT_TYPES, INSIGHT
 from spendwatch.errors import ConfigError, ExternalError
 from spendwatch.kafka import KafkaConfig
 
 log = logging.getLogger(__name__)
 
+# What the worker reads: the contract's four inputs and the people's verdicts on anomalies (feedback is
+# partitioned like the input it is about, so it reaches the Engine that holds that detector's state)
+WORKER_INPUTS = (*INPUT_TYPES, FEEDBACK)
 STATE_TOPIC = "spendwatch.state."
 STATE_MAX_BYTES = 4 << 20  # state records are at most ~512 KiB (streams.state.PART_BYTES)
 OUTPUT_MAX_BYTES = 4 << 20  # dead letters are kept under 1 MiB; room for large anomaly evidence
@@ -33,7 +37,7 @@ class WorkerTopics:
 
     @classmethod
     def of(cls, kafka: KafkaConfig, group_id: str, audit_topic: str | None = None) -> WorkerTopics:
-        return cls(inputs=tuple(kafka.topic(t) for t in INPUT_TYPES), anomalies=kafka.topic(ANOMALY),
+        return cls(inputs=tuple(kafka.topic(t) for t in WORKER_INPUTS), anomalies=kafka.topic(ANOMALY),
                    deadletter=kafka.topic(DEADLETTER), state=kafka.topic_prefix + STATE_TOPIC + group_id,
                    audit=kafka.topic_prefix + audit_topic if audit_topic else None,
                    insights=kafka.topic(INSIGHT))

@@ -405,7 +405,9 @@ def feedback(anomaly: dict[str, Any], ts: float, by: str = "U0ANA") -> dict[str,
                      "evidence": anomaly["evidence"]})
 
 
-def test_not_a_problem_on_a_batch_gap_stops_the_next_gaps_while_a_straggler_still_pages() -> None:
+def nightly_batch_and_a_straggler() -> list[dict[str, Any]]:
+    """A batch GPU that drains 4 hours every night (node bn3) and a 4-rank job whose rank 0 stops
+    for an hour on day 3 (node tn4), sorted by ts."""
     w = wl("batch/nightly", "batch")
     day = [(T0 + d * DAY, T0 + d * DAY + 20 * H, "busy", w) for d in range(3)]  # a 4-hour drain every night
     tl = []
@@ -419,7 +421,11 @@ def test_not_a_problem_on_a_batch_gap_stops_the_next_gaps_while_a_straggler_stil
             (T0, T0 + 50 * H, "busy", ddp), (T0 + 50 * H, T0 + 51 * H, "hold", ddp),
             (T0 + 51 * H, T0 + 60 * H, "busy", ddp)]
         straggler += gpu("tn4", f"GPU-r{g}", stl, seed=g)
-    events = sorted(gaps + straggler, key=lambda e: e["ts"])
+    return sorted(gaps + straggler, key=lambda e: e["ts"])
+
+
+def test_not_a_problem_on_a_batch_gap_stops_the_next_gaps_while_a_straggler_still_pages() -> None:
+    events = nightly_batch_and_a_straggler()
     engine = Engine(detector_classes=[IdleGpuDetector])
     out: list[dict[str, Any]] = []
     said = False

@@ -112,8 +112,11 @@ def test_deadletter_record_keeps_the_raw_value() -> None:
 
 
 def test_lines_are_routed_to_their_topic_with_the_contract_key() -> None:
-    assert route_line(b"garbage") == ("gpu_sample", b"")
-    assert route_line(orjson.dumps(bill(1))) == ("billing_delta", b"ml/a")
+    assert route_line(b"garbage") == ("gpu_sample", b"", None)
+    assert route_line(orjson.dumps(bill(1))) == ("billing_delta", b"ml/a", None)
+    verdict = {"type": "feedback", "ts": 1.0, "anomaly_id": "idle_gpu-1", "kind": "idle_gpu", "resource": "GPU-1",
+               "key": "n1/GPU-1", "verdict": "not_a_problem", "by": "U1"}
+    assert route_line(orjson.dumps(verdict)) == ("feedback", b"n1/GPU-1", "idle_gpu")  # the worker reads it too
 
 
 def test_a_huge_bad_value_is_truncated_in_its_dead_letter() -> None:
