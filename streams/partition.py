@@ -11,7 +11,11 @@ exactly as in ``spendwatch replay``. Records are decoded as replay decodes lines
 (:func:`streams.intake.decode_or_reject`).
 
 Bad records wait in the FIFO too, at their position, so offsets covered by a snapshot are
-exact: everything below ``next_offset[topic]`` has been processed or dead-lettered.
+exact: everything below ``next_offset[topic]`` has been processed or dead-lettered. What the
+Engine refuses as bad input (money above ``limits.max_event_usd``, a quantity above
+``limits.max_quantity``, an event dated far ahead, an event a detector raised on) is
+dead-lettered too, with the Engine's reason and the record's topic and offset, as replay
+reports its line.
 
 Positions are explicit: a task starts with the offset of every topic it will read from (the
 checkpoint's, the committed one, or the partition's beginning), and :meth:`PartitionTask.add`
@@ -39,6 +43,7 @@ from operator import itemgetter
 from typing import Any
 
 from detectors.engine import Engine
+from spendwatch.contract import kafka_key
 from spendwatch.errors import BadEvent
 from spendwatch.events import encode
 from streams.intake import decode_or_reject
@@ -60,8 +65,8 @@ class DeadLetter:
     reason: str
 
 
-# FIFO item: (ts, offset, event or None, DeadLetter or None)
-_Item = tuple[float, int, "dict[str, Any] | None", "DeadLetter | None"]
+# FIFO item: (ts, offset, event or None, DeadLetter or None, topic)
+_Item = tuple[float, int, "dict[str, Any] | None", "DeadLetter | None", str]
 
 
 class PartitionTask:
@@ -126,12 +131,13 @@ class PartitionTask:
             ev = decode_or_reject(r.value)
             if isinstance(ev, BadEvent):
                 bad += 1
-                append((fr, r.offset, None, DeadLetter(topic, self.partition, r.offset, r.key, r.value, ev.reason)))
+                append((fr, r.offset, None, DeadLetter(topic, self.partition, r.offset, r.key, r.value, ev.reason),
+                        topic))
                 continue
             ts = ev["ts"]
             if ts > fr:
                 fr = ts
-            append((ts, r.offset, ev, None))
+            append((ts, r.offset, ev, None, topic))
         self.frontier[topic] = fr
         self.received_upto[topic] = records[-1].offset + 1
         self.events_in[topic] += len(records) - bad
@@ -199,24 +205,29 @@ class PartitionTask:
         items = runs[0] if len(runs) == 1 else heapq.merge(*runs, key=_by_ts)
         out: list[dict[str, Any]] = []
         dead: list[DeadLetter] = []
-        process = self.engine.process
-        for _ts, off, ev, dl in items:
+        engine = self.engine
+        process = engine.process
+        for _ts, off, ev, dl, topic in items:
             if ev is not None:
                 try:
-                    found = process(ev)
+                    found = process(ev, (topic, off))
                 except Exception as exc:  # noqa: BLE001 - a record that crashes a detector is poison too
                     self.errors += 1
                     if self.errors <= 5:
                         log.exception("detector failed on an event of partition %d; dead-lettering it", self.partition)
-                    dead.append(DeadLetter(_topic_of(ev), self.partition, off, None, encode(ev),
+                    dead.append(DeadLetter(topic, self.partition, off, None, encode(ev),
                                            f"internal error in detectors: {exc.__class__.__name__}: {exc}"[:500]))
                     continue
+                if engine.rejected:  # money beyond the limits, dated far ahead (maybe an earlier, held event)
+                    dead.extend(self._refused())
                 if found:
                     out.extend(found)
             else:
                 dead.append(dl)  # type: ignore[arg-type]
         return out, dead
 
-
-def _topic_of(ev: dict[str, Any]) -> str:
-    return str(ev.get("type", "?"))
+    def _refused(self) -> list[DeadLetter]:
+        """Dead letters for the events the Engine refused as bad input (as replay reports their lines).
+        The value is the event as validated (the record's own bytes are not kept once decoded)."""
+        return [DeadLetter(r.ref[0], self.partition, r.ref[1], kafka_key(r.event).encode(), encode(r.event), r.reason)
+                for r in self.engine.take_rejected()]

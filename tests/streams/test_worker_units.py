@@ -39,9 +39,9 @@ class Recorder(Engine):
         super().__init__()
         self.seen: list[float] = []
 
-    def process(self, event: dict[str, Any]) -> list[dict[str, Any]]:
+    def process(self, event: dict[str, Any], ref: Any = None) -> list[dict[str, Any]]:
         self.seen.append(event["ts"])
-        return super().process(event)
+        return super().process(event, ref)
 
 
 def recs(events: list[Any], start: int = 0) -> list[Rec]:
@@ -90,17 +90,36 @@ def test_bad_records_are_dead_lettered_in_place_with_their_offset() -> None:
 
 def test_a_record_that_crashes_a_detector_is_dead_lettered_not_fatal() -> None:
     class Boom(Engine):
-        def process(self, event: dict[str, Any]) -> list[dict[str, Any]]:
+        def process(self, event: dict[str, Any], ref: Any = None) -> list[dict[str, Any]]:
             if event["ts"] == 200:
                 raise RuntimeError("boom")
-            return super().process(event)
+            return super().process(event, ref)
 
     task = PartitionTask(0, ["gpu"], Boom())
     task.add("gpu", recs([gpu(100), gpu(200), gpu(300)]))
     task.caught_up["gpu"] = True
     out, dead = task.drain()
     assert [d.offset for d in dead] == [1] and "RuntimeError: boom" in dead[0].reason
+    assert dead[0].topic == "gpu"  # the record's topic (it was the event's type)
     assert task.next_offset == {"gpu": 3}
+
+
+def test_what_the_engine_refuses_is_dead_lettered_with_its_origin() -> None:
+    """Money beyond limits.max_event_usd and a sample dated a year ahead were set aside by the Engine
+    and never dead-lettered (the worker kept them in a list that only grew)."""
+    absurd = {**gpu(115.0), "price_per_hour_usd": 1.7e308}
+    stream = [gpu(15.0 * i) for i in range(1, 81)]
+    stream[6:6] = [absurd]
+    stream[60:60] = [gpu(stream[59]["ts"] + 365 * 86400.0)]  # held, then refused by the next sample
+    task = PartitionTask(2, ["gpu"], Engine())
+    task.add("gpu", recs(stream))
+    task.caught_up["gpu"] = True
+    out, dead = task.drain()
+    assert [(d.topic, d.partition, d.offset) for d in dead] == [("gpu", 2, 6), ("gpu", 2, 60)]
+    assert dead[0].reason.startswith("price_per_hour_usd: 1.7e+308 is beyond limits.max_event_usd")
+    assert dead[1].reason.startswith("ts: ") and "dated in the future" in dead[1].reason
+    assert dead[0].key == b"n1/GPU-1" and orjson.loads(dead[0].value or b"")["price_per_hour_usd"] == 1.7e308
+    assert task.engine.rejected == [] and task.next_offset == {"gpu": len(stream)}
 
 
 def test_deadletter_record_keeps_the_raw_value() -> None:
