@@ -156,6 +156,25 @@ def scorecard(tmp: Path) -> Stream:
                   int(counts.group(1).replace(",", "")), int(counts.group(2).replace(",", "")))
 
 
+def _ids_by_triple(events: list[dict[str, Any]]) -> dict[tuple[str, str, float], set[str]]:
+    out: dict[tuple[str, str, float], set[str]] = {}
+    for a in events:
+        out.setdefault((a["kind"], a["resource"], a["started_at"]), set()).add(a["id"])
+    return out
+
+
+def assert_same_problems(got: list[dict[str, Any]], expected: list[dict[str, Any]]) -> None:
+    """The worker's anomaly events (``got``) name the problems replay found (``expected``): the same
+    (kind, resource, start) triples, one id each, the same ids, the same ones resolved."""
+    missing, extra = triples(expected) - triples(got), triples(got) - triples(expected)
+    assert not missing and not extra, f"missing {sorted(missing)}; extra {sorted(extra)}"
+    by = _ids_by_triple(got)
+    assert all(len(ids) == 1 for ids in by.values()), {k: v for k, v in by.items() if len(v) > 1}
+    assert {a["id"] for a in got} == {a["id"] for a in expected}
+    # every problem that replay resolved is resolved on the topic too (nothing left dangling open)
+    assert {a["id"] for a in got if a["state"] == "resolved"} == {a["id"] for a in expected if a["state"] == "resolved"}
+
+
 def wait_for_anomalies(bootstrap: str, prefix: str, want: set[tuple[str, str, float]], timeout_s: float,
                        procs: list[Worker] = ()) -> list[dict[str, Any]]:  # type: ignore[assignment]
     """Read the anomalies topic until it holds every wanted triple (or time runs out)."""
@@ -172,18 +191,16 @@ def wait_for_anomalies(bootstrap: str, prefix: str, want: set[tuple[str, str, fl
 
 
 def committed_everything(bootstrap: str, prefix: str, group: str) -> tuple[int, int]:
-    """(records on the input topics, offsets committed by ``group`` past them): equal once every
+    """(records on the worker's input topics, offsets committed by ``group`` past them): equal once every
     record was processed or dead-lettered and the group committed past it. The records' own
     offsets are read back (Tansu's ListOffsets answers the last batch's base offset, not the
     high-water mark)."""
     from kafka import KafkaConsumer, TopicPartition
 
-    from spendwatch.contract import INPUT_TYPES
-
     kafka = kcfg(bootstrap, prefix)
     high: dict[TopicPartition, int] = {}
     records = 0
-    for etype in INPUT_TYPES:
+    for etype in topics.WORKER_INPUTS:  # the contract's four inputs and feedback
         for r in asyncio.run(topics.read_topic(KafkaConfig(bootstrap_servers=bootstrap), kafka.topic(etype),
                                                idle_s=0.5)):
             tp = TopicPartition(r.topic, r.partition)

@@ -17,6 +17,7 @@ import pytest
 from kafkatools import (
     Stream,
     Worker,
+    assert_same_problems,
     committed_everything,
     make_topics,
     produce,
@@ -31,23 +32,6 @@ from streams.replay import ReplayStats, replay_lines
 pytestmark = [pytest.mark.kafka, pytest.mark.timeout(150)]
 
 
-def _ids_by_triple(events: list[dict[str, Any]]) -> dict[tuple[str, str, float], set[str]]:
-    out: dict[tuple[str, str, float], set[str]] = {}
-    for a in events:
-        out.setdefault((a["kind"], a["resource"], a["started_at"]), set()).add(a["id"])
-    return out
-
-
-def _assert_same_problems(got: list[dict[str, Any]], expected: list[dict[str, Any]]) -> None:
-    missing, extra = triples(expected) - triples(got), triples(got) - triples(expected)
-    assert not missing and not extra, f"missing {sorted(missing)}; extra {sorted(extra)}"
-    by = _ids_by_triple(got)
-    assert all(len(ids) == 1 for ids in by.values()), {k: v for k, v in by.items() if len(v) > 1}
-    assert {a["id"] for a in got} == {a["id"] for a in expected}
-    # every problem that replay resolved is resolved on the topic too (nothing left dangling open)
-    assert {a["id"] for a in got if a["state"] == "resolved"} == {a["id"] for a in expected if a["state"] == "resolved"}
-
-
 def test_one_worker_gives_the_same_anomalies_as_replay(kafka_bootstrap: str, unique: str, tmp_path: Path,
                                                        stream: Stream) -> None:
     lines, expected = stream.lines, stream.expected
@@ -57,7 +41,7 @@ def test_one_worker_gives_the_same_anomalies_as_replay(kafka_bootstrap: str, uni
     w = Worker(kafka_bootstrap, prefix, f"g{unique}", tmp_path, "--exit-when-idle", "3")
     assert w.wait(120) == 0, w.log()[-3000:]
     got = [orjson.loads(r.value) for r in read_topic(kafka_bootstrap, prefix + "spendwatch.anomalies")]
-    _assert_same_problems(got, expected)
+    assert_same_problems(got, expected)
     # not only the same problems: as many open/update/resolved events of each id as replay gives
     assert Counter((a["id"], a["state"]) for a in got) == Counter((a["id"], a["state"]) for a in expected)
     dead = [orjson.loads(r.value) for r in read_topic(kafka_bootstrap, prefix + "spendwatch.deadletter")]
@@ -107,7 +91,7 @@ def test_two_workers_split_partitions_and_one_takes_over(kafka_bootstrap: str, u
         a.kill()
         b.kill()
     got = [orjson.loads(r.value) for r in read_topic(kafka_bootstrap, prefix + "spendwatch.anomalies")]
-    _assert_same_problems(got, expected)
+    assert_same_problems(got, expected)
 
 
 def _replay(lines: list[bytes]) -> list[dict[str, Any]]:
