@@ -128,8 +128,8 @@ def main(argv: list[str] | None = None) -> int:
         tmp = Path(d)
         path = tmp / "events.jsonl"
         subprocess.run([sys.executable, "-m", "spendwatch.cli", "simulate", "--gpus", str(args.gpus), "--hours",
-                        str(args.hours), "--interval", str(args.interval), "--billing-days", "1", "--seed", "1", "--out", str(path)], check=True,
-                       capture_output=True, cwd=ROOT)
+                        str(args.hours), "--interval", str(args.interval), "--billing-days", "1", "--seed", "1",
+                        "--out", str(path)], check=True, capture_output=True, cwd=ROOT)
         lines = [x for x in path.read_bytes().splitlines() if x.strip()][:int(args.rate * args.seconds)]
         with KafkaLocal(tmp / "kafka") as broker:
             prefix, group = "lat.", "lat"
