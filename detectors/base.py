@@ -15,6 +15,9 @@ Rules every detector follows (checked by ``tests/detectors/test_shared_checks.py
   once with ``active=False``; the Engine owns ids, updates and de-duplication;
 - set ``wants_tick`` while it has something that can change with the passage of event time
   alone (an open problem, a pending stretch); the Engine then calls :meth:`tick`;
+- optionally set ``tick_due`` to the event time before which :meth:`tick` is known to do nothing
+  (the default, minus infinity, means "call it every tick"): the Engine then skips the call, which
+  matters when thousands of keys each wait for one deadline;
 - declare in ``insight_kinds`` the kinds it reports that are *structural waste* (an always-on
   endpoint at 8 % load, duplicated training, a budget the forecast crosses): money, not an
   incident. The Engine publishes those as ``insight`` events (same fields, ``"type": "insight"``),
@@ -139,6 +142,8 @@ class Detector(ABC):
     config_cls: ClassVar[type]  # frozen dataclass with documented defaults
     kinds: ClassVar[tuple[str, ...]] = ()  # the anomaly kinds it reports (feedback about them comes back to it)
     insight_kinds: ClassVar[tuple[str, ...]] = ()  # those of ``kinds`` that are insights (reported, not paged)
+    # event time before which tick() is a no-op (see the module docstring); instances set their own
+    tick_due: float = float("-inf")
 
     def __init__(self, key: str, config: Any, context: DetectorContext) -> None:
         self.key = key

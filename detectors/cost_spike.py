@@ -117,7 +117,7 @@ References
 from __future__ import annotations
 
 import math
-from collections import deque
+from array import array
 from dataclasses import dataclass
 from typing import Any
 
@@ -280,9 +280,10 @@ class CostSpikeDetector(Detector):
         self.peak = 0.0  # largest period spend learned (the cold-start reference)
         self.pending: dict[float, SpendPeriod] = {}
         self.next_close = _INF
-        self.judged: set[float] = set()  # starts of recently judged periods
+        # starts of recently judged periods (a few; doubles in an array, not a set of boxed floats)
+        self.judged = array("d")
         self.judged_before = -_INF  # every period starting before this counts as judged
-        self.delays: deque[float] = deque(maxlen=_DELAYS_KEPT)  # recent largest row delays per period
+        self.delays = array("d")  # recent largest row delays per period, the last _DELAYS_KEPT
         self.last_row_ts = -_INF
         self.late_rows = 0
         self.late_usd = 0.0
@@ -304,6 +305,12 @@ class CostSpikeDetector(Detector):
 
     # ------------------------------------------------------------------ rows
     def process(self, event: dict[str, Any]) -> list[Finding]:
+        out = self._row(event)
+        # tick() only closes periods (from next_close on) while no anomaly is open: the Engine may skip it until then
+        self.tick_due = self.next_close if self.anomaly is None and self.pending else -_INF
+        return out
+
+    def _row(self, event: dict[str, Any]) -> list[Finding]:
         ts = event["ts"]
         out = self._close_due(ts) if ts >= self.next_close else []
         if ts > self.last_row_ts:
@@ -320,7 +327,7 @@ class CostSpikeDetector(Detector):
             if self.judged_period(start):
                 self.late_rows += 1
                 self.late_usd += event["cost_usd"]
-                self.delays.append(delay)  # later periods wait longer
+                self._add_delay(delay)  # later periods wait longer
                 self.context.count("billing_rows_too_late")
                 return out
             per = SpendPeriod(start, max(start + p + self._lateness(), ts + cfg.settle_s), self._open_usd(start))
@@ -359,6 +366,20 @@ class CostSpikeDetector(Detector):
     def _init_period(self, event: dict[str, Any]) -> None:
         self.period = infer_period(event["period_end"] - event["period_start"], self.config.default_period_s)
 
+    def _add_delay(self, delay: float) -> None:
+        delays = self.delays
+        delays.append(delay)
+        if len(delays) > _DELAYS_KEPT:
+            del delays[0]
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        super().__setstate__(state)
+        # snapshots written before these were arrays held a set and a deque: same values, same meaning
+        if not isinstance(self.judged, array):
+            self.judged = array("d", sorted(self.judged))
+        if not isinstance(self.delays, array):
+            self.delays = array("d", self.delays)
+
     def _lateness(self) -> float:
         cfg = self.config
         learned = 1.5 * max(self.delays) if self.delays else 0.0
@@ -391,9 +412,9 @@ class CostSpikeDetector(Detector):
             if not self._cold_ready(start):
                 return _INF
             return max(cfg.cold_ratio * self.peak, self.peak + cfg.cold_min_daily_excess_usd / ppd)
-        exp_log = b.guard_log(start)
+        exp_log, scale = b.guard_and_scale(start)
         exp_usd = math.exp(exp_log)
-        z_usd = math.exp(exp_log + cfg.z_open * b.tail_factor * b.scale_at(start)) - 1e-3
+        z_usd = math.exp(exp_log + cfg.z_open * b.tail_factor * scale) - 1e-3
         return max(z_usd, exp_usd * self._min_ratio(), exp_usd + cfg.min_period_excess_usd,
                    exp_usd + cfg.min_daily_excess_usd / ppd)
 
@@ -424,6 +445,7 @@ class CostSpikeDetector(Detector):
         if a is None:
             return []
         self.anomaly = None
+        self.tick_due = self.next_close if self.pending else -_INF
         f = self._finding(event["ts"] if event["ts"] > a.last_end else a.last_end, active=False,
                           reason="marked_not_a_problem", anomaly=a)
         f.evidence["resolution"] = f"marked not a problem by {event['by']}"
@@ -438,6 +460,7 @@ class CostSpikeDetector(Detector):
             out.append(self._finding(a.last_end, active=False, reason="spend_stopped"))
             self.anomaly = None
         self.wants_tick = self.anomaly is not None or bool(self.pending)
+        self.tick_due = self.next_close if self.anomaly is None and self.pending else -_INF
         return out
 
     def _close_due(self, now: float) -> list[Finding]:
@@ -449,7 +472,7 @@ class CostSpikeDetector(Detector):
         for s in sorted(s for s, per in pending.items() if per.deadline <= now):
             per = pending.pop(s)
             self._mark_judged(s)
-            self.delays.append(per.max_delay)
+            self._add_delay(per.max_delay)
             out.extend(self._evaluate(per, per.deadline))
         self.next_close = min((per.deadline for per in pending.values()), default=_INF)
         return out
@@ -460,12 +483,12 @@ class CostSpikeDetector(Detector):
 
     def _mark_judged(self, start: float) -> None:
         judged = self.judged
-        judged.add(start)
+        if start not in judged:
+            judged.append(start)
         horizon = start - self.config.max_lateness_s - 2 * self.period
         if len(judged) > 64 or (self.judged_before < horizon and len(judged) > 8):
             self.judged_before = max(self.judged_before, horizon)
-            for s in [s for s in judged if s < horizon]:
-                judged.discard(s)
+            self.judged = array("d", [s for s in judged if s >= horizon])
 
     # -------------------------------------------------------------- deciding
     def _open_early(self, per: SpendPeriod, now: float) -> list[Finding]:

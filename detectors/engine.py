@@ -330,8 +330,11 @@ class Engine:
         interval = self.config.tick_interval_s
         self._next_tick = (now // interval + 1) * interval
         out: list[dict[str, Any]] = []
+        instances = self._instances
         for ikey in list(self._ticking):
-            inst = self._instances[ikey]
+            inst = instances[ikey]
+            if now < inst.tick_due:  # the detector said its tick does nothing before then
+                continue
             try:
                 findings = inst.tick(now)
             except Exception as exc:  # noqa: BLE001 - as in _feed: counted, logged, the others go on

@@ -97,6 +97,19 @@ def _expected_max_normal(n: int) -> float:
     return NormalDist().inv_cdf((n - 0.375) / (n + 0.25))
 
 
+_TAIL_REFS: dict[float, tuple[float, float]] = {}
+
+
+def _tail_ref(z_open: float) -> tuple[float, float]:
+    """(upper-tail probability of ``z_open`` for a normal, the exponential extrapolation of a normal's
+    tail to it): constants of the bar, computed once per ``z_open``."""
+    ref = _TAIL_REFS.get(z_open)
+    if ref is None:
+        p_target = 0.5 * math.erfc(z_open / math.sqrt(2.0))
+        ref = _TAIL_REFS[z_open] = (p_target, TAIL_U + _NORMAL_MEAN_EXCESS * math.log(_NORMAL_EXCEED_P / p_target))
+    return ref
+
+
 def _gain(period_s: float, halflife_s: float) -> float:
     """Per-update EWMA gain for a half-life expressed in seconds of the series' own time."""
     return 1.0 - 2.0 ** (-period_s / max(halflife_s, period_s))
@@ -228,8 +241,11 @@ class SpendBaseline:
 
     def scale_at(self, t: float) -> float:
         """The scale of the period at ``t``, wider by how little its day slot knows."""
-        d, _ = self._slots(t)
-        s = self.scale
+        return self._scale_of(int((t % DAY) // self.day_w) if self.n_day else -1)
+
+    def _scale_of(self, d: int) -> float:
+        """:meth:`scale_at` of a period in day slot ``d`` (-1: none)."""
+        s = max(self.min_scale, min(self.absdev, self.absdev_w) * _MAD_TO_SIGMA)  # self.scale, inlined
         if d >= 0:
             k = self.day_n[d]
             return s * math.sqrt(1.0 + 1.0 / k) if k else s * 2.0
@@ -247,8 +263,7 @@ class SpendBaseline:
         """How much further out the upper tail puts a one-in-a-million-ish residual than a
         normal tail would (>= 1): an exponential (peaks-over-threshold) extrapolation of the
         observed tail against the same extrapolation of a normal's."""
-        p_target = 0.5 * math.erfc(self.z_open / math.sqrt(2.0))
-        ref = TAIL_U + _NORMAL_MEAN_EXCESS * math.log(_NORMAL_EXCEED_P / p_target)
+        p_target, ref = _tail_ref(self.z_open)
         obs = TAIL_U + self.tail_m * math.log(max(self.tail_p, p_target * 1.01) / p_target)
         return min(_MAX_TAIL_FACTOR, max(1.0, obs / ref))
 
@@ -266,7 +281,10 @@ class SpendBaseline:
     def guard_log(self, t: float) -> float:
         """The expected log spend, or what the same week slot did at its last visit in an earlier
         week if that was more: the reference a period must clear to be unusual."""
-        d, w = self._slots(t)
+        return self._guard(t, *self._slots(t))
+
+    def _guard(self, t: float, d: int, w: int) -> float:
+        """:meth:`guard_log` of the period at ``t``, in slots ``d`` and ``w``."""
         mu = self._mu(d, w)
         if w >= 0 and self.week_day[w]:
             age = (int(t // DAY) % 65535 + 1 - self.week_day[w]) % 65535
@@ -279,11 +297,17 @@ class SpendBaseline:
                     return float(last)
         return mu
 
+    def guard_and_scale(self, t: float) -> tuple[float, float]:
+        """(:meth:`guard_log`, :meth:`scale_at`) of the period at ``t``, its slots computed once."""
+        d, w = self._slots(t)
+        return self._guard(t, d, w), self._scale_of(d)
+
     def score(self, t: float, spend: float, eps: float = 1e-3) -> tuple[float, float]:
         """(expected spend, robust z of log spend) of the period starting at ``t``, against the
         guarded expectation (:meth:`guard_log`)."""
-        mu = self.guard_log(t)
-        return math.exp(mu), (math.log(spend + eps) - mu) / self.scale_at(t)
+        d, w = self._slots(t)
+        mu = self._guard(t, d, w)
+        return math.exp(mu), (math.log(spend + eps) - mu) / self._scale_of(d)
 
     def mature(self, t: float) -> bool:
         """Whether both slots of the period at ``t`` have been seen: its day slot (the day shape) and
@@ -325,7 +349,7 @@ class SpendBaseline:
             e_day = log_spend - base
             self.absdev += g * (min(abs(e_day), lim) - self.absdev)
             self.absdev_w += g * (min(abs(e), lim) - self.absdev_w)
-            self.learn_tail((e if self.week_used else e_day) / self.scale_at(t))
+            self.learn_tail((e if self.week_used else e_day) / self._scale_of(d))
         if d >= 0:  # the day shape first: it learns within a day
             k = self.day_n[d]
             g = max(self.a_day, 1.0 / (k + 1))
