@@ -358,6 +358,25 @@ def test_debugging_by_hand_and_a_sweep_one_trial_after_another_are_not_loops() -
     assert opened(run(debugging + sweep, RetrainLoopDetector)) == []
 
 
+def test_a_sweeps_trials_that_fail_while_others_run_are_not_a_crash_loop() -> None:
+    # 30 overlapping trials of one model on one code and data version over an hour; every tenth fails
+    # within minutes (out of memory) and ends long before the 45-minute trials around it: a few
+    # failures in a row by their end times, but never a job restarted after it failed
+    r = random.Random(5)
+    specs: list[tuple[float, float, str, str | None, str | None, float | None]] = []
+    for k in range(30):
+        start = T0 + r.uniform(0, 60) * M
+        if k % 10 == 3 or k % 10 == 7:
+            specs.append((start, r.uniform(1, 5), "failed", "c1", "manual", None))
+        else:
+            specs.append((start, r.uniform(30, 60), "succeeded", "c1", "manual", round(r.uniform(0.3, 0.6), 3)))
+    sweep = runs("reward-sweep", specs)
+    assert opened(run(sweep, RetrainLoopDetector)) == []
+    # failures with nothing else of the model running are retries of a failing job: that pages
+    retries = runs("reward-retry", [(T0 + k * 20 * M, 3, "failed", "c1", "retry", None) for k in range(6)])
+    assert [a["kind"] for a in opened(run(retries, RetrainLoopDetector))] == ["retrain_loop"]
+
+
 # ---------------------------------------------------------------- observations
 def observations(model: str, feature: Callable[[float, random.Random], float], hours: float, seed: int = 0,
                  every: float = 2 * M, n: int = 50) -> list[dict[str, Any]]:
