@@ -165,6 +165,19 @@ def test_credits_and_restatements_neither_page_nor_teach_a_lower_level() -> None
     assert counters.get("billing_rows_too_late", 0) == 0  # an adjustment is not a late usage row
 
 
+def test_a_weekend_spike_on_a_daily_series_with_quiet_weekends_is_caught_in_its_third_week() -> None:
+    # a daily export: weekdays ~$360, weekends ~$245; the second weekend costs 3.4x a weekend (2.3x a
+    # weekday): the weekday profile has seen one weekend and predicts it clearly better than a flat
+    # level, so the bar is the weekend's, not a weekday's widened by the weekend dips
+    def spend(t: float, r: random.Random) -> float:
+        base = 245.0 if weekday(t) >= 5 else 360.0
+        day = int((t - T0) // DAY)
+        return base * (3.4 if day in (12, 13) else 1.0) * r.lognormvariate(0, 0.05)
+    out = opened(run(bill("data/etl", spend, period=DAY, days=16, seed=2, delay=(3600.0, 7200.0)),
+                     CostSpikeDetector))
+    assert len(out) == 1 and T0 + 12 * DAY <= out[0]["started_at"] < T0 + 14 * DAY
+
+
 def test_a_pricier_model_for_the_same_tokens_is_caught() -> None:
     switch = T0 + 16 * DAY + 9 * H
     rows = []
