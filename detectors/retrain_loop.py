@@ -17,7 +17,10 @@ Healthy patterns that stay quiet
     - scheduled retrains on fresh data that improve (each run has new ``data_version``);
     - a hyper-parameter sweep: many models at once (separate keys), or many runs of one model
       that *overlap in time*: a run that started before the previous round ended is a sibling
-      in the same round, not a restart, so parallel trials count as one round;
+      in the same round, not a restart, so parallel trials count as one round; and a run that
+      fails while another run of the model is at work (started, or a progress update, within
+      2 h, not over yet) is one failed trial among several, never a round of a crash loop
+      (a sweep's short out-of-memory failures end before the long trials around them);
     - a long fine-tune posting progress (``status: started`` again with the same ``run_id``):
       only terminal statuses count, once per ``run_id``;
     - a sweep run one trial after another: trials on the same data whose metrics differ by more
@@ -98,6 +101,8 @@ KIND = "retrain_loop"
 CRASH, NO_GAIN = "crash", "no_gain"
 _SEEN_RUNS = 256
 _PARALLEL_TOLERANCE_S = 60.0
+_IN_FLIGHT_KEPT = 64  # runs in flight remembered per model (the oldest is forgotten first)
+_IN_FLIGHT_FRESH_S = 2 * 3600.0  # a run silent for longer (no end, no hourly progress) is not counted as at work
 
 
 @dataclass(frozen=True)
@@ -213,6 +218,11 @@ class RetrainLoopDetector(Detector):
         self.crash: _Loop | None = None
         self.nogain: _Loop | None = None
         self.prev_success: _Run | None = None
+        self.in_flight: dict[str, float] = {}  # run id -> when it was last said to be running
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        state.setdefault("in_flight", {})  # snapshots from before runs in flight were tracked
+        super().__setstate__(state)
 
     key_of = staticmethod(model_key)  # the contract's Kafka key: model_id
 
@@ -221,8 +231,15 @@ class RetrainLoopDetector(Detector):
         ts = event["ts"]
         self.last_event_ts = max(self.last_event_ts, ts)
         status = event["status"]
-        if status == "started" or not first_time(self.seen, event["run_id"]):
-            return []  # progress update, or a terminal status we already counted
+        if status == "started":
+            if event["run_id"] not in self.seen:  # not a late "started" of a run already over
+                self.in_flight[event["run_id"]] = ts
+                if len(self.in_flight) > _IN_FLIGHT_KEPT:
+                    del self.in_flight[min(self.in_flight, key=self.in_flight.__getitem__)]
+            return []  # a run began, or its progress update
+        self.in_flight.pop(event["run_id"], None)
+        if not first_time(self.seen, event["run_id"]):
+            return []  # a terminal status we already counted
         run = _Run(run_id=event["run_id"], status=status,
                    started_at=_num(event.get("started_at"), ts), ended_at=_num(event.get("ended_at"), ts),
                    cost_usd=run_cost_usd(event, self.context.prices), data_version=event.get("data_version"),
@@ -235,6 +252,15 @@ class RetrainLoopDetector(Detector):
     def _failed(self, run: _Run, workload: dict[str, Any], ts: float) -> list[Finding]:
         cfg, out = self.config, []
         loop = self.crash
+        if self._siblings_running(run):
+            # other runs of this model were at work when it failed (a sweep's trials, several
+            # experiments at once): one failed attempt among several, not a job restarted after it
+            # failed. It is counted in a loop already open, never a round of its own
+            if loop is not None:
+                loop.add(run, run.cost_usd, cfg.max_runs_in_evidence, new_round=False)
+                loop.workload = workload
+                out.extend(self._report(loop, ts))
+            return out
         if loop is not None and run.trigger == "manual" and run.code_version != loop.last_code:
             # somebody is debugging it by hand: a new version of the code each time is progress, not a loop
             out.extend(self._end(loop, loop.last_end, f"run {run.run_id} is a new attempt by hand (new code)"))
@@ -251,6 +277,12 @@ class RetrainLoopDetector(Detector):
         loop.workload = workload
         out.extend(self._report(loop, ts))
         return out
+
+    def _siblings_running(self, run: _Run) -> bool:
+        """Whether another run of this model, not over yet, said it was running (its start or a
+        progress update) within ``_IN_FLIGHT_FRESH_S`` before this one ended."""
+        fresh = run.ended_at - _IN_FLIGHT_FRESH_S
+        return any(rid != run.run_id and fresh <= seen <= run.ended_at for rid, seen in self.in_flight.items())
 
     def _succeeded(self, run: _Run, workload: dict[str, Any], ts: float) -> list[Finding]:
         cfg, out = self.config, []

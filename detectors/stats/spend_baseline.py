@@ -75,6 +75,7 @@ _MONDAY_OFFSET = 3 * DAY  # 1970-01-01 was a Thursday
 MIN_LEVEL_HALFLIFE_PERIODS = 7
 MIN_SCALE_HALFLIFE_PERIODS = 30
 WEEK_MARGIN = 0.9  # the week profile must cut the typical residual by a tenth to be used
+_WEEK_CMP_MIN = 3  # ... judged over at least this many periods whose weekday slot had a visit
 GUARD_K = 2.0  # last week's slot counts when it was this many scales above the model
 WIDE_CLIP_K = 6.0  # a slot's first visit, and the week profile, learn residuals up to this many scales
 
@@ -160,7 +161,7 @@ class SpendBaseline:
     __slots__ = ("period_s", "n_day", "day_w", "n_week", "week_w", "level", "day", "day_n", "week", "week_n",
                  "absdev", "absdev_w", "scale_n", "n", "first_t", "last_recentre_day", "a_level", "a_day", "a_week",
                  "a_scale", "min_scale", "clip_k", "week_last", "week_day", "max_noise", "tail_p", "tail_m",
-                 "tail_n", "z_open")
+                 "tail_n", "z_open", "cmp_day", "cmp_week", "cmp_n")
 
     def __init__(self, period_s: float, level_halflife_s: float = 3 * DAY, day_halflife_days: float = 7.0,
                  week_halflife_weeks: float = 3.0, scale_halflife_s: float = 3 * DAY, min_scale: float = 0.05,
@@ -192,6 +193,11 @@ class SpendBaseline:
         self.absdev = _PRIOR_ABSDEV
         self.absdev_w = _PRIOR_ABSDEV * 1.001
         self.scale_n = 0
+        # the same two residuals, but only over periods whose weekday slot already had a visit: the
+        # test of whether the week profile predicts better (before a slot's first visit both models
+        # predict alike, and those periods would only water the comparison down)
+        self.cmp_day = self.cmp_week = 0.0
+        self.cmp_n = 0
         # the upper tail, peaks over a threshold: how often a standardised residual exceeds
         # TAIL_U and by how much on average (an exponential tail's scale); starts as a normal's
         self.tail_p = _NORMAL_EXCEED_P
@@ -256,7 +262,7 @@ class SpendBaseline:
         """Whether the week profile predicts clearly better than the day shape alone (a weekly
         rhythm): by a margin, so a near tie on a series without one (the profile then holds one
         visit of noise, or a single odd hour, per slot) never applies 168 one-visit estimates."""
-        return self.absdev_w < WEEK_MARGIN * self.absdev
+        return self.cmp_n >= _WEEK_CMP_MIN and self.cmp_week < WEEK_MARGIN * self.cmp_day
 
     @property
     def tail_factor(self) -> float:
@@ -349,6 +355,11 @@ class SpendBaseline:
             e_day = log_spend - base
             self.absdev += g * (min(abs(e_day), lim) - self.absdev)
             self.absdev_w += g * (min(abs(e), lim) - self.absdev_w)
+            if w >= 0 and self.week_n[w]:
+                self.cmp_n += 1
+                gc = max(self.a_scale, 1.0 / self.cmp_n)
+                self.cmp_day += gc * (min(abs(e_day), lim) - self.cmp_day)
+                self.cmp_week += gc * (min(abs(e), lim) - self.cmp_week)
             self.learn_tail((e if self.week_used else e_day) / self._scale_of(d))
         if d >= 0:  # the day shape first: it learns within a day
             k = self.day_n[d]
@@ -403,6 +414,15 @@ class SpendBaseline:
                 prof[i] -= m
             self.level += m
 
+    def __setstate__(self, state: Any) -> None:
+        """Unpickle, giving fields newer than the snapshot their starting values."""
+        self.cmp_day = self.cmp_week = 0.0
+        self.cmp_n = 0
+        parts = state if isinstance(state, tuple) else (state, None)
+        for part in parts:
+            for name, value in (part or {}).items():
+                setattr(self, name, value)
+
     # ------------------------------------------------------------------ state
     def to_state(self) -> dict[str, Any]:
         """Everything learned, as plain data (settings are the constructor's, not the state's)."""
@@ -410,7 +430,8 @@ class SpendBaseline:
                 "last_recentre_day": self.last_recentre_day, "day": self.day.tolist(), "day_n": list(self.day_n),
                 "week": self.week.tolist(), "week_n": list(self.week_n), "week_last": self.week_last.tolist(),
                 "week_day": self.week_day.tolist(), "absdev": self.absdev, "absdev_w": self.absdev_w,
-                "scale_n": self.scale_n, "tail_p": self.tail_p, "tail_m": self.tail_m, "tail_n": self.tail_n}
+                "scale_n": self.scale_n, "tail_p": self.tail_p, "tail_m": self.tail_m, "tail_n": self.tail_n,
+                "cmp_day": self.cmp_day, "cmp_week": self.cmp_week, "cmp_n": self.cmp_n}
 
     def load_state(self, state: dict[str, Any]) -> None:
         """Take the learned values of :meth:`to_state` (from a baseline of the same period)."""
@@ -430,3 +451,6 @@ class SpendBaseline:
         self.absdev, self.absdev_w = float(state["absdev"]), float(state["absdev_w"])
         self.scale_n = int(state["scale_n"])
         self.tail_p, self.tail_m, self.tail_n = float(state["tail_p"]), float(state["tail_m"]), int(state["tail_n"])
+        # states from before the week comparison: it starts afresh
+        self.cmp_day, self.cmp_week = float(state.get("cmp_day", 0.0)), float(state.get("cmp_week", 0.0))
+        self.cmp_n = int(state.get("cmp_n", 0))

@@ -165,6 +165,19 @@ def test_credits_and_restatements_neither_page_nor_teach_a_lower_level() -> None
     assert counters.get("billing_rows_too_late", 0) == 0  # an adjustment is not a late usage row
 
 
+def test_a_weekend_spike_on_a_daily_series_with_quiet_weekends_is_caught_in_its_third_week() -> None:
+    # a daily export: weekdays ~$360, weekends ~$245; the second weekend costs 3.4x a weekend (2.3x a
+    # weekday): the weekday profile has seen one weekend and predicts it clearly better than a flat
+    # level, so the bar is the weekend's, not a weekday's widened by the weekend dips
+    def spend(t: float, r: random.Random) -> float:
+        base = 245.0 if weekday(t) >= 5 else 360.0
+        day = int((t - T0) // DAY)
+        return base * (3.4 if day in (12, 13) else 1.0) * r.lognormvariate(0, 0.05)
+    out = opened(run(bill("data/etl", spend, period=DAY, days=16, seed=2, delay=(3600.0, 7200.0)),
+                     CostSpikeDetector))
+    assert len(out) == 1 and T0 + 12 * DAY <= out[0]["started_at"] < T0 + 14 * DAY
+
+
 def test_a_pricier_model_for_the_same_tokens_is_caught() -> None:
     switch = T0 + 16 * DAY + 9 * H
     rows = []
@@ -356,6 +369,25 @@ def test_debugging_by_hand_and_a_sweep_one_trial_after_another_are_not_loops() -
     metrics = [0.61, 0.55, 0.72, 0.49, 0.66, 0.58]
     sweep = runs("ctr", [(T0 + k * 25 * M, 20, "succeeded", "c1", "manual", m) for k, m in enumerate(metrics)])
     assert opened(run(debugging + sweep, RetrainLoopDetector)) == []
+
+
+def test_a_sweeps_trials_that_fail_while_others_run_are_not_a_crash_loop() -> None:
+    # 30 overlapping trials of one model on one code and data version over an hour; every tenth fails
+    # within minutes (out of memory) and ends long before the 45-minute trials around it: a few
+    # failures in a row by their end times, but never a job restarted after it failed
+    r = random.Random(5)
+    specs: list[tuple[float, float, str, str | None, str | None, float | None]] = []
+    for k in range(30):
+        start = T0 + r.uniform(0, 60) * M
+        if k % 10 == 3 or k % 10 == 7:
+            specs.append((start, r.uniform(1, 5), "failed", "c1", "manual", None))
+        else:
+            specs.append((start, r.uniform(30, 60), "succeeded", "c1", "manual", round(r.uniform(0.3, 0.6), 3)))
+    sweep = runs("reward-sweep", specs)
+    assert opened(run(sweep, RetrainLoopDetector)) == []
+    # failures with nothing else of the model running are retries of a failing job: that pages
+    retries = runs("reward-retry", [(T0 + k * 20 * M, 3, "failed", "c1", "retry", None) for k in range(6)])
+    assert [a["kind"] for a in opened(run(retries, RetrainLoopDetector))] == ["retrain_loop"]
 
 
 # ---------------------------------------------------------------- observations
