@@ -253,11 +253,8 @@ def service_default_ports() -> dict[str, int]:
     alerter = next(a for a in sub.choices["alerter"]._actions if "--metrics-port" in a.option_strings)
     ports = {"collector": GpuCollectorConfig().metrics_port, "worker": WorkerSettings().metrics_port,
              "alerter": int(alerter.default)}
-    if "serve" in sub.choices:
-        serve = next(a for a in sub.choices["serve"]._actions if "--port" in a.option_strings)
-        ports["api"] = int(serve.default)
-    else:
-        ports["api"] = 8080  # TODO: read it from `spendwatch serve --port`'s default once serve is on main
+    serve = next(a for a in sub.choices["serve"]._actions if "--port" in a.option_strings)
+    ports["api"] = int(serve.default)
     return ports
 
 

@@ -80,5 +80,5 @@ def test_exposed_ports_are_the_services_defaults() -> None:
     sub = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
     alerter = next(a for a in sub.choices["alerter"]._actions if "--metrics-port" in a.option_strings)
     defaults = {GpuCollectorConfig().metrics_port, WorkerSettings().metrics_port, int(alerter.default)}
-    serve = 8080  # TODO: `spendwatch serve --port`'s default once serve is on main
+    serve = int(next(a for a in sub.choices["serve"]._actions if "--port" in a.option_strings).default)
     assert exposed == defaults | {serve}

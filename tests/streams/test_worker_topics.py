@@ -32,8 +32,8 @@ def test_missing_topics_are_created_with_the_partition_count(kafka_bootstrap: st
         asyncio.run(ensure_topics(k, topics, 3, 1, create=False))
     assert asyncio.run(ensure_topics(k, topics, 3, 1)) == 3
     counts = asyncio.run(_counts(kafka_bootstrap, [*topics.inputs, topics.anomalies, topics.deadletter,
-                                                   topics.state]))
-    assert set(counts.values()) == {3} and len(counts) == 7
+                                                   topics.state, topics.insights]))
+    assert set(counts.values()) == {3} and len(counts) == 9  # 4 inputs + feedback, 3 outputs, the state
     assert asyncio.run(ensure_topics(k, topics, 5, 1, create=False)) == 3  # present: verified, count kept
 
 
