@@ -107,3 +107,84 @@ def test_summary_json_has_null_not_a_placeholder_for_no_team(history: dict[str, 
     s = orjson.loads(capsys.readouterr().out)
     teams = [r["team"] for r in s["by_team"]]
     assert teams and "-" not in teams
+
+
+# --------------------------------------------------------------------------- validation: exit 2, the flag named
+BAD_FLAGS: list[tuple[list[str], str]] = [
+    (["anomalies", "--kind", "bogus"], "--kind: unknown value(s) 'bogus'"),
+    (["anomalies", "--kind", "idle_gpu,bogus"], "--kind: unknown value(s) 'bogus'"),
+    (["anomalies", "--state", "closed"], "--state: unknown value(s) 'closed'"),
+    (["--log-level", "verbose", "anomalies"], "--log-level: unknown level 'verbose'"),
+    (["anomalies", "--min-waste", "-5"], "--min-waste: must be at least 0"),
+    (["anomalies", "--limit", "-1"], "--limit: must be a positive integer"),
+    (["anomalies", "summary", "--state", "closed"], "--state: unknown value(s) 'closed'"),
+    (["demo", "--gpus", "0"], "--gpus: must be a positive integer"),
+    (["demo", "--hours", "-1"], "--hours: must be above 0"),
+    (["demo", "--start", "yesterday"], "--start: 'yesterday' is not a time"),
+    (["collect", "gpu", "--backend", "simulated", "--gpus", "0"], "--gpus: must be a positive integer"),
+    (["collect", "gpu", "--interval", "0"], "--interval: must be above 0"),
+    (["simulate", "--gpus", "0"], "--gpus: must be a positive integer"),
+    (["simulate", "--bad-fraction", "1.5"], "--bad-fraction: must be between 0 and 1"),
+    (["serve", "--port", "70000"], "--port: must be a port between 0 and 65535"),
+    (["worker", "--session-timeout", "-1"], "--session-timeout: must be above 0"),
+    (["emit", "training-run", "--run-id", "r", "--model-id", "m", "--workload", "w", "--status", "started",
+      "--started-at", "soon"], "--started-at: 'soon' is not a time"),
+]
+
+
+@pytest.mark.parametrize(("argv", "message"), BAD_FLAGS, ids=[" ".join(a) for a, _m in BAD_FLAGS])
+def test_a_bad_flag_is_exit_2_naming_it(argv: list[str], message: str, capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as exc:
+        main(argv)
+    assert exc.value.code == 2
+    err = capsys.readouterr().err
+    assert message in err and "Traceback" not in err, err
+
+
+def test_log_level_accepts_any_case(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["--log-level", "warning", "anomalies", "--db", f"sqlite:///{tmp_path}/h.db"]) == 0
+    assert "no anomalies match" in capsys.readouterr().err
+
+
+# --------------------------------------------------------------------------- validation: settings
+BAD_SETTINGS: list[tuple[str, dict[str, str], str]] = [
+    ("idel:\n  dwell_s: 900\n", {}, "unknown section 'idel' (did you mean 'idle'?)"),
+    ("idle:\n  dwell_s: -5\n", {}, "idle.dwell_s: a duration in seconds, at least 0, got -5"),
+    ("idle:\n  idle_below_pct: 250\n", {}, "idle.idle_below_pct: a percentage of at most 100, got 250"),
+    ("alerting:\n  join_window_s: -1\n", {}, "alerting.join_window_s: a duration in seconds"),
+    ("", {"SPENDWATCH__IDEL__DWELL_S": "900"}, "environment SPENDWATCH__IDEL__DWELL_S: unknown section 'idel'"),
+    ("", {"SPENDWATCH__IDLE__DWEL_S": "900"}, "environment SPENDWATCH__IDLE__DWEL_S (idle.dwel_s): unknown setting"),
+    ("", {"SPENDWATCH__IDLE__DWELL_S": "soon"}, "environment SPENDWATCH__IDLE__DWELL_S (idle.dwell_s): expected a "
+                                                "number"),
+    ("idle:\n  dwell_s: 900\n", {"SPENDWATCH__IDLE__DWELL_S": "-1"}, "environment SPENDWATCH__IDLE__DWELL_S"),
+]
+
+
+@pytest.mark.parametrize(("text", "environ", "message"), BAD_SETTINGS, ids=[m[:40] for _t, _e, m in BAD_SETTINGS])
+def test_bad_settings_are_exit_2_naming_the_file_or_variable(text: str, environ: dict[str, str], message: str,
+                                                             tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                             capsys: pytest.CaptureFixture[str]) -> None:
+    for key, value in environ.items():
+        monkeypatch.setenv(key, value)
+    cfg = tmp_path / "settings.yaml"
+    cfg.write_text(text or "{}\n")
+    empty = tmp_path / "empty.jsonl"
+    empty.write_text("")
+    for argv in (["replay", str(empty), "--config", str(cfg)],  # a command whose Engine reads the section
+                 ["report", "--db", f"sqlite:///{tmp_path}/h.db", "--config", str(cfg)]):  # and one that does not
+        assert main(argv) == 2, argv
+        err = capsys.readouterr().err
+        assert message in err, (argv, err)
+        if environ:
+            assert str(cfg) not in err  # the variable is to blame, not the file
+        else:
+            assert str(cfg) in err
+
+
+def test_good_settings_still_load(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    cfg = tmp_path / "settings.yaml"
+    cfg.write_text("idle:\n  dwell_s: 600\n  idle_below_pct: 5\nattribution:\n  rules: []\nalerting: {}\n")
+    empty = tmp_path / "empty.jsonl"
+    empty.write_text("")
+    assert main(["replay", str(empty), "--config", str(cfg)]) == 0
+    assert "0 events" in capsys.readouterr().err

@@ -9,7 +9,7 @@ import argparse
 import os
 from typing import Any
 
-from spendwatch.config import load_settings
+from spendwatch.cli.settings import load as load_settings
 
 
 def register(sub: Any) -> None:

@@ -13,7 +13,8 @@ import argparse
 import sys
 from typing import Any
 
-from spendwatch.config import load_settings
+from spendwatch.cli.output import port, positive_float, positive_int
+from spendwatch.cli.settings import load as load_settings
 
 
 def register(sub: Any) -> None:
@@ -25,12 +26,12 @@ def register(sub: Any) -> None:
     g.add_argument("--backend", choices=("auto", "nvml", "simulated"), default="auto",
                    help="auto: NVML, or an error when it does not initialise; nvml: NVML, retrying while the "
                         "driver is not there; simulated: fake GPUs (no GPU needed)")
-    g.add_argument("--gpus", type=int, default=None, help="simulated backend: number of GPUs (default 2)")
+    g.add_argument("--gpus", type=positive_int, default=None, help="simulated backend: number of GPUs (default 2)")
     g.add_argument("--behaviour", default="wave", help="simulated backend: idle, busy, wave, spiky, constant:<pct>")
-    g.add_argument("--interval", type=float, help="seconds per sample (default 10)")
+    g.add_argument("--interval", type=positive_float, metavar="SECONDS", help="seconds per sample (default 10)")
     g.add_argument("--once", action="store_true", help="one sample per device, then exit")
     g.add_argument("--stdout", action="store_true", help="print events as JSON lines instead of publishing")
-    g.add_argument("--metrics-port", type=int, help="/metrics port on 127.0.0.1 (0 = off; default 9403)")
+    g.add_argument("--metrics-port", type=port, help="/metrics port on 127.0.0.1 (0 = off; default 9403)")
     g.add_argument("--node", help="node name (default $NODE_NAME or the hostname)")
     g.set_defaults(func=run_gpu)
     d = s.add_parser("dcgm", help="scrape NVIDIA dcgm-exporter and publish gpu_sample events",
@@ -38,11 +39,12 @@ def register(sub: Any) -> None:
                                  "publish gpu_sample events with the pod's namespace/controller as workload.")
     d.add_argument("--url", help="dcgm-exporter metrics URL, e.g. http://HOST:9400/metrics (default dcgm.url)")
     d.add_argument("--config", metavar="FILE", help="settings file (YAML or JSON)")
-    d.add_argument("--interval", type=float, help="seconds between scrapes (default dcgm.interval_s, 30)")
+    d.add_argument("--interval", type=positive_float, metavar="SECONDS",
+                   help="seconds between scrapes (default dcgm.interval_s, 30)")
     d.add_argument("--once", action="store_true", help="one scrape, then exit (3 when it fails)")
     d.add_argument("--stdout", action="store_true", help="print events as JSON lines instead of publishing")
     d.add_argument("--node", help="node name (default: the Hostname label, $NODE_NAME, the URL's host)")
-    d.add_argument("--metrics-port", type=int, help="own /metrics port on dcgm.metrics_host (0 = off, default)")
+    d.add_argument("--metrics-port", type=port, help="own /metrics port on dcgm.metrics_host (0 = off, default)")
     d.set_defaults(func=run_dcgm)
     b = s.add_parser("billing", help="publish billing_delta events from cost exports")
     bs = b.add_subparsers(dest="billing_kind", metavar="KIND", required=True)
@@ -64,7 +66,8 @@ def register(sub: Any) -> None:
                        "publish a reversal on the old workload and the amount on the new one")
         q.add_argument("--json", action="store_true", help="print the reconciliation as JSON on stdout "
                        "(with --stdout: on stderr)")
-        q.add_argument("--timeout", type=float, default=60.0, help="seconds to wait for the broker (default 60)")
+        q.add_argument("--timeout", type=positive_float, default=60.0, metavar="SECONDS",
+                       help="seconds to wait for the broker (default 60)")
         if kind == "focus":
             q.add_argument("--cost-column", choices=("BilledCost", "EffectiveCost"),
                            help="default EffectiveCost (amortised; BilledCost = as invoiced)")

@@ -18,7 +18,8 @@ from typing import Any
 from alerting.environment import alert_environment
 from collectors.simulate import HOUR
 from detectors.registry import default_detector_classes
-from spendwatch.config import load_settings
+from spendwatch.cli.output import non_negative_int, port, positive_float, positive_int, time_arg
+from spendwatch.cli.settings import load as load_settings
 from streams.demo import DemoOptions, DemoRun, run_demo
 
 
@@ -31,16 +32,16 @@ def register(sub: Any) -> None:
                     "team and which injected problems were caught. Alerts go through the alert pipeline (to "
                     "the console when no Slack token is set) and anomalies are recorded in the history store.",
     )
-    p.add_argument("--hours", type=float, default=24.0, help="event time to simulate (default: 24)")
-    p.add_argument("--gpus", type=int, default=32, help="physical GPUs in the fleet (default: 32)")
+    p.add_argument("--hours", type=positive_float, default=24.0, help="event time to simulate (default: 24)")
+    p.add_argument("--gpus", type=positive_int, default=32, help="physical GPUs in the fleet (default: 32)")
     p.add_argument("--seed", type=int, default=1, help="random seed (default: 1)")
     p.add_argument("--config", metavar="FILE", help="settings file (YAML or JSON)")
-    p.add_argument("--start", type=float, metavar="EPOCH",
-                   help="start of the simulated day (default: the last full hours up to now, so the "
-                        "anomalies land in the recent history)")
+    p.add_argument("--start", type=time_arg, metavar="TIME",
+                   help="start of the simulated day, epoch s or ISO 8601 (default: the last full hours up to "
+                        "now, so the anomalies land in the recent history)")
     p.add_argument("--alerts", action=argparse.BooleanOptionalAction, default=True,
                    help="route anomalies through the alert pipeline (default: on)")
-    p.add_argument("--max-alerts", type=int, default=6, metavar="N",
+    p.add_argument("--max-alerts", type=non_negative_int, default=6, metavar="N",
                    help="send alerts for at most N anomalies (default: 6)")
     p.add_argument("--history", action=argparse.BooleanOptionalAction, default=True,
                    help="record the anomalies in the history store (default: on)")
@@ -48,7 +49,7 @@ def register(sub: Any) -> None:
     p.add_argument("--serve", action="store_true",
                    help="then keep the dashboard and API up (until Ctrl-C) over the demo's history")
     p.add_argument("--host", default="127.0.0.1", help="with --serve: address to listen on (default: 127.0.0.1)")
-    p.add_argument("--port", type=int, default=8080, help="with --serve: port (default: 8080; 0 = a free one)")
+    p.add_argument("--port", type=port, default=8080, help="with --serve: port (default: 8080; 0 = a free one)")
     p.add_argument("--kafka", action="store_true",
                    help="run the events through a Kafka broker and the stream worker instead of in-process "
                         "(a local Apache Kafka unless SPENDWATCH_KAFKA is set)")

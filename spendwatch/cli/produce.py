@@ -9,7 +9,7 @@ import argparse
 import sys
 from typing import Any
 
-from spendwatch.config import load_settings
+from spendwatch.cli.settings import load as load_settings
 from spendwatch.kafka import kafka_config
 
 

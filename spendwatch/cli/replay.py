@@ -10,7 +10,7 @@ from collections.abc import Iterator
 from typing import IO, Any
 
 from spendwatch.cli.output import non_negative_float, non_negative_int, plural, print_json
-from spendwatch.config import load_settings
+from spendwatch.cli.settings import load as load_settings
 from streams.replay import DEFAULT_REORDER_S, ReplayStats, bounded_lines, replay_stream
 
 

@@ -13,7 +13,7 @@ import time
 from typing import Any
 
 from spendwatch.cli.output import dumps
-from spendwatch.config import load_settings
+from spendwatch.cli.settings import load as load_settings
 from spendwatch.errors import ConfigError
 from spendwatch.forecast import BudgetsConfig
 from spendwatch.history import open_store, parse_duration, parse_time

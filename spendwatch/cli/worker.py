@@ -6,7 +6,8 @@ import argparse
 from dataclasses import replace
 from typing import Any
 
-from spendwatch.config import load_settings
+from spendwatch.cli.output import port, positive_float, positive_int
+from spendwatch.cli.settings import load as load_settings
 
 
 def register(sub: Any) -> None:
@@ -22,16 +23,18 @@ def register(sub: Any) -> None:
     p.add_argument("--bootstrap", metavar="HOST:PORT", help="Kafka bootstrap servers (overrides SPENDWATCH_KAFKA)")
     p.add_argument("--topic-prefix", metavar="PREFIX", help="prefix for every topic (SPENDWATCH_TOPIC_PREFIX)")
     p.add_argument("--group", metavar="ID", help="consumer group id (default spendwatch-worker)")
-    p.add_argument("--partitions", type=int, metavar="N", help="partitions for topics the worker creates")
-    p.add_argument("--replication", type=int, metavar="N", help="replication factor for topics it creates")
+    p.add_argument("--partitions", type=positive_int, metavar="N", help="partitions for topics the worker creates")
+    p.add_argument("--replication", type=positive_int, metavar="N", help="replication factor for topics it creates")
     p.add_argument("--no-create-topics", action="store_true", help="only verify topics, never create them")
-    p.add_argument("--metrics-port", type=int, metavar="PORT", help="/metrics port (default 6066; 0 = off)")
+    p.add_argument("--metrics-port", type=port, metavar="PORT", help="/metrics port (default 6066; 0 = off)")
     p.add_argument("--metrics-host", metavar="ADDR", help="/metrics bind address (default 127.0.0.1)")
-    p.add_argument("--checkpoint-interval", type=float, metavar="S", help="snapshot + commit every S seconds")
-    p.add_argument("--session-timeout", type=float, metavar="S", help="consumer group session timeout")
-    p.add_argument("--heartbeat-interval", type=float, metavar="S", help="consumer group heartbeat interval")
+    p.add_argument("--checkpoint-interval", type=positive_float, metavar="SECONDS",
+                   help="snapshot + commit every SECONDS")
+    p.add_argument("--session-timeout", type=positive_float, metavar="SECONDS", help="consumer group session timeout")
+    p.add_argument("--heartbeat-interval", type=positive_float, metavar="SECONDS",
+                   help="consumer group heartbeat interval")
     p.add_argument("--data-dir", metavar="DIR", help="faust data directory")
-    p.add_argument("--exit-when-idle", type=float, metavar="S",
+    p.add_argument("--exit-when-idle", type=positive_float, metavar="SECONDS",
                    help="checkpoint and exit 0 once no input arrived for S seconds (demos, batch runs)")
     p.add_argument("--log-format", choices=("text", "json"), default="text", help="log lines as text or JSON")
     p.add_argument("--history", metavar="URL", help="also record anomalies in this history store")
