@@ -188,3 +188,60 @@ def test_good_settings_still_load(tmp_path: Path, capsys: pytest.CaptureFixture[
     empty.write_text("")
     assert main(["replay", str(empty), "--config", str(cfg)]) == 0
     assert "0 events" in capsys.readouterr().err
+
+
+# --------------------------------------------------------------------------- one name per concept
+OLD_AND_NEW: list[tuple[list[str], list[str], str]] = [
+    (["alerter", "--group-id", "g"], ["alerter", "--group", "g"], "group"),
+    (["alerter", "--metrics-addr", "0.0.0.0"], ["alerter", "--metrics-host", "0.0.0.0"], "metrics_host"),
+    (["worker", "--history", "sqlite:///h.db"], ["worker", "--db", "sqlite:///h.db"], "db"),
+    (["replay", "x.jsonl", "--history", "sqlite:///h.db"], ["replay", "x.jsonl", "--db", "sqlite:///h.db"], "db"),
+    (["replay", "x.jsonl", "--history"], ["replay", "x.jsonl", "--db"], "db"),
+]
+
+
+@pytest.mark.parametrize(("old", "new", "dest"), OLD_AND_NEW, ids=[o[1] for o, _n, _d in OLD_AND_NEW])
+def test_an_old_spelling_is_a_hidden_alias(old: list[str], new: list[str], dest: str,
+                                           capsys: pytest.CaptureFixture[str]) -> None:
+    from spendwatch.cli import build_parser
+
+    parser = build_parser()
+    assert getattr(parser.parse_args(old), dest) == getattr(parser.parse_args(new), dest)
+    with pytest.raises(SystemExit):
+        parser.parse_args([old[0], "--help"])
+    shown = capsys.readouterr().out.split()
+    old_flag = next(a for a in old if a.startswith("--"))
+    new_flag = next(a for a in new if a.startswith("--"))
+    assert new_flag in shown and old_flag not in shown
+
+
+def test_session_timeout_is_seconds_and_the_old_ms_flag_still_works() -> None:
+    from spendwatch.cli import build_parser
+
+    parser = build_parser()
+    assert parser.parse_args(["alerter", "--session-timeout", "7.5"]).session_timeout == 7.5
+    assert parser.parse_args(["alerter", "--session-timeout-ms", "7500"]).session_timeout_ms == 7500
+    assert parser.parse_args(["worker", "--session-timeout", "7.5"]).session_timeout == 7.5
+
+
+# every command that reads settings takes --config; every one that talks to Kafka takes --bootstrap/--topic-prefix
+READS_SETTINGS = [["alerter"], ["worker"], ["replay", "x"], ["demo"], ["collect", "gpu"], ["collect", "dcgm"],
+                  ["collect", "billing", "focus", "f.csv"], ["emit", "observations", "--model-id", "m", "--workload",
+                                                             "w", "--values", "{}"], ["produce", "f"], ["report"],
+                  ["serve"]]
+TALKS_TO_KAFKA = [c for c in READS_SETTINGS if c[0] not in ("replay", "demo", "report")]
+
+
+@pytest.mark.parametrize("argv", READS_SETTINGS, ids=[" ".join(c[:2]) for c in READS_SETTINGS])
+def test_config_on_every_command_that_reads_settings(argv: list[str]) -> None:
+    from spendwatch.cli import build_parser
+
+    assert build_parser().parse_args([*argv, "--config", "s.yaml"]).config == "s.yaml"
+
+
+@pytest.mark.parametrize("argv", TALKS_TO_KAFKA, ids=[" ".join(c[:2]) for c in TALKS_TO_KAFKA])
+def test_broker_flags_on_every_command_that_talks_to_kafka(argv: list[str]) -> None:
+    from spendwatch.cli import build_parser
+
+    args = build_parser().parse_args([*argv, "--bootstrap", "b:9092", "--topic-prefix", "t."])
+    assert (args.bootstrap, args.topic_prefix) == ("b:9092", "t.")

@@ -13,6 +13,7 @@ import argparse
 import sys
 from typing import Any
 
+from spendwatch.cli.flags import add_kafka, apply_kafka
 from spendwatch.cli.output import port, positive_float, positive_int
 from spendwatch.cli.settings import load as load_settings
 
@@ -33,6 +34,7 @@ def register(sub: Any) -> None:
     g.add_argument("--stdout", action="store_true", help="print events as JSON lines instead of publishing")
     g.add_argument("--metrics-port", type=port, help="/metrics port on 127.0.0.1 (0 = off; default 9403)")
     g.add_argument("--node", help="node name (default $NODE_NAME or the hostname)")
+    add_kafka(g)
     g.set_defaults(func=run_gpu)
     d = s.add_parser("dcgm", help="scrape NVIDIA dcgm-exporter and publish gpu_sample events",
                      description="Scrape a dcgm-exporter /metrics endpoint (GPU Operator) every --interval and "
@@ -45,6 +47,7 @@ def register(sub: Any) -> None:
     d.add_argument("--stdout", action="store_true", help="print events as JSON lines instead of publishing")
     d.add_argument("--node", help="node name (default: the Hostname label, $NODE_NAME, the URL's host)")
     d.add_argument("--metrics-port", type=port, help="own /metrics port on dcgm.metrics_host (0 = off, default)")
+    add_kafka(d)
     d.set_defaults(func=run_dcgm)
     b = s.add_parser("billing", help="publish billing_delta events from cost exports")
     bs = b.add_subparsers(dest="billing_kind", metavar="KIND", required=True)
@@ -78,10 +81,12 @@ def register(sub: Any) -> None:
             q.add_argument("--url", help="OpenCost API, e.g. http://opencost.opencost:9003 (or a full "
                            "/allocation/compute URL)")
             q.add_argument("--window", help="how far back, in whole steps (default opencost.window, 24h)")
+        add_kafka(q)
         q.set_defaults(func=run_billing)
 
 
 def run_gpu(args: argparse.Namespace) -> int:
+    apply_kafka(args)
     from collectors.nvml.run import GpuRunOptions, run_gpu_collector
 
     options = GpuRunOptions(backend=args.backend, gpus=args.gpus, behaviour=args.behaviour, interval_s=args.interval,
@@ -90,6 +95,7 @@ def run_gpu(args: argparse.Namespace) -> int:
 
 
 def run_billing(args: argparse.Namespace) -> int:
+    apply_kafka(args)
     from collectors.billing.run import BillingRequest
     from collectors.billing.run import run_billing as drive
 
@@ -106,6 +112,7 @@ def run_billing(args: argparse.Namespace) -> int:
 
 
 def run_dcgm(args: argparse.Namespace) -> int:
+    apply_kafka(args)
     from collectors.dcgm.run import DcgmRequest
     from collectors.dcgm.run import run_dcgm as drive
 

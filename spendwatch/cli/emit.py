@@ -8,8 +8,11 @@ from typing import Any
 
 import orjson
 
+from spendwatch.cli.flags import add_config, add_kafka, apply_kafka
 from spendwatch.cli.output import non_negative_float, positive_float, print_json, time_arg
+from spendwatch.cli.settings import load as load_settings
 from spendwatch.errors import ConfigError
+from spendwatch.kafka import kafka_config
 
 
 def register(sub: Any) -> None:
@@ -43,6 +46,8 @@ def register(sub: Any) -> None:
     o.add_argument("--values", required=True, metavar="JSON|@FILE|-",
                    help='{"feature": [numbers...], ...} inline, from @FILE, or - for stdin')
     for q in (t, o):
+        add_config(q, ": its kafka and publisher sections")
+        add_kafka(q)
         q.add_argument("--stdout", action="store_true", help="print the event instead of publishing it")
         q.add_argument("--timeout", type=positive_float, default=15.0, metavar="SECONDS",
                        help="seconds to wait for the broker (default 15)")
@@ -83,7 +88,8 @@ def run(args: argparse.Namespace) -> int:
                 _Stdout.closed = True
 
     transport = _Stdout() if args.stdout else None
-    client = SpendwatchClient(transport=transport)
+    apply_kafka(args)
+    client = SpendwatchClient(kafka=kafka_config(load_settings(args.config)), transport=transport)
     try:
         if args.emit_kind == "training-run":
             metric = None

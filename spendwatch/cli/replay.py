@@ -9,6 +9,7 @@ import time
 from collections.abc import Iterator
 from typing import IO, Any
 
+from spendwatch.cli.flags import add_config, alias
 from spendwatch.cli.output import non_negative_float, non_negative_int, plural, print_json
 from spendwatch.cli.settings import load as load_settings
 from streams.replay import DEFAULT_REORDER_S, ReplayStats, bounded_lines, replay_stream
@@ -24,7 +25,7 @@ def register(sub: Any) -> None:
                     "skipped. Exit 0 on success (also with bad lines), 1 when the file cannot be read.",
     )
     p.add_argument("events", metavar="EVENTS.jsonl", help="input events, one JSON object per line ('-' = stdin)")
-    p.add_argument("--config", metavar="FILE", help="settings file (YAML or JSON)")
+    add_config(p)
     p.add_argument("--out", metavar="FILE", help="write anomaly events here (default: stdout)")
     p.add_argument("--insights", metavar="FILE",
                    help="write insight events here: structural waste that is reported, not paged (underused GPUs "
@@ -37,9 +38,10 @@ def register(sub: Any) -> None:
     p.add_argument("--reorder-window", type=non_negative_float, default=DEFAULT_REORDER_S, metavar="SECONDS",
                    help="sort events by ts within this many seconds of event time, for files that are not "
                         "sorted (default: %(default)g; 0 = file order); what arrived out of order is reported")
-    p.add_argument("--history", nargs="?", const="", default=None, metavar="URL",
-                   help="also record every anomaly event in the history store at URL (bare --history: "
-                        "$SPENDWATCH_DB, else ~/.local/share/spendwatch/history.db)")
+    p.add_argument("--db", nargs="?", const="", default=None, metavar="URL",
+                   help="also record every anomaly event in the history store at URL (bare --db: "
+                        "$SPENDWATCH_DB, else ~/.local/share/spendwatch/history.db; default: not recorded)")
+    alias(p, "--history", "db", nargs="?", const="")
     p.add_argument("--json", action="store_true",
                    help="the closing summary as one JSON object on stderr (the anomaly events on stdout or --out "
                         "are JSON lines either way)")
@@ -99,7 +101,7 @@ def run(args: argparse.Namespace) -> int:
     insights: IO[bytes] | None = open(args.insights, "wb") if args.insights else None  # noqa: SIM115
     try:
         with src:
-            result = replay_stream(lines(), settings, out, on_bad, history=args.history, stats=stats,
+            result = replay_stream(lines(), settings, out, on_bad, history=args.db, stats=stats,
                                    reorder_s=args.reorder_window, insights=insights)
     except BrokenPipeError:  # the reader of stdout left (`| head`): spendwatch.cli.main ends quietly
         raise
