@@ -245,3 +245,19 @@ def test_broker_flags_on_every_command_that_talks_to_kafka(argv: list[str]) -> N
 
     args = build_parser().parse_args([*argv, "--bootstrap", "b:9092", "--topic-prefix", "t."])
     assert (args.bootstrap, args.topic_prefix) == ("b:9092", "t.")
+
+
+def test_replay_says_what_is_open_as_of_the_files_end(history: dict[str, str]) -> None:
+    """Open at the end of the input is open in event time, not now: the summary says when that was."""
+    last = max(orjson.loads(line)["ts"] for line in Path(history["events"]).read_bytes().splitlines() if line)
+    p = subprocess.run([*CLI, "replay", history["events"], "--json"], capture_output=True, timeout=300,
+                       env=_env(history))
+    assert p.returncode == 0, p.stderr[-2000:]
+    summary = orjson.loads(p.stderr.splitlines()[-1])
+    opened = {a["id"] for a in map(orjson.loads, p.stdout.splitlines()) if a["state"] == "open"}
+    closed = {a["id"] for a in map(orjson.loads, p.stdout.splitlines()) if a["state"] == "resolved"}
+    assert summary["still_open"] == len(opened - closed) > 0
+    assert summary["still_open_as_of_ts"] == pytest.approx(last)
+    text = subprocess.run([*CLI, "replay", history["events"]], capture_output=True, text=True, timeout=300,
+                          env=_env(history)).stderr
+    assert f"{summary['still_open']} still open as of the file's end ({summary['still_open_as_of_ts_iso']}" in text

@@ -10,9 +10,9 @@ from collections.abc import Iterator
 from typing import IO, Any
 
 from spendwatch.cli.flags import add_config, alias
-from spendwatch.cli.output import non_negative_float, non_negative_int, plural, print_json
+from spendwatch.cli.output import iso, non_negative_float, non_negative_int, plural, print_json
 from spendwatch.cli.settings import load as load_settings
-from streams.replay import DEFAULT_REORDER_S, ReplayStats, bounded_lines, replay_stream
+from streams.replay import DEFAULT_REORDER_S, ReplayResult, ReplayStats, bounded_lines, replay_stream
 
 
 def register(sub: Any) -> None:
@@ -121,7 +121,8 @@ def run(args: argparse.Namespace) -> int:
         print_json({"events": stats.events, "lines": stats.lines, "bad_lines": stats.bad,
                     "bad_by_reason": dict(sorted(stats.bad_by_reason.items())), "anomaly_events": stats.anomalies,
                     "insight_events": stats.insights, "insights_written": bool(args.insights),
-                    "still_open": result.still_open, "reordered": stats.reordered, "too_late": stats.too_late,
+                    "still_open": result.still_open, "still_open_as_of_ts": result.input_end_ts,
+                    "reordered": stats.reordered, "too_late": stats.too_late,
                     "set_aside": dict(sorted(result.counters.items())), "recorded": result.recorded,
                     "store": result.store_url, "elapsed_s": round(elapsed, 3),
                     "lines_per_s": round(stats.lines / max(elapsed, 1e-9))}, sys.stderr)
@@ -135,7 +136,7 @@ def run(args: argparse.Namespace) -> int:
     print(f"replay: {plural(stats.events, 'event')}, {plural(stats.bad, 'bad line')}"
           f"{f' ({reasons})' if reasons else ''}, {plural(stats.anomalies, 'anomaly event')}, "
           f"{plural(stats.insights, 'insight event')}"
-          f"{'' if args.insights else ' (not written: --insights FILE)'}, {result.still_open} still open, "
+          f"{'' if args.insights else ' (not written: --insights FILE)'}, {_still_open(result)}, "
           f"{elapsed:.1f}s ({stats.lines / max(elapsed, 1e-9):,.0f} lines/s)", file=sys.stderr)
     if stats.reordered:
         late = f"; {stats.too_late:,} were older than the window let through and were processed late " \
@@ -146,3 +147,11 @@ def run(args: argparse.Namespace) -> int:
         said = ", ".join(f"{k}: {v:,}" for k, v in sorted(result.counters.items()))
         print(f"replay: set aside by detectors: {said}", file=sys.stderr)
     return 0
+
+
+def _still_open(result: ReplayResult) -> str:
+    """``3 still open as of the file's end (2026-03-25T00:00:00Z)``: open when the input ended, not now."""
+    if not result.still_open or result.input_end_ts is None:
+        return f"{result.still_open} still open"
+    return (f"{result.still_open} still open as of the file's end ({iso(result.input_end_ts)}, in event time; "
+            f"their $/day is what they burnt then)")
