@@ -261,3 +261,14 @@ def test_replay_says_what_is_open_as_of_the_files_end(history: dict[str, str]) -
     text = subprocess.run([*CLI, "replay", history["events"]], capture_output=True, text=True, timeout=300,
                           env=_env(history)).stderr
     assert f"{summary['still_open']} still open as of the file's end ({summary['still_open_as_of_ts_iso']}" in text
+
+
+@pytest.mark.parametrize("command", [None, *COMMANDS])
+def test_help_into_a_closed_pipe_is_no_error(command: str | None) -> None:
+    """Every command prints at least its help: `spendwatch CMD --help | head -0` exits 0 without a traceback."""
+    proc = subprocess.Popen([*CLI, *([command] if command else []), "--help"], stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE)
+    assert proc.stdout is not None
+    proc.stdout.close()
+    _out, err = proc.communicate(timeout=120)
+    assert proc.returncode == 0 and b"Traceback" not in err, err[-2000:]
