@@ -272,3 +272,14 @@ def test_help_into_a_closed_pipe_is_no_error(command: str | None) -> None:
     proc.stdout.close()
     _out, err = proc.communicate(timeout=120)
     assert proc.returncode == 0 and b"Traceback" not in err, err[-2000:]
+
+
+def test_the_flag_table_in_the_docs_matches_the_parser() -> None:
+    from spendwatch.cli.reference import rows, table
+
+    doc = (Path(__file__).parent.parent / "docs" / "cli.md").read_text(encoding="utf-8")
+    shown = doc.split("<!-- flags:begin -->\n", 1)[1].split("<!-- flags:end -->", 1)[0]
+    assert shown == table(), "docs/cli.md is behind the parser: run python -m spendwatch.cli.reference"
+    commands = {c for c, _f in rows()}
+    assert {"alerter", "worker", "anomalies show", "collect billing focus", "silence add"} <= commands
+    assert all("--group-id" not in f and "--metrics-addr" not in f for _c, flags in rows() for f in flags)
