@@ -9,7 +9,13 @@ password, token, secret, key, credential ...), only its type, and a file with a 
 is reported by line and column, without the line itself.
 
 Environment overrides: ``SPENDWATCH__<SECTION>__<KEY>=value`` (value parsed as YAML), e.g.
-``SPENDWATCH__IDLE__DWELL_S=900``. A few common ones have short names: ``SPENDWATCH_KAFKA``
+``SPENDWATCH__IDLE__DWELL_S=900``; an error about such a value names the variable, not the file.
+Given the ``known`` sections (the command line passes them), an unknown section in the file or
+in a variable is an error rather than silently ignored.
+
+Ranges: a number whose name ends in ``_s`` (a duration) is at least 0, one ending in ``_pct`` at
+least 0, and one ending in ``_pct`` that is a share of a GPU or of time (:data:`SHARE_WORDS` in its
+name, e.g. ``idle_below_pct``) at most 100. A few common ones have short names: ``SPENDWATCH_KAFKA``
 (broker bootstrap servers), ``SPENDWATCH_DB`` (history store URL), ``SPENDWATCH_TOPIC_PREFIX``.
 """
 
@@ -20,7 +26,7 @@ import os
 import re
 import types
 import typing
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
@@ -68,10 +74,13 @@ def _yaml_error(path: Path, text: str, exc: yaml.YAMLError) -> str:
 
 @dataclass(frozen=True)
 class Settings:
-    """The parsed settings: raw sections plus where they came from (for error messages)."""
+    """The parsed settings: raw sections plus where they came from (for error messages).
+
+    ``from_env`` maps section -> key -> the ``SPENDWATCH__<SECTION>__<KEY>`` variable that set it."""
 
     sections: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
     source: str = "<defaults>"
+    from_env: Mapping[str, Mapping[str, str]] = field(default_factory=dict)
 
     def section(self, name: str) -> Mapping[str, Any]:
         value = self.sections.get(name, {})
@@ -79,12 +88,16 @@ class Settings:
 
     def build(self, cls: type[T], name: str) -> T:
         """The typed dataclass ``cls`` for section ``name`` (defaults for what is not set)."""
-        return build(cls, self.section(name), f"{self.source}: {name}")
+        env = {k: f"environment {var} ({name}.{k})" for k, var in self.from_env.get(name, {}).items()}
+        return build(cls, self.section(name), f"{self.source}: {name}", env)
 
 
 def load_settings(path: str | os.PathLike[str] | None = None,
-                  environ: Mapping[str, str] | None = None) -> Settings:
-    """Read the settings file (if any) and apply environment overrides."""
+                  environ: Mapping[str, str] | None = None, known: Collection[str] | None = None) -> Settings:
+    """Read the settings file (if any) and apply environment overrides.
+
+    ``known``: the section names there are; another one, in the file or in a variable, is a
+    :class:`ConfigError` (None: any section is kept, for a library that reads only its own)."""
     env = os.environ if environ is None else environ
     sections: dict[str, dict[str, Any]] = {}
     source = "<defaults>"
@@ -104,19 +117,58 @@ def load_settings(path: str | os.PathLike[str] | None = None,
         for name, value in data.items():
             if value is not None and not isinstance(value, dict):
                 raise ConfigError(f"{p}: section {name!r} must be a mapping")
+            if known is not None and str(name) not in known:
+                raise ConfigError(f"{p}: unknown section {name!r}{_did_you_mean(str(name), known)}; "
+                                  f"known: {', '.join(sorted(known))}")
             sections[str(name)] = dict(value or {})
+    from_env: dict[str, dict[str, str]] = {}
     for key, raw in env.items():
         if not key.startswith("SPENDWATCH__"):
             continue
         parts = key[len("SPENDWATCH__"):].lower().split("__")
         if len(parts) != 2 or not all(parts):
             raise ConfigError(f"environment {key}: expected SPENDWATCH__<SECTION>__<KEY>")
+        if known is not None and parts[0] not in known:
+            raise ConfigError(f"environment {key}: unknown section {parts[0]!r}"
+                              f"{_did_you_mean(parts[0], known)}; known: {', '.join(sorted(known))}")
         try:
             value = yaml.safe_load(raw)
         except yaml.YAMLError:
             value = raw
         sections.setdefault(parts[0], {})[parts[1]] = value
-    return Settings(sections=sections, source=source)
+        from_env.setdefault(parts[0], {})[parts[1]] = key
+    return Settings(sections=sections, source=source, from_env=from_env)
+
+
+def _did_you_mean(name: str, known: Collection[str]) -> str:
+    import difflib
+
+    close = difflib.get_close_matches(name, list(known), n=1)
+    return f" (did you mean {close[0]!r}?)" if close else ""
+
+
+# a ``*_pct`` setting with one of these words in its name is a share (of a GPU, of time, of memory): 0-100
+SHARE_WORDS = ("below", "share", "mem", "target", "peak", "idle", "quiet", "trough", "busy", "util")
+
+
+def check_range(name: str, value: Any, where: str) -> None:
+    """Durations (``*_s``) and percentages (``*_pct``) at least 0; shares (``*_pct``, :data:`SHARE_WORDS`) at most 100.
+
+    >>> check_range("dwell_s", 900.0, "idle.dwell_s")
+    >>> check_range("idle_below_pct", 250, "idle.idle_below_pct")
+    Traceback (most recent call last):
+    ...
+    spendwatch.errors.ConfigError: idle.idle_below_pct: a percentage of at most 100, got 250
+    """
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return
+    if name.endswith("_s") and value < 0:
+        raise ConfigError(f"{where}: a duration in seconds, at least 0, got {value!r}")
+    if name.endswith("_pct"):
+        if value < 0:
+            raise ConfigError(f"{where}: a percentage of at least 0, got {value!r}")
+        if value > 100 and any(w in name for w in SHARE_WORDS):
+            raise ConfigError(f"{where}: a percentage of at most 100, got {value!r}")
 
 
 def _check_type(value: Any, tp: Any, where: str) -> Any:
@@ -170,8 +222,12 @@ def _check_type(value: Any, tp: Any, where: str) -> Any:
     return value
 
 
-def build(cls: type[T], mapping: Mapping[str, Any] | None, where: str = "settings") -> T:
-    """Build dataclass ``cls`` from a mapping, checking keys and types."""
+def build(cls: type[T], mapping: Mapping[str, Any] | None, where: str = "settings",
+          key_where: Mapping[str, str] | None = None) -> T:
+    """Build dataclass ``cls`` from a mapping, checking keys, types and ranges (:func:`check_range`).
+
+    ``key_where``: for a key set elsewhere than ``where`` (an environment variable), what to name
+    in an error about it."""
     if not (dataclasses.is_dataclass(cls) and isinstance(cls, type)):
         raise TypeError(f"{cls!r} is not a dataclass")
     mapping = mapping or {}
@@ -179,9 +235,19 @@ def build(cls: type[T], mapping: Mapping[str, Any] | None, where: str = "setting
         raise ConfigError(f"{where}: expected a mapping, got {_show(mapping, where)}")
     hints = typing.get_type_hints(cls)
     fields = {f.name: f for f in dataclasses.fields(cls) if f.init}
+    key_where = key_where or {}
     unknown = sorted(set(mapping) - set(fields))
     if unknown:
-        raise ConfigError(f"{where}: unknown setting(s) {', '.join(map(str, unknown))}; "
+        hint = _did_you_mean(str(unknown[0]), list(fields)) if len(unknown) == 1 else ""
+        from_env = [k for k in unknown if k in key_where]
+        if from_env:  # name the variable, not the file
+            raise ConfigError(f"{key_where[from_env[0]]}: unknown setting"
+                              f"{_did_you_mean(str(from_env[0]), list(fields))}; known: {', '.join(sorted(fields))}")
+        raise ConfigError(f"{where}: unknown setting(s) {', '.join(map(str, unknown))}{hint}; "
                           f"known: {', '.join(sorted(fields))}")
-    kwargs = {name: _check_type(value, hints[name], f"{where}.{name}") for name, value in mapping.items()}
+    kwargs = {}
+    for name, value in mapping.items():
+        at = key_where.get(name) or f"{where}.{name}"
+        kwargs[name] = _check_type(value, hints[name], at)
+        check_range(name, kwargs[name], at)
     return cls(**kwargs)

@@ -14,6 +14,12 @@ What :func:`run_demo` does, in event time (no Slack needed):
    and insight event, the hourly spend and the report's usage in the history store, so
    ``spendwatch anomalies --since 30d`` and ``spendwatch report`` work right after.
 
+Safe to run anywhere: unless told otherwise (``db``) the demo records into a store of its own,
+:func:`demo_store` (fresh at every run, so a second run alerts again and demo data never mixes
+with real history; the notification log lives in it too); the command line drops the Slack
+token unless ``--slack``; what the Kafka path writes on disk (the worker's data dir, a local
+broker's log dir) is in temp folders removed at the end.
+
 Budgets: when the settings have no ``budgets`` section, the simulated run's own budgets
 (:attr:`Simulation.budgets`: a team heading over, a team that will be met, a storage bill) are used.
 
@@ -29,10 +35,13 @@ from __future__ import annotations
 import asyncio
 import math
 import os
+import shutil
+import tempfile
 import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
+from pathlib import Path
 from typing import Any, Protocol
 
 import orjson
@@ -164,6 +173,22 @@ def match_truth(truth: list[dict[str, Any]],
     return out
 
 
+def demo_store(data_home: str | os.PathLike[str] | None = None) -> str:
+    """A fresh SQLite history store for the demo: ``$XDG_DATA_HOME/spendwatch/demo/history.db``.
+
+    Whatever an earlier demo left there is removed first (its anomalies, its notification log),
+    so every run shows its alerts; the user's own store is never touched.
+    """
+    base = Path(data_home or os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share")
+    folder = base / "spendwatch" / "demo"
+    folder.mkdir(parents=True, exist_ok=True)
+    db = folder / "history.db"
+    for path in (db, db.with_name(db.name + "-wal"), db.with_name(db.name + "-shm"),
+                 db.with_name(db.name + "-journal")):
+        path.unlink(missing_ok=True)
+    return f"sqlite:///{db}"
+
+
 def _lines(sim: Simulation) -> Iterator[bytes]:
     for chunk in sim.chunks():
         yield from chunk.split(b"\n")
@@ -221,15 +246,18 @@ def _through_kafka(settings: Settings, sim: Simulation, stats: ReplayStats,
     run_id = uuid.uuid4().hex[:8]
     prefix = f"demo-{run_id}."  # fresh topics per run: a broker may be reused
     given = os.environ.get("SPENDWATCH_KAFKA")
-    broker = None if given else KafkaLocal().start()  # Apache Kafka from the Maven cache (Java 17+)
-    bootstrap = given or (broker.bootstrap if broker else "")
+    scratch = tempfile.mkdtemp(prefix="spendwatch-demo-")  # the worker's data dir; removed below
+    broker: Any = None
     try:
+        broker = None if given else KafkaLocal().start()  # Apache Kafka from the Maven cache (Java 17+); a temp dir
+        bootstrap = given or (broker.bootstrap if broker else "")
         kafka = replace(kafka_config(settings), bootstrap_servers=bootstrap, topic_prefix=prefix)
         local = " (local Apache Kafka)" if broker else ""
         report.note(f"  broker {bootstrap}{local}; producing to {prefix}spendwatch.*")
         asyncio.run(produce_lines(kafka, _lines(sim)))
         result = run_worker_until_idle(settings, bootstrap, idle_s=3.0, group_id=f"demo-{run_id}",
-                                       topic_prefix=prefix, session_timeout_s=3.0, heartbeat_interval_s=0.5)
+                                       topic_prefix=prefix, session_timeout_s=3.0, heartbeat_interval_s=0.5,
+                                       data_dir=os.path.join(scratch, "worker"))
         if result.exit_code:
             raise SystemExit(f"spendwatch demo: the worker failed (exit {result.exit_code}); see the log above")
         stats.events, stats.bad = result.events, result.bad
@@ -237,7 +265,8 @@ def _through_kafka(settings: Settings, sim: Simulation, stats: ReplayStats,
         records += asyncio.run(read_topic(kafka, kafka.topic(INSIGHT)))
     finally:
         if broker is not None:
-            broker.stop()
+            broker.stop()  # removes its temp log dir
+        shutil.rmtree(scratch, ignore_errors=True)
     events = [orjson.loads(r.value) for r in records]
     events.sort(key=lambda a: a["ts"])  # partitions interleave; each id's own events stay in order
     stats.insights = sum(1 for a in events if a["type"] == INSIGHT)

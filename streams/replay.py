@@ -24,6 +24,7 @@ incident stream), insights to ``insights`` (never to ``out``).
 from __future__ import annotations
 
 import heapq
+import math
 import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
@@ -171,6 +172,7 @@ class ReplayResult:
     recorded: int | None = None  # anomaly and insight events that changed the history store (None: not recording)
     store_url: str | None = None  # where they were recorded (password hidden)
     counters: dict[str, int] = field(default_factory=dict)  # what detectors set aside, by reason
+    input_end_ts: float | None = None  # the input's end in event time (the Engine's watermark); None: no events
 
 
 def replay_stream(lines: Iterable[bytes], settings: Settings, out: IO[bytes],
@@ -208,7 +210,8 @@ def replay_stream(lines: Iterable[bytes], settings: Settings, out: IO[bytes],
             target.write(b"\n")
         if kept is not None:
             kept.append(anomaly)
-    result = ReplayResult(stats, len(engine.open_anomaly_ids), 0.0, counters=dict(engine.counters))
+    end = engine.watermark if math.isfinite(engine.watermark) else None
+    result = ReplayResult(stats, len(engine.open_anomaly_ids), 0.0, counters=dict(engine.counters), input_end_ts=end)
     if kept is not None:
         from spendwatch.history import open_store
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import tempfile
+import time
 from pathlib import Path
 
 import orjson
@@ -12,6 +14,7 @@ import pytest
 
 from spendwatch.cli import COMMAND_MODULES, build_parser, main
 
+START_TS = time.time()
 CLI = [sys.executable, "-m", "spendwatch.cli"]
 
 
@@ -68,21 +71,28 @@ def test_simulate_to_stdout_pipes_into_replay(tmp_path: Path) -> None:
 
 
 def test_demo_runs_and_summarises(tmp_path: Path) -> None:
-    env = {**os.environ, "SPENDWATCH_DB": str(tmp_path / "history.db"), "XDG_DATA_HOME": str(tmp_path)}
-    for var in ("SPENDWATCH_SLACK_TOKEN", "SPENDWATCH_SLACK_TOKEN_FILE"):
-        env.pop(var, None)  # console alerts, never a real Slack
-    p = subprocess.run([*CLI, "demo", "--hours", "8", "--gpus", "8", "--max-alerts", "2"], capture_output=True,
-                       text=True, timeout=300, env=env)
-    assert p.returncode == 0, p.stderr[-3000:]
-    out = p.stdout
-    for heading in ("Open anomalies", "Resolved anomalies", "Waste by team", "Injected problems caught"):
-        assert heading in out
-    assert "idle_gpu" in out and "$" in out
-    assert "spendwatch anomalies --since 30d" in out
-    assert "ALERT" in out  # console alerts without a Slack token
-    listed = subprocess.run([*CLI, "anomalies", "--since", "30d", "--json"], capture_output=True, text=True,
-                            timeout=120, env=env)
-    assert listed.returncode == 0 and "idle_gpu" in listed.stdout  # the demo recorded into the history store
+    """The demo is safe anywhere: its own fresh store (not SPENDWATCH_DB), the console even with a Slack token."""
+    real = tmp_path / "real-history.db"
+    env = {**os.environ, "SPENDWATCH_DB": f"sqlite:///{real}", "XDG_DATA_HOME": str(tmp_path),
+           "SPENDWATCH_SLACK_TOKEN": "xoxb-not-a-real-token", "SPENDWATCH_SLACK_BASE_URL": "http://127.0.0.1:9/api/"}
+    env.pop("SPENDWATCH_SLACK_TOKEN_FILE", None)
+    demo_db = f"sqlite:///{tmp_path}/spendwatch/demo/history.db"
+    for _run in range(2):  # a second run alerts again: the demo's store (and notification log) is fresh
+        p = subprocess.run([*CLI, "demo", "--hours", "8", "--gpus", "8", "--max-alerts", "2"], capture_output=True,
+                           text=True, timeout=300, env=env)
+        assert p.returncode == 0, p.stderr[-3000:]
+        out = p.stdout
+        for heading in ("Open anomalies", "Resolved anomalies", "Waste by team", "Injected problems caught"):
+            assert heading in out
+        assert "idle_gpu" in out and "$" in out
+        assert f"spendwatch anomalies --db {demo_db} --since 30d" in out
+        assert "ALERT" in out and "nothing new to say" not in out  # console alerts, though a token is set
+        assert "injected on purpose" in out and "1 nodes" not in out
+        assert "SPENDWATCH_DB is set; the demo records into its own store" in p.stderr
+    assert not real.exists()  # demo data never mixes with the real history
+    listed = subprocess.run([*CLI, "anomalies", "--db", demo_db, "--since", "30d", "--json"], capture_output=True,
+                            text=True, timeout=120, env=env)
+    assert listed.returncode == 0 and "idle_gpu" in listed.stdout  # the demo recorded into its store
 
 
 @pytest.mark.kafka
@@ -102,3 +112,5 @@ def test_demo_through_kafka_catches_what_the_in_process_demo_catches(kafka_boots
 
     assert caught(kafka.stdout) == caught(local.stdout)
     assert "Injected problems caught: 0 of" not in kafka.stdout
+    # the worker's data dir and the local broker's log dir were temp folders, removed at the end
+    assert [p for p in Path(tempfile.gettempdir()).glob("spendwatch-demo-*") if p.stat().st_mtime >= START_TS] == []

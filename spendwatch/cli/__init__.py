@@ -30,6 +30,7 @@ from spendwatch.cli import (
     simulate,
     worker,
 )
+from spendwatch.cli.output import stdout_closed
 from spendwatch.errors import SpendwatchError
 
 # Sub-command modules, in the order `--help` lists them; each has ``register(subparsers)``.
@@ -58,17 +59,40 @@ def build_parser() -> argparse.ArgumentParser:
         description="Catch AI spend and GPU waste while it happens, and tell the owner.",
     )
     parser.add_argument("--version", action="version", version=f"spendwatch {__version__}")
-    parser.add_argument("--log-level", default="INFO", help="logging level (default: INFO)")
+    parser.add_argument("--log-level", default="INFO", type=_log_level, metavar="LEVEL",
+                        help=f"logging level: {', '.join(LOG_LEVELS)} (default: INFO)")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for module in COMMANDS.values():
         module.register(sub)
     return parser
 
 
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+
+
+def _log_level(text: str) -> str:
+    level = text.strip().upper()
+    if level == "WARN":
+        level = "WARNING"
+    if level not in LOG_LEVELS:
+        raise argparse.ArgumentTypeError(f"unknown level {text!r}; choose from {', '.join(LOG_LEVELS)}")
+    return level
+
+
 def main(argv: list[str] | None = None) -> int:
+    """Run one command; a closed stdout (``| head``) ends it quietly with exit 0."""
+    try:
+        code = _main(argv)
+        sys.stdout.flush()  # inside the guard: a reader that left is noticed here, not at exit
+        return code
+    except BrokenPipeError:
+        return stdout_closed()
+
+
+def _main(argv: list[str] | None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    logging.basicConfig(level=getattr(logging, str(args.log_level).upper(), logging.INFO),
+    logging.basicConfig(level=getattr(logging, args.log_level),
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr)
     if not getattr(args, "func", None):
         parser.print_help()

@@ -14,6 +14,8 @@ from typing import IO, Any
 
 import orjson
 
+from spendwatch.anomaly import INSIGHT_KINDS, KINDS
+from spendwatch.cli.output import choice_list, non_negative_float, plural, positive_int, print_json
 from spendwatch.errors import ConfigError
 from spendwatch.history import AnomalyQuery, open_store, parse_duration, parse_time
 from spendwatch.history.query import SORT_KEYS
@@ -33,14 +35,16 @@ def _add_filters(p: argparse.ArgumentParser, sub: bool = False) -> None:
     g.add_argument("--from", **d, dest="from_", metavar="TIME", help="active at or after TIME (epoch s or ISO 8601)")
     g.add_argument("--to", **d, metavar="TIME", help="started at or before TIME (epoch s or ISO 8601)")
     g.add_argument("--now", **d, metavar="TIME", help=argparse.SUPPRESS)  # pins "now" for --since in tests
-    for name, help_ in (("kind", "anomaly kind, e.g. idle_gpu"), ("team", "workload team"),
+    checks: dict[str, Any] = {"kind": choice_list(*KINDS, *INSIGHT_KINDS), "state": choice_list("open", "resolved")}
+    for name, help_ in (("kind", f"anomaly or insight kind: {', '.join(KINDS + INSIGHT_KINDS)}"),
+                        ("team", "workload team"),
                         ("owner", "workload owner (e-mail or Slack id)"),
                         ("workload", "workload id; * is a wildcard (e.g. 'ml/*')"),
                         ("resource", "GPU/MIG uuid, resource id or model id"), ("state", "open or resolved")):
         g.add_argument(f"--{name}", action="append", metavar=name.upper(), help=help_,
-                       **(d or {"default": []}))
+                       **({"type": checks[name]} if name in checks else {}), **(d or {"default": []}))
     g.add_argument("--severity", **d, choices=("info", "warning", "critical"), help="at least this severity")
-    g.add_argument("--min-waste", **d, type=float, metavar="USD", help="at least this much lost so far")
+    g.add_argument("--min-waste", **d, type=non_negative_float, metavar="USD", help="at least this much lost so far")
     g.add_argument("--insights", **d, action="store_true",
                    help="insights instead of anomalies: structural waste that is reported, not paged (underused "
                         "GPUs and endpoints, batch work on endpoints, redundant training, unit-cost rises, budget "
@@ -59,7 +63,7 @@ def register(sub: Any) -> None:
     _add_filters(p)
     p.add_argument("--sort", choices=SORT_KEYS, default="started", help="sort key (default: started)")
     p.add_argument("--asc", action="store_true", help="ascending order (default: descending)")
-    p.add_argument("--limit", type=_positive_int, default=None, metavar="N", help="at most N rows (default: all)")
+    p.add_argument("--limit", type=positive_int, default=None, metavar="N", help="at most N rows (default: all)")
     p.add_argument("--json", action="store_true", help="one JSON object per line (the contract's anomaly fields)")
     p.set_defaults(func=run_list)
     inner = p.add_subparsers(dest="anomalies_command", metavar="{show,summary}")
@@ -73,17 +77,6 @@ def register(sub: Any) -> None:
     _add_filters(m, sub=True)
     m.add_argument("--json", action="store_true", default=argparse.SUPPRESS, help="one JSON object")
     m.set_defaults(func=run_summary)
-
-
-def _positive_int(text: str) -> int:
-    """``--limit``: a positive integer (argparse turns the error into exit 2 with the option's name)."""
-    try:
-        n = int(text)
-    except ValueError:
-        n = 0
-    if n < 1:
-        raise argparse.ArgumentTypeError(f"must be a positive integer (at least 1), got {text!r}")
-    return n
 
 
 def _values(items: list[str]) -> tuple[str, ...]:
@@ -108,6 +101,22 @@ def query_from_args(args: argparse.Namespace) -> AnomalyQuery:
         else ("anomaly",),
         sort=getattr(args, "sort", "started"), descending=not getattr(args, "asc", False),
         limit=getattr(args, "limit", None))
+
+
+def _what(q: AnomalyQuery, n: int) -> str:
+    """What the query counts, singular or plural: ``1 anomaly``, ``2 insights``."""
+    if q.types == ("insight",):
+        return "insight" if n == 1 else "insights"
+    if not q.types:
+        return "anomaly or insight" if n == 1 else "anomalies and insights"
+    return plural(n, "anomaly", "anomalies").split(" ", 1)[1]
+
+
+def _wrapped(head: str, text: str, width: int) -> list[str]:
+    """``head`` + ``text`` folded to ``width`` columns, continuation lines indented under the text."""
+    room = max(20, width - len(head))
+    chunks = [text[i:i + room] for i in range(0, len(text), room)] or [""]
+    return [head + chunks[0], *(" " * len(head) + c for c in chunks[1:])]
 
 
 def _when(ts: float | None) -> str:
@@ -161,15 +170,14 @@ def run_list(args: argparse.Namespace) -> int:
     out = sys.stdout
     if args.json:
         for a in found:
-            out.write(orjson.dumps({k: a[k] for k in _CONTRACT_FIELDS}).decode() + "\n")
+            print_json({k: a[k] for k in _CONTRACT_FIELDS}, out)
         return 0
-    what = "insights" if q.types == ("insight",) else "anomalies and insights" if not q.types else "anomalies"
     if not found:
-        print(f"no {what} match", file=sys.stderr)
+        print(f"no {_what(q, 2)} match", file=sys.stderr)
         return 0
     print_table(found, out)
     total = sum(a["waste_usd"] for a in found)
-    print(f"\n{len(found)} {what}, {_money(total)} lost, "
+    print(f"\n{len(found):,} {_what(q, len(found))}, {_money(total)} lost, "
           f"{sum(a['state'] == 'open' for a in found)} open", file=out)
     return 0
 
@@ -182,7 +190,7 @@ def run_show(args: argparse.Namespace) -> int:
         print(f"spendwatch anomalies show: no anomaly with id (or unique id prefix) {args.id!r}", file=sys.stderr)
         return 1
     if args.json:
-        print(orjson.dumps({**a, "events": events}).decode())
+        print_json({**a, "events": events})
         return 0
     wl = a["workload"] or {}
     width = shutil.get_terminal_size((100, 20)).columns
@@ -207,7 +215,7 @@ def run_show(args: argparse.Namespace) -> int:
     ]
     for k, v in a["evidence"].items():
         text = orjson.dumps(v).decode() if not isinstance(v, str) else v
-        lines.append(f"  {k:<22} {text[:max(20, width - 26)]}")
+        lines += _wrapped(f"  {k:<22} ", text, width)  # the whole evidence: contributors are not cut
     lines += ["", f"history ({len(events)} events):"]
     rows = [[_when(e.get("ts")), e.get("state", ""), e.get("severity", ""), _money(e.get("waste_usd", 0.0)),
              _money(e.get("projected_daily_usd", 0.0))] for e in events]
@@ -222,12 +230,11 @@ def run_summary(args: argparse.Namespace) -> int:
     with open_store(args.db) as store:
         s = store.summary(q)
     if args.json:
-        print(orjson.dumps(s).decode())
+        print_json(s)  # the store's "-" (no team, no owner) is null in JSON
         return 0
     t = s["total"]
     out = sys.stdout
-    what = "insights" if q.types == ("insight",) else "anomalies and insights" if not q.types else "anomalies"
-    out.write(f"{t['count']} {what} ({t['open']} open): {_money(t['waste_usd'])} lost, "
+    out.write(f"{t['count']:,} {_what(q, t['count'])} ({t['open']:,} open): {_money(t['waste_usd'])} lost, "
               f"{_money(t['projected_daily_usd'])}/day still burning\n")
     for dim in ("team", "owner", "kind"):
         out.write(f"\nby {dim}\n")

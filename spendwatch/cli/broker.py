@@ -9,6 +9,8 @@ import argparse
 import sys
 from typing import Any
 
+from spendwatch.cli.output import port
+
 
 def register(sub: Any) -> None:
     p = sub.add_parser(
@@ -18,7 +20,7 @@ def register(sub: Any) -> None:
                     "bootstrap address, and run until Ctrl-C or SIGTERM. For trying the worker by hand: "
                     "export SPENDWATCH_KAFKA=<printed address>. Not a production broker.",
     )
-    p.add_argument("--port", type=int, default=9092, help="port to listen on (default 9092; 0 = any free port)")
+    p.add_argument("--port", type=port, default=9092, help="port to listen on (default 9092; 0 = any free port)")
     p.set_defaults(func=run)
 
 

@@ -13,7 +13,9 @@ import argparse
 import sys
 from typing import Any
 
-from spendwatch.config import load_settings
+from spendwatch.cli.flags import add_kafka, apply_kafka
+from spendwatch.cli.output import port, positive_float, positive_int
+from spendwatch.cli.settings import load as load_settings
 
 
 def register(sub: Any) -> None:
@@ -25,24 +27,29 @@ def register(sub: Any) -> None:
     g.add_argument("--backend", choices=("auto", "nvml", "simulated"), default="auto",
                    help="auto: NVML, or an error when it does not initialise; nvml: NVML, retrying while the "
                         "driver is not there; simulated: fake GPUs (no GPU needed)")
-    g.add_argument("--gpus", type=int, default=None, help="simulated backend: number of GPUs (default 2)")
+    g.add_argument("--gpus", type=positive_int, default=None, help="simulated backend: number of GPUs (default 2)")
     g.add_argument("--behaviour", default="wave", help="simulated backend: idle, busy, wave, spiky, constant:<pct>")
-    g.add_argument("--interval", type=float, help="seconds per sample (default 10)")
+    g.add_argument("--interval", type=positive_float, metavar="SECONDS", help="seconds per sample (default 10)")
     g.add_argument("--once", action="store_true", help="one sample per device, then exit")
     g.add_argument("--stdout", action="store_true", help="print events as JSON lines instead of publishing")
-    g.add_argument("--metrics-port", type=int, help="/metrics port on 127.0.0.1 (0 = off; default 9403)")
+    g.add_argument("--metrics-port", type=port, metavar="PORT",
+                   help="/metrics port on 127.0.0.1 (0 = off; default 9403)")
     g.add_argument("--node", help="node name (default $NODE_NAME or the hostname)")
+    add_kafka(g)
     g.set_defaults(func=run_gpu)
     d = s.add_parser("dcgm", help="scrape NVIDIA dcgm-exporter and publish gpu_sample events",
                      description="Scrape a dcgm-exporter /metrics endpoint (GPU Operator) every --interval and "
                                  "publish gpu_sample events with the pod's namespace/controller as workload.")
     d.add_argument("--url", help="dcgm-exporter metrics URL, e.g. http://HOST:9400/metrics (default dcgm.url)")
     d.add_argument("--config", metavar="FILE", help="settings file (YAML or JSON)")
-    d.add_argument("--interval", type=float, help="seconds between scrapes (default dcgm.interval_s, 30)")
+    d.add_argument("--interval", type=positive_float, metavar="SECONDS",
+                   help="seconds between scrapes (default dcgm.interval_s, 30)")
     d.add_argument("--once", action="store_true", help="one scrape, then exit (3 when it fails)")
     d.add_argument("--stdout", action="store_true", help="print events as JSON lines instead of publishing")
     d.add_argument("--node", help="node name (default: the Hostname label, $NODE_NAME, the URL's host)")
-    d.add_argument("--metrics-port", type=int, help="own /metrics port on dcgm.metrics_host (0 = off, default)")
+    d.add_argument("--metrics-port", type=port, metavar="PORT",
+                   help="own /metrics port on dcgm.metrics_host (0 = off, default)")
+    add_kafka(d)
     d.set_defaults(func=run_dcgm)
     b = s.add_parser("billing", help="publish billing_delta events from cost exports")
     bs = b.add_subparsers(dest="billing_kind", metavar="KIND", required=True)
@@ -64,7 +71,8 @@ def register(sub: Any) -> None:
                        "publish a reversal on the old workload and the amount on the new one")
         q.add_argument("--json", action="store_true", help="print the reconciliation as JSON on stdout "
                        "(with --stdout: on stderr)")
-        q.add_argument("--timeout", type=float, default=60.0, help="seconds to wait for the broker (default 60)")
+        q.add_argument("--timeout", type=positive_float, default=60.0, metavar="SECONDS",
+                       help="seconds to wait for the broker (default 60)")
         if kind == "focus":
             q.add_argument("--cost-column", choices=("BilledCost", "EffectiveCost"),
                            help="default EffectiveCost (amortised; BilledCost = as invoiced)")
@@ -75,10 +83,12 @@ def register(sub: Any) -> None:
             q.add_argument("--url", help="OpenCost API, e.g. http://opencost.opencost:9003 (or a full "
                            "/allocation/compute URL)")
             q.add_argument("--window", help="how far back, in whole steps (default opencost.window, 24h)")
+        add_kafka(q)
         q.set_defaults(func=run_billing)
 
 
 def run_gpu(args: argparse.Namespace) -> int:
+    apply_kafka(args)
     from collectors.nvml.run import GpuRunOptions, run_gpu_collector
 
     options = GpuRunOptions(backend=args.backend, gpus=args.gpus, behaviour=args.behaviour, interval_s=args.interval,
@@ -87,6 +97,7 @@ def run_gpu(args: argparse.Namespace) -> int:
 
 
 def run_billing(args: argparse.Namespace) -> int:
+    apply_kafka(args)
     from collectors.billing.run import BillingRequest
     from collectors.billing.run import run_billing as drive
 
@@ -103,6 +114,7 @@ def run_billing(args: argparse.Namespace) -> int:
 
 
 def run_dcgm(args: argparse.Namespace) -> int:
+    apply_kafka(args)
     from collectors.dcgm.run import DcgmRequest
     from collectors.dcgm.run import run_dcgm as drive
 

@@ -13,13 +13,15 @@ import os
 import sys
 import time
 from collections.abc import Iterable
+from dataclasses import replace
 from typing import Any
 
 from alerting.environment import alert_environment
 from collectors.simulate import HOUR
 from detectors.registry import default_detector_classes
-from spendwatch.config import load_settings
-from streams.demo import DemoOptions, DemoRun, run_demo
+from spendwatch.cli.output import non_negative_int, plural, port, positive_float, positive_int, time_arg
+from spendwatch.cli.settings import load as load_settings
+from streams.demo import DemoOptions, DemoRun, demo_store, run_demo
 
 
 def register(sub: Any) -> None:
@@ -28,27 +30,32 @@ def register(sub: Any) -> None:
         help="simulate a day of a GPU fleet with injected problems and show what spendwatch catches",
         description="Simulate a fleet for a day of event time with every kind of injected problem, run the "
                     "detectors over it in-process, and print the anomalies (owner, $ wasted, $/day), waste by "
-                    "team and which injected problems were caught. Alerts go through the alert pipeline (to "
-                    "the console when no Slack token is set) and anomalies are recorded in the history store.",
+                    "team and which injected problems were caught. Alerts go through the alert pipeline to the "
+                    "console (to Slack only with --slack) and the anomalies are recorded in a history store of the "
+                    "demo's own (fresh at every run; --db URL for another), never in $SPENDWATCH_DB.",
     )
-    p.add_argument("--hours", type=float, default=24.0, help="event time to simulate (default: 24)")
-    p.add_argument("--gpus", type=int, default=32, help="physical GPUs in the fleet (default: 32)")
+    p.add_argument("--hours", type=positive_float, default=24.0, help="event time to simulate (default: 24)")
+    p.add_argument("--gpus", type=positive_int, default=32, help="physical GPUs in the fleet (default: 32)")
     p.add_argument("--seed", type=int, default=1, help="random seed (default: 1)")
     p.add_argument("--config", metavar="FILE", help="settings file (YAML or JSON)")
-    p.add_argument("--start", type=float, metavar="EPOCH",
-                   help="start of the simulated day (default: the last full hours up to now, so the "
-                        "anomalies land in the recent history)")
+    p.add_argument("--start", type=time_arg, metavar="TIME",
+                   help="start of the simulated day, epoch s or ISO 8601 (default: the last full hours up to "
+                        "now, so the anomalies land in the recent history)")
     p.add_argument("--alerts", action=argparse.BooleanOptionalAction, default=True,
                    help="route anomalies through the alert pipeline (default: on)")
-    p.add_argument("--max-alerts", type=int, default=6, metavar="N",
+    p.add_argument("--max-alerts", type=non_negative_int, default=6, metavar="N",
                    help="send alerts for at most N anomalies (default: 6)")
     p.add_argument("--history", action=argparse.BooleanOptionalAction, default=True,
                    help="record the anomalies in the history store (default: on)")
-    p.add_argument("--db", metavar="URL", help="history store URL (default: SPENDWATCH_DB or the local SQLite file)")
+    p.add_argument("--db", metavar="URL", help="history store URL (default: a fresh demo store, "
+                   "$XDG_DATA_HOME/spendwatch/demo/history.db; never $SPENDWATCH_DB unless given here)")
+    p.add_argument("--slack", action="store_true",
+                   help="post the alerts to Slack with SPENDWATCH_SLACK_TOKEN (default: the console, even when a "
+                        "token is set)")
     p.add_argument("--serve", action="store_true",
                    help="then keep the dashboard and API up (until Ctrl-C) over the demo's history")
     p.add_argument("--host", default="127.0.0.1", help="with --serve: address to listen on (default: 127.0.0.1)")
-    p.add_argument("--port", type=int, default=8080, help="with --serve: port (default: 8080; 0 = a free one)")
+    p.add_argument("--port", type=port, default=8080, help="with --serve: port (default: 8080; 0 = a free one)")
     p.add_argument("--kafka", action="store_true",
                    help="run the events through a Kafka broker and the stream worker instead of in-process "
                         "(a local Apache Kafka unless SPENDWATCH_KAFKA is set)")
@@ -85,22 +92,25 @@ def _table(rows: list[list[str]], right: Iterable[int] = ()) -> list[str]:
 class _Printer:
     """Prints what the demo reports, on stdout (progress notes on stderr)."""
 
-    def __init__(self) -> None:
+    def __init__(self, db: str | None = None, slack: bool = False) -> None:
         self.p = sys.stdout.write
+        self.db, self.slack = db, slack
 
     def note(self, text: str) -> None:
-        print(text, file=sys.stderr)
+        print(text, file=sys.stderr, flush=True)
 
     def detected(self, run: DemoRun) -> None:
         p, cfg, stats = self.p, run.config, run.stats
         nodes = math.ceil(cfg.gpus / 8)
-        p(f"spendwatch demo: {cfg.gpus} GPUs on {nodes} nodes ({run.sim.streams} GPU/MIG streams), "
+        p(f"spendwatch demo: {plural(cfg.gpus, 'GPU')} on {plural(nodes, 'node')} ({run.sim.streams} GPU/MIG streams), "
           f"{cfg.hours:g} h of event time ({_utc(cfg.start)} to {_utc(cfg.end)} UTC), "
-          f"{len(run.sim.truth)} injected problems\n")
+          f"{plural(len(run.sim.truth), 'injected problem')}\n")
         p(f"  simulated {stats.events:,} events ({cfg.billing_days:g} days of billing history) in "
           f"{run.simulate_s:.1f}s; {'broker + worker' if run.through_kafka else 'detectors'} ran over them in "
           f"{run.detect_s:.1f}s ({stats.events / max(run.detect_s, 1e-9):,.0f} events/s); "
-          f"{stats.bad} malformed lines skipped\n\n")
+          f"{plural(stats.bad, 'malformed line')} skipped\n"
+          f"  (the malformed lines are injected on purpose, to show that bad input is counted and skipped, "
+          f"never fatal)\n\n")
         latest = run.latest
         now = cfg.end
         _print_anomalies(p, [a for a in latest.values() if a["state"] == "open"], "Open anomalies", now)
@@ -110,8 +120,9 @@ class _Printer:
         _print_truth(p, run.matched, run.waste_score)
 
     def alerting(self, count: int) -> None:
-        self.p(f"Alerts for the {count} costliest anomalies (console when no Slack token is set; "
-               f"--max-alerts N for more, --no-alerts for none)\n")
+        costliest = "the costliest anomaly" if count == 1 else f"the {count} costliest anomalies"
+        where = "Slack (--slack)" if self.slack else "the console; --slack to post them to Slack"
+        self.p(f"Alerts for {costliest} ({where}; --max-alerts N for more, --no-alerts for none)\n")
         sys.stdout.flush()
 
     def alerted(self, said_anything: bool) -> None:
@@ -122,9 +133,11 @@ class _Printer:
         self.p("\n")
 
     def recorded(self, count: int) -> None:
-        self.p(f"Recorded {count} anomaly and insight events in the history store. Query them with:\n"
-               f"  spendwatch anomalies --since 30d          # incidents\n"
-               f"  spendwatch anomalies --insights --since 30d   # structural waste\n")
+        where = f" --db {self.db}" if self.db else ""
+        self.p(f"Recorded {plural(count, 'anomaly and insight event')} in the demo's history store"
+               f"{f' ({self.db})' if self.db else ''}. Query them with:\n"
+               f"  spendwatch anomalies{where} --since 30d             # incidents\n"
+               f"  spendwatch anomalies{where} --insights --since 30d  # structural waste\n")
 
     def reported(self, run: DemoRun, settings: Any, db: str | None) -> None:
         from api.report import build_report
@@ -151,23 +164,30 @@ class _Printer:
 
 
 def run(args: argparse.Namespace) -> int:
-    options = DemoOptions(hours=args.hours, gpus=args.gpus, seed=args.seed, start=args.start, alerts=args.alerts,
-                          max_alerts=args.max_alerts, history=args.history, db=args.db, kafka=args.kafka,
-                          alert_environment=alert_environment(os.environ))
-    printer = _Printer()
     settings = load_settings(args.config)
+    environment = alert_environment(os.environ)
+    if not args.slack:  # never a real Slack by accident: a token in the shell is for the real alerter
+        environment = replace(environment, slack_token=None)
+    db = args.db or (demo_store() if args.history else None)
+    options = DemoOptions(hours=args.hours, gpus=args.gpus, seed=args.seed, start=args.start, alerts=args.alerts,
+                          max_alerts=args.max_alerts, history=args.history, db=db, kafka=args.kafka,
+                          alert_environment=environment)
+    printer = _Printer(db, args.slack)
+    if not args.db and os.environ.get("SPENDWATCH_DB"):
+        printer.note("spendwatch demo: SPENDWATCH_DB is set; the demo records into its own store instead "
+                     "(--db URL to choose one)")
     code = run_demo(settings, options, printer)
     if code or not args.history:
         return code
     if not args.serve:
-        printer.dashboard(None, args.db)
+        printer.dashboard(None, db)
         return code
     from api.server import bind, build, run_forever, serve_environment, url_of
 
-    served = build(settings, args.db, serve_environment(os.environ))
+    served = build(settings, db, serve_environment(os.environ))
     try:
         sock = bind(args.host, args.port)
-        printer.dashboard(url_of(sock), args.db)
+        printer.dashboard(url_of(sock), db)
         run_forever(served.app, sock)
     finally:
         served.close()
@@ -272,8 +292,8 @@ def _print_truth(p: Any, matched: list[tuple[dict[str, Any], Any]], waste: Any =
     caught = sum(1 for _t, a in matched if a is not None)
     if waste is not None:
         caught_w = len(waste.caught)
-        p(f"Injected structural waste reported: {caught_w} of {caught_w + len(waste.missed)}"
-          f"{f'; {len(waste.false)} insight(s) match no injected problem' if waste.false else ''}\n")
+        false = f"; {plural(len(waste.false), 'insight')} match no injected problem" if waste.false else ""
+        p(f"Injected structural waste reported: {caught_w} of {caught_w + len(waste.missed)}{false}\n")
         rows = [["", "INJECTED", "RESOURCE"]]
         for t in waste.caught:
             rows.append(["ok", t["kind"], str(t["resource"] or t["workload"])[:40]])

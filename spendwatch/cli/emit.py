@@ -8,7 +8,11 @@ from typing import Any
 
 import orjson
 
+from spendwatch.cli.flags import add_config, add_kafka, apply_kafka
+from spendwatch.cli.output import non_negative_float, positive_float, print_json, time_arg
+from spendwatch.cli.settings import load as load_settings
 from spendwatch.errors import ConfigError
+from spendwatch.kafka import kafka_config
 
 
 def register(sub: Any) -> None:
@@ -24,8 +28,10 @@ def register(sub: Any) -> None:
     t.add_argument("--team")
     t.add_argument("--owner")
     t.add_argument("--kind", default="training")
-    for name in ("started-at", "ended-at", "gpu-hours", "cost-usd"):
-        t.add_argument(f"--{name}", type=float)
+    for name in ("started-at", "ended-at"):
+        t.add_argument(f"--{name}", type=time_arg, metavar="TIME", help="epoch s or ISO 8601 (e.g. 2026-03-24T18:00Z)")
+    for name in ("gpu-hours", "cost-usd"):
+        t.add_argument(f"--{name}", type=non_negative_float)
     t.add_argument("--metric", nargs=3, metavar=("NAME", "VALUE", "HIGHER|LOWER"),
                    help="evaluation result, e.g. --metric auc 0.91 higher")
     for name in ("data-version", "code-version"):
@@ -40,8 +46,13 @@ def register(sub: Any) -> None:
     o.add_argument("--values", required=True, metavar="JSON|@FILE|-",
                    help='{"feature": [numbers...], ...} inline, from @FILE, or - for stdin')
     for q in (t, o):
+        add_config(q, ": its kafka and publisher sections")
+        add_kafka(q)
         q.add_argument("--stdout", action="store_true", help="print the event instead of publishing it")
-        q.add_argument("--timeout", type=float, default=15.0, help="seconds to wait for the broker (default 15)")
+        q.add_argument("--timeout", type=positive_float, default=15.0, metavar="SECONDS",
+                       help="seconds to wait for the broker (default 15)")
+        q.add_argument("--json", action="store_true", help="say what was published as one JSON object (topic, key, "
+                       "event) on stdout (with --stdout: on stderr)")
     p.set_defaults(func=run)
 
 
@@ -58,8 +69,27 @@ def run(args: argparse.Namespace) -> int:
     from collectors.publisher import StdoutTransport
     from collectors.sdk import SpendwatchClient
 
-    transport = StdoutTransport() if args.stdout else None
-    client = SpendwatchClient(transport=transport)
+    class _Stdout(StdoutTransport):
+        """--stdout: the publisher writes from its own thread; a reader that left is told to the main one."""
+
+        closed = False
+
+        def send(self, records: Any) -> int:
+            try:
+                return super().send(records)
+            except BrokenPipeError:
+                _Stdout.closed = True
+                return len(records)  # nobody to print them to: not an error, not a retry
+
+        def close(self) -> None:
+            try:
+                super().close()
+            except BrokenPipeError:
+                _Stdout.closed = True
+
+    transport = _Stdout() if args.stdout else None
+    apply_kafka(args)
+    client = SpendwatchClient(kafka=kafka_config(load_settings(args.config)), transport=transport)
     try:
         if args.emit_kind == "training-run":
             metric = None
@@ -68,7 +98,7 @@ def run(args: argparse.Namespace) -> int:
                 if direction.lower() not in ("higher", "lower"):
                     raise ConfigError(f"--metric: direction must be 'higher' or 'lower', got {direction!r}")
                 metric = (name, float(value), direction.lower() == "higher")
-            client.training_run(args.run_id, args.model_id, _workload(args), args.status,
+            event = client.training_run(args.run_id, args.model_id, _workload(args), args.status,
                                 started_at=args.started_at, ended_at=args.ended_at, gpu_hours=args.gpu_hours,
                                 cost_usd=args.cost_usd, metric=metric, data_version=args.data_version,
                                 code_version=args.code_version, trigger=args.trigger)
@@ -83,11 +113,28 @@ def run(args: argparse.Namespace) -> int:
                 values = orjson.loads(raw)
             except orjson.JSONDecodeError as exc:
                 raise ConfigError(f"--values: not valid JSON: {exc}") from None
-            client.observations(args.model_id, _workload(args), values)
+            event = client.observations(args.model_id, _workload(args), values)
         if not client.flush(args.timeout):
             print(f"spendwatch emit: the broker did not acknowledge within {args.timeout:.0f}s; the event is "
                   f"spooled in {client.publisher.spool.path} and goes out with the next emit", file=sys.stderr)
             return 1
-        return 0
+        _said(args, event)
     finally:
         client.close(0.5)
+    if transport is not None and transport.closed:
+        raise BrokenPipeError  # spendwatch.cli.main: stdout's reader left (`| head`), exit 0 quietly
+    return 0
+
+
+def _said(args: argparse.Namespace, event: dict[str, Any]) -> None:
+    """What was published: its topic and key, on stderr (or as JSON with ``--json``)."""
+    from spendwatch.contract import kafka_key, topic_name
+
+    topic, key = topic_name(event["type"]), kafka_key(event)
+    where = "printed" if args.stdout else "published"
+    if args.json:
+        print_json({where: True, "topic": topic, "key": key, "event": event},
+                   sys.stderr if args.stdout else sys.stdout)
+    else:
+        print(f"emit: {where} {event['type']} for {event.get('model_id') or key} (key {key}) "
+              f"{'for' if args.stdout else 'to'} {topic}", file=sys.stderr)

@@ -9,6 +9,8 @@ import argparse
 import sys
 from typing import Any
 
+from spendwatch.cli.output import port
+
 
 def register(sub: Any) -> None:
     p = sub.add_parser(
@@ -21,7 +23,7 @@ def register(sub: Any) -> None:
                     "dir (gone when it stops) unless --data-dir is given.",
     )
     p.add_argument("--nodes", type=int, choices=(1, 3), default=1, help="1 node (default) or a 3-node cluster")
-    p.add_argument("--port", type=int, default=0, help="client port of a single node (default: a free port)")
+    p.add_argument("--port", type=port, default=0, help="client port of a single node (default: a free port)")
     p.add_argument("--data-dir", metavar="DIR", help="keep the KRaft log dirs here (kept after it stops)")
     p.add_argument("--heap", default="512m", help="JVM heap per node (default 512m)")
     p.add_argument("--fetch-only", action="store_true", help="only resolve the jars into the cache, then exit")

@@ -9,7 +9,8 @@ import argparse
 import sys
 from typing import Any
 
-from spendwatch.config import load_settings
+from spendwatch.cli.flags import add_config, add_kafka, apply_kafka
+from spendwatch.cli.settings import load as load_settings
 from spendwatch.kafka import kafka_config
 
 
@@ -24,13 +25,15 @@ def register(sub: Any) -> None:
                     "SPENDWATCH_TOPIC_PREFIX.",
     )
     p.add_argument("files", nargs="+", metavar="FILE", help="JSON lines of contract events ('-' = stdin)")
-    p.add_argument("--config", metavar="FILE", help="settings file (YAML or JSON; its kafka section)")
+    add_config(p, ": its kafka section")
+    add_kafka(p)
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
     from collectors.produce import produce_files
 
+    apply_kafka(args)
     kafka = kafka_config(load_settings(args.config))
     try:
         total = produce_files(kafka, args.files, stdin=sys.stdin.buffer)

@@ -9,8 +9,10 @@ import time
 from collections.abc import Iterator
 from typing import IO, Any
 
-from spendwatch.config import load_settings
-from streams.replay import DEFAULT_REORDER_S, ReplayStats, bounded_lines, replay_stream
+from spendwatch.cli.flags import add_config, alias
+from spendwatch.cli.output import iso, non_negative_float, non_negative_int, plural, print_json
+from spendwatch.cli.settings import load as load_settings
+from streams.replay import DEFAULT_REORDER_S, ReplayResult, ReplayStats, bounded_lines, replay_stream
 
 
 def register(sub: Any) -> None:
@@ -23,22 +25,26 @@ def register(sub: Any) -> None:
                     "skipped. Exit 0 on success (also with bad lines), 1 when the file cannot be read.",
     )
     p.add_argument("events", metavar="EVENTS.jsonl", help="input events, one JSON object per line ('-' = stdin)")
-    p.add_argument("--config", metavar="FILE", help="settings file (YAML or JSON)")
+    add_config(p)
     p.add_argument("--out", metavar="FILE", help="write anomaly events here (default: stdout)")
     p.add_argument("--insights", metavar="FILE",
                    help="write insight events here: structural waste that is reported, not paged (underused GPUs "
                         "and endpoints, batch work on endpoints, redundant training, unit-cost rises, budget "
                         "forecasts, spend growth); they never go to --out or stdout (default: not written)")
-    p.add_argument("--max-bad-report", type=int, default=100, metavar="N",
+    p.add_argument("--max-bad-report", type=non_negative_int, default=100, metavar="N",
                    help="print at most N bad lines individually, then only count them (default: 100)")
     p.add_argument("--progress", choices=("auto", "always", "never"), default="auto",
                    help="progress bar on stderr (default: auto = when stderr is a terminal)")
-    p.add_argument("--reorder-window", type=float, default=DEFAULT_REORDER_S, metavar="S",
+    p.add_argument("--reorder-window", type=non_negative_float, default=DEFAULT_REORDER_S, metavar="SECONDS",
                    help="sort events by ts within this many seconds of event time, for files that are not "
                         "sorted (default: %(default)g; 0 = file order); what arrived out of order is reported")
-    p.add_argument("--history", nargs="?", const="", default=None, metavar="URL",
-                   help="also record every anomaly event in the history store at URL (bare --history: "
-                        "$SPENDWATCH_DB, else ~/.local/share/spendwatch/history.db)")
+    p.add_argument("--db", nargs="?", const="", default=None, metavar="URL",
+                   help="also record every anomaly event in the history store at URL (bare --db: "
+                        "$SPENDWATCH_DB, else ~/.local/share/spendwatch/history.db; default: not recorded)")
+    alias(p, "--history", "db", nargs="?", const="")
+    p.add_argument("--json", action="store_true",
+                   help="the closing summary as one JSON object on stderr (the anomaly events on stdout or --out "
+                        "are JSON lines either way)")
     p.set_defaults(func=run)
 
 
@@ -95,8 +101,10 @@ def run(args: argparse.Namespace) -> int:
     insights: IO[bytes] | None = open(args.insights, "wb") if args.insights else None  # noqa: SIM115
     try:
         with src:
-            result = replay_stream(lines(), settings, out, on_bad, history=args.history, stats=stats,
+            result = replay_stream(lines(), settings, out, on_bad, history=args.db, stats=stats,
                                    reorder_s=args.reorder_window, insights=insights)
+    except BrokenPipeError:  # the reader of stdout left (`| head`): spendwatch.cli.main ends quietly
+        raise
     except OSError as exc:
         print(f"spendwatch replay: cannot read {args.events}: {exc}", file=sys.stderr)
         return 1
@@ -108,16 +116,27 @@ def run(args: argparse.Namespace) -> int:
             insights.close()
         if progress is not None:
             progress.close()
+    elapsed = result.elapsed_s
+    if args.json:
+        print_json({"events": stats.events, "lines": stats.lines, "bad_lines": stats.bad,
+                    "bad_by_reason": dict(sorted(stats.bad_by_reason.items())), "anomaly_events": stats.anomalies,
+                    "insight_events": stats.insights, "insights_written": bool(args.insights),
+                    "still_open": result.still_open, "still_open_as_of_ts": result.input_end_ts,
+                    "reordered": stats.reordered, "too_late": stats.too_late,
+                    "set_aside": dict(sorted(result.counters.items())), "recorded": result.recorded,
+                    "store": result.store_url, "elapsed_s": round(elapsed, 3),
+                    "lines_per_s": round(stats.lines / max(elapsed, 1e-9))}, sys.stderr)
+        return 0
     if result.recorded is not None:
         print(f"replay: recorded {result.recorded:,} new anomaly events (insight events included) in "
               f"{result.store_url}", file=sys.stderr)
     if stats.bad > reported:
         print(f"... {stats.bad - reported} more bad lines not shown", file=sys.stderr)
     reasons = ", ".join(f"{k}: {v}" for k, v in sorted(stats.bad_by_reason.items()))
-    elapsed = result.elapsed_s
-    print(f"replay: {stats.events:,} events, {stats.bad:,} bad lines{f' ({reasons})' if reasons else ''}, "
-          f"{stats.anomalies:,} anomaly events, {stats.insights:,} insight events"
-          f"{'' if args.insights else ' (not written: --insights FILE)'}, {result.still_open} still open, "
+    print(f"replay: {plural(stats.events, 'event')}, {plural(stats.bad, 'bad line')}"
+          f"{f' ({reasons})' if reasons else ''}, {plural(stats.anomalies, 'anomaly event')}, "
+          f"{plural(stats.insights, 'insight event')}"
+          f"{'' if args.insights else ' (not written: --insights FILE)'}, {_still_open(result)}, "
           f"{elapsed:.1f}s ({stats.lines / max(elapsed, 1e-9):,.0f} lines/s)", file=sys.stderr)
     if stats.reordered:
         late = f"; {stats.too_late:,} were older than the window let through and were processed late " \
@@ -128,3 +147,11 @@ def run(args: argparse.Namespace) -> int:
         said = ", ".join(f"{k}: {v:,}" for k, v in sorted(result.counters.items()))
         print(f"replay: set aside by detectors: {said}", file=sys.stderr)
     return 0
+
+
+def _still_open(result: ReplayResult) -> str:
+    """``3 still open as of the file's end (2026-03-25T00:00:00Z)``: open when the input ended, not now."""
+    if not result.still_open or result.input_end_ts is None:
+        return f"{result.still_open} still open"
+    return (f"{result.still_open} still open as of the file's end ({iso(result.input_end_ts)}, in event time; "
+            f"their $/day is what they burnt then)")

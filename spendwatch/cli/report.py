@@ -12,7 +12,8 @@ import sys
 import time
 from typing import Any
 
-from spendwatch.config import load_settings
+from spendwatch.cli.output import dumps
+from spendwatch.cli.settings import load as load_settings
 from spendwatch.errors import ConfigError
 from spendwatch.forecast import BudgetsConfig
 from spendwatch.history import open_store, parse_duration, parse_time
@@ -65,7 +66,7 @@ def run(args: argparse.Namespace) -> int:
     budgets = load_settings(args.config).build(BudgetsConfig, "budgets")
     with open_store(args.db) as store:
         rep = build_report(store, from_ts, to_ts, budgets)
-    text = render(rep, fmt)
+    text = dumps(rep, indent=True) + "\n" if fmt == "json" else render(rep, fmt)
     if args.out:
         with open(args.out, "w", encoding="utf-8") as f:
             f.write(text)

@@ -11,7 +11,9 @@ import os
 import sys
 from typing import Any
 
-from spendwatch.config import load_settings
+from spendwatch.cli.flags import add_config, add_db, add_kafka, apply_kafka
+from spendwatch.cli.output import port
+from spendwatch.cli.settings import load as load_settings
 
 DEFAULT_PORT = 8080  # the Helm chart's api.port
 
@@ -28,15 +30,17 @@ def register(sub: Any) -> None:
                     "spendwatch.feedback.",
     )
     p.add_argument("--host", default="127.0.0.1", help="address to listen on (default: 127.0.0.1)")
-    p.add_argument("--port", type=int, default=DEFAULT_PORT, help=f"port (default: {DEFAULT_PORT}; 0 = a free one)")
-    p.add_argument("--db", metavar="URL", help="history store URL (default: $SPENDWATCH_DB, else the SQLite file)")
-    p.add_argument("--config", metavar="FILE", help="settings file (YAML or JSON)")
+    p.add_argument("--port", type=port, default=DEFAULT_PORT, help=f"port (default: {DEFAULT_PORT}; 0 = a free one)")
+    add_db(p)
+    add_config(p)
+    add_kafka(p)  # feedback goes to spendwatch.feedback when a broker is given
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
     from api.server import bind, build, run_forever, serve_environment, url_of
 
+    apply_kafka(args)
     env = serve_environment(os.environ)
     served = build(load_settings(args.config), args.db, env)
     try:

@@ -13,8 +13,7 @@ import time
 from datetime import UTC, datetime
 from typing import Any
 
-import orjson
-
+from spendwatch.cli.output import print_json
 from spendwatch.errors import ConfigError
 from spendwatch.history import open_store, parse_duration, parse_time
 from spendwatch.history.silences import FIELDS, parse_matcher
@@ -61,7 +60,7 @@ def run_add(args: argparse.Namespace) -> int:
     with open_store(args.db) as store:
         s = store.silences.add(matchers, ends, by, args.comment, starts_at=starts, now=now)
     if args.json:
-        print(orjson.dumps(s.as_dict(now)).decode())
+        print_json(s.as_dict(now))
     else:
         print(f"silence {s.id} ({', '.join(m.text() for m in s.matchers)}) until {_when(s.ends_at)}, by {s.created_by}")
     return 0
@@ -74,7 +73,7 @@ def run_list(args: argparse.Namespace) -> int:
         found = store.silences.list(states, now=now)
     if args.json:
         for s in found:
-            print(orjson.dumps(s.as_dict(now)).decode())
+            print_json(s.as_dict(now))
         return 0
     if not found:
         print("no silences", file=sys.stderr)
@@ -95,7 +94,7 @@ def run_expire(args: argparse.Namespace) -> int:
         s = store.silences.expire(ids[0], now=now)
     assert s is not None
     if args.json:
-        print(orjson.dumps(s.as_dict(now)).decode())
+        print_json(s.as_dict(now))
     else:
         print(f"silence {s.id} expired at {_when(s.ends_at)}")
     return 0

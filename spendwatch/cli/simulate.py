@@ -10,6 +10,15 @@ from typing import IO, Any
 import orjson
 
 from collectors.simulate import DEFAULT_START, INJECTIONS, SimConfig, parse_inject, simulate
+from spendwatch.cli.output import (
+    fraction,
+    non_negative_float,
+    plural,
+    positive_float,
+    positive_int,
+    print_json,
+    time_arg,
+)
 
 
 def register(sub: Any) -> None:
@@ -23,23 +32,25 @@ def register(sub: Any) -> None:
                     "arguments always give the same bytes. Try settings with: "
                     "spendwatch simulate --out ev.jsonl && spendwatch replay ev.jsonl --config my.yaml",
     )
-    p.add_argument("--hours", type=float, default=24.0, help="telemetry window in hours (default: 24)")
-    p.add_argument("--gpus", type=int, default=32, help="physical GPUs, 8 per node (default: 32)")
+    p.add_argument("--hours", type=positive_float, default=24.0, help="telemetry window in hours (default: 24)")
+    p.add_argument("--gpus", type=positive_int, default=32, help="physical GPUs, 8 per node (default: 32)")
     p.add_argument("--seed", type=int, default=1, help="random seed (default: 1)")
     p.add_argument("--inject", default="all", metavar="KINDS",
                    help=f"problems to inject: comma-separated from {','.join(INJECTIONS)}, or all, or none "
                         f"(default: all)")
-    p.add_argument("--start", type=float, default=DEFAULT_START, metavar="EPOCH",
-                   help=f"start of the telemetry window, UTC epoch seconds (default: {DEFAULT_START:.0f}, "
+    p.add_argument("--start", type=time_arg, default=DEFAULT_START, metavar="TIME",
+                   help=f"start of the telemetry window, epoch s or ISO 8601 (default: {DEFAULT_START:.0f}, "
                         f"2026-03-24T00:00Z); 'now' is not offered so output stays reproducible")
-    p.add_argument("--interval", type=float, default=15.0, metavar="SECONDS",
+    p.add_argument("--interval", type=positive_float, default=15.0, metavar="SECONDS",
                    help="GPU sample interval (default: 15)")
-    p.add_argument("--billing-days", type=float, default=14.0, metavar="DAYS",
+    p.add_argument("--billing-days", type=non_negative_float, default=14.0, metavar="DAYS",
                    help="days of hourly billing before the telemetry window, for cost baselines (default: 14)")
-    p.add_argument("--bad-fraction", type=float, default=0.0, metavar="F",
+    p.add_argument("--bad-fraction", type=fraction, default=0.0, metavar="F",
                    help="share of GPU sample lines replaced by malformed input (default: 0)")
     p.add_argument("--out", metavar="FILE", help="write events here (default: stdout)")
     p.add_argument("--truth", metavar="FILE", help="write the injected problems here as JSON")
+    p.add_argument("--json", action="store_true",
+                   help="the closing summary as one JSON object on stderr (the events are JSON lines either way)")
     p.set_defaults(func=run)
 
 
@@ -59,9 +70,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"spendwatch simulate: cannot write {args.out}: {exc.strerror}", file=sys.stderr)
         return 1
     try:
-        size = sim.write(out)
-    except BrokenPipeError:  # `spendwatch simulate | head`: the reader left, not an error
-        return 0
+        size = sim.write(out)  # a reader that left (`| head`) raises BrokenPipeError: spendwatch.cli.main ends quietly
     finally:
         if args.out:
             out.close()
@@ -70,8 +79,14 @@ def run(args: argparse.Namespace) -> int:
     if args.truth:
         with open(args.truth, "wb") as f:
             f.write(orjson.dumps(sim.truth_document(), option=orjson.OPT_INDENT_2))
+    elapsed = time.perf_counter() - t0
+    if args.json:
+        print_json({"lines": sim.total_lines, "counts": dict(sim.counts), "bad_lines": sim.bad_lines,
+                    "streams": sim.streams, "injected": len(sim.truth), "bytes": size, "start_ts": cfg.start,
+                    "end_ts": cfg.start + cfg.hours * 3600.0, "elapsed_s": round(elapsed, 3)}, sys.stderr)
+        return 0
     counts = ", ".join(f"{k} {v:,}" for k, v in sim.counts.items())
     print(f"simulate: {sim.total_lines:,} lines ({counts}; {sim.bad_lines:,} bad) from {sim.streams} GPU/MIG "
-          f"streams, {len(sim.truth)} injected problems, {size / 1e6:.1f} MB in {time.perf_counter() - t0:.1f}s",
+          f"streams, {plural(len(sim.truth), 'injected problem')}, {size / 1e6:.1f} MB in {elapsed:.1f}s",
           file=sys.stderr)
     return 0

@@ -6,7 +6,9 @@ import argparse
 from dataclasses import replace
 from typing import Any
 
-from spendwatch.config import load_settings
+from spendwatch.cli.flags import add_config, add_db, add_group, add_kafka, add_metrics, alias
+from spendwatch.cli.output import positive_float, positive_int
+from spendwatch.cli.settings import load as load_settings
 
 
 def register(sub: Any) -> None:
@@ -18,23 +20,24 @@ def register(sub: Any) -> None:
                     "anomaly events keyed by id, and checkpoints Engine state with its input offsets. Broker "
                     "from SPENDWATCH_KAFKA (default localhost:9092); TLS/SASL from SPENDWATCH_KAFKA_*.",
     )
-    p.add_argument("--config", metavar="FILE", help="settings file (YAML or JSON)")
-    p.add_argument("--bootstrap", metavar="HOST:PORT", help="Kafka bootstrap servers (overrides SPENDWATCH_KAFKA)")
-    p.add_argument("--topic-prefix", metavar="PREFIX", help="prefix for every topic (SPENDWATCH_TOPIC_PREFIX)")
-    p.add_argument("--group", metavar="ID", help="consumer group id (default spendwatch-worker)")
-    p.add_argument("--partitions", type=int, metavar="N", help="partitions for topics the worker creates")
-    p.add_argument("--replication", type=int, metavar="N", help="replication factor for topics it creates")
+    add_config(p)
+    add_kafka(p)
+    add_group(p, None)
+    p.add_argument("--partitions", type=positive_int, metavar="N", help="partitions for topics the worker creates")
+    p.add_argument("--replication", type=positive_int, metavar="N", help="replication factor for topics it creates")
     p.add_argument("--no-create-topics", action="store_true", help="only verify topics, never create them")
-    p.add_argument("--metrics-port", type=int, metavar="PORT", help="/metrics port (default 6066; 0 = off)")
-    p.add_argument("--metrics-host", metavar="ADDR", help="/metrics bind address (default 127.0.0.1)")
-    p.add_argument("--checkpoint-interval", type=float, metavar="S", help="snapshot + commit every S seconds")
-    p.add_argument("--session-timeout", type=float, metavar="S", help="consumer group session timeout")
-    p.add_argument("--heartbeat-interval", type=float, metavar="S", help="consumer group heartbeat interval")
+    add_metrics(p, None, None, what="the worker settings: 6066 on 127.0.0.1")
+    p.add_argument("--checkpoint-interval", type=positive_float, metavar="SECONDS",
+                   help="snapshot + commit every SECONDS")
+    p.add_argument("--session-timeout", type=positive_float, metavar="SECONDS", help="consumer group session timeout")
+    p.add_argument("--heartbeat-interval", type=positive_float, metavar="SECONDS",
+                   help="consumer group heartbeat interval")
     p.add_argument("--data-dir", metavar="DIR", help="faust data directory")
-    p.add_argument("--exit-when-idle", type=float, metavar="S",
+    p.add_argument("--exit-when-idle", type=positive_float, metavar="SECONDS",
                    help="checkpoint and exit 0 once no input arrived for S seconds (demos, batch runs)")
     p.add_argument("--log-format", choices=("text", "json"), default="text", help="log lines as text or JSON")
-    p.add_argument("--history", metavar="URL", help="also record anomalies in this history store")
+    add_db(p, help="also record every anomaly event in this history store (default: not recorded)")
+    alias(p, "--history", "db")
     p.set_defaults(func=run)
 
 
@@ -58,5 +61,5 @@ def run(args: argparse.Namespace) -> int:
     if args.no_create_topics:
         worker = replace(worker, create_topics=False)
     result = run_worker(settings, kafka, worker, exit_when_idle_s=args.exit_when_idle,
-                        log_level=str(args.log_level).upper(), log_format=args.log_format, history_url=args.history)
+                        log_level=str(args.log_level).upper(), log_format=args.log_format, history_url=args.db)
     return result.exit_code

@@ -38,9 +38,11 @@ def test_list_json_has_the_contract_fields(db: str, capsys: pytest.CaptureFixtur
     assert main(["anomalies", "--json", "--sort", "waste"]) == 0
     rows = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
     assert [r["id"] for r in rows] == ["b2", "a1"]
-    assert set(rows[0]) == {"type", "id", "kind", "state", "severity", "workload", "resource", "started_at",
-                            "detected_at", "resolved_at", "waste_usd", "projected_daily_usd", "summary",
-                            "evidence", "ts"}
+    contract = {"type", "id", "kind", "state", "severity", "workload", "resource", "started_at", "detected_at",
+                "resolved_at", "waste_usd", "projected_daily_usd", "summary", "evidence", "ts"}
+    # the contract's fields, plus an ISO 8601 twin of each time (an addition)
+    assert set(rows[0]) == contract | {"started_at_iso", "detected_at_iso", "resolved_at_iso", "ts_iso"}
+    assert rows[1]["resolved_at_iso"] == "2026-03-24T21:26:40Z"  # T0 + 1 h
     assert rows[1]["state"] == "resolved" and rows[1]["resolved_at"] == T0 + 3600
 
 
