@@ -38,6 +38,10 @@ _USER_ID = re.compile(r"^[UW][A-Z0-9]{2,}$")
 _PERMANENT = {"channel_not_found", "not_in_channel", "is_archived", "invalid_auth", "account_inactive",
               "token_revoked", "missing_scope", "not_authed", "invalid_blocks", "msg_too_long"}
 
+# Slack links no names and parses no text itself: a plain "@channel" or "#general" in an event stays text
+# (the renderer escapes "<!channel>" and links; see alerting.render.escape).
+_LITERAL: dict[str, Any] = {"parse": "none", "link_names": False}
+
 
 class SlackNotifier(Notifier):
     """A :class:`Notifier` on Slack's Web API.
@@ -91,7 +95,7 @@ class SlackNotifier(Notifier):
     def post(self, channel: str, text: str, blocks: list[dict[str, Any]] | None = None,
              thread_ts: str | None = None) -> str:
         self._pace(channel)
-        kw: dict[str, Any] = {"channel": channel, "text": text, "unfurl_links": False}
+        kw: dict[str, Any] = {"channel": channel, "text": text, "unfurl_links": False, **_LITERAL}
         if blocks:
             kw["blocks"] = blocks
         if thread_ts:
@@ -101,7 +105,7 @@ class SlackNotifier(Notifier):
 
     def update(self, channel: str, ts: str, text: str, blocks: list[dict[str, Any]] | None = None) -> None:
         self._pace(channel)
-        kw: dict[str, Any] = {"channel": channel, "ts": ts, "text": text}
+        kw: dict[str, Any] = {"channel": channel, "ts": ts, "text": text, **_LITERAL}
         if blocks:
             kw["blocks"] = blocks
         self._call("chat.update", self.client.chat_update, **kw)
