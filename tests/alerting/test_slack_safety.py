@@ -95,3 +95,60 @@ def test_a_resolved_owner_is_still_mentioned(fake_slack: FakeSlack) -> None:
     assert "<@U0ANA0001>" in json.dumps(root["payload"]) and "(owner: <@U0ANA0001>)" in root["payload"]["text"]
     assert_plain(root["payload"])
     p.close()
+
+
+def one_root_for(fake: FakeSlack, aid: str) -> dict[str, Any]:
+    roots = [r for r in fake.roots() if f"`{aid}`" in json.dumps(r["payload"])]
+    assert len(roots) == 1, [r["ts"] for r in roots]
+    return roots[0]
+
+
+def test_a_post_accepted_but_timed_out_is_not_posted_again(fake_slack: FakeSlack) -> None:
+    p = slack_pipeline(fake_slack, slack_timeout_s=1)
+    fake_slack.delays["chat.postMessage"] = [2.5]  # Slack posts it, then answers after the client gave up
+    p.handle(anomaly("idle_gpu-t"))
+    p.flush(now=T0 + 700)
+    root = one_root_for(fake_slack, "idle_gpu-t")
+    meta = root["payload"]["metadata"]
+    assert meta["event_type"] == "spendwatch_alert" and meta["event_payload"]["message_key"]
+    history = [q for m, q in fake_slack.reads if m == "conversations.history"]
+    assert history and str(history[0]["include_all_metadata"]).lower() in ("1", "true")
+    assert p.pending() == 0 and p.stats.posted == 1
+    p.flush(now=T0 + 1100)  # nothing left to retry
+    one_root_for(fake_slack, "idle_gpu-t")
+
+    p.handle(anomaly("idle_gpu-t", ts=T0 + 4000, waste=9.0))  # a material change: edit and thread reply
+    p.flush(now=T0 + 4001)
+    (upd,) = fake_slack.of("chat.update")
+    assert upd["payload"]["ts"] == root["ts"] and "$9.00" in json.dumps(upd["payload"])
+    assert [r["payload"]["thread_ts"] for r in fake_slack.replies()] == [root["ts"]]
+    p.close()
+
+
+def test_a_lost_answer_is_looked_up_on_the_outbox_retry_too(fake_slack: FakeSlack) -> None:
+    p = slack_pipeline(fake_slack, slack_timeout_s=1, retry_base_s=5.0)
+    fake_slack.delays["chat.postMessage"] = [2.5]
+    fake_slack.faults["conversations.history"] = [500] * 3  # and Slack cannot tell us right then
+    p.handle(anomaly("idle_gpu-u"))
+    p.flush(now=T0 + 700)
+    one_root_for(fake_slack, "idle_gpu-u")
+    assert p.pending() == 1 and p.stats.failures == 1  # kept: we do not know it was posted
+    p.flush(now=T0 + 800)  # the retry looks first (since the first attempt, kept in the outbox) ...
+    root = one_root_for(fake_slack, "idle_gpu-u")  # ... and finds it: still one message
+    assert p.pending() == 0
+    p.handle(anomaly("idle_gpu-u", state="resolved", ts=T0 + 5000, waste=9.5))
+    p.flush(now=T0 + 5001)
+    assert [c["payload"]["ts"] for c in fake_slack.of("chat.update")] == [root["ts"]]
+    assert [r["payload"]["thread_ts"] for r in fake_slack.replies()] == [root["ts"]]
+    assert "resolved" in fake_slack.messages[root["ts"]]["blocks"][0]["text"]["text"]
+    p.close()
+
+
+def test_a_post_slack_refused_is_retried_without_a_lookup(fake_slack: FakeSlack) -> None:
+    p = slack_pipeline(fake_slack)
+    fake_slack.faults["chat.postMessage"] = [429]  # Slack said no: nothing to look for
+    p.handle(anomaly("idle_gpu-v"))
+    p.flush(now=T0 + 700)
+    one_root_for(fake_slack, "idle_gpu-v")
+    assert fake_slack.reads == [] and ("chat.postMessage", 429) in fake_slack.rejected
+    p.close()
