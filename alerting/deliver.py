@@ -80,7 +80,10 @@ class DeliverStage:
                 if op == "post_root":
                     if slack_ts is None:
                         text, blocks = render_root(members, mention, status, now)
-                        slack_ts = self.notifier.post(channel, text, blocks)
+                        # an earlier try that may have been posted (a timeout after Slack accepted it):
+                        # the notifier looks for that message (its key in the metadata) before posting
+                        since = orjson.loads(batch[0]["payload"] or "{}").get("attempted_at")
+                        slack_ts = self.notifier.post_once(channel, text, blocks, key, since)
                         self.stats.posted += 1
                     with nf.engine.begin() as conn:  # ts first: a crash after this never reposts
                         nf.set_status(conn, key, "posted", slack_ts)
@@ -112,6 +115,8 @@ class DeliverStage:
                 self.stats.errors.append(str(exc))
                 rest = [o["seq"] for later in stages[n:] for o in later]
                 with nf.engine.begin() as conn:
+                    if op == "post_root" and exc.attempted_at is not None:
+                        nf.note_attempt(conn, batch[0]["seq"], exc.attempted_at)
                     nf.mark_failed(conn, rest, str(exc), now + delay)
                 return
 

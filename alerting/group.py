@@ -18,6 +18,7 @@ import orjson
 from sqlalchemy.engine import Connection
 
 from alerting.nflog import NotificationLog
+from alerting.render import escape
 from alerting.routing import Route, Router
 
 
@@ -42,8 +43,8 @@ class GroupStage:
         else:  # a posted storm message grows: edit its list, say so in the thread
             nf.add_member(conn, group["key"], ch, a, notified=True)
             nf.enqueue(conn, group["key"], "update_root")
-            nf.enqueue(conn, group["key"], "reply", {"text": f":heavy_plus_sign: also `{a.get('resource')}`: "
-                                                              f"{a.get('summary', '')}"})
+            nf.enqueue(conn, group["key"], "reply", {"text": f":heavy_plus_sign: also `{escape(a.get('resource'))}`: "
+                                                              f"{escape(a.get('summary', ''))}"})
 
     def close_due(self, now: float) -> None:
         """Close the groups whose wait is over at ``now``: queue their root posts."""

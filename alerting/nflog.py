@@ -139,6 +139,14 @@ class NotificationLog:
     def mark_done(self, conn: Connection, seqs: list[int]) -> None:
         conn.execute(OB.update().where(OB.c.seq.in_(seqs)).values(done=True, last_error=None))
 
+    def note_attempt(self, conn: Connection, seq: int, attempted_at: float) -> None:
+        """Remember in outbox row ``seq`` when a post that may have reached Slack was first tried (kept)."""
+        row = conn.execute(sa.select(OB.c.payload).where(OB.c.seq == seq)).first()
+        payload = orjson.loads(row.payload) if row is not None and row.payload else {}
+        if "attempted_at" not in payload:
+            conn.execute(OB.update().where(OB.c.seq == seq).values(
+                payload=orjson.dumps({**payload, "attempted_at": attempted_at}).decode()))
+
     def mark_failed(self, conn: Connection, seqs: list[int], error: str, next_attempt_at: float) -> None:
         conn.execute(OB.update().where(OB.c.seq.in_(seqs)).values(attempts=OB.c.attempts + 1, last_error=error,
                                                                   next_attempt_at=next_attempt_at))

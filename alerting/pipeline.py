@@ -66,6 +66,7 @@ class AlertingConfig:
     min_post_interval_s: float = 1.0               # per channel (Slack: ~1 message/s/channel)
     slack_max_retries: int = 3                     # slack-sdk retry handlers (429, 5xx, connection)
     slack_backoff_s: float = 0.5
+    slack_timeout_s: int = 15                      # per Slack call; a post timed out is looked up, not re-posted
     retry_base_s: float = 5.0                      # outbox backoff after a call still failed
     retry_max_s: float = 300.0
     update_min_pct: float = 25.0
@@ -181,7 +182,7 @@ def build_alert_pipeline(settings: Settings | None = None, store_url: str | None
             notifier = SlackNotifier(
                 env.slack_token, base_url=env.slack_base_url or config.slack_base_url,
                 min_interval_s=config.min_post_interval_s, max_retries=config.slack_max_retries,
-                backoff_s=config.slack_backoff_s,
+                backoff_s=config.slack_backoff_s, timeout_s=config.slack_timeout_s,
                 user_cache=(lambda e: nflog.cached_user(e, config.user_cache_ttl_s), nflog.cache_user))
         else:
             notifier = ConsoleNotifier(sys.stdout if config.console == "stdout" else config.console)

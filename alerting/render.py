@@ -9,6 +9,12 @@ Every open alert carries buttons (an ``actions`` block, ``block_id`` :data:`ACTI
 Acknowledge, Snooze 4 h, Snooze 24 h and Not a problem. Their ``action_id`` is one of
 :data:`ACTION_IDS`; their ``value`` is the anomaly id (``*`` in a group message: all its members).
 Slack sends the clicks to the request URL (:mod:`api.slack_actions`).
+
+Text from events (workload id, team, owner, resource, summary, evidence, severity, kind) is shown
+as plain text: in mrkdwn it goes through :func:`escape` (``&``, ``<``, ``>`` as Slack documents),
+so ``<!channel>``, ``<!here>`` or ``<https://evil|click>`` in an event never notifies or links.
+What a ``mention`` function returns is trusted only when it is a user mention (``<@U…>``);
+anything else it returns is escaped too. Header blocks are ``plain_text``, which Slack never parses.
 """
 
 from __future__ import annotations
@@ -32,6 +38,26 @@ _KIND_TITLE = {"idle_gpu": "Idle GPU", "gpu_memory_hoarding": "GPU memory hoardi
                "retrain_without_drift": "Retrain without drift"}
 _MAX_LIST = 25        # rows listed in a group message; the rest are counted
 _MAX_SECTION = 2900   # Slack caps a section's text at 3000 characters
+
+
+_USER_MENTION = re.compile(r"<@[UW][A-Z0-9]{2,}>")
+
+
+def escape(value: Any) -> str:
+    """``value`` as text that Slack's mrkdwn shows as it is: ``&``, ``<``, ``>`` escaped (Slack's rules,
+    api.slack.com/reference/surfaces/formatting#escaping), so it cannot mention, link or inject a token."""
+    return str(value).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def unescape(text: str) -> str:
+    """The inverse of :func:`escape` (what a reader sees), for the console and e-mail."""
+    return text.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
+
+
+def mention_md(mention: Mention, owner: str | None) -> str:
+    """``mention(owner)`` as mrkdwn: a user mention as it is, anything else (a name, an e-mail) escaped."""
+    said = mention(owner)
+    return said if _USER_MENTION.fullmatch(said) else escape(said)
 
 
 def money(x: float) -> str:
@@ -59,7 +85,7 @@ def _evidence_line(evidence: Mapping[str, Any], limit: int = 8) -> str:
     for k, v in evidence.items():
         if isinstance(v, bool) or v is None or isinstance(v, dict | list):
             continue
-        parts.append(f"{k}={v:g}" if isinstance(v, float) else f"{k}={v}")
+        parts.append(escape(f"{k}={v:g}" if isinstance(v, float) else f"{k}={v}"))
         if len(parts) >= limit:
             break
     return " · ".join(parts)
@@ -70,7 +96,7 @@ def _cut(text: str, n: int = _MAX_SECTION) -> str:
 
 
 def _who(by: Any, mention: Mention) -> str:
-    return mention(str(by)) if by else "someone"
+    return mention_md(mention, str(by)) if by else "someone"
 
 
 def status_lines(status: Mapping[str, Any] | None, mention: Mention, now: float | None = None) -> list[str]:
@@ -86,7 +112,7 @@ def status_lines(status: Mapping[str, Any] | None, mention: Mention, now: float 
         lines.append(f":zzz: Snoozed by {_who(status.get('snoozed_by'), mention)} until {slack_date(float(until))}: "
                      f"no updates posted until then (the resolution is)")
     if status.get("not_a_problem_by"):
-        reason = f": {status['reason']}" if status.get("reason") else ""
+        reason = f": {escape(status['reason'])}" if status.get("reason") else ""
         lines.append(f":no_entry_sign: Marked not a problem by {_who(status['not_a_problem_by'], mention)}{reason}")
     return lines
 
@@ -111,34 +137,36 @@ def render_single(a: Mapping[str, Any], mention: Mention, status: Status | None 
     wl = a.get("workload") or {}
     resolved = a.get("state") == "resolved"
     sev = str(a.get("severity", "info"))
+    sev_md = escape(sev)
     icon = ":white_check_mark:" if resolved else _SEVERITY_ICON.get(sev, "")
     title = f"{icon} {kind_title(a['kind'])}: {money(a['projected_daily_usd'])}/day"
     if resolved:
         title += " (resolved)"
-    who = mention(wl.get("owner"))
+    who = mention_md(mention, wl.get("owner"))
+    summary = escape(a.get("summary", ""))
     state_text = (f"*Resolved* {slack_date(a['resolved_at'])} after {_hours(a):.1f} h, "
               f"{money(a['waste_usd'])} lost in total." if resolved and a.get("resolved_at")
               else f"*Open* for {_hours(a):.1f} h and counting.")
     fields = [
-        f"*Owner*\n{who}", f"*Team*\n{wl.get('team') or '-'}",
-        f"*Workload*\n`{wl.get('id') or '-'}`", f"*Resource*\n`{a.get('resource') or '-'}`",
-        f"*Since*\n{slack_date(float(a['started_at']))}", f"*Severity*\n{_SEVERITY_ICON.get(sev, '')} {sev}",
+        f"*Owner*\n{who}", f"*Team*\n{escape(wl.get('team') or '-')}",
+        f"*Workload*\n`{escape(wl.get('id') or '-')}`", f"*Resource*\n`{escape(a.get('resource') or '-')}`",
+        f"*Since*\n{slack_date(float(a['started_at']))}", f"*Severity*\n{_SEVERITY_ICON.get(sev, '')} {sev_md}",
         f"*Lost so far*\n{money(a['waste_usd'])}", f"*Per day*\n{money(a['projected_daily_usd'])}",
     ]
     blocks: list[dict[str, Any]] = [
         {"type": "header", "text": {"type": "plain_text", "text": _cut(title, 150), "emoji": True}},
-        {"type": "section", "text": {"type": "mrkdwn", "text": _cut(f"{a.get('summary', '')}\n{state_text}")}},
+        {"type": "section", "text": {"type": "mrkdwn", "text": _cut(f"{summary}\n{state_text}")}},
         {"type": "section", "fields": [{"type": "mrkdwn", "text": f} for f in fields]},
     ]
     evidence = _evidence_line(a.get("evidence") or {})
-    context = [f"`{a['id']}`"] + ([evidence] if evidence else [])
+    context = [f"`{escape(a['id'])}`"] + ([evidence] if evidence else [])
     blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": _cut(t, 1900)} for t in context]})
     said = status_lines((status or {}).get(a["id"]), mention, now)
     if said:
         blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": _cut("\n".join(said))}})
     if not resolved and not (status or {}).get(a["id"], {}).get("not_a_problem_by"):
         blocks.append(actions_block(str(a["id"])))
-    text = f"[{sev}] {a.get('summary', '')} (owner: {who})"
+    text = f"[{sev_md}] {summary} (owner: {who})"
     if resolved:
         text = f"[resolved] {text}"
     return text, blocks
@@ -162,21 +190,22 @@ def render_group(members: Sequence[Mapping[str, Any]], mention: Mention, status:
     since = min(float(m["started_at"]) for m in members)
     head = (f"*{len(open_)} open*, {len(members) - len(open_)} resolved · *{money(lost)}* lost so far · "
             f"*{money(daily)}*/day · since {slack_date(since)}\n"
-            f"*Owners:* {', '.join(mention(o) for o in owners) or mention(None)}")
+            f"*Owners:* {', '.join(mention_md(mention, o) for o in owners) or mention_md(mention, None)}")
     rows = []
     for m in sorted(members, key=lambda m: (m.get("state") == "resolved", -m["waste_usd"], m["id"]))[:_MAX_LIST]:
         mwl = m.get("workload") or {}
         node = (m.get("evidence") or {}).get("node")
         done = " :white_check_mark: resolved" if m.get("state") == "resolved" else ""
-        rows.append(f"• `{m.get('resource')}`{' on ' + str(node) if node else ''} · {mwl.get('id') or 'no workload'}"
+        rows.append(f"• `{escape(m.get('resource'))}`{' on ' + escape(node) if node else ''} · "
+                    f"{escape(mwl.get('id') or 'no workload')}"
                     f" · {money(m['waste_usd'])} lost · {money(m['projected_daily_usd'])}/day{done}")
     if len(members) > _MAX_LIST:
-        rows.append(f"…and {len(members) - _MAX_LIST} more (`spendwatch anomalies --kind {first['kind']}`)")
+        rows.append(f"…and {len(members) - _MAX_LIST} more (`spendwatch anomalies --kind {escape(first['kind'])}`)")
     blocks: list[dict[str, Any]] = [
         {"type": "header", "text": {"type": "plain_text", "text": _cut(title, 150), "emoji": True}},
         {"type": "section", "text": {"type": "mrkdwn", "text": _cut(head)}},
         {"type": "section", "text": {"type": "mrkdwn", "text": _cut("\n".join(rows))}},
-        {"type": "context", "elements": [{"type": "mrkdwn", "text": f"severity {worst} · grouped by route"}]},
+        {"type": "context", "elements": [{"type": "mrkdwn", "text": f"severity {escape(worst)} · grouped by route"}]},
     ]
     said = list(dict.fromkeys(line for m in members for line in status_lines((status or {}).get(m["id"]), mention,
                                                                               now)))
@@ -184,7 +213,8 @@ def render_group(members: Sequence[Mapping[str, Any]], mention: Mention, status:
         blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": _cut("\n".join(said[:10]))}})
     if open_:
         blocks.append(actions_block("*"))
-    text = (f"[{worst}] {len(members)} × {kind_title(first['kind'])} ({where}): {money(lost)} lost, "
+    text = (f"[{escape(worst)}] {len(members)} × {escape(kind_title(first['kind']))} ({escape(where)}): "
+            f"{money(lost)} lost, "
             f"{money(daily)}/day")
     return text, blocks
 
@@ -199,13 +229,13 @@ def render_root(members: Sequence[Mapping[str, Any]], mention: Mention, status: 
 
 def change_text(old: Mapping[str, Any], new: Mapping[str, Any], in_group: bool) -> str:
     """The thread reply for an update or a resolve (mrkdwn)."""
-    who = f"`{new.get('resource')}`: " if in_group else ""
+    who = f"`{escape(new.get('resource'))}`: " if in_group else ""
     if new.get("state") == "resolved":
         return (f":white_check_mark: {who}resolved {slack_date(float(new.get('resolved_at') or new['ts']))} "
                 f"after {_hours(new):.1f} h; {money(new['waste_usd'])} lost in total.")
     parts = []
     if old.get("severity") != new.get("severity"):
-        parts.append(f"severity {old.get('severity')} → *{new.get('severity')}*")
+        parts.append(f"severity {escape(old.get('severity'))} → *{escape(new.get('severity'))}*")
     parts.append(f"lost so far {money(old.get('waste_usd') or 0.0)} → *{money(new['waste_usd'])}*")
     if abs((old.get("projected_daily_usd") or 0.0) - new["projected_daily_usd"]) >= 0.01:
         parts.append(f"per day {money(old.get('projected_daily_usd') or 0.0)} → *{money(new['projected_daily_usd'])}*")
@@ -219,11 +249,12 @@ _EMOJI = {":eyes:": "👀", ":zzz:": "💤", ":no_entry_sign:": "🚫",
 
 
 def console_text(text: str) -> str:
-    """Slack mrkdwn made readable on a terminal: date tokens to their UTC text, emoji codes to symbols."""
+    """Slack mrkdwn made readable on a terminal: date tokens to their UTC text, emoji codes to symbols,
+    escaped ``&``, ``<``, ``>`` back to themselves."""
     text = _DATE_TOKEN.sub(r"\1", text)
     for code, symbol in _EMOJI.items():
         text = text.replace(code, symbol)
-    return text.replace("*", "")
+    return unescape(text.replace("*", ""))
 
 
 def blocks_to_text(blocks: Sequence[Mapping[str, Any]]) -> str:

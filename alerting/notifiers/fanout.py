@@ -39,6 +39,10 @@ class FanoutNotifier(Notifier):
              thread_ts: str | None = None) -> str:
         return self.for_channel(channel).post(channel, text, blocks, thread_ts)
 
+    def post_once(self, channel: str, text: str, blocks: list[dict[str, Any]] | None, key: str,
+                  since: float | None = None) -> str:
+        return self.for_channel(channel).post_once(channel, text, blocks, key, since)
+
     def update(self, channel: str, ts: str, text: str, blocks: list[dict[str, Any]] | None = None) -> None:
         self.for_channel(channel).update(channel, ts, text, blocks)
 

@@ -32,8 +32,13 @@ def posted(fake: FakeSlack) -> tuple[AlertPipeline, dict[str, Any]]:
 
 def client(fake: FakeSlack, published: list[dict[str, Any]] | None = None) -> TestClient:
     sink = published if published is not None else []
+
+    def publish(event: dict[str, Any]) -> bool:
+        sink.append(event)
+        return True
+
     opts = ApiOptions(slack_signing_secret=SECRET, slack_token=TOKEN, slack_base_url=fake.base_url,
-                      publish=lambda e: sink.append(e) or True)
+                      publish=publish)
     return TestClient(create_app(open_store(), opts))
 
 
