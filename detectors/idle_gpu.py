@@ -420,6 +420,11 @@ class IdleGpuDetector(Detector):
         registry.setdefault(group, {})[self.key] = self
         self.group = group
 
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        for name in ("peers_checked", "waited_on_peers"):  # newer than snapshots of the release before
+            state.setdefault(name, False)
+        super().__setstate__(state)
+
     def restored(self) -> None:
         """After a restore: join the peer registry again (it is derived from the instances)."""
         group, self.group = self.group, None
