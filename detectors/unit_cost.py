@@ -14,8 +14,9 @@ The join
 
     An hour's unit cost is computed once the billing of the next hour begins to arrive (so every
     row of the hour is in; rows land minutes after the hour, and its traffic is complete by
-    then). State: one float pair per hour for ``keep_hours`` (8 days) per workload and per
-    model, about 10 KiB each.
+    then). State: the hourly figures for ``keep_hours`` (8 days) per workload and per model,
+    with a workload's spend by service and SKU: about 38 KiB per workload (``python -m bench
+    insights``).
 
     Partitions: replay and the demo see both sides. In a stream worker a model's observations and
     its workload's billing are in one partition only when ``model_id`` and ``workload.id`` hash
