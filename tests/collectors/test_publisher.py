@@ -142,9 +142,11 @@ def test_real_broker_down_then_back_every_event_once_in_order(tmp_path: Path, un
 
 
 @pytest.mark.kafka
-@pytest.mark.xfail(strict=True, reason="known bug: KafkaTransport drops its producer after a timeout and the "
+@pytest.mark.xfail(strict=False, reason="known bug: KafkaTransport drops its producer after a timeout and the "
                    "spool re-sends the batch; a broker that keeps its log (Apache Kafka, unlike Tansu) then "
-                   "holds every event twice. Needs an idempotent producer kept across the outage.")
+                   "holds every event twice. Needs an idempotent producer kept across the outage. Not strict: "
+                   "whether a batch was in flight when the broker stopped is a matter of timing, so the test "
+                   "passes now and then")
 def test_apache_kafka_down_then_back_every_event_once_in_order(tmp_path: Path, unique: str) -> None:
     from streams.kafka_local import KafkaLocal
 
