@@ -375,7 +375,8 @@ class GpuUsageDetector(Detector):
         return ref is not None and getattr(ref, "opened_kind", None) is not None
 
     # ----------------------------------------------------------- underused_gpu
-    def _end_gap(self) -> list[Finding]:
+    def _fold_gap(self) -> None:
+        """Count the gap so far into the day: paged time, or routine time and dollars."""
         if self.gap_paged:
             self.paged_s += self.gap_s
         else:
@@ -384,6 +385,9 @@ class GpuUsageDetector(Detector):
             self.gap_count += 1
             if len(self.gaps) < self.config.max_gaps_kept:
                 self.gaps.append(self.gap_s)
+
+    def _end_gap(self) -> list[Finding]:
+        self._fold_gap()
         self.gap_s = self.gap_usd = self.busy_run = 0.0
         self.gap_paged = False
         if self.day_open:
@@ -401,15 +405,7 @@ class GpuUsageDetector(Detector):
     def _close_day(self) -> list[Finding]:
         """The day ended: a gap still going counts as routine so far (it did not page that day)."""
         if self.gap_s:
-            carried_paged = self.gap_paged
-            if carried_paged:
-                self.paged_s += self.gap_s
-            else:
-                self.routine_s += self.gap_s
-                self.routine_usd += self.gap_usd
-                self.gap_count += 1
-                if len(self.gaps) < self.config.max_gaps_kept:
-                    self.gaps.append(self.gap_s)
+            self._fold_gap()
             self.gap_s = self.gap_usd = 0.0  # the rest of it belongs to the next day
         if not (self.day_open or self._day_flagged()):
             return []

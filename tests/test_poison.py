@@ -101,9 +101,23 @@ def test_deep_and_huge_unknown_fields_stay_out_of_detector_state(base: list[byte
     clean = Engine()
     list(replay_lines(base[:AT], clean, ReplayStats()))
     clean_size = len(clean.snapshot())
-    lines = list(base[:AT])
-    last: dict[str, int] = {}  # the last sample of each GPU (or MIG slice) before AT
-    for i, raw in enumerate(lines):
+    lines = with_huge_unknown_fields(list(base[:AT]), AT)
+    engine = Engine()
+    stats = ReplayStats()
+    list(replay_lines(lines, engine, stats))
+    assert stats.bad == 0 and stats.events == AT
+    blob = engine.snapshot()  # never a RecursionError
+    assert len(blob) < clean_size + 64 * 1024, (len(blob), clean_size)
+    restored = Engine()
+    restored.restore(blob)
+    assert restored.open_anomaly_ids == engine.open_anomaly_ids == clean.open_anomaly_ids
+
+
+def with_huge_unknown_fields(lines: list[bytes], at: int) -> list[bytes]:
+    """``lines`` with, on the last sample of every GPU (or MIG slice) before line ``at``, a 0.9 MB or
+    a 600-deep unknown field, a 100 kB unknown workload field and 10 kB unknown process fields."""
+    last: dict[str, int] = {}
+    for i, raw in enumerate(lines[:at]):
         ev = orjson.loads(raw)
         if ev["type"] == "gpu_sample":
             last[f"{ev['node']}/{ev.get('mig_uuid') or ev['gpu_uuid']}"] = i
@@ -118,15 +132,7 @@ def test_deep_and_huge_unknown_fields_stay_out_of_detector_state(base: list[byte
             lines[i] = orjson.dumps(ev)
         else:
             lines[i] = _dumps_deep(ev, 600)
-    engine = Engine()
-    stats = ReplayStats()
-    list(replay_lines(lines, engine, stats))
-    assert stats.bad == 0 and stats.events == AT
-    blob = engine.snapshot()  # never a RecursionError
-    assert len(blob) < clean_size + 64 * 1024, (len(blob), clean_size)
-    restored = Engine()
-    restored.restore(blob)
-    assert restored.open_anomaly_ids == engine.open_anomaly_ids == clean.open_anomaly_ids
+    return lines
 
 
 def _dumps_deep(ev: dict[str, Any], depth: int) -> bytes:

@@ -26,6 +26,7 @@ from detectors.engine import Engine
 from spendwatch.contract import FEEDBACK
 from streams.replay import ReplayStats, replay_lines
 from streams.topics import WORKER_INPUTS
+from tests.test_poison import with_huge_unknown_fields
 
 pytestmark = [pytest.mark.kafka, pytest.mark.timeout(150)]
 
@@ -56,24 +57,7 @@ def _hostile_but_valid(base: list[bytes]) -> list[bytes]:
             w["id"] = w["id"] + "\u0000"
             raw = orjson.dumps(ev)
         lines.append(raw.rstrip(b"\n"))
-    last: dict[str, int] = {}
-    for i, raw in enumerate(lines[:AT]):
-        ev = orjson.loads(raw)
-        if ev["type"] == "gpu_sample":
-            last[f"{ev['node']}/{ev.get('mig_uuid') or ev['gpu_uuid']}"] = i
-    assert len(last) >= 8
-    for n, i in enumerate(sorted(last.values())):
-        ev = orjson.loads(lines[i])
-        if ev["workload"]:
-            ev["workload"]["extra"] = "y" * 100_000
-        ev["processes"] = [{**p, "cmdline": "z" * 10_000} for p in ev.get("processes") or []]
-        if n % 2:
-            ev["vendor_blob"] = "x" * 900_000
-            lines[i] = orjson.dumps(ev)
-        else:
-            deep = 600
-            lines[i] = orjson.dumps(ev)[:-1] + b',"vendor_tree":' + b'{"a":' * deep + b"1" + b"}" * deep + b"}"
-    return lines
+    return with_huge_unknown_fields(lines, AT)
 
 
 def _poison(lines: list[bytes]) -> list[tuple[bytes, str]]:
