@@ -33,7 +33,12 @@ Lifecycle
     automatic retry or a schedule repeats it and it burns at least ``early_min_daily_usd`` a day)
     with ``started_at`` = the start of the
     pattern's first run (the first failed run; for a no-gain loop, the run whose data the
-    others repeat). Updates as runs pile up. Resolves when a run breaks the pattern, or when
+    others repeat). A no-gain loop opens already as its second round *starts* when a schedule starts
+    the very retrain it ran last time (the same ``data_version`` and ``code_version`` as the previous
+    successful run, which the schedule started too, after it ended) at a pace that burns
+    ``early_min_daily_usd`` a day: nothing new can come of it, and waiting for its end costs a
+    round; a flat end adds the round, a material gain or a failure of that run resolves it.
+    Updates as runs pile up. Resolves when a run breaks the pattern, or when
     the model is quiet (no ``training_run`` event at all) for ``max(quiet_min_s, quiet_factor``
     x the loop's median interval) of event time: the loop stopped, resolved at its last run's end.
 
@@ -47,7 +52,8 @@ Money
 
 Defaults, and why
     - ``min_rounds = 3``: one failure and a retry is normal; a third failure in a row is a
-      loop. Two identical retrains can be a rerun; three is a schedule on frozen data.
+      loop. Two identical retrains by hand can be a rerun; three is a schedule on frozen data.
+      A schedule (or an automatic retry) repeating itself is a loop from its second round.
     - ``max_gap_s = 4 h``: retries and hourly crons are minutes to an hour apart; a daily
       retrain on the same snapshot is not a *loop* (and costs a day to see anyway).
     - ``min_gain_pct = 0.5``: seed-to-seed noise of a metric on the same data is ~0.1-0.2 %;
@@ -117,8 +123,9 @@ class RetrainLoopConfig:
         A loop opens already at ``early_rounds`` rounds (2) when an orchestrator is at work (a crash
         loop whose latest run was an automatic retry, ``trigger: retry``, that failed too; a no-gain
         loop whose repeat was scheduled, ``trigger: schedule``) and it burns at least
-        ``early_min_daily_usd`` a day ($100): worth a page before its third round; a person's
-        second attempt is not.
+        ``early_min_daily_usd`` a day ($10, about $300 a month: a material line item for a team,
+        burnt for nothing until somebody notices): worth a message before its third round; a
+        person's second attempt is not.
     max_gap_s
         A round must start within this long of the previous round's end to continue the loop (4 h).
     min_gain_pct
@@ -138,7 +145,7 @@ class RetrainLoopConfig:
 
     min_rounds: int = 3
     early_rounds: int = 2
-    early_min_daily_usd: float = 100.0
+    early_min_daily_usd: float = 10.0
     max_gap_s: float = 4 * 3600.0
     min_gain_pct: float = 0.5
     flat_pct: float = 2.0
@@ -185,6 +192,13 @@ class _Loop:
     last_trigger: str | None = None
     last_code: str | None = None
     muted: bool = False  # marked "not a problem": it goes on without a word until the pattern breaks
+    repeating: str | None = None  # opened as this run started (it repeats the previous one), before it ended
+    pace_daily: float = 0.0  # for a loop opened at a repeat's start: the previous run's cost at the schedule's pace
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        state.setdefault("repeating", None)  # snapshots from before loops opened at a repeat's start
+        state.setdefault("pace_daily", 0.0)
+        self.__dict__.update(state)
 
     def add(self, run: _Run, cost: float, limit: int, new_round: bool) -> None:
         if new_round:
@@ -232,11 +246,14 @@ class RetrainLoopDetector(Detector):
         self.last_event_ts = max(self.last_event_ts, ts)
         status = event["status"]
         if status == "started":
+            out: list[Finding] = []
             if event["run_id"] not in self.seen:  # not a late "started" of a run already over
+                if event["run_id"] not in self.in_flight:  # it began (not a progress update)
+                    out = self._repeat_started(event)
                 self.in_flight[event["run_id"]] = ts
                 if len(self.in_flight) > _IN_FLIGHT_KEPT:
                     del self.in_flight[min(self.in_flight, key=self.in_flight.__getitem__)]
-            return []  # a run began, or its progress update
+            return out  # a run began, or its progress update
         self.in_flight.pop(event["run_id"], None)
         if not first_time(self.seen, event["run_id"]):
             return []  # a terminal status we already counted
@@ -251,6 +268,11 @@ class RetrainLoopDetector(Detector):
 
     def _failed(self, run: _Run, workload: dict[str, Any], ts: float) -> list[Finding]:
         cfg, out = self.config, []
+        ng = self.nogain
+        if ng is not None and ng.repeating == run.run_id and ng.rounds == 1:
+            # the repeat it opened on failed: no model was trained twice; the failure is the crash
+            # pattern's business
+            out.extend(self._end(ng, ts, f"run {run.run_id} failed: nothing was retrained twice"))
         loop = self.crash
         if self._siblings_running(run):
             # other runs of this model were at work when it failed (a sweep's trials, several
@@ -277,6 +299,36 @@ class RetrainLoopDetector(Detector):
         loop.workload = workload
         out.extend(self._report(loop, ts))
         return out
+
+    def _repeat_started(self, event: dict[str, Any]) -> list[Finding]:
+        """A schedule starting the very retrain it ran last time: the same ``data_version`` and
+        ``code_version`` as the previous successful run, which the schedule started too, after it
+        ended and within ``max_gap_s``. Nothing new can come of it, so a no-gain loop opens now (at
+        its second round's start, not its end) when the pace burns ``early_min_daily_usd`` a day.
+        The run's end decides what follows: a flat metric adds the round, a material gain or change
+        resolves the loop."""
+        cfg, prev = self.config, self.prev_success
+        data, code = event.get("data_version"), event.get("code_version")
+        if prev is None or self.nogain is not None or event.get("trigger") != "schedule" \
+                or prev.trigger != "schedule" or data is None or code is None \
+                or (data, code) != (prev.data_version, prev.code_version):
+            return []
+        started = _num(event.get("started_at"), event["ts"])
+        if started < prev.ended_at - _PARALLEL_TOLERANCE_S or started - prev.ended_at > cfg.max_gap_s:
+            return []
+        daily = prev.cost_usd / max(started - prev.started_at, 3600.0) * 86400.0
+        if daily < cfg.early_min_daily_usd:
+            return []
+        loop = self.nogain = _Loop(NO_GAIN, prev.started_at, prev.ended_at, prev.ended_at, rounds=1,
+                                   best=metric_value(prev.metric))
+        loop.round_starts.append(prev.started_at)
+        loop.runs.append(prev.brief())
+        loop.workload = event["workload"]
+        loop.repeating = event["run_id"]
+        loop.pace_daily = daily
+        loop.opened = True
+        self.wants_tick = True
+        return [self._finding(loop, event["ts"], active=True)]
 
     def _siblings_running(self, run: _Run) -> bool:
         """Whether another run of this model, not over yet, said it was running (its start or a
@@ -410,6 +462,11 @@ class RetrainLoopDetector(Detector):
         runs = list(loop.runs)
         if loop.pattern == CRASH:
             head = f"crash loop: {loop.runs_total} runs failed and were restarted in {span_h:.1f} h"
+        elif loop.repeating is not None and loop.rounds == 1:  # opened as the repeat started
+            daily = loop.pace_daily
+            first = runs[-1]
+            head = (f"no-gain loop: the schedule started run {loop.repeating} on the same data "
+                    f"({first.get('data_version')}) and code as run {first['run_id']}, which it repeats")
         else:
             dv = runs[-1].get("data_version")
             head = (f"no-gain loop: {loop.rounds} successful retrains in {span_h:.1f} h "
@@ -426,6 +483,8 @@ class RetrainLoopDetector(Detector):
             "min_rounds": self.config.min_rounds,
             "max_gap_s": self.config.max_gap_s,
         }
+        if loop.repeating is not None:
+            evidence["opened_at_start_of"] = loop.repeating
         if loop.pattern == NO_GAIN:
             evidence["best_metric"] = loop.best
             evidence["min_gain_pct"] = self.config.min_gain_pct

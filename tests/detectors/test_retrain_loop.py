@@ -22,11 +22,12 @@ def wl(wid: str = "team/train") -> dict[str, Any]:
 
 def run(model: str, start: float, dur: float, status: str, *, data: str | None = "snap-1", code: str = "c1",
         metric: float | None = None, hib: bool = True, gpu_hours: float | None = None,
-        cost: float | None = 4.0, progress: bool = False, run_id: str | None = None) -> list[dict[str, Any]]:
+        cost: float | None = 4.0, progress: bool = False, run_id: str | None = None,
+        trigger: str = "schedule") -> list[dict[str, Any]]:
     """The events of one run: started (and hourly progress), then its terminal status."""
     rid = run_id or f"{model}-{next(_ids)}"
     base = training_run(start, run_id=rid, model_id=model, workload=wl(), started_at=start, data_version=data,
-                        code_version=code, trigger="schedule")
+                        code_version=code, trigger=trigger)
     evs = [dict(base, ts=start, status="started", ended_at=None, metric=None, gpu_hours=0.0, cost_usd=0.0)]
     k = start + H
     while progress and k < start + dur:
@@ -86,8 +87,30 @@ def test_crash_loop_resolves_when_a_run_succeeds() -> None:
 
 def test_two_failures_then_success_is_not_a_loop() -> None:
     evs = run("m", T0, 5 * M, "failed") + run("m", T0 + 20 * M, 5 * M, "failed") \
-        + run("m", T0 + 40 * M, 60 * M, "succeeded", metric=0.8) + run("m", T0 + 3 * H, 5 * M, "failed")
+        + run("m", T0 + 40 * M, 60 * M, "succeeded", metric=0.8) \
+        + run("m", T0 + 3 * H, 5 * M, "failed", trigger="manual")
     assert replay(evs) == []
+
+
+def test_a_schedule_starting_the_retrain_it_just_ran_opens_at_that_start_and_a_failed_repeat_resolves() -> None:
+    # the second scheduled run on the same snapshot and code: open as it starts ($4 an hour: $96 a day)
+    evs = run("m", T0, 15 * M, "succeeded", metric=0.8) + run("m", T0 + H, 15 * M, "succeeded", metric=0.8)
+    (a,) = opened(replay(evs)).values()
+    assert a["detected_at"] == T0 + H and a["started_at"] == T0 and a["waste_usd"] == 0.0
+    assert a["projected_daily_usd"] == 96.0 and a["evidence"]["opened_at_start_of"] == evs[2]["run_id"]
+    # a cheap schedule ($0.20 a run, $4.80 a day) waits for its third round's end, as before
+    cheap = [e for k in range(3) for e in run("c", T0 + k * H, 15 * M, "succeeded", metric=0.8, cost=0.2)]
+    (c,) = opened(replay(cheap)).values()
+    assert c["detected_at"] == T0 + 2 * H + 15 * M
+    # the repeat it opened on fails: resolved, nothing was retrained twice
+    failed = run("f", T0, 15 * M, "succeeded", metric=0.8) + run("f", T0 + H, 5 * M, "failed")
+    out = replay(failed)
+    assert [x["state"] for x in out] == ["open", "resolved"]
+    assert out[-1]["resolved_at"] == T0 + H + 5 * M and "failed" in out[-1]["evidence"]["resolution"]
+    # a person rerunning it by hand is not a schedule repeating itself
+    manual = run("p", T0, 15 * M, "succeeded", metric=0.8, trigger="manual") \
+        + run("p", T0 + H, 15 * M, "succeeded", metric=0.8, trigger="manual")
+    assert replay(manual) == []
 
 
 def test_cost_from_gpu_hours_times_configured_price() -> None:
@@ -108,7 +131,7 @@ def test_no_gain_loop_on_frozen_data_and_resolution_by_new_data() -> None:
     assert len(ops) == 1
     a = next(iter(ops.values()))
     assert a["evidence"]["pattern"] == "no_gain" and a["started_at"] == T0
-    assert a["detected_at"] == T0 + 2 * H + 15 * M
+    assert a["detected_at"] == T0 + H  # the schedule started the same retrain again: open at that start
     end = out[-1]
     assert end["state"] == "resolved" and end["resolved_at"] == T0 + 6 * H + 15 * M
     assert end["waste_usd"] == 20.0  # five repeats of $4; the first run was worth doing
