@@ -141,6 +141,7 @@ _PEER_GAPS_EACH = 8  # the latest gaps of each node peer pooled with a GPU's own
 _RECENT_WORKLOADS = 4
 _PEER_FRESH_S = 120.0  # a peer's latest sample must be this recent to count
 _STRAGGLER_MIN_PEERS = 2
+_ALONE_LOOK_S = 60.0  # how far into a quiet spell its peers are looked at (their picture is a sample old)
 
 
 @dataclass(frozen=True)
@@ -278,6 +279,10 @@ class IdleGpuDetector(Detector):
         self.peers_busy = 0  # node peers busy when the stretch last looked
         self.peers_checked = False  # whether this quiet spell has looked at its peers a few minutes in
         self.waited_on_peers = False  # ... and saw a few of them at work: it waits on them
+        # its node peers a minute into the quiet spell (None: not looked): most of them at work (it idled
+        # alone, as a straggler does), or none of them (a pause of the whole job: a checkpoint)
+        self.idled_alone: bool | None = None
+        self.job_paused = False
         self.silenced = False  # marked not a problem while it lasts: it goes on without a word
         self.wants_tick = False
 
@@ -330,6 +335,9 @@ class IdleGpuDetector(Detector):
                 covered = interval
                 self._choose_dwell(workload)
             self._accumulate(covered, price, activity, util)
+            if self.idled_alone is None and ts - self.start >= _ALONE_LOOK_S \
+                    and (self.workload or {}).get("kind") in cfg.straggler_kinds:
+                self._look_alone()
         else:
             self.busy_now = True
             if self.start is None:
@@ -421,8 +429,9 @@ class IdleGpuDetector(Detector):
         self.group = group
 
     def __setstate__(self, state: dict[str, Any]) -> None:
-        for name in ("peers_checked", "waited_on_peers"):  # newer than snapshots of the release before
+        for name in ("peers_checked", "waited_on_peers", "job_paused"):  # newer than older snapshots
             state.setdefault(name, False)
+        state.setdefault("idled_alone", None)
         super().__setstate__(state)
 
     def restored(self) -> None:
@@ -431,8 +440,9 @@ class IdleGpuDetector(Detector):
         if group is not None:
             self._register(group[1])
 
-    def _choose_dwell(self, workload: dict[str, Any] | None) -> None:
-        """Fix the dwell of the stretch that starts now, from this GPU's (and its peers') rhythm."""
+    def _choose_dwell(self, workload: dict[str, Any] | None, elapsed: float = 0.0) -> None:
+        """Fix the dwell of the stretch that starts now (or is ``elapsed`` seconds old and is looked at
+        again), from this GPU's (and its peers') rhythm."""
         cfg = self.config
         kind = (workload or {}).get("kind") if workload else None
         peers = self._peers()
@@ -453,7 +463,7 @@ class IdleGpuDetector(Detector):
         else:
             self.dwell, self.dwell_source = self._cold_dwell(workload, kind), "default"
         if self._straggler_eligible(kind) and self._peers_say_straggler(len(others)):
-            self.dwell, self.dwell_source = min(self.dwell, cfg.straggler_dwell_s), "straggler"
+            self.dwell, self.dwell_source = min(self.dwell, elapsed + cfg.straggler_dwell_s), "straggler"
         elif self._peers_at_work(len(others)) and self.dwell < cfg.dwell_s:
             # a few of its job's GPUs at work while it waits: rank 0 evaluating or saving while the
             # others wait for it is routine, a hang stops them all; the default dwell until they stop
@@ -504,6 +514,15 @@ class IdleGpuDetector(Detector):
         now = self.last_ts or 0.0
         return sum(1 for p in others if p.busy_now and p.last_ts is not None and now - p.last_ts <= _PEER_FRESH_S)
 
+    def _look_alone(self) -> None:
+        """A minute into the quiet spell, whether its node peers are at work (it idles alone) or all
+        quiet too (the whole job paused). Looked at then, not when the spell ends: by the time its
+        busy run is confirmed the peers are back at work after any pause of the whole job."""
+        others = [p for k, p in self._peers().items() if k != self.key]
+        busy = self._busy_peers(others)
+        self.idled_alone = busy >= _STRAGGLER_MIN_PEERS and busy * 2 >= len(others)
+        self.job_paused = bool(others) and busy == 0
+
     def _learn_gap(self, duration: float) -> None:
         cfg = self.config
         if duration < cfg.min_gap_s:
@@ -512,11 +531,13 @@ class IdleGpuDetector(Detector):
             return  # it waited on a peer (rank 0 evaluating): not the rhythm of its own pauses
         self.gaps.append(duration)
         del self.gaps[: -cfg.gaps_kept]
-        if self._peers_say_straggler(max(0, len(self._peers()) - 1)):
-            # it idled the way a straggler does (most peers busy) and that was routine here; a gap
-            # while a single peer evaluates is not that (a straggler needs two busy peers too)
+        if self.idled_alone:
+            # it idled the way a straggler does (most peers busy, two at least) and that was routine
+            # here; a gap while a single peer evaluates is not that
             self.solo_gaps += 1
-        self.busy_s = 0.0
+        if not self.job_paused:
+            # a pause of the whole job (a checkpoint) does not end its run: it stays a GPU long at work
+            self.busy_s = 0.0
 
     # ---------------------------------------------------------------- deciding
     def _report(self, ts: float) -> list[Finding]:
@@ -533,10 +554,13 @@ class IdleGpuDetector(Detector):
                 self.peers_busy = self._busy_peers(others)
                 straggler_gone = self.dwell_source == "straggler" and not self._peers_say_straggler(len(others))
                 wait_over = self.dwell_source == "peers_at_work" and not self._peers_at_work(len(others))
+                # a straggler's dwell counts from when it was seen idling alone: a pause of the whole
+                # job (a checkpoint) ends with its peers at work a sample before it is
                 if straggler_gone or wait_over:
-                    self._choose_dwell(self.workload)
+                    self._choose_dwell(self.workload, ts - self.start)
                 elif self.dwell_source != "straggler" and self._peers_say_straggler(len(others)):
-                    self.dwell, self.dwell_source = min(self.dwell, cfg.straggler_dwell_s), "straggler"
+                    self.dwell = min(self.dwell, ts - self.start + cfg.straggler_dwell_s)
+                    self.dwell_source = "straggler"
             if not self.peers_checked and ts - self.start >= min(self.dwell, cfg.min_dwell_s) \
                     and self.dwell_source != "straggler":
                 # once per spell, a few minutes in (the picture at its first sample can be stale: peers

@@ -288,6 +288,29 @@ def test_a_straggler_pages_within_five_minutes_and_a_synchronised_checkpoint_doe
     assert opened(run(events, IdleGpuDetector)) == []
 
 
+def test_a_straggler_soon_after_a_checkpoint_pages_in_five_minutes_and_a_rank_resuming_a_sample_late_does_not(
+        ) -> None:
+    # a 4-rank job sampled every 15 s: a 3-minute checkpoint of the whole job every 100 minutes, rank 0
+    # resuming a sample after the others each time (the peers' picture at the end of a pause is a sample
+    # old); rank 2 stops for good 4 minutes after the fourth pause
+    w, step = wl("ml/ddp-ckpt", "training"), 15.0
+    stop = T0 + 400 * M + 4 * M
+    events = []
+    for g in range(4):
+        tl, t = [], T0
+        while t < T0 + 8 * H:
+            resume = t + 100 * M + (step if g == 0 else 0.0)
+            tl += [(t if not tl else tl[-1][1], t + 97 * M, "busy", w), (t + 97 * M, resume, "hold", w)]
+            t += 100 * M
+        if g == 2:  # busy from the end of the fourth pause until it stops
+            tl = [x for x in tl if x[1] <= T0 + 400 * M] + [(T0 + 400 * M, stop, "busy", w),
+                                                            (stop, T0 + 8 * H, "hold", w)]
+        events += gpu("tn5", f"GPU-c{g}", tl, step=step, seed=g)
+    (a,) = opened(run(sorted(events, key=lambda e: e["ts"]), IdleGpuDetector))
+    assert a["resource"] == "GPU-c2" and a["evidence"]["dwell_source"] == "straggler"
+    assert a["detected_at"] - stop <= 5 * M
+
+
 def ranks_with_evaluation(hang_at: float | None = None) -> list[dict[str, Any]]:
     """An 8-rank job: a 3-minute checkpoint every 40 minutes (all ranks), and every 3 hours an
     11-minute evaluation on rank 0 while the other seven wait at a barrier; from ``hang_at`` on, every
