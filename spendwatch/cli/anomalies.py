@@ -17,6 +17,7 @@ import orjson
 from spendwatch.anomaly import INSIGHT_KINDS, KINDS
 from spendwatch.cli.output import choice_list, non_negative_float, plural, positive_int, print_json
 from spendwatch.errors import ConfigError
+from spendwatch.format import anomaly_duration
 from spendwatch.history import AnomalyQuery, open_store, parse_duration, parse_time
 from spendwatch.history.query import SORT_KEYS
 from spendwatch.teams import UNALLOCATED_TEAM, team_of, unallocated_team
@@ -136,14 +137,6 @@ def _when(ts: float | None) -> str:
     return "-" if ts is None else datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%d %H:%M")
 
 
-def _duration(seconds: float) -> str:
-    if seconds < 3600:
-        return f"{seconds / 60:.0f}m"
-    if seconds < 86400:
-        return f"{seconds / 3600:.1f}h"
-    return f"{seconds / 86400:.1f}d"
-
-
 def _money(x: float) -> str:
     return f"${x:,.2f}" if x < 1000 else f"${x:,.0f}"
 
@@ -166,9 +159,8 @@ def print_table(anomalies: list[dict[str, Any]], out: IO[str], now: float | None
     rows = []
     for a in anomalies:
         wl = a["workload"] or {}
-        end = a["resolved_at"] if a["resolved_at"] is not None else max(a["ts"], now)
         rows.append([a["id"], a["state"], a["severity"], _when(a["started_at"]),
-                     _duration(max(0.0, end - a["started_at"])), _money(a["waste_usd"]),
+                     anomaly_duration(a, max(a["ts"], now)), _money(a["waste_usd"]),
                      _money(a["projected_daily_usd"]), team_of(a, unallocated) or "-", wl.get("owner") or "-",
                      wl.get("id") or a["resource"]])
     headers = ["ID", "STATE", "SEVERITY", "STARTED (UTC)", "FOR", "WASTE", "PER DAY", "TEAM", "OWNER",

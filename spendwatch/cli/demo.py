@@ -17,10 +17,10 @@ from dataclasses import replace
 from typing import Any
 
 from alerting.environment import alert_environment
-from collectors.simulate import HOUR
 from detectors.registry import default_detector_classes
 from spendwatch.cli.output import non_negative_int, plural, port, positive_float, positive_int, time_arg
 from spendwatch.cli.settings import load as load_settings
+from spendwatch.format import anomaly_duration
 from spendwatch.teams import UNALLOCATED_TEAM, team_of, unallocated_team
 from streams.demo import DemoOptions, DemoRun, demo_store, run_demo
 
@@ -207,10 +207,9 @@ def _print_anomalies(p: Any, anomalies: list[dict[str, Any]], title: str, now: f
     anomalies.sort(key=lambda a: (-a["waste_usd"], -a["projected_daily_usd"], a["started_at"]))
     rows = [["SEVERITY", "KIND", "RESOURCE", "OWNER", "WASTED", "$/DAY", "SINCE"]]
     for a in anomalies:
-        until = a["resolved_at"] or now
         rows.append([a["severity"], a["kind"], str(a["resource"])[:24], _owner(a, unallocated)[:32],
                      _usd(a["waste_usd"]), _usd(a["projected_daily_usd"]),
-                     f"{_utc(a['started_at'])} ({(until - a['started_at']) / HOUR:.1f} h)"])
+                     f"{_utc(a['started_at'])} ({anomaly_duration(a, now)})"])
     table = _table(rows, right=(4, 5))
     p(table[0] + "\n")
     for line, a in zip(table[1:], anomalies, strict=True):

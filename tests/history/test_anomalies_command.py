@@ -123,5 +123,5 @@ def test_table_counts_an_open_anomaly_until_now_not_until_its_last_event() -> No
     out = io.StringIO()
     print_table([opened, ended], out, now=start + 11 * 3600)
     rows = {line.split()[0]: line for line in out.getvalue().splitlines()[1:]}
-    assert "11.0h" in rows["a-open"]  # still going: until now, not until the open event 10 min in
-    assert "2.0h" in rows["a-done"]
+    assert "11.0 h" in rows["a-open"]  # still going: until now, not until the open event 10 min in
+    assert "2.0 h" in rows["a-done"]
