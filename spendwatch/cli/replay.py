@@ -42,6 +42,11 @@ def register(sub: Any) -> None:
                    help="also record every anomaly event in the history store at URL (bare --db: "
                         "$SPENDWATCH_DB, else ~/.local/share/spendwatch/history.db; default: not recorded)")
     alias(p, "--history", "db", nargs="?", const="")
+    p.add_argument("--close-at-end", action=argparse.BooleanOptionalAction, default=True,
+                   help="with --db: record what is still open when the file ends as resolved at the file's last "
+                        "event time (evidence.resolution = ended_with_input), so history queries do not show it "
+                        "burning for ever; --no-close-at-end keeps it open (default: close; the anomaly events "
+                        "on stdout / --out are the Engine's either way)")
     p.add_argument("--json", action="store_true",
                    help="the closing summary as one JSON object on stderr (the anomaly events on stdout or --out "
                         "are JSON lines either way)")
@@ -102,7 +107,8 @@ def run(args: argparse.Namespace) -> int:
     try:
         with src:
             result = replay_stream(lines(), settings, out, on_bad, history=args.db, stats=stats,
-                                   reorder_s=args.reorder_window, insights=insights)
+                                   reorder_s=args.reorder_window, insights=insights,
+                                   close_at_end=args.close_at_end)
     except BrokenPipeError:  # the reader of stdout left (`| head`): spendwatch.cli.main ends quietly
         raise
     except OSError as exc:
@@ -124,12 +130,17 @@ def run(args: argparse.Namespace) -> int:
                     "still_open": result.still_open, "still_open_as_of_ts": result.input_end_ts,
                     "reordered": stats.reordered, "too_late": stats.too_late,
                     "set_aside": dict(sorted(result.counters.items())), "recorded": result.recorded,
+                    "closed_at_end": result.closed_at_end if result.recorded is not None else None,
                     "store": result.store_url, "elapsed_s": round(elapsed, 3),
                     "lines_per_s": round(stats.lines / max(elapsed, 1e-9))}, sys.stderr)
         return 0
     if result.recorded is not None:
         print(f"replay: recorded {result.recorded:,} new anomaly events (insight events included) in "
               f"{result.store_url}", file=sys.stderr)
+        if result.closed_at_end:
+            print(f"replay: {plural(result.closed_at_end, 'anomaly or insight', 'anomalies and insights')} still "
+                  f"open at the file's end recorded as resolved then (ended_with_input; --no-close-at-end keeps "
+                  f"them open)", file=sys.stderr)
     if stats.bad > reported:
         print(f"... {stats.bad - reported} more bad lines not shown", file=sys.stderr)
     reasons = ", ".join(f"{k}: {v}" for k, v in sorted(stats.bad_by_reason.items()))

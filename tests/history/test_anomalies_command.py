@@ -104,8 +104,11 @@ def test_replay_history_records_every_anomaly_event(tmp_path: Path, monkeypatch:
     assert emitted, "the idle GPU should have been flagged"
     with open_store(None) as s:
         (a,) = s.query()
-        assert a["id"] == emitted[-1]["id"] and a["state"] == emitted[-1]["state"]
-        assert len(s.events(a["id"])) == len(emitted)
+        assert a["id"] == emitted[-1]["id"]
+        closed = emitted[-1]["state"] == "open"  # still open at the file's end: recorded resolved then
+        assert a["state"] == "resolved"
+        assert (a["evidence"].get("resolution") == "ended_with_input") == closed
+        assert len(s.events(a["id"])) == len(emitted) + closed
     assert main(["replay", str(events), "--out", str(out), "--history", f"sqlite:///{tmp_path}/default.db"]) == 0
     assert "recorded 0 new anomaly events" in capsys.readouterr().err  # idempotent
 
