@@ -1,4 +1,4 @@
-"""`spendwatch replay --db`: what is open when the file ends is resolved then (ended_with_input), not burning for ever."""
+"""`spendwatch replay --db`: what is open when the file ends is resolved then (ended_with_input)."""
 
 from __future__ import annotations
 
