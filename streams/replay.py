@@ -204,7 +204,8 @@ def replay_stream(lines: Iterable[bytes], settings: Settings, out: IO[bytes],
                   on_bad: Callable[[int, str, bytes], None] | None = None,
                   history: str | None = None, stats: ReplayStats | None = None,
                   reorder_s: float = DEFAULT_REORDER_S, insights: IO[bytes] | None = None,
-                  close_at_end: bool = True) -> ReplayResult:
+                  close_at_end: bool = True,
+                  on_event: Callable[[dict[str, Any]], None] | None = None) -> ReplayResult:
     """Run the default Engine over ``lines`` and write every anomaly event to ``out`` as a JSON line,
     and every insight event to ``insights`` (dropped when None: never to ``out``).
 
@@ -238,6 +239,8 @@ def replay_stream(lines: Iterable[bytes], settings: Settings, out: IO[bytes],
             target.write(b"\n")
         if kept is not None:
             kept.append(anomaly)
+        if on_event is not None:
+            on_event(anomaly)
     end = engine.watermark if math.isfinite(engine.watermark) else None
     result = ReplayResult(stats, len(engine.open_anomaly_ids), 0.0, counters=dict(engine.counters), input_end_ts=end)
     if kept is not None:
