@@ -365,8 +365,10 @@ def _sections(rep: dict[str, Any]) -> list[tuple[str, list[str], list[list[Any]]
 
 def _headline(rep: dict[str, Any]) -> list[str]:
     h = rep["headline"]
-    return [f"Spend {_usd(h['spend_usd'])}; {h['anomalies']} anomalies lost {_usd(h['waste_usd'])}; "
-            f"{h['insights']} insights; savings available {_usd(h['savings_usd_per_month'])}/month; "
+    anomalies = f"{h['anomalies']} {'anomaly' if h['anomalies'] == 1 else 'anomalies'}"
+    insights = f"{h['insights']} {'insight' if h['insights'] == 1 else 'insights'}"
+    return [f"Spend {_usd(h['spend_usd'])}; {anomalies} lost {_usd(h['waste_usd'])}; "
+            f"{insights}; savings available {_usd(h['savings_usd_per_month'])}/month; "
             f"{h['budgets_over']} budget(s) forecast over."]
 
 

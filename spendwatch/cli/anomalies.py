@@ -222,7 +222,7 @@ def run_show(args: argparse.Namespace) -> int:
     for k, v in a["evidence"].items():
         text = orjson.dumps(v).decode() if not isinstance(v, str) else v
         lines += _wrapped(f"  {k:<22} ", text, width)  # the whole evidence: contributors are not cut
-    lines += ["", f"history ({len(events)} events):"]
+    lines += ["", f"history ({plural(len(events), 'event')}):"]
     rows = [[_when(e.get("ts")), e.get("state", ""), e.get("severity", ""), _money(e.get("waste_usd", 0.0)),
              _money(e.get("projected_daily_usd", 0.0))] for e in events]
     sys.stdout.write("\n".join(lines) + "\n")
