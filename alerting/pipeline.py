@@ -50,6 +50,7 @@ from spendwatch.history import HistoryStore, open_store
 from spendwatch.history.feedback import FeedbackLog
 from spendwatch.history.feedback import muted as muted_by
 from spendwatch.history.silences import Silences
+from spendwatch.teams import UNALLOCATED_TEAM, unallocated_team
 
 log = logging.getLogger(__name__)
 
@@ -124,7 +125,7 @@ class AlertPipeline:
         a.setdefault("ts", _ts(a))
         self.stats.handled += 1
         now = self.now()
-        silences = Silences(self.nflog.engine).matching(a, now)
+        silences = Silences(self.nflog.engine, self.router.root.unallocated_team).matching(a, now)
         muted = f"silenced by {silences[0].id}" if silences else \
             muted_by(FeedbackLog(self.nflog.engine).status([a["id"]]).get(a["id"]), now)
         with self.nflog.engine.begin() as conn:
@@ -154,11 +155,12 @@ class AlertPipeline:
             self.store.close()
 
 
-def build_router(config: AlertingConfig, environment: AlertEnvironment | None = None) -> Router:
+def build_router(config: AlertingConfig, environment: AlertEnvironment | None = None,
+                 unallocated_team: str = UNALLOCATED_TEAM) -> Router:
     path = (environment.routes_file if environment else None) or config.routes_file
     if path:
-        return load_routes(path)
-    return parse_routes(config.route or {}, "alerting.route")
+        return load_routes(path, unallocated_team)
+    return parse_routes(config.route or {}, "alerting.route", unallocated_team)
 
 
 def build_alert_pipeline(settings: Settings | None = None, store_url: str | None = None,
@@ -172,7 +174,8 @@ def build_alert_pipeline(settings: Settings | None = None, store_url: str | None
     settings = settings or Settings()
     env = environment or AlertEnvironment()
     config = settings.build(AlertingConfig, "alerting")
-    router = build_router(config, env)
+    unallocated = unallocated_team(settings)
+    router = build_router(config, env, unallocated)
     store = open_store(store_url)
     nflog = NotificationLog(store.engine, now=now)
     if notifier is None:

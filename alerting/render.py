@@ -24,6 +24,8 @@ from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
+from spendwatch.format import anomaly_duration
+
 Mention = Callable[[str | None], str]
 Status = Mapping[str, Mapping[str, Any]]  # anomaly id -> what people said (spendwatch.history.feedback)
 
@@ -74,9 +76,9 @@ def slack_date(ts: float) -> str:
     return f"<!date^{int(ts)}^{{date_short_pretty}} {{time}}|{iso}>"
 
 
-def _hours(a: Mapping[str, Any]) -> float:
-    end = a.get("resolved_at") or a.get("ts") or a["started_at"]
-    return max(0.0, (float(end) - float(a["started_at"])) / 3600)
+def _lasted(a: Mapping[str, Any]) -> str:
+    """How long it lasted, to its resolution or its last event (as the demo and the history write it)."""
+    return anomaly_duration(a)
 
 
 def _evidence_line(evidence: Mapping[str, Any], limit: int = 8) -> str:
@@ -144,9 +146,9 @@ def render_single(a: Mapping[str, Any], mention: Mention, status: Status | None 
         title += " (resolved)"
     who = mention_md(mention, wl.get("owner"))
     summary = escape(a.get("summary", ""))
-    state_text = (f"*Resolved* {slack_date(a['resolved_at'])} after {_hours(a):.1f} h, "
+    state_text = (f"*Resolved* {slack_date(a['resolved_at'])} after {_lasted(a)}, "
               f"{money(a['waste_usd'])} lost in total." if resolved and a.get("resolved_at")
-              else f"*Open* for {_hours(a):.1f} h and counting.")
+              else f"*Open* for {_lasted(a)} and counting.")
     fields = [
         f"*Owner*\n{who}", f"*Team*\n{escape(wl.get('team') or '-')}",
         f"*Workload*\n`{escape(wl.get('id') or '-')}`", f"*Resource*\n`{escape(a.get('resource') or '-')}`",
@@ -232,7 +234,7 @@ def change_text(old: Mapping[str, Any], new: Mapping[str, Any], in_group: bool) 
     who = f"`{escape(new.get('resource'))}`: " if in_group else ""
     if new.get("state") == "resolved":
         return (f":white_check_mark: {who}resolved {slack_date(float(new.get('resolved_at') or new['ts']))} "
-                f"after {_hours(new):.1f} h; {money(new['waste_usd'])} lost in total.")
+                f"after {_lasted(new)}; {money(new['waste_usd'])} lost in total.")
     parts = []
     if old.get("severity") != new.get("severity"):
         parts.append(f"severity {escape(old.get('severity'))} → *{escape(new.get('severity'))}*")

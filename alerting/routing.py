@@ -29,8 +29,9 @@ Match fields: ``kind``, ``severity``, ``state``, ``team``, ``owner``, ``workload
 ``workload_kind``, ``resource``, ``node`` (from the evidence) and ``labels.<name>``.
 
 An anomaly whose ``workload`` is null (a GPU allocated to nobody: capacity waste, not any
-team's job) has team ``platform`` (:data:`UNALLOCATED_TEAM`) for matching and grouping, so
-``match: {team: platform}`` routes it to whoever runs the fleet.
+team's job) has the unallocated team (``teams.unallocated``, default ``unallocated``:
+:mod:`spendwatch.teams`) for matching and grouping, so ``match: {team: unallocated}`` routes it
+to whoever runs the fleet.
 """
 
 from __future__ import annotations
@@ -45,9 +46,9 @@ from typing import Any
 import yaml
 
 from spendwatch.errors import ConfigError
+from spendwatch.teams import UNALLOCATED_TEAM
 
 SEVERITY_RANK = {"info": 0, "warning": 1, "critical": 2}
-UNALLOCATED_TEAM = "platform"  # the team of a resource allocated to nobody
 _FIELDS = ("kind", "severity", "state", "team", "owner", "workload", "workload_kind", "resource", "node")
 _INHERITED = ("channel", "min_severity", "min_daily_usd", "min_waste_usd", "group_by", "group_wait_s",
               "storm_min", "mention_owner")
@@ -57,11 +58,12 @@ _DEFAULTS: dict[str, Any] = {"channel": "#spendwatch", "min_severity": "info", "
                              "storm_min": 3, "mention_owner": True}
 
 
-def field_value(anomaly: Mapping[str, Any], name: str) -> str | None:
-    """The value of a match/group field of an anomaly, as a string (None when absent)."""
+def field_value(anomaly: Mapping[str, Any], name: str, unallocated: str = UNALLOCATED_TEAM) -> str | None:
+    """The value of a match/group field of an anomaly, as a string (None when absent); the team of
+    an anomaly with no workload is ``unallocated``."""
     wl = anomaly.get("workload") or {}
     if name == "team" and anomaly.get("workload") is None:
-        return UNALLOCATED_TEAM
+        return unallocated
     if name.startswith("labels."):
         v = (wl.get("labels") or {}).get(name[len("labels."):])
     elif name in ("team", "owner"):
@@ -94,15 +96,16 @@ class Route:
     match_re: Mapping[str, re.Pattern[str]] = field(default_factory=dict)
     continue_: bool = False
     routes: tuple[Route, ...] = ()
+    unallocated_team: str = UNALLOCATED_TEAM
 
     def matches(self, anomaly: Mapping[str, Any]) -> bool:
         """Whether this route's own matchers accept the anomaly (children not considered)."""
         for name, allowed in self.match.items():
-            v = field_value(anomaly, name)
+            v = field_value(anomaly, name, self.unallocated_team)
             if v is None or not any(fnmatch.fnmatchcase(v, pattern) for pattern in allowed):
                 return False
         for name, regex in self.match_re.items():
-            v = field_value(anomaly, name)
+            v = field_value(anomaly, name, self.unallocated_team)
             if v is None or not regex.fullmatch(v):
                 return False
         return True
@@ -115,7 +118,8 @@ class Route:
 
     def group_key(self, anomaly: Mapping[str, Any]) -> str:
         """Anomalies with the same key on the same route are grouped (a storm becomes one message)."""
-        return "|".join([self.name, *(f"{g}={field_value(anomaly, g) or '-'}" for g in self.group_by)])
+        values = (field_value(anomaly, g, self.unallocated_team) or "-" for g in self.group_by)
+        return "|".join([self.name, *(f"{g}={v}" for g, v in zip(self.group_by, values, strict=True))])
 
     def walk(self) -> list[Route]:
         """This route and all below it, depth first."""
@@ -167,7 +171,8 @@ def _check_field(name: str, where: str) -> str:
     return name
 
 
-def _parse(spec: Mapping[str, Any], parent: Mapping[str, Any], name: str, where: str) -> Route:
+def _parse(spec: Mapping[str, Any], parent: Mapping[str, Any], name: str, where: str,
+           unallocated: str = UNALLOCATED_TEAM) -> Route:
     if not isinstance(spec, Mapping):
         raise ConfigError(f"{where}: a route must be a mapping, got {spec!r}")
     unknown = sorted(set(spec) - _KEYS)
@@ -201,20 +206,23 @@ def _parse(spec: Mapping[str, Any], parent: Mapping[str, Any], name: str, where:
         name=name, channel=opts["channel"], min_severity=opts["min_severity"], group_by=group_by,
         storm_min=storm_min, mention_owner=bool(opts["mention_owner"]), match=match, match_re=match_re,
         continue_=bool(spec.get("continue", False)),
-        routes=tuple(_parse(c, opts, f"{name}/{i}", f"{where}.routes[{i}]") for i, c in enumerate(children)),
-        **numbers)
+        routes=tuple(_parse(c, opts, f"{name}/{i}", f"{where}.routes[{i}]", unallocated)
+                     for i, c in enumerate(children)),
+        unallocated_team=unallocated, **numbers)
 
 
-def parse_routes(data: Mapping[str, Any] | None, where: str = "routes") -> Router:
-    """A :class:`Router` from the parsed YAML (a mapping with a ``route`` key, or the root route itself)."""
+def parse_routes(data: Mapping[str, Any] | None, where: str = "routes",
+                 unallocated_team: str = UNALLOCATED_TEAM) -> Router:
+    """A :class:`Router` from the parsed YAML (a mapping with a ``route`` key, or the root route itself);
+    ``unallocated_team``: the team of anomalies with no workload (``teams.unallocated``)."""
     data = data or {}
     root = data.get("route", data) if isinstance(data, Mapping) else data
     if isinstance(root, Mapping) and ("match" in root or "match_re" in root):
         raise ConfigError(f"{where}: the root route matches everything; put matchers on its child routes")
-    return Router(_parse(root or {}, _DEFAULTS, "root", where))
+    return Router(_parse(root or {}, _DEFAULTS, "root", where, unallocated_team))
 
 
-def load_routes(path: str | Path) -> Router:
+def load_routes(path: str | Path, unallocated_team: str = UNALLOCATED_TEAM) -> Router:
     """Read a routing tree from a YAML file."""
     p = Path(path)
     try:
@@ -225,4 +233,4 @@ def load_routes(path: str | Path) -> Router:
         raise ConfigError(f"{p}: not valid YAML: {exc}") from None
     if data is not None and not isinstance(data, Mapping):
         raise ConfigError(f"{p}: expected a mapping with a 'route' key")
-    return parse_routes(data, str(p))
+    return parse_routes(data, str(p), unallocated_team)

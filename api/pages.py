@@ -25,6 +25,7 @@ from api.plots import line_plot, stacked_bars
 from api.queries import anomaly_query, auto_step, time_range
 from api.series import spend_series, waste_series
 from spendwatch.errors import ConfigError
+from spendwatch.teams import UNALLOCATED_TEAM, team_of
 
 if TYPE_CHECKING:
     from api.app import ApiContext
@@ -77,12 +78,11 @@ def _table(headers: Sequence[str], rows: Sequence[Sequence[str]], cls: str = "")
 
 def _owner(a: Mapping[str, Any]) -> str:
     wl = a.get("workload") or {}
-    return str(wl.get("owner") or ("platform (unallocated)" if a.get("workload") is None else "-"))
+    return str(wl.get("owner") or (UNALLOCATED_TEAM if a.get("workload") is None else "-"))
 
 
 def _team(a: Mapping[str, Any]) -> str:
-    wl = a.get("workload") or {}
-    return str(wl.get("team") or ("platform" if a.get("workload") is None else "-"))
+    return team_of(a) or "-"  # the default name of the unallocated team (spendwatch.teams)
 
 
 def _badges(status: Mapping[str, Any]) -> str:

@@ -36,6 +36,7 @@ from typing import Any
 from api.plots import empty_svg, line_plot, stacked_bars
 from spendwatch.forecast import BudgetsConfig, day_label, forecast_month, month_days
 from spendwatch.history import AnomalyQuery, HistoryStore
+from spendwatch.teams import UNALLOCATED_TEAM, team_of
 
 DAY = 86400.0
 HOUR = 3600.0
@@ -72,10 +73,11 @@ def _sorted(acc: Mapping[str, float], key: str, top: int | None = None) -> list[
 
 # ---------------------------------------------------------------------------- building
 def build_report(store: HistoryStore, from_ts: float, to_ts: float,
-                 budgets: BudgetsConfig | None = None) -> dict[str, Any]:
-    """Everything the report says about ``[from_ts, to_ts)``, as plain data."""
+                 budgets: BudgetsConfig | None = None, unallocated_team: str = UNALLOCATED_TEAM) -> dict[str, Any]:
+    """Everything the report says about ``[from_ts, to_ts)``, as plain data (``unallocated_team``:
+    the team of what has no workload, ``teams.unallocated``)."""
     usage = store.usage.rows(from_ts, to_ts)
-    q = AnomalyQuery(from_ts=from_ts, to_ts=to_ts)
+    q = AnomalyQuery(from_ts=from_ts, to_ts=to_ts, unallocated_team=unallocated_team)
     anomalies = store.query(q)
     waste = store.summary(q)
     insights = store.query(AnomalyQuery(from_ts=from_ts, to_ts=to_ts, types=("insight",)))
@@ -84,10 +86,10 @@ def build_report(store: HistoryStore, from_ts: float, to_ts: float,
     report["spend"] = _spend(usage)
     report["waste"] = waste
     report["insights"] = _insights(insights)
-    report["gpu_idle"] = _gpu_idle(usage)
+    report["gpu_idle"] = _gpu_idle(usage, unallocated_team)
     report["unit_costs"] = _unit_costs(usage)
     report["training"] = _training(usage)
-    report["savings"] = _savings(insights, anomalies, from_ts, to_ts)
+    report["savings"] = _savings(insights, anomalies, from_ts, to_ts, unallocated_team)
     report["budgets"] = _budgets(store, budgets or BudgetsConfig(), to_ts, insights)
     spend_total = report["spend"]["total_usd"]
     report["headline"] = {
@@ -149,11 +151,12 @@ def _insights(insights: list[dict[str, Any]]) -> dict[str, Any]:
     return {"count": len(insights), "by_kind": rows, "items": items}
 
 
-def _gpu_idle(usage: list[dict[str, Any]]) -> list[dict[str, Any]]:
+def _gpu_idle(usage: list[dict[str, Any]], unallocated: str = UNALLOCATED_TEAM) -> list[dict[str, Any]]:
     acc: dict[str, dict[str, float]] = defaultdict(lambda: defaultdict(float))
     for r in usage:
-        if r["metric"].startswith("gpu_"):
-            acc[r["team"] or "(unallocated)"][r["metric"]] += r["value"]
+        if r["metric"].startswith("gpu_"):  # workload '' = a GPU allocated to nobody
+            team = r["team"] or (unallocated if not r["workload_id"] else "(no team)")
+            acc[team][r["metric"]] += r["value"]
     rows: list[dict[str, Any]] = []
     for team, m in acc.items():
         hours = m.get("gpu_hours", 0.0)
@@ -213,7 +216,7 @@ def _training(usage: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 
 def _savings(insights: list[dict[str, Any]], anomalies: list[dict[str, Any]], from_ts: float,
-             to_ts: float) -> list[dict[str, Any]]:
+             to_ts: float, unallocated: str = UNALLOCATED_TEAM) -> list[dict[str, Any]]:
     """Top opportunities in $/month: one per workload (or GPU) and kind, with the action."""
     groups: dict[tuple[str, str], list[dict[str, Any]]] = defaultdict(list)
     for a in insights:
@@ -245,7 +248,7 @@ def _savings(insights: list[dict[str, Any]], anomalies: list[dict[str, Any]], fr
         if a["state"] == "open" and a["projected_daily_usd"] > 0:
             wl = a["workload"] or {}
             out.append({"kind": a["kind"], "what": a["summary"].split(";")[0][:120], "workload": wl.get("id"),
-                        "team": wl.get("team") or "(unallocated)", "owner": wl.get("owner"),
+                        "team": team_of(a, unallocated) or "(no team)", "owner": wl.get("owner"),
                         "usd_per_month": _r(MONTH_DAYS * a["projected_daily_usd"]),
                         "action": ACTIONS.get(a["kind"], "see the anomaly"), "source": "anomaly", "ids": [a["id"]]})
     out.sort(key=lambda r: (-float(r["usd_per_month"]), str(r["kind"]), str(r["workload"])))
@@ -362,8 +365,10 @@ def _sections(rep: dict[str, Any]) -> list[tuple[str, list[str], list[list[Any]]
 
 def _headline(rep: dict[str, Any]) -> list[str]:
     h = rep["headline"]
-    return [f"Spend {_usd(h['spend_usd'])}; {h['anomalies']} anomalies lost {_usd(h['waste_usd'])}; "
-            f"{h['insights']} insights; savings available {_usd(h['savings_usd_per_month'])}/month; "
+    anomalies = f"{h['anomalies']} {'anomaly' if h['anomalies'] == 1 else 'anomalies'}"
+    insights = f"{h['insights']} {'insight' if h['insights'] == 1 else 'insights'}"
+    return [f"Spend {_usd(h['spend_usd'])}; {anomalies} lost {_usd(h['waste_usd'])}; "
+            f"{insights}; savings available {_usd(h['savings_usd_per_month'])}/month; "
             f"{h['budgets_over']} budget(s) forecast over."]
 
 

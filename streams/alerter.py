@@ -110,10 +110,11 @@ class Metrics:
             self.open_waste.labels(*key2).set(waste)
             self.open_daily.labels(*key2).set(daily)
 
-    def serve(self, port: int, addr: str) -> None:
-        from prometheus_client import start_http_server
+    def serve(self, port: int, addr: str) -> int:
+        """``/metrics`` on ``addr:port``, or on a free port when that one is taken (logged); the port."""
+        from spendwatch.metrics_port import serve_prometheus
 
-        start_http_server(port, addr=addr, registry=self.registry)
+        return serve_prometheus(self.registry, port, addr, service="alerter")
 
 
 def decode(value: bytes | None) -> dict[str, Any]:

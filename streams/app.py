@@ -25,6 +25,7 @@ import faust
 import mode
 
 from spendwatch.kafka import KafkaConfig
+from spendwatch.metrics_port import WORKER_PORT, choose_port
 from streams.consumer import BatchWorker
 from streams.metrics import WorkerMetrics
 from streams.settings import WorkerSettings
@@ -44,7 +45,9 @@ def faust_credentials(kafka: KafkaConfig) -> Any:
 
 def create_app(worker: WorkerSettings, kafka: KafkaConfig, metrics: WorkerMetrics,
                loghandlers: list[Any] | None = None) -> faust.App:
-    """The faust app of one worker process (web on ``metrics_host:metrics_port`` unless port 0)."""
+    """The faust app of one worker process (web on ``metrics_host:metrics_port`` unless port 0; a port
+    another process holds is swapped for a free one, logged: :func:`spendwatch.metrics_port.choose_port`)."""
+    port = choose_port(worker.metrics_port, worker.metrics_host, service="worker")
     data_dir = worker.data_dir or os.path.join(tempfile.gettempdir(), f"spendwatch-{worker.group_id}-{os.getpid()}")
     app = faust.App(
         worker.group_id,
@@ -52,9 +55,9 @@ def create_app(worker: WorkerSettings, kafka: KafkaConfig, metrics: WorkerMetric
         broker_credentials=faust_credentials(kafka),
         broker_client_id=kafka.client_id,
         datadir=data_dir,
-        web_enabled=worker.metrics_port > 0,
+        web_enabled=port > 0,
         web_bind=worker.metrics_host,
-        web_port=worker.metrics_port or 6066,
+        web_port=port or WORKER_PORT,
         web_host=worker.metrics_host,
         producer_acks=-1,
         producer_max_request_size=16 << 20,

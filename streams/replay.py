@@ -173,18 +173,47 @@ class ReplayResult:
     store_url: str | None = None  # where they were recorded (password hidden)
     counters: dict[str, int] = field(default_factory=dict)  # what detectors set aside, by reason
     input_end_ts: float | None = None  # the input's end in event time (the Engine's watermark); None: no events
+    closed_at_end: int = 0  # open ones recorded in the history as resolved "ended_with_input"
+
+
+ENDED_WITH_INPUT = "ended_with_input"
+
+
+def ended_with_input(events: Iterable[dict[str, Any]], end_ts: float) -> list[dict[str, Any]]:
+    """A ``resolved`` event for each anomaly (or insight) whose last event in ``events`` is open:
+    resolved at ``end_ts`` (the input's last event time), ``evidence.resolution = "ended_with_input"``.
+
+    For the history store only: a replayed file ends, the problems in it do not go on burning
+    money in the history afterwards (a query months later must not show one "open 252 d"). The
+    figures stay as last published (waste so far, $/day when the input ended)."""
+    last: dict[str, dict[str, Any]] = {}
+    for e in events:
+        last[str(e["id"])] = e
+    closed = []
+    for a in last.values():
+        if a.get("state") != "open":
+            continue
+        evidence = dict(a.get("evidence") or {})
+        evidence["resolution"] = ENDED_WITH_INPUT
+        closed.append({**a, "state": "resolved", "resolved_at": max(end_ts, float(a["started_at"])),
+                       "ts": max(end_ts, float(a.get("ts") or end_ts)), "evidence": evidence})
+    return closed
 
 
 def replay_stream(lines: Iterable[bytes], settings: Settings, out: IO[bytes],
                   on_bad: Callable[[int, str, bytes], None] | None = None,
                   history: str | None = None, stats: ReplayStats | None = None,
-                  reorder_s: float = DEFAULT_REORDER_S, insights: IO[bytes] | None = None) -> ReplayResult:
+                  reorder_s: float = DEFAULT_REORDER_S, insights: IO[bytes] | None = None,
+                  close_at_end: bool = True,
+                  on_event: Callable[[dict[str, Any]], None] | None = None) -> ReplayResult:
     """Run the default Engine over ``lines`` and write every anomaly event to ``out`` as a JSON line,
     and every insight event to ``insights`` (dropped when None: never to ``out``).
 
     ``history``: None records nothing; a URL (or "" for the default store, see
     :func:`spendwatch.history.open_store`) records every anomaly event there once the input is
-    done. ``stats`` is updated as lines are read (a progress display may watch it). An ``OSError``
+    done; with ``close_at_end`` (default) what is still open when the input ends is recorded as
+    resolved then (:func:`ended_with_input`; ``out`` gets only what the Engine published, as the
+    contract says). ``stats`` is updated as lines are read (a progress display may watch it). An ``OSError``
     while reading ``lines`` propagates (the caller says the file cannot be read).
     """
     engine = Engine(settings)
@@ -210,11 +239,17 @@ def replay_stream(lines: Iterable[bytes], settings: Settings, out: IO[bytes],
             target.write(b"\n")
         if kept is not None:
             kept.append(anomaly)
+        if on_event is not None:
+            on_event(anomaly)
     end = engine.watermark if math.isfinite(engine.watermark) else None
     result = ReplayResult(stats, len(engine.open_anomaly_ids), 0.0, counters=dict(engine.counters), input_end_ts=end)
     if kept is not None:
         from spendwatch.history import open_store
 
+        if close_at_end and end is not None:
+            closed = ended_with_input(kept, end)
+            kept.extend(closed)
+            result.closed_at_end = len(closed)
         with open_store(history or None) as store:
             result.recorded = store.record_many(kept)
             if rollup is not None and usage is not None:

@@ -60,7 +60,7 @@ class DcgmConfig:
     attribution: str = "labels"  # labels, kube, static, none
     backoff_max_s: float = 300.0
     metrics_host: str = "127.0.0.1"
-    metrics_port: int = 0  # 0 = no /metrics of its own
+    metrics_port: int = 9403  # the collector's port (spendwatch/metrics_port.py); 0 = no /metrics of its own
 
 
 class ScrapeError(Exception):

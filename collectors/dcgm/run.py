@@ -57,9 +57,10 @@ def run_dcgm(settings: Settings, req: DcgmRequest, stop: threading.Event | None 
                               metrics=metrics)
     port = req.metrics_port if req.metrics_port is not None else cfg.metrics_port
     if port and not req.once:
-        from prometheus_client import start_http_server
+        from spendwatch.metrics_port import serve_prometheus
 
-        start_http_server(port, addr=cfg.metrics_host, registry=metrics.registry)
+        serve_prometheus(metrics.registry, port, cfg.metrics_host, service="collector",
+                         flag="--metrics-port (dcgm.metrics_port)")
     stop = stop or threading.Event()
     if threading.current_thread() is threading.main_thread():
         signal.signal(signal.SIGTERM, lambda *_: stop.set())

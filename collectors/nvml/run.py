@@ -141,10 +141,9 @@ def build_static(section: dict[str, Any]) -> dict[str, Any]:
 
 def run_gpu_collector(settings: Settings, options: GpuRunOptions) -> int:
     """Sample and publish until SIGTERM / Ctrl-C (or one sample per device with ``once``)."""
-    from prometheus_client import start_http_server
-
     from collectors.nvml.collector import CollectorMetrics, GpuCollector
     from collectors.publisher import publisher_from_settings
+    from spendwatch.metrics_port import serve_prometheus
     from spendwatch.prices import PriceConfig, PriceTable
 
     cfg = settings.build(GpuCollectorConfig, "collector")
@@ -160,8 +159,8 @@ def run_gpu_collector(settings: Settings, options: GpuRunOptions) -> int:
                                         registry=metrics.registry)  # spool depth and drops on /metrics too
     port = options.metrics_port if options.metrics_port is not None else cfg.metrics_port
     if port and not options.once:
-        start_http_server(port, addr=cfg.metrics_host, registry=metrics.registry)
-        log.info("metrics on http://%s:%d/metrics", cfg.metrics_host, port)
+        serve_prometheus(metrics.registry, port, cfg.metrics_host, service="collector",
+                         flag="--metrics-port (collector.metrics_port)")
     collector = GpuCollector(backend, node, publisher.publish, prices, attributor, interval, cfg.process_every,
                              cfg.poll_subsamples, cfg.backoff_initial_s, cfg.backoff_max_s, metrics=metrics)
     stop = threading.Event()

@@ -17,8 +17,10 @@ import orjson
 from spendwatch.anomaly import INSIGHT_KINDS, KINDS
 from spendwatch.cli.output import choice_list, non_negative_float, plural, positive_int, print_json
 from spendwatch.errors import ConfigError
+from spendwatch.format import anomaly_duration
 from spendwatch.history import AnomalyQuery, open_store, parse_duration, parse_time
 from spendwatch.history.query import SORT_KEYS
+from spendwatch.teams import UNALLOCATED_TEAM, team_of, unallocated_team
 
 _CONTRACT_FIELDS = ("type", "id", "kind", "state", "severity", "workload", "resource", "started_at", "detected_at",
                     "resolved_at", "waste_usd", "projected_daily_usd", "summary", "evidence", "ts")
@@ -30,6 +32,8 @@ def _add_filters(p: argparse.ArgumentParser, sub: bool = False) -> None:
     d: dict[str, Any] = {"default": argparse.SUPPRESS} if sub else {}
     p.add_argument("--db", metavar="URL", **d, help="history store URL (default: $SPENDWATCH_DB, else "
                                                 "~/.local/share/spendwatch/history.db)")
+    p.add_argument("--config", metavar="FILE", **d, help="settings file (YAML or JSON): teams.unallocated names the "
+                                                         "team of anomalies with no workload")
     g = p.add_argument_group("filters (repeat an option or separate values by commas for any-of)")
     g.add_argument("--since", **d, metavar="DURATION", help="active in the last DURATION (e.g. 7d, 12h, 30m)")
     g.add_argument("--from", **d, dest="from_", metavar="TIME", help="active at or after TIME (epoch s or ISO 8601)")
@@ -37,7 +41,8 @@ def _add_filters(p: argparse.ArgumentParser, sub: bool = False) -> None:
     g.add_argument("--now", **d, metavar="TIME", help=argparse.SUPPRESS)  # pins "now" for --since in tests
     checks: dict[str, Any] = {"kind": choice_list(*KINDS, *INSIGHT_KINDS), "state": choice_list("open", "resolved")}
     for name, help_ in (("kind", f"anomaly or insight kind: {', '.join(KINDS + INSIGHT_KINDS)}"),
-                        ("team", "workload team"),
+                        ("team", "workload team; the team of GPUs allocated to nobody is 'unallocated' "
+                                 "(teams.unallocated)"),
                         ("owner", "workload owner (e-mail or Slack id)"),
                         ("workload", "workload id; * is a wildcard (e.g. 'ml/*')"),
                         ("resource", "GPU/MIG uuid, resource id or model id"), ("state", "open or resolved")):
@@ -70,6 +75,7 @@ def register(sub: Any) -> None:
     s = inner.add_parser("show", help="one anomaly with its full evidence and event history")
     s.add_argument("id", metavar="ID", help="anomaly id (or a unique prefix of one)")
     s.add_argument("--db", metavar="URL", default=argparse.SUPPRESS, help="history store URL")
+    s.add_argument("--config", metavar="FILE", default=argparse.SUPPRESS, help="settings file (YAML or JSON)")
     s.add_argument("--json", action="store_true", default=argparse.SUPPRESS,
                    help="JSON: the anomaly plus an 'events' list")
     s.set_defaults(func=run_show)
@@ -94,6 +100,7 @@ def query_from_args(args: argparse.Namespace) -> AnomalyQuery:
     if from_ts is not None and to_ts is not None and from_ts > to_ts:
         raise ConfigError("--from/--since is after --to; nothing can match")
     return AnomalyQuery(
+        unallocated_team=_unallocated(args),
         from_ts=from_ts, to_ts=to_ts, kinds=_values(args.kind), teams=_values(args.team),
         owners=_values(args.owner), workloads=_values(args.workload), resources=_values(args.resource),
         states=_values(args.state), min_severity=args.severity, min_waste_usd=args.min_waste,
@@ -101,6 +108,13 @@ def query_from_args(args: argparse.Namespace) -> AnomalyQuery:
         else ("anomaly",),
         sort=getattr(args, "sort", "started"), descending=not getattr(args, "asc", False),
         limit=getattr(args, "limit", None))
+
+
+def _unallocated(args: argparse.Namespace) -> str:
+    """``teams.unallocated`` of ``--config`` (and ``SPENDWATCH__TEAMS__UNALLOCATED``)."""
+    from spendwatch.cli.settings import load
+
+    return unallocated_team(load(getattr(args, "config", None)))
 
 
 def _what(q: AnomalyQuery, n: int) -> str:
@@ -123,14 +137,6 @@ def _when(ts: float | None) -> str:
     return "-" if ts is None else datetime.fromtimestamp(ts, UTC).strftime("%Y-%m-%d %H:%M")
 
 
-def _duration(seconds: float) -> str:
-    if seconds < 3600:
-        return f"{seconds / 60:.0f}m"
-    if seconds < 86400:
-        return f"{seconds / 3600:.1f}h"
-    return f"{seconds / 86400:.1f}d"
-
-
 def _money(x: float) -> str:
     return f"${x:,.2f}" if x < 1000 else f"${x:,.0f}"
 
@@ -143,7 +149,8 @@ def _table(headers: list[str], rows: list[list[str]], out: IO[str],
         out.write("  ".join(cells).rstrip() + "\n")
 
 
-def print_table(anomalies: list[dict[str, Any]], out: IO[str], now: float | None = None) -> None:
+def print_table(anomalies: list[dict[str, Any]], out: IO[str], now: float | None = None,
+                unallocated: str = UNALLOCATED_TEAM) -> None:
     """A readable table: one anomaly per row, the summary cut to the terminal width.
 
     FOR is how long the problem lasted (resolved) or has lasted until ``now`` (open: its last
@@ -152,10 +159,9 @@ def print_table(anomalies: list[dict[str, Any]], out: IO[str], now: float | None
     rows = []
     for a in anomalies:
         wl = a["workload"] or {}
-        end = a["resolved_at"] if a["resolved_at"] is not None else max(a["ts"], now)
         rows.append([a["id"], a["state"], a["severity"], _when(a["started_at"]),
-                     _duration(max(0.0, end - a["started_at"])), _money(a["waste_usd"]),
-                     _money(a["projected_daily_usd"]), wl.get("team") or "-", wl.get("owner") or "-",
+                     anomaly_duration(a, max(a["ts"], now)), _money(a["waste_usd"]),
+                     _money(a["projected_daily_usd"]), team_of(a, unallocated) or "-", wl.get("owner") or "-",
                      wl.get("id") or a["resource"]])
     headers = ["ID", "STATE", "SEVERITY", "STARTED (UTC)", "FOR", "WASTE", "PER DAY", "TEAM", "OWNER",
                "WORKLOAD/RESOURCE"]
@@ -175,7 +181,7 @@ def run_list(args: argparse.Namespace) -> int:
     if not found:
         print(f"no {_what(q, 2)} match", file=sys.stderr)
         return 0
-    print_table(found, out)
+    print_table(found, out, unallocated=q.unallocated_team)
     total = sum(a["waste_usd"] for a in found)
     print(f"\n{len(found):,} {_what(q, len(found))}, {_money(total)} lost, "
           f"{sum(a['state'] == 'open' for a in found)} open", file=out)
@@ -202,7 +208,7 @@ def run_show(args: argparse.Namespace) -> int:
         f"  resource     {a['resource']}",
         f"  workload     {wl.get('id') or '-'}  (kind {wl.get('kind') or '-'})",
         f"  owner        {wl.get('owner') or '-'}",
-        f"  team         {wl.get('team') or '-'}",
+        f"  team         {team_of(a, _unallocated(args)) or '-'}",
         f"  labels       {', '.join(f'{k}={v}' for k, v in (wl.get('labels') or {}).items()) or '-'}",
         f"  started      {_when(a['started_at'])} UTC",
         f"  detected     {_when(a['detected_at'])} UTC",
@@ -216,7 +222,7 @@ def run_show(args: argparse.Namespace) -> int:
     for k, v in a["evidence"].items():
         text = orjson.dumps(v).decode() if not isinstance(v, str) else v
         lines += _wrapped(f"  {k:<22} ", text, width)  # the whole evidence: contributors are not cut
-    lines += ["", f"history ({len(events)} events):"]
+    lines += ["", f"history ({plural(len(events), 'event')}):"]
     rows = [[_when(e.get("ts")), e.get("state", ""), e.get("severity", ""), _money(e.get("waste_usd", 0.0)),
              _money(e.get("projected_daily_usd", 0.0))] for e in events]
     sys.stdout.write("\n".join(lines) + "\n")

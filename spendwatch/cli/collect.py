@@ -33,7 +33,7 @@ def register(sub: Any) -> None:
     g.add_argument("--once", action="store_true", help="one sample per device, then exit")
     g.add_argument("--stdout", action="store_true", help="print events as JSON lines instead of publishing")
     g.add_argument("--metrics-port", type=port, metavar="PORT",
-                   help="/metrics port on 127.0.0.1 (0 = off; default 9403)")
+                   help="/metrics port on 127.0.0.1 (0 = off; default 9403; when taken, a free one, logged)")
     g.add_argument("--node", help="node name (default $NODE_NAME or the hostname)")
     add_kafka(g)
     g.set_defaults(func=run_gpu)
@@ -48,7 +48,7 @@ def register(sub: Any) -> None:
     d.add_argument("--stdout", action="store_true", help="print events as JSON lines instead of publishing")
     d.add_argument("--node", help="node name (default: the Hostname label, $NODE_NAME, the URL's host)")
     d.add_argument("--metrics-port", type=port, metavar="PORT",
-                   help="own /metrics port on dcgm.metrics_host (0 = off, default)")
+                   help="own /metrics port on dcgm.metrics_host (0 = off; default 9403; taken: a free one, logged)")
     add_kafka(d)
     d.set_defaults(func=run_dcgm)
     b = s.add_parser("billing", help="publish billing_delta events from cost exports")

@@ -17,10 +17,11 @@ from dataclasses import replace
 from typing import Any
 
 from alerting.environment import alert_environment
-from collectors.simulate import HOUR
 from detectors.registry import default_detector_classes
 from spendwatch.cli.output import non_negative_int, plural, port, positive_float, positive_int, time_arg
 from spendwatch.cli.settings import load as load_settings
+from spendwatch.format import anomaly_duration
+from spendwatch.teams import UNALLOCATED_TEAM, team_of, unallocated_team
 from streams.demo import DemoOptions, DemoRun, demo_store, run_demo
 
 
@@ -71,14 +72,14 @@ def _usd(x: float) -> str:
     return f"${x:,.2f}" if x < 1000 else f"${x:,.0f}"
 
 
-def _owner(a: dict[str, Any]) -> str:
+def _owner(a: dict[str, Any], unallocated: str = UNALLOCATED_TEAM) -> str:
     w = a.get("workload") or {}
-    return str(w.get("owner") or w.get("team") or "platform (unallocated)")
+    return str(w.get("owner") or team_of(a, unallocated) or "-")
 
 
-def _team(a: dict[str, Any]) -> str:
-    w = a.get("workload") or {}
-    return str(w.get("team") or "(unallocated)")
+def _team(a: dict[str, Any], unallocated: str = UNALLOCATED_TEAM) -> str:
+    """The team as ``spendwatch anomalies`` shows it (the unallocated team's name: teams.unallocated)."""
+    return team_of(a, unallocated) or "-"
 
 
 def _table(rows: list[list[str]], right: Iterable[int] = ()) -> list[str]:
@@ -92,9 +93,10 @@ def _table(rows: list[list[str]], right: Iterable[int] = ()) -> list[str]:
 class _Printer:
     """Prints what the demo reports, on stdout (progress notes on stderr)."""
 
-    def __init__(self, db: str | None = None, slack: bool = False) -> None:
+    def __init__(self, db: str | None = None, slack: bool = False, unallocated: str = UNALLOCATED_TEAM) -> None:
         self.p = sys.stdout.write
         self.db, self.slack = db, slack
+        self.unallocated = unallocated
 
     def note(self, text: str) -> None:
         print(text, file=sys.stderr, flush=True)
@@ -113,10 +115,11 @@ class _Printer:
           f"never fatal)\n\n")
         latest = run.latest
         now = cfg.end
-        _print_anomalies(p, [a for a in latest.values() if a["state"] == "open"], "Open anomalies", now)
-        _print_anomalies(p, [a for a in latest.values() if a["state"] == "resolved"], "Resolved anomalies", now)
-        _print_teams(p, list(latest.values()))
-        _print_insights(p, list(run.latest_insights.values()), cfg.start)
+        u = self.unallocated
+        _print_anomalies(p, [a for a in latest.values() if a["state"] == "open"], "Open anomalies", now, u)
+        _print_anomalies(p, [a for a in latest.values() if a["state"] == "resolved"], "Resolved anomalies", now, u)
+        _print_teams(p, list(latest.values()), u)
+        _print_insights(p, list(run.latest_insights.values()), cfg.start, u)
         _print_truth(p, run.matched, run.waste_score)
 
     def alerting(self, count: int) -> None:
@@ -146,7 +149,8 @@ class _Printer:
 
         cfg = run.config
         with open_store(db) as store:
-            rep = build_report(store, cfg.start, cfg.end, settings.build(BudgetsConfig, "budgets"))
+            rep = build_report(store, cfg.start, cfg.end, settings.build(BudgetsConfig, "budgets"),
+                               unallocated_team=self.unallocated)
         _print_report(self.p, rep)
         where = f" --db {db}" if db else ""
         self.p(f"The whole report (spend by team/workload/model/service, GPU idle share, unit costs, budgets):\n"
@@ -172,7 +176,7 @@ def run(args: argparse.Namespace) -> int:
     options = DemoOptions(hours=args.hours, gpus=args.gpus, seed=args.seed, start=args.start, alerts=args.alerts,
                           max_alerts=args.max_alerts, history=args.history, db=db, kafka=args.kafka,
                           alert_environment=environment)
-    printer = _Printer(db, args.slack)
+    printer = _Printer(db, args.slack, unallocated_team(settings))
     if not args.db and os.environ.get("SPENDWATCH_DB"):
         printer.note("spendwatch demo: SPENDWATCH_DB is set; the demo records into its own store instead "
                      "(--db URL to choose one)")
@@ -194,7 +198,8 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _print_anomalies(p: Any, anomalies: list[dict[str, Any]], title: str, now: float) -> None:
+def _print_anomalies(p: Any, anomalies: list[dict[str, Any]], title: str, now: float,
+                     unallocated: str = UNALLOCATED_TEAM) -> None:
     p(f"{title} ({len(anomalies)})\n")
     if not anomalies:
         p("  none\n\n")
@@ -202,10 +207,9 @@ def _print_anomalies(p: Any, anomalies: list[dict[str, Any]], title: str, now: f
     anomalies.sort(key=lambda a: (-a["waste_usd"], -a["projected_daily_usd"], a["started_at"]))
     rows = [["SEVERITY", "KIND", "RESOURCE", "OWNER", "WASTED", "$/DAY", "SINCE"]]
     for a in anomalies:
-        until = a["resolved_at"] or now
-        rows.append([a["severity"], a["kind"], str(a["resource"])[:24], _owner(a)[:32], _usd(a["waste_usd"]),
-                     _usd(a["projected_daily_usd"]),
-                     f"{_utc(a['started_at'])} ({(until - a['started_at']) / HOUR:.1f} h)"])
+        rows.append([a["severity"], a["kind"], str(a["resource"])[:24], _owner(a, unallocated)[:32],
+                     _usd(a["waste_usd"]), _usd(a["projected_daily_usd"]),
+                     f"{_utc(a['started_at'])} ({anomaly_duration(a, now)})"])
     table = _table(rows, right=(4, 5))
     p(table[0] + "\n")
     for line, a in zip(table[1:], anomalies, strict=True):
@@ -214,10 +218,10 @@ def _print_anomalies(p: Any, anomalies: list[dict[str, Any]], title: str, now: f
     p("\n")
 
 
-def _print_teams(p: Any, latest: list[dict[str, Any]]) -> None:
+def _print_teams(p: Any, latest: list[dict[str, Any]], unallocated: str = UNALLOCATED_TEAM) -> None:
     teams: dict[str, list[float]] = {}
     for a in latest:
-        row = teams.setdefault(_team(a), [0, 0.0, 0.0])
+        row = teams.setdefault(_team(a, unallocated), [0, 0.0, 0.0])
         row[0] += 1
         row[1] += a["waste_usd"]
         if a["state"] == "open":
@@ -236,7 +240,8 @@ def _print_teams(p: Any, latest: list[dict[str, Any]]) -> None:
     p("\n")
 
 
-def _print_insights(p: Any, insights: list[dict[str, Any]], window_start: float) -> None:
+def _print_insights(p: Any, insights: list[dict[str, Any]], window_start: float,
+                    unallocated: str = UNALLOCATED_TEAM) -> None:
     """Structural waste: what the insight stream says (reported here and in the report, never paged)."""
     shown = [a for a in insights if a["resolved_at"] is None or a["resolved_at"] >= window_start]
     p(f"Structural waste: insights, reported not paged ({len(shown)})\n")
@@ -246,7 +251,8 @@ def _print_insights(p: Any, insights: list[dict[str, Any]], window_start: float)
     shown.sort(key=lambda a: (a["kind"], -a["projected_daily_usd"], a["id"]))
     rows = [["KIND", "RESOURCE", "TEAM", "$/DAY", "STATE"]]
     for a in shown:
-        rows.append([a["kind"], str(a["resource"])[:34], _team(a), _usd(a["projected_daily_usd"]), a["state"]])
+        rows.append([a["kind"], str(a["resource"])[:34], _team(a, unallocated), _usd(a["projected_daily_usd"]),
+                     a["state"]])
     table = _table(rows, right=(3,))
     p(table[0] + "\n")
     for line, a in zip(table[1:], shown, strict=True):

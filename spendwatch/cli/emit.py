@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+import tempfile
 from typing import Any
 
 import orjson
@@ -89,7 +90,11 @@ def run(args: argparse.Namespace) -> int:
 
     transport = _Stdout() if args.stdout else None
     apply_kafka(args)
-    client = SpendwatchClient(kafka=kafka_config(load_settings(args.config)), transport=transport)
+    # --stdout never reads or drains the spool of real sends (old spooled events would be printed
+    # as if emitted now): it gets an empty one of its own, removed afterwards.
+    own_spool = tempfile.TemporaryDirectory(prefix="spendwatch-emit-stdout-") if args.stdout else None
+    client = SpendwatchClient(kafka=kafka_config(load_settings(args.config)), transport=transport,
+                              spool_dir=own_spool.name if own_spool else None)
     try:
         if args.emit_kind == "training-run":
             metric = None
@@ -121,6 +126,8 @@ def run(args: argparse.Namespace) -> int:
         _said(args, event)
     finally:
         client.close(0.5)
+        if own_spool is not None:
+            own_spool.cleanup()
     if transport is not None and transport.closed:
         raise BrokenPipeError  # spendwatch.cli.main: stdout's reader left (`| head`), exit 0 quietly
     return 0

@@ -54,7 +54,8 @@ def add_metrics(p: argparse.ArgumentParser, default_port: int | None, default_ho
                 what: str = "") -> None:
     shown = default_port if default_port is not None else what
     p.add_argument("--metrics-port", type=port, default=default_port, metavar="PORT",
-                   help=f"Prometheus /metrics port, 0 = off (default: {shown})")
+                   help=f"Prometheus /metrics port, 0 = off; when another process holds it, a free one, logged "
+                        f"(default: {shown})")
     p.add_argument("--metrics-host", metavar="ADDR", default=default_host,
                    help=f"address /metrics binds to (default: {default_host or what})")
 

@@ -13,6 +13,9 @@ from spendwatch.cli.flags import add_config, alias
 from spendwatch.cli.output import iso, non_negative_float, non_negative_int, plural, print_json
 from spendwatch.cli.settings import load as load_settings
 from streams.replay import DEFAULT_REORDER_S, ReplayResult, ReplayStats, bounded_lines, replay_stream
+from streams.truth import read_truth
+from streams.truth import render as render_truth
+from streams.truth import score as score_truth
 
 
 def register(sub: Any) -> None:
@@ -42,6 +45,15 @@ def register(sub: Any) -> None:
                    help="also record every anomaly event in the history store at URL (bare --db: "
                         "$SPENDWATCH_DB, else ~/.local/share/spendwatch/history.db; default: not recorded)")
     alias(p, "--history", "db", nargs="?", const="")
+    p.add_argument("--close-at-end", action=argparse.BooleanOptionalAction, default=True,
+                   help="with --db: record what is still open when the file ends as resolved at the file's last "
+                        "event time (evidence.resolution = ended_with_input), so history queries do not show it "
+                        "burning for ever; --no-close-at-end keeps it open (default: close; the anomaly events "
+                        "on stdout / --out are the Engine's either way)")
+    p.add_argument("--truth", metavar="FILE",
+                   help="score the run against a truth file, as the demo does: spendwatch simulate --truth FILE, or "
+                        "the realistic generator's truth.json; a table (stdout with --out, else stderr), or "
+                        "'truth_score' in the --json summary")
     p.add_argument("--json", action="store_true",
                    help="the closing summary as one JSON object on stderr (the anomaly events on stdout or --out "
                         "are JSON lines either way)")
@@ -72,6 +84,8 @@ class _Progress:
 
 def run(args: argparse.Namespace) -> int:
     settings = load_settings(args.config)
+    truth = read_truth(args.truth) if args.truth else None
+    seen: list[dict[str, Any]] = []
     try:
         src: IO[bytes] = sys.stdin.buffer if args.events == "-" else open(args.events, "rb")  # noqa: SIM115
     except OSError as exc:
@@ -102,7 +116,9 @@ def run(args: argparse.Namespace) -> int:
     try:
         with src:
             result = replay_stream(lines(), settings, out, on_bad, history=args.db, stats=stats,
-                                   reorder_s=args.reorder_window, insights=insights)
+                                   reorder_s=args.reorder_window, insights=insights,
+                                   close_at_end=args.close_at_end,
+                                   on_event=seen.append if truth is not None else None)
     except BrokenPipeError:  # the reader of stdout left (`| head`): spendwatch.cli.main ends quietly
         raise
     except OSError as exc:
@@ -117,6 +133,7 @@ def run(args: argparse.Namespace) -> int:
         if progress is not None:
             progress.close()
     elapsed = result.elapsed_s
+    truth_score = score_truth(truth, seen) if truth is not None else None
     if args.json:
         print_json({"events": stats.events, "lines": stats.lines, "bad_lines": stats.bad,
                     "bad_by_reason": dict(sorted(stats.bad_by_reason.items())), "anomaly_events": stats.anomalies,
@@ -124,12 +141,18 @@ def run(args: argparse.Namespace) -> int:
                     "still_open": result.still_open, "still_open_as_of_ts": result.input_end_ts,
                     "reordered": stats.reordered, "too_late": stats.too_late,
                     "set_aside": dict(sorted(result.counters.items())), "recorded": result.recorded,
+                    "closed_at_end": result.closed_at_end if result.recorded is not None else None,
                     "store": result.store_url, "elapsed_s": round(elapsed, 3),
-                    "lines_per_s": round(stats.lines / max(elapsed, 1e-9))}, sys.stderr)
+                    "lines_per_s": round(stats.lines / max(elapsed, 1e-9)),
+                    **({"truth_score": truth_score} if truth_score is not None else {})}, sys.stderr)
         return 0
     if result.recorded is not None:
         print(f"replay: recorded {result.recorded:,} new anomaly events (insight events included) in "
               f"{result.store_url}", file=sys.stderr)
+        if result.closed_at_end:
+            print(f"replay: {plural(result.closed_at_end, 'anomaly or insight', 'anomalies and insights')} still "
+                  f"open at the file's end recorded as resolved then (ended_with_input; --no-close-at-end keeps "
+                  f"them open)", file=sys.stderr)
     if stats.bad > reported:
         print(f"... {stats.bad - reported} more bad lines not shown", file=sys.stderr)
     reasons = ", ".join(f"{k}: {v}" for k, v in sorted(stats.bad_by_reason.items()))
@@ -146,6 +169,8 @@ def run(args: argparse.Namespace) -> int:
     if result.counters:
         said = ", ".join(f"{k}: {v:,}" for k, v in sorted(result.counters.items()))
         print(f"replay: set aside by detectors: {said}", file=sys.stderr)
+    if truth_score is not None:
+        print(render_truth(truth_score), file=sys.stdout if args.out else sys.stderr)
     return 0
 
 

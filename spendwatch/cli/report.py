@@ -17,6 +17,7 @@ from spendwatch.cli.settings import load as load_settings
 from spendwatch.errors import ConfigError
 from spendwatch.forecast import BudgetsConfig
 from spendwatch.history import open_store, parse_duration, parse_time
+from spendwatch.teams import unallocated_team
 
 
 def register(sub: Any) -> None:
@@ -63,9 +64,10 @@ def run(args: argparse.Namespace) -> int:
         suffix = (args.out or "").rsplit(".", 1)[-1].lower() if args.out and "." in args.out else ""
         fmt = {"html": "html", "htm": "html", "csv": "csv", "json": "json"}.get(suffix, "md")
     from_ts, to_ts = _range(args)
-    budgets = load_settings(args.config).build(BudgetsConfig, "budgets")
+    settings = load_settings(args.config)
+    budgets = settings.build(BudgetsConfig, "budgets")
     with open_store(args.db) as store:
-        rep = build_report(store, from_ts, to_ts, budgets)
+        rep = build_report(store, from_ts, to_ts, budgets, unallocated_team(settings))
     text = dumps(rep, indent=True) + "\n" if fmt == "json" else render(rep, fmt)
     if args.out:
         with open(args.out, "w", encoding="utf-8") as f:

@@ -29,6 +29,7 @@ COMPONENT_SECTIONS: dict[str, str | None] = {
     "llm_usage": "collectors.billing.llm_usage:LlmUsageConfig",
     "opencost": "collectors.billing.opencost:OpenCostConfig",
     "prices": "spendwatch.prices:PriceConfig",
+    "teams": "spendwatch.teams:TeamsConfig",
     "publisher": "collectors.publisher:PublisherConfig",
     "worker": "streams.settings:WorkerSettings",
 }

@@ -78,7 +78,7 @@ def run(args: argparse.Namespace) -> int:
             out.flush()
     if args.truth:
         with open(args.truth, "wb") as f:
-            f.write(orjson.dumps(sim.truth_document(), option=orjson.OPT_INDENT_2))
+            f.write(orjson.dumps(sim.truth_document(), option=orjson.OPT_INDENT_2 | orjson.OPT_SERIALIZE_NUMPY))
     elapsed = time.perf_counter() - t0
     if args.json:
         print_json({"lines": sim.total_lines, "counts": dict(sim.counts), "bad_lines": sim.bad_lines,

@@ -17,6 +17,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from spendwatch.errors import ConfigError
+from spendwatch.teams import UNALLOCATED_TEAM
 
 SORT_KEYS = ("started", "detected", "waste", "daily", "last", "kind", "team", "owner", "severity")
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
@@ -82,6 +83,7 @@ class AnomalyQuery:
     descending: bool = True
     limit: int | None = None
     offset: int = 0
+    unallocated_team: str = UNALLOCATED_TEAM  # the team of anomalies with no workload (teams.unallocated)
 
     def __post_init__(self) -> None:
         if self.sort not in SORT_KEYS:
@@ -107,6 +109,13 @@ def _match_any(column: Any, values: Sequence[str]) -> Any:
     return sa.or_(*clauses)
 
 
+def team_column(q: AnomalyQuery) -> Any:
+    """The team of a row: its workload's, or ``q.unallocated_team`` when it has no workload."""
+    from spendwatch.history.schema import anomalies as t
+
+    return sa.case((t.c.workload.is_(None), sa.literal(q.unallocated_team)), else_=t.c.team)
+
+
 def where_clauses(q: AnomalyQuery) -> list[Any]:
     """SQL conditions on ``sw_anomalies`` for a query."""
     from spendwatch.history.schema import anomalies as t
@@ -116,7 +125,7 @@ def where_clauses(q: AnomalyQuery) -> list[Any]:
         out.append(t.c.started_at <= q.to_ts)
     if q.from_ts is not None:
         out.append(sa.or_(t.c.resolved_at.is_(None), t.c.resolved_at >= q.from_ts))
-    for column, values in ((t.c.kind, q.kinds), (t.c.team, q.teams), (t.c.owner, q.owners),
+    for column, values in ((t.c.kind, q.kinds), (team_column(q), q.teams), (t.c.owner, q.owners),
                            (t.c.workload_id, q.workloads), (t.c.resource, q.resources), (t.c.state, q.states)):
         if values:
             out.append(_match_any(column, values))

@@ -37,19 +37,20 @@ import sqlalchemy as sa
 
 from spendwatch.errors import ConfigError
 from spendwatch.history import schema
+from spendwatch.teams import UNALLOCATED_TEAM
 
 FIELDS = ("kind", "team", "owner", "workload", "resource")
 OPS = ("=", "!=", "=~", "!~")
-UNALLOCATED_TEAM = "platform"  # the team of a resource allocated to nobody (as alerting.routing says)
 MAX_VALUE_LEN = 512
 _MATCHER = re.compile(r"^\s*([a-z_]+)\s*(=~|!~|!=|=)\s*(.*?)\s*$", re.S)
 
 
-def anomaly_field(anomaly: Mapping[str, Any], name: str) -> str | None:
-    """The value of a silence field of an anomaly (None when it has none)."""
+def anomaly_field(anomaly: Mapping[str, Any], name: str, unallocated: str = UNALLOCATED_TEAM) -> str | None:
+    """The value of a silence field of an anomaly (None when it has none; the team of one with no
+    workload is ``unallocated``, :mod:`spendwatch.teams`)."""
     wl = anomaly.get("workload")
     if name == "team" and wl is None:
-        return UNALLOCATED_TEAM
+        return unallocated
     wl = wl if isinstance(wl, Mapping) else {}
     if name == "workload":
         v = wl.get("id")
@@ -83,8 +84,8 @@ class Matcher:
             except re.error as exc:
                 raise ConfigError(f"silence matcher {self.name}{self.op}: bad regular expression: {exc}") from None
 
-    def matches(self, anomaly: Mapping[str, Any]) -> bool:
-        v = anomaly_field(anomaly, self.name)
+    def matches(self, anomaly: Mapping[str, Any], unallocated: str = UNALLOCATED_TEAM) -> bool:
+        v = anomaly_field(anomaly, self.name, unallocated)
         if self.op in ("=", "!="):
             hit = v is not None and fnmatch.fnmatchcase(v, self.value)
         else:
@@ -135,8 +136,8 @@ class Silence:
             return "pending"
         return "active" if now < self.ends_at else "expired"
 
-    def matches(self, anomaly: Mapping[str, Any]) -> bool:
-        return all(m.matches(anomaly) for m in self.matchers)
+    def matches(self, anomaly: Mapping[str, Any], unallocated: str = UNALLOCATED_TEAM) -> bool:
+        return all(m.matches(anomaly, unallocated) for m in self.matchers)
 
     def as_dict(self, now: float) -> dict[str, Any]:
         return {"id": self.id, "matchers": [m.as_dict() for m in self.matchers],
@@ -154,8 +155,9 @@ def _row_to_silence(row: Mapping[str, Any]) -> Silence:
 class Silences:
     """The ``sw_silences`` table of a history database."""
 
-    def __init__(self, engine: sa.Engine) -> None:
+    def __init__(self, engine: sa.Engine, unallocated_team: str = UNALLOCATED_TEAM) -> None:
         self.engine = engine
+        self.unallocated_team = unallocated_team  # the team of anomalies with no workload
 
     def add(self, matchers: Sequence[Matcher], ends_at: float, created_by: str, comment: str = "",
             starts_at: float | None = None, now: float | None = None) -> Silence:
@@ -219,4 +221,5 @@ class Silences:
         t = schema.silences
         with self.engine.connect() as conn:
             rows = conn.execute(sa.select(t).where(t.c.starts_at <= now, t.c.ends_at > now)).all()
-        return [s for s in (_row_to_silence(dict(r._mapping)) for r in rows) if s.matches(anomaly)]
+        active = (_row_to_silence(dict(r._mapping)) for r in rows)
+        return [s for s in active if s.matches(anomaly, self.unallocated_team)]

@@ -37,7 +37,7 @@ from spendwatch.contract import ANOMALY, INSIGHT
 from spendwatch.errors import BadEvent, ExternalError
 from spendwatch.history import schema
 from spendwatch.history.feedback import FeedbackLog
-from spendwatch.history.query import AnomalyQuery, summarize, where_clauses
+from spendwatch.history.query import AnomalyQuery, summarize, team_column, where_clauses
 from spendwatch.history.schema import clean_text
 from spendwatch.history.silences import Silences
 from spendwatch.history.spend import SpendLedger
@@ -311,7 +311,7 @@ class HistoryStore:
         stmt = sa.select(t).where(*where_clauses(q))
         column = {"started": t.c.started_at, "detected": t.c.detected_at, "waste": t.c.waste_usd,
                   "daily": t.c.projected_daily_usd, "last": t.c.last_ts, "kind": t.c.kind,
-                  "team": t.c.team, "owner": t.c.owner, "severity": t.c.severity}[q.sort]
+                  "team": team_column(q), "owner": t.c.owner, "severity": t.c.severity}[q.sort]
         stmt = stmt.order_by(column.desc() if q.descending else column.asc(), t.c.id)
         if q.limit:
             stmt = stmt.limit(q.limit)
@@ -332,7 +332,8 @@ class HistoryStore:
         matching ``q``, by anomaly and time: what the waste-over-time series are drawn from."""
         q = q or AnomalyQuery()
         t, e = schema.anomalies, schema.anomaly_events
-        stmt = (sa.select(e.c.anomaly_id, e.c.ts, e.c.waste_usd, t.c.team, t.c.kind, t.c.owner, t.c.started_at)
+        stmt = (sa.select(e.c.anomaly_id, e.c.ts, e.c.waste_usd, team_column(q).label("team"), t.c.kind, t.c.owner,
+                          t.c.started_at)
                 .join(t, t.c.id == e.c.anomaly_id).where(*where_clauses(q)).order_by(e.c.anomaly_id, e.c.ts, e.c.seq))
         with self.engine.connect() as conn:
             return [dict(r._mapping) for r in conn.execute(stmt)]
@@ -390,7 +391,7 @@ class HistoryStore:
         t, e = schema.anomalies, schema.anomaly_events
         with self.engine.connect() as conn:
             rows = [dict(r._mapping) for r in conn.execute(
-                sa.select(t.c.id, t.c.kind, t.c.team, t.c.owner, t.c.state, t.c.waste_usd,
+                sa.select(t.c.id, t.c.kind, team_column(q).label("team"), t.c.owner, t.c.state, t.c.waste_usd,
                           t.c.projected_daily_usd).where(*where_clauses(q)))]
             ids = sa.select(t.c.id).where(*where_clauses(q)).scalar_subquery()
             history = [dict(r._mapping) for r in conn.execute(

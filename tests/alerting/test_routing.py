@@ -36,7 +36,7 @@ route:
         - match: {kind: cost_spike, labels.env: prod}
           channel: "#llm-prod"
     - name: platform
-      match: {team: platform}
+      match: {team: unallocated}
       channel: "#platform"
     - name: research
       match_re: {node: "dgx-.*", owner: ".*@research\\\\.example"}
@@ -65,7 +65,7 @@ def a(kind: str = "idle_gpu", severity: str = "warning", team: str | None = None
     (a(team="llm", kind="cost_spike", labels={"env": "dev"}), ["#llm"]),
     (a(node="dgx-7", owner="kim@research.example"), ["#research"]),     # match_re, all must match
     (a(node="dgx-7", owner="kim@corp.example"), ["#default"]),
-    ({**a(), "workload": None}, ["#platform"]),                          # allocated to nobody: the platform team
+    ({**a(), "workload": None}, ["#platform"]),                          # allocated to nobody: the unallocated team
 ])
 def test_routes(anomaly: dict[str, Any], channels: list[str]) -> None:
     assert [r.channel for r in parse_routes(ROUTES).routes_for(anomaly)] == channels

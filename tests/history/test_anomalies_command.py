@@ -104,8 +104,11 @@ def test_replay_history_records_every_anomaly_event(tmp_path: Path, monkeypatch:
     assert emitted, "the idle GPU should have been flagged"
     with open_store(None) as s:
         (a,) = s.query()
-        assert a["id"] == emitted[-1]["id"] and a["state"] == emitted[-1]["state"]
-        assert len(s.events(a["id"])) == len(emitted)
+        assert a["id"] == emitted[-1]["id"]
+        closed = emitted[-1]["state"] == "open"  # still open at the file's end: recorded resolved then
+        assert a["state"] == "resolved"
+        assert (a["evidence"].get("resolution") == "ended_with_input") == closed
+        assert len(s.events(a["id"])) == len(emitted) + closed
     assert main(["replay", str(events), "--out", str(out), "--history", f"sqlite:///{tmp_path}/default.db"]) == 0
     assert "recorded 0 new anomaly events" in capsys.readouterr().err  # idempotent
 
@@ -123,5 +126,5 @@ def test_table_counts_an_open_anomaly_until_now_not_until_its_last_event() -> No
     out = io.StringIO()
     print_table([opened, ended], out, now=start + 11 * 3600)
     rows = {line.split()[0]: line for line in out.getvalue().splitlines()[1:]}
-    assert "11.0h" in rows["a-open"]  # still going: until now, not until the open event 10 min in
-    assert "2.0h" in rows["a-done"]
+    assert "11.0 h" in rows["a-open"]  # still going: until now, not until the open event 10 min in
+    assert "2.0 h" in rows["a-done"]
