@@ -15,13 +15,16 @@ versions gives that). A difference of two medians is noisy, so each detector's t
 clocked inside its own ``process`` and ``tick`` calls in one more pass (wall time of the calls).
 State per key: the pickled size of each insight detector's instances (the Engine snapshots them
 with pickle) and of the shared states they keep (:meth:`~detectors.base.DetectorContext.state`),
-after the whole stream.
+after the whole stream. ``--instructions`` adds a figure that does not move from run to run: the
+instructions (valgrind's cachegrind) of one pass with and without the insight detectors.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import re
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -40,6 +43,22 @@ def _child(tree: Tree, events: Path, repeat: int) -> dict[str, Any]:
         raise SystemExit(f"{tree.label}: insights child failed (rc={rc}): {err[-1500:]}")
     result: dict[str, Any] = json.loads(out.strip().splitlines()[-1])
     return result
+
+
+def _instructions(tree: Tree, events: Path) -> dict[str, int]:
+    """Instructions (valgrind cachegrind, ``I refs``) of one pass of the incident detectors and of every
+    detector, each less a run that only decodes: deterministic, where CPU time on a shared machine is not."""
+    child = Path(__file__).with_name("insights_child.py")
+    counts: dict[str, int] = {}
+    for only in ("none", "incident", "every"):
+        cmd = ["valgrind", "--tool=cachegrind", "--cache-sim=no", "--cachegrind-out-file=/dev/null",
+               tree.python, str(child), str(events), "--only", only]
+        rc, _wall, _cpu, _peak, _out, err = run(cmd, tree)
+        found = re.search(r"I\s+refs:\s+([\d,]+)", err)
+        if rc != 0 or not found:
+            raise SystemExit(f"{tree.label}: valgrind run ({only}) failed (rc={rc}): {err[-1500:]}")
+        counts[only] = int(found.group(1).replace(",", ""))
+    return {"incident": counts["incident"] - counts["none"], "every": counts["every"] - counts["none"]}
 
 
 def _report(label: str, r: dict[str, Any]) -> float:
@@ -83,7 +102,12 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--repeat", type=int, default=3, help="timed passes per configuration (median; 3)")
     ap.add_argument("--tree", action="append", default=[], metavar="[LABEL=]PATH",
                     help="a spendwatch checkout to run (repeatable; default: this one)")
+    ap.add_argument("--instructions", action="store_true",
+                    help="also count the instructions of one pass with and without the insight detectors "
+                         "(valgrind cachegrind; slow: about 40x a pass); the same figure on every run")
     args = ap.parse_args(argv)
+    if args.instructions and shutil.which("valgrind") is None:
+        ap.error("--instructions needs valgrind (apt-get install valgrind)")
     trees = [parse_tree(t) for t in args.tree] or [this_tree()]
     print("trees: " + "; ".join(f"{t.label} = {t.path} ({t.commit()})" for t in trees))
 
@@ -97,10 +121,15 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"simulate failed: {p.stderr[-1000:]}", file=sys.stderr)
                 return 1
         results = [(t.label, _child(t, path, args.repeat)) for t in trees]
+        counted = [(t.label, _instructions(t, path)) for t in trees] if args.instructions else []
     r0 = results[0][1]
     print(f"stream: {r0['events']:,} events ("
           + ", ".join(f"{t} {n:,}" for t, n in r0["by_type"].items()) + f"); medians of {args.repeat}")
     extras = [(label, _report(label, r)) for label, r in results]
+    for label, c in counted:
+        print(f"[{label}] instructions of one pass (valgrind): incident detectors {c['incident'] / 1e9:.3f} G, "
+              f"every detector {c['every'] / 1e9:.3f} G: +{100 * (c['every'] / c['incident'] - 1):.1f} % for the "
+              f"insight detectors")
     for label, extra in extras:
         verdict = "within" if extra <= GOAL_EXTRA else "over"
         print(f"goal [{label}]: the insight detectors add at most {100 * GOAL_EXTRA:.0f} % to the Engine's time: "

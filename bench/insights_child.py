@@ -19,6 +19,10 @@ cost included) and its calls; it is not one of the timed passes. State after the
 pickled size of each insight detector's instances and of the shared states (``context.states``) its
 name prefixes, and the whole snapshot. Prints one JSON object. Imports only the tree's own code and
 the standard library.
+
+With ``--only CONFIG`` it makes one untimed pass of that configuration and nothing else: the parent
+runs it under ``valgrind --tool=cachegrind`` for an instruction count, which, unlike CPU time on a
+shared machine, is the same from one run to the next.
 """
 
 from __future__ import annotations
@@ -45,6 +49,9 @@ def main() -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("events")
     ap.add_argument("--repeat", type=int, default=3)
+    ap.add_argument("--only", choices=("none", "incident", "every"),
+                    help="decode, then one untimed pass of this configuration only (none: no pass), and exit: "
+                         "for an instruction count of the pass under valgrind (the parent subtracts 'none')")
     args = ap.parse_args()
     events: list[dict[str, Any]] = []
     with open(args.events, "rb") as f:
@@ -60,6 +67,14 @@ def main() -> int:
     configs: dict[str, list[Any]] = {"incident": incident, "every": every}
     for cls in insight:
         configs[f"plus:{cls.name}"] = [*incident, cls]
+
+    if args.only is not None:
+        if args.only != "none":
+            engine0 = Engine(detector_classes=configs[args.only])
+            for e in events:
+                engine0.process(e)
+        print(json.dumps({"events": len(events), "only": args.only}))
+        return 0
 
     def one(classes: list[Any]) -> tuple[float, Any]:
         engine = Engine(detector_classes=classes)
