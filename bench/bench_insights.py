@@ -1,7 +1,7 @@
 """What the structural-waste detectors (insights) cost: Engine CPU time with and without them, state per key.
 
     .venv/bin/python -m bench.bench_insights [--gpus 96] [--hours 24] [--seed 1] [--events FILE]
-                                             [--repeat 3] [--tree [LABEL=]PATH ...]
+                                             [--repeat 3] [--tree [LABEL=]PATH ...] [--instructions]
 
 The standard simulated stream of ``python -m bench replay`` (``spendwatch simulate``, every
 problem injected, 14 days of billing) is made once by this tree (or read from ``--events``); then,
@@ -9,14 +9,19 @@ in each tree, one child process (:mod:`bench.insights_child`, that tree's interp
 decodes it into memory and runs the same events through fresh Engines, round-robin, ``--repeat``
 times: the incident detectors only (those with no ``insight_kinds``), every default detector, and
 the incident detectors plus each insight detector on its own. Each figure is the CPU time of the
-Engine loop alone, median of the repeats (decoding is shared, so it is left out: the share of a
-whole ``spendwatch replay`` is smaller than the Engine's; ``python -m bench replay`` on the two
-versions gives that). A difference of two medians is noisy, so each detector's time is also
+Engine loop alone, median of the repeats (decoding is left out, so the share of a whole replay is
+smaller than the Engine's). A difference of two medians is noisy, so each detector's time is also
 clocked inside its own ``process`` and ``tick`` calls in one more pass (wall time of the calls).
+
+What a user pays: whole ``spendwatch replay`` runs (the tree's CLI: reading, decoding, the Engine,
+writing), with the insight detectors taken out of the default list and with them, round-robin over
+the trees, median CPU time of the process. ``--instructions`` adds a figure that does not move from
+run to run: the instructions (valgrind's cachegrind) of one Engine pass with and without the
+insight detectors.
+
 State per key: the pickled size of each insight detector's instances (the Engine snapshots them
 with pickle) and of the shared states they keep (:meth:`~detectors.base.DetectorContext.state`),
-after the whole stream. ``--instructions`` adds a figure that does not move from run to run: the
-instructions (valgrind's cachegrind) of one pass with and without the insight detectors.
+after the whole stream.
 """
 
 from __future__ import annotations
@@ -25,6 +30,7 @@ import argparse
 import json
 import re
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -43,6 +49,24 @@ def _child(tree: Tree, events: Path, repeat: int) -> dict[str, Any]:
         raise SystemExit(f"{tree.label}: insights child failed (rc={rc}): {err[-1500:]}")
     result: dict[str, Any] = json.loads(out.strip().splitlines()[-1])
     return result
+
+
+def _replays(trees: list[Tree], events: Path, repeat: int) -> dict[str, dict[str, list[float]]]:
+    """CPU seconds of whole ``spendwatch replay`` runs per tree, with the insight detectors and without,
+    round-robin over trees and both configurations."""
+    child = Path(__file__).with_name("insights_child.py")
+    cpu: dict[str, dict[str, list[float]]] = {t.label: {"incident": [], "every": []} for t in trees}
+    with tempfile.TemporaryDirectory(prefix="bench-insights-replay-") as tmp:
+        for _ in range(repeat):
+            for tree in trees:
+                for which in ("incident", "every"):
+                    out = str(Path(tmp) / f"{which}.jsonl")
+                    rc, _wall, used, _peak, _out, err = run(
+                        [tree.python, str(child), str(events), "--replay", which, "--out", out], tree)
+                    if rc != 0:
+                        raise SystemExit(f"{tree.label}: replay ({which}) failed (rc={rc}): {err[-1500:]}")
+                    cpu[tree.label][which].append(used)
+    return cpu
 
 
 def _instructions(tree: Tree, events: Path) -> dict[str, int]:
@@ -121,11 +145,17 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"simulate failed: {p.stderr[-1000:]}", file=sys.stderr)
                 return 1
         results = [(t.label, _child(t, path, args.repeat)) for t in trees]
+        replays = _replays(trees, path, args.repeat)
         counted = [(t.label, _instructions(t, path)) for t in trees] if args.instructions else []
     r0 = results[0][1]
     print(f"stream: {r0['events']:,} events ("
           + ", ".join(f"{t} {n:,}" for t, n in r0["by_type"].items()) + f"); medians of {args.repeat}")
     extras = [(label, _report(label, r)) for label, r in results]
+    for label, rc in replays.items():
+        inc, every = statistics.median(rc["incident"]), statistics.median(rc["every"])
+        print(f"[{label}] spendwatch replay, CPU s (whole process, median of {args.repeat}): without the insight "
+              f"detectors {inc:.2f} (runs {', '.join(f'{t:.2f}' for t in rc['incident'])}), with them {every:.2f} "
+              f"(runs {', '.join(f'{t:.2f}' for t in rc['every'])}): +{100 * (every / inc - 1):.1f} %")
     for label, c in counted:
         print(f"[{label}] instructions of one pass (valgrind): incident detectors {c['incident'] / 1e9:.3f} G, "
               f"every detector {c['every'] / 1e9:.3f} G: +{100 * (c['every'] / c['incident'] - 1):.1f} % for the "

@@ -20,7 +20,10 @@ pickled size of each insight detector's instances and of the shared states (``co
 name prefixes, and the whole snapshot. Prints one JSON object. Imports only the tree's own code and
 the standard library.
 
-With ``--only CONFIG`` it makes one untimed pass of that configuration and nothing else: the parent
+With ``--replay incident`` or ``--replay every`` it runs ``spendwatch replay`` itself (the tree's CLI,
+file reading, decoding, the Engine and writing the output), with the insight detectors taken out of
+the default list or not: the parent reads the child's CPU time, the figure closest to what a user
+pays. With ``--only CONFIG`` it makes one untimed pass of that configuration and nothing else: the parent
 runs it under ``valgrind --tool=cachegrind`` for an instruction count, which, unlike CPU time on a
 shared machine, is the same from one run to the next.
 """
@@ -52,7 +55,14 @@ def main() -> int:
     ap.add_argument("--only", choices=("none", "incident", "every"),
                     help="decode, then one untimed pass of this configuration only (none: no pass), and exit: "
                          "for an instruction count of the pass under valgrind (the parent subtracts 'none')")
+    ap.add_argument("--replay", choices=("incident", "every"),
+                    help="run `spendwatch replay EVENTS` itself (this tree's CLI) with the default detectors, or "
+                         "with the insight detectors taken out of the default list, and exit: the parent reads "
+                         "the process's CPU time")
+    ap.add_argument("--out", default=os.devnull, help="with --replay: where the anomalies and insights go")
     args = ap.parse_args()
+    if args.replay is not None:
+        return _replay(args.events, args.replay, args.out)
     events: list[dict[str, Any]] = []
     with open(args.events, "rb") as f:
         for line in f:
@@ -142,6 +152,20 @@ def main() -> int:
         "snapshot_bytes": len(engine.snapshot()),
     }))
     return 0
+
+
+def _replay(path: str, which: str, out: str) -> int:
+    import detectors.engine
+    from detectors.registry import default_detector_classes
+    from spendwatch.cli import main as cli
+
+    if which == "incident":
+        def incident_only() -> list[Any]:
+            return [c for c in default_detector_classes() if not c.insight_kinds]
+
+        detectors.engine.default_detector_classes = incident_only  # type: ignore[assignment]
+    return cli(["replay", path, "--out", out, "--insights", out + ".insights" if out != os.devnull else out,
+                "--progress", "never"])
 
 
 if __name__ == "__main__":
