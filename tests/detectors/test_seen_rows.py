@@ -15,6 +15,7 @@ from typing import Any
 
 import orjson
 
+from detectors.base import Detector
 from detectors.budget_forecast import BudgetForecastDetector
 from detectors.engine import Engine
 from detectors.stats.seen_rows import ROWS_KEPT, SEEN_ROWS, SeenRows, row_identity
@@ -97,7 +98,7 @@ def test_a_snapshot_from_when_each_detector_kept_its_own_filter_restores_its_row
     events = _stream(4)
     cut = len(events) // 2
     settings = Settings({"budgets": {"workloads": {WL["id"]: 6000.0}}})
-    classes = [UnitCostDetector, BudgetForecastDetector]
+    classes: list[type[Detector]] = [UnitCostDetector, BudgetForecastDetector]
     # rows seen before the cut, delivered again right after it: duplicates, in both runs
     again = [dict(e) for e in events[cut - 200:cut] if e["type"] == "billing_delta"]
     assert again
