@@ -52,9 +52,10 @@ def main() -> int:
     ap = argparse.ArgumentParser()
     ap.add_argument("events")
     ap.add_argument("--repeat", type=int, default=3)
-    ap.add_argument("--only", choices=("none", "incident", "every"),
-                    help="decode, then one untimed pass of this configuration only (none: no pass), and exit: "
-                         "for an instruction count of the pass under valgrind (the parent subtracts 'none')")
+    ap.add_argument("--only", choices=("none", "empty", "incident", "insight", "every"),
+                    help="decode, then one untimed pass of this configuration only (none: no pass; empty: an "
+                         "Engine without detectors; insight: the insight detectors alone), and exit: for an "
+                         "instruction count of the pass under valgrind (the parent subtracts 'none')")
     ap.add_argument("--replay", choices=("incident", "every"),
                     help="run `spendwatch replay EVENTS` itself (this tree's CLI) with the default detectors, or "
                          "with the insight detectors taken out of the default list, and exit: the parent reads "
@@ -80,7 +81,8 @@ def main() -> int:
 
     if args.only is not None:
         if args.only != "none":
-            engine0 = Engine(detector_classes=configs[args.only])
+            chosen = [] if args.only == "empty" else insight if args.only == "insight" else configs[args.only]
+            engine0 = Engine(detector_classes=chosen)
             for e in events:
                 engine0.process(e)
         print(json.dumps({"events": len(events), "only": args.only}))
