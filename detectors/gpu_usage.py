@@ -317,11 +317,13 @@ class GpuUsageDetector(Detector):
         usd = covered / 3600.0 * price
         self.observed_s += covered
         self.cost_usd += usd
+        wid = None
         if workload is not None:
-            held = self.held.get(workload["id"])
+            wid = workload["id"]
+            held = self.held.get(wid)
             if held is None:
                 if len(self.held) < 4 * _TOP_WORKLOADS:
-                    self.held[workload["id"]] = [covered, workload]
+                    self.held[wid] = [covered, workload]
             else:
                 held[0] += covered
         if activity < cfg.idle_below_pct:
@@ -337,9 +339,9 @@ class GpuUsageDetector(Detector):
                 if ended:
                     out = ended if out is None else out + ended
 
-        if workload is not None and workload.get("kind") in cfg.endpoint_kinds:
-            if workload["id"] != self.ep_wid:
-                self._join(workload["id"])
+        if wid is not None and workload.get("kind") in cfg.endpoint_kinds:
+            if wid != self.ep_wid:
+                self._join(wid)
             self.ep_workload = workload
             b = int(ts // cfg.bucket_s)
             ids = self.ep_ids
