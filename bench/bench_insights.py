@@ -160,10 +160,13 @@ def main(argv: list[str] | None = None) -> int:
         print(f"[{label}] instructions of one pass (valgrind): incident detectors {c['incident'] / 1e9:.3f} G, "
               f"every detector {c['every'] / 1e9:.3f} G: +{100 * (c['every'] / c['incident'] - 1):.1f} % for the "
               f"insight detectors")
-    for label, extra in extras:
-        verdict = "within" if extra <= GOAL_EXTRA else "over"
-        print(f"goal [{label}]: the insight detectors add at most {100 * GOAL_EXTRA:.0f} % to the Engine's time: "
-              f"{verdict} it (+{100 * extra:.1f} %; CPU times on a shared machine vary by a few percent)")
+    for label, extra in extras:  # the goal (issue 17) is about replay; the Engine alone is the stricter figure
+        rc = replays[label]
+        share = statistics.median(rc["every"]) / statistics.median(rc["incident"]) - 1.0
+        verdict = "within" if share <= GOAL_EXTRA else "over"
+        print(f"goal [{label}]: the insight detectors add at most {100 * GOAL_EXTRA:.0f} % to replay: {verdict} it "
+              f"(+{100 * share:.1f} %; the Engine alone: +{100 * extra:.1f} %; CPU times on a shared machine vary "
+              f"by more than that from run to run: --instructions gives a steady figure)")
     return 0
 
 
