@@ -38,7 +38,9 @@ Keys and partitions
     forecasts every budget from the history store's full spend.
 
 Duplicates and late rows
-    A billing row seen again (same period, service, SKU, resource, model and cost) is counted once.
+    A billing row seen again (same period, service, SKU, resource, model and cost) is counted once
+    (the workload's last 512 rows, a filter shared with the unit-cost detector:
+    :mod:`detectors.stats.seen_rows`).
 
 Money
     Neither kind has lost anything yet: ``waste_usd`` is 0. ``projected_daily_usd`` is the

@@ -15,8 +15,10 @@ The join
     An hour's unit cost is computed once the billing of the next hour begins to arrive (so every
     row of the hour is in; rows land minutes after the hour, and its traffic is complete by
     then). State: the hourly figures for ``keep_hours`` (8 days) per workload and per model,
-    with a workload's spend by service and SKU: about 38 KiB per workload (``python -m bench
-    insights``).
+    with a workload's spend by service and SKU: about 9 KiB per workload, pickled (``python -m
+    bench insights``). A billing row seen again is counted once: the workload's duplicate filter
+    (its last 512 rows, about 16 KiB) is shared with the budgets detector
+    (:mod:`detectors.stats.seen_rows`).
 
     Partitions: replay and the demo see both sides. In a stream worker a model's observations and
     its workload's billing are in one partition only when ``model_id`` and ``workload.id`` hash
