@@ -38,7 +38,9 @@ Keys and partitions
     forecasts every budget from the history store's full spend.
 
 Duplicates and late rows
-    A billing row seen again (same period, service, SKU, resource, model and cost) is counted once.
+    A billing row seen again (same period, service, SKU, resource, model and cost) is counted once
+    (the workload's last 512 rows, a filter shared with the unit-cost detector:
+    :mod:`detectors.stats.seen_rows`).
 
 Money
     Neither kind has lost anything yet: ``waste_usd`` is 0. ``projected_daily_usd`` is the
@@ -82,13 +84,13 @@ References
 
 from __future__ import annotations
 
-from collections import deque
 from typing import Any
 
 from detectors.base import Detector, DetectorContext
+from detectors.stats.seen_rows import SEEN_ROWS, SeenRows
 from spendwatch.anomaly import Finding
 from spendwatch.contract import BILLING_DELTA, billing_delta_key
-from spendwatch.forecast import BudgetsConfig, day_label, day_number, forecast_month, month_days, sustained_growth
+from spendwatch.forecast import BudgetsConfig, day_label, forecast_month, month_days, sustained_growth
 
 DAY = 86400.0
 _HISTORY_DAYS = 40
@@ -112,13 +114,18 @@ class _Ledger:
         self.workload: dict[str, Any] | None = None
 
     def add(self, day: int, cost: float, part: str, period_start: float) -> None:
-        self.daily[day] = self.daily.get(day, 0.0) + cost
-        self.first_ts = min(self.first_ts, period_start)
-        by = self.by.setdefault(day, {})
-        by[part] = by.get(part, 0.0) + cost
+        daily = self.daily
+        daily[day] = daily.get(day, 0.0) + cost
+        if period_start < self.first_ts:
+            self.first_ts = period_start
+        by = self.by.get(day)
+        if by is None:
+            self.by[day] = {part: cost}
+        else:
+            by[part] = by.get(part, 0.0) + cost
         if self.first_day is None or day < self.first_day:
             self.first_day = day
-        if len(self.daily) > _HISTORY_DAYS + 5:
+        if len(daily) > _HISTORY_DAYS + 5:
             keep = max(self.daily) - _HISTORY_DAYS
             for d in [d for d in self.daily if d < keep]:
                 del self.daily[d]
@@ -174,8 +181,7 @@ class BudgetForecastDetector(Detector):
     def __init__(self, key: str, config: BudgetsConfig, context: DetectorContext) -> None:
         super().__init__(key, config, context)
         self.ledger = _Ledger()
-        self.rows: deque[tuple[Any, ...]] = deque(maxlen=512)
-        self.row_set: set[tuple[Any, ...]] = set()
+        self._seen: SeenRows | None = None  # the workload's shared duplicate filter (derived, not pickled)
         self.growth_open = False
         self.growth_started = 0.0
         self.growth_misses = 0
@@ -184,38 +190,61 @@ class BudgetForecastDetector(Detector):
     key_of = staticmethod(billing_delta_key)
 
     def process(self, event: dict[str, Any]) -> list[Finding]:
-        row = (event["period_start"], event["period_end"], event.get("service"), event.get("sku"),
-               event.get("resource_id"), event.get("model"), event["cost_usd"], event.get("usage_quantity"))
-        if row in self.row_set:
+        # the per-row work is kept small (sums into the day's ledger); the forecast and the growth
+        # test run once a day, when a day's billing is in
+        seen = self._seen
+        if seen is None:
+            seen = self._seen = self.context.state(SEEN_ROWS, self.key, SeenRows)
+        if not seen.first_time(event, self.name):
             return []  # the same row again (a redelivery, an export read twice)
-        if len(self.rows) == self.rows.maxlen:
-            self.row_set.discard(self.rows[0])
-        self.rows.append(row)
-        self.row_set.add(row)
         cfg = self.config
+        get = event.get
         wl = event["workload"]
-        self.ledger.workload = wl
-        cost = float(event["cost_usd"]) + float(event.get("adjustment_usd") or 0.0)
-        day = day_number(event["period_start"])
-        part = " / ".join(str(x) for x in (event.get("service"), event.get("sku")) if x) or "(unspecified)"
-        self.ledger.add(day, cost, part, event["period_start"])
-        team = wl.get("team")
-        if team and team in cfg.teams:
-            tl: _Ledger = self.context.state(_TEAMS, team, _Ledger)
-            tl.add(day, cost, wl["id"], event["period_start"])
-            if tl.workload is None or tl.workload.get("id") == wl["id"] or cost > 0:
-                tl.workload = {"id": f"team/{team}", "team": team, **({"owner": wl["owner"]} if wl.get("owner")
-                                                                     else {})}
-        model = event.get("model")
-        if model and model in cfg.models:
-            ml: _Ledger = self.context.state(_MODELS, model, _Ledger)
-            ml.add(day, cost, wl["id"], event["period_start"])
-            ml.workload = {"id": f"model/{model}", **{k: wl[k] for k in ("team", "owner") if wl.get(k)}}
+        led = self.ledger
+        led.workload = wl
+        cost = float(event["cost_usd"]) + float(get("adjustment_usd") or 0.0)
+        start = event["period_start"]
+        day = int(start // DAY)  # day_number, inlined
+        service, sku = get("service"), get("sku")
+        if service:
+            part = f"{service} / {sku}" if sku else str(service)
+        else:
+            part = str(sku) if sku else "(unspecified)"
+        led.add(day, cost, part, start)
+        if cfg.teams:
+            team = wl.get("team")
+            if team and team in cfg.teams:
+                tl: _Ledger = self.context.state(_TEAMS, team, _Ledger)
+                tl.add(day, cost, wl["id"], start)
+                if tl.workload is None or tl.workload.get("id") == wl["id"] or cost > 0:
+                    tl.workload = {"id": f"team/{team}", "team": team, **({"owner": wl["owner"]} if wl.get("owner")
+                                                                         else {})}
+        if cfg.models:
+            model = get("model")
+            if model and model in cfg.models:
+                ml: _Ledger = self.context.state(_MODELS, model, _Ledger)
+                ml.add(day, cost, wl["id"], start)
+                ml.workload = {"id": f"model/{model}", **{k: wl[k] for k in ("team", "owner") if wl.get(k)}}
         # judge the days whose billing is in: up to the last day that ended settle_s ago
-        done = day_number(event["ts"] - cfg.settle_s) - 1
-        if done <= self.ledger.evaluated_day:
+        done = int((event["ts"] - cfg.settle_s) // DAY) - 1  # day_number, inlined
+        if done <= led.evaluated_day:
             return []
         return self._evaluate(done)
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = super().__getstate__()
+        state.pop("_seen", None)  # shared state: the Engine snapshots it once, with the others
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        super().__setstate__(state)
+        self._seen = None
+
+    def restored(self) -> None:
+        legacy = self.__dict__.pop("rows", None)  # a snapshot from before the filter was shared
+        self.__dict__.pop("row_set", None)
+        if legacy:
+            self.context.state(SEEN_ROWS, self.key, SeenRows).absorb(legacy)
 
     # ---------------------------------------------------------------- deciding
     def _evaluate(self, done: int) -> list[Finding]:

@@ -286,6 +286,8 @@ class GpuUsageDetector(Detector):
 
     # ------------------------------------------------------------------ events
     def process(self, event: dict[str, Any]) -> list[Finding]:
+        # the fleet's most frequent event: plain sums and one bucket update, locals over attributes,
+        # no list made unless there is a finding; the endpoint judgement runs once per grid point
         ts = event["ts"]
         last = self.last_ts
         if last is not None and ts <= last:
@@ -302,7 +304,7 @@ class GpuUsageDetector(Detector):
         sm = event.get("sm_active_pct")
         activity = sm if sm is not None else event["util_gpu_pct"]
         workload = event["workload"]
-        out: list[Finding] = []
+        out: list[Finding] | None = None
         if last is None or self.gpu_model is None:  # the key fixes node and uuids; the model rarely comes late
             self.node, self.gpu_uuid, self.mig_uuid = event["node"], event["gpu_uuid"], event.get("mig_uuid")
             self.gpu_model = event.get("gpu_model")
@@ -310,16 +312,18 @@ class GpuUsageDetector(Detector):
         day = int((ts - 1e-3) // DAY)  # a sample ending at midnight covers the day before
         if day != self.day:
             if self.day >= 0:
-                out.extend(self._close_day())
+                out = self._close_day()
             self._new_day(day)
         usd = covered / 3600.0 * price
         self.observed_s += covered
         self.cost_usd += usd
+        wid = None
         if workload is not None:
-            held = self.held.get(workload["id"])
+            wid = workload["id"]
+            held = self.held.get(wid)
             if held is None:
                 if len(self.held) < 4 * _TOP_WORKLOADS:
-                    self.held[workload["id"]] = [covered, workload]
+                    self.held[wid] = [covered, workload]
             else:
                 held[0] += covered
         if activity < cfg.idle_below_pct:
@@ -331,24 +335,29 @@ class GpuUsageDetector(Detector):
         elif self.gap_s:
             self.busy_run += covered
             if self.busy_run >= cfg.busy_confirm_s:
-                out.extend(self._end_gap())
+                ended = self._end_gap()
+                if ended:
+                    out = ended if out is None else out + ended
 
-        if workload is not None and workload.get("kind") in cfg.endpoint_kinds:
-            wid = workload["id"]
+        if wid is not None and workload.get("kind") in cfg.endpoint_kinds:
             if wid != self.ep_wid:
                 self._join(wid)
             self.ep_workload = workload
             b = int(ts // cfg.bucket_s)
-            i = b % len(self.ep_ids)
-            if self.ep_ids[i] != b:
-                self.ep_ids[i] = b
-                self.ep_act[i] = 0.0
-                self.ep_alloc[i] = 0.0
-            self.ep_act[i] += activity * covered
-            self.ep_alloc[i] += covered
+            ids = self.ep_ids
+            i = b % len(ids)
+            act, alloc = self.ep_act, self.ep_alloc
+            if ids[i] != b:
+                ids[i] = b
+                act[i] = 0.0
+                alloc[i] = 0.0
+            act[i] += activity * covered
+            alloc[i] += covered
             if ts >= self.next_eval:
-                out.extend(self._maybe_evaluate(ts))
-        return out
+                judged = self._maybe_evaluate(ts)
+                if judged:
+                    out = judged if out is None else out + judged
+        return out if out is not None else []
 
     def _price(self, event: dict[str, Any]) -> float:
         price = event.get("price_per_hour_usd")

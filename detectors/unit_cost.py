@@ -15,8 +15,10 @@ The join
     An hour's unit cost is computed once the billing of the next hour begins to arrive (so every
     row of the hour is in; rows land minutes after the hour, and its traffic is complete by
     then). State: the hourly figures for ``keep_hours`` (8 days) per workload and per model,
-    with a workload's spend by service and SKU: about 38 KiB per workload (``python -m bench
-    insights``).
+    with a workload's spend by service and SKU: about 9 KiB per workload, pickled (``python -m
+    bench insights``). A billing row seen again is counted once: the workload's duplicate filter
+    (its last 512 rows, about 16 KiB) is shared with the budgets detector
+    (:mod:`detectors.stats.seen_rows`).
 
     Partitions: replay and the demo see both sides. In a stream worker a model's observations and
     its workload's billing are in one partition only when ``model_id`` and ``workload.id`` hash
@@ -76,11 +78,11 @@ References
 
 from __future__ import annotations
 
-from collections import deque
 from dataclasses import dataclass
 from typing import Any
 
 from detectors.base import Detector, DetectorContext
+from detectors.stats.seen_rows import SEEN_ROWS, SeenRows
 from spendwatch.anomaly import Finding
 from spendwatch.contract import BILLING_DELTA, MODEL_OBSERVATION, kafka_key
 
@@ -133,8 +135,7 @@ class _WorkloadLedger:
         self.predictions: dict[int, float] = {}
         self.models: dict[str, None] = {}
         self.newest_hour = -1  # the latest hour a billing period started in: the hours before it are complete
-        self.rows: deque[tuple[Any, ...]] = deque(maxlen=512)
-        self.row_set: set[tuple[Any, ...]] = set()
+        # duplicate rows: the workload's shared filter (detectors.stats.seen_rows), not one of its own
 
 
 class _ModelLedger:
@@ -164,6 +165,27 @@ class UnitCostDetector(Detector):
 
     def __init__(self, key: str, config: UnitCostConfig, context: DetectorContext) -> None:
         super().__init__(key, config, context)
+        # a billing key's workload ledger and duplicate filter: shared state, looked up once (not pickled)
+        self._wlg: _WorkloadLedger | None = None
+        self._seen: SeenRows | None = None
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = super().__getstate__()
+        state.pop("_wlg", None)  # shared state: the Engine snapshots it once, with the others
+        state.pop("_seen", None)
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        super().__setstate__(state)
+        self._wlg = self._seen = None
+
+    def restored(self) -> None:
+        wlg = self.context.states.get((_WORKLOADS, self.key))
+        legacy = wlg.__dict__.pop("rows", None) if wlg is not None else None  # a snapshot from before
+        if wlg is not None:                                                     # the filter was shared
+            wlg.__dict__.pop("row_set", None)
+        if legacy:
+            self.context.state(SEEN_ROWS, self.key, SeenRows).absorb(legacy)
 
     key_of = staticmethod(kafka_key)  # workload.id for billing, model_id for observations
 
@@ -196,28 +218,36 @@ class UnitCostDetector(Detector):
             _prune(hour - keep, wlg.predictions)
 
     def _bill(self, event: dict[str, Any]) -> list[Finding]:
-        wlg: _WorkloadLedger = self.context.state(_WORKLOADS, self.key, _WorkloadLedger)
-        row = (event["period_start"], event["period_end"], event.get("service"), event.get("sku"),
-               event.get("resource_id"), event.get("model"), event["cost_usd"], event.get("usage_quantity"))
-        if row in wlg.row_set:
+        # per row: sums into the hour's ledger; the unit costs are worked out once an hour is complete
+        seen = self._seen
+        if seen is None:
+            seen = self._seen = self.context.state(SEEN_ROWS, self.key, SeenRows)
+        if not seen.first_time(event, self.name):
             return []  # the same row again
-        if len(wlg.rows) == wlg.rows.maxlen:
-            wlg.row_set.discard(wlg.rows[0])
-        wlg.rows.append(row)
-        wlg.row_set.add(row)
-        cost = float(event["cost_usd"]) + float(event.get("adjustment_usd") or 0.0)
+        wlg = self._wlg
+        if wlg is None:
+            wlg = self._wlg = self.context.state(_WORKLOADS, self.key, _WorkloadLedger)
+        get = event.get
+        cost = float(event["cost_usd"]) + float(get("adjustment_usd") or 0.0)
         a, b = float(event["period_start"]), float(event["period_end"])
-        first, last = int(a // HOUR), max(int(a // HOUR), int((b - 1e-6) // HOUR))
+        first = int(a // HOUR)
+        last = int((b - 1e-6) // HOUR)
+        if last < first:
+            last = first
         if last - first > 48:
             return []  # a monthly or weekly row says nothing about hours
-        part = str(event.get("sku") or event.get("service") or "(unspecified)")
+        part = str(get("sku") or get("service") or "(unspecified)")
         share = cost / (last - first + 1)
+        cost_h, parts_h = wlg.cost, wlg.parts
         for h in range(first, last + 1):
-            wlg.cost[h] = wlg.cost.get(h, 0.0) + share
-            parts = wlg.parts.setdefault(h, {})
-            parts[part] = parts.get(part, 0.0) + share
-        if len(wlg.cost) > self.config.keep_hours + 24:
-            _prune(last - self.config.keep_hours, wlg.cost, wlg.parts)
+            cost_h[h] = cost_h.get(h, 0.0) + share
+            parts = parts_h.get(h)
+            if parts is None:
+                parts_h[h] = {part: share}
+            else:
+                parts[part] = parts.get(part, 0.0) + share
+        if len(cost_h) > self.config.keep_hours + 24:
+            _prune(last - self.config.keep_hours, cost_h, parts_h)
         if first <= wlg.newest_hour:
             return []
         # a period of a new hour began: the hours before it have all their rows (an hour's token spend
