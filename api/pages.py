@@ -25,6 +25,7 @@ from api.plots import line_plot, stacked_bars
 from api.queries import auto_step, time_range
 from api.series import spend_series, waste_series
 from spendwatch.errors import ConfigError
+from spendwatch.format import plural
 from spendwatch.teams import UNALLOCATED_TEAM, team_of
 
 if TYPE_CHECKING:
@@ -209,7 +210,7 @@ def add_pages(app: FastAPI, ctx: ApiContext) -> None:
  {txt("team", "vision")} {txt("owner", "ana@corp")} {txt("workload", "ml/*")} {txt("min_waste", "$")}
  <noscript><button>filter</button></noscript>
 </form>
-{error}<p class="count"><span id="result-count">{len(items)}</span> anomalies,
+{error}<p class="count"><span id="result-count">{len(items)}</span> {"anomaly" if len(items) == 1 else "anomalies"},
 {_money(sum(a["waste_usd"] for a in items))} lost</p>
 {_table(_ANOMALY_HEADERS, _anomaly_rows(items, status, now(), unallocated), "anomalies")}
 """
@@ -260,7 +261,7 @@ def add_pages(app: FastAPI, ctx: ApiContext) -> None:
  <p class="msg" id="fb-msg"></p></div></div>
 {runs}
 <h2>Evidence</h2>{_table(("field", "value"), ev_rows, "evidence")}
-<h2>History ({len(hist)} events)</h2>{_table(("at (UTC)", "state", "severity", "lost", "per day"), hist)}
+<h2>History ({plural(len(hist), "event")})</h2>{_table(("at (UTC)", "state", "severity", "lost", "per day"), hist)}
 <h2>Actions</h2>{_table(("at (UTC)", "verdict", "by", "reason", "until", "from"), acts)}
 """
         return layout(d["kind"], body, "anomalies")

@@ -120,7 +120,7 @@ class _Printer:
         p(f"spendwatch demo: {plural(cfg.gpus, 'GPU')} on {plural(nodes, 'node')} ({run.sim.streams} GPU/MIG streams), "
           f"{cfg.hours:g} h of event time ({_utc(cfg.start)} to {_utc(cfg.end)} UTC), "
           f"{plural(len(run.sim.truth), 'injected problem')}\n")
-        p(f"  simulated {stats.events:,} events ({cfg.billing_days:g} days of billing history) in "
+        p(f"  simulated {plural(stats.events, 'event')} ({cfg.billing_days:g} days of billing history) in "
           f"{run.simulate_s:.1f}s; {'broker + worker' if run.through_kafka else 'detectors'} ran over them in "
           f"{run.detect_s:.1f}s ({stats.events / max(run.detect_s, 1e-9):,.0f} events/s); "
           f"{plural(stats.bad, 'malformed line')} skipped\n"
