@@ -28,11 +28,12 @@ from api.queries import anomaly_query, auto_step, duration_in, iso, time_in, tim
 from api.series import anomaly_plot_data, spend_series, waste_series
 from spendwatch import __version__
 from spendwatch.errors import ConfigError, SpendwatchError
-from spendwatch.history import HistoryStore
+from spendwatch.history import AnomalyQuery, HistoryStore
 from spendwatch.history.feedback import feedback_event
 from spendwatch.history.query import SORT_KEYS
 from spendwatch.history.schema import schema_version
 from spendwatch.history.silences import Silence, matcher_from
+from spendwatch.teams import UNALLOCATED_TEAM
 
 log = logging.getLogger("spendwatch.api")
 Publish = Callable[[dict[str, Any]], bool]
@@ -45,7 +46,9 @@ class ApiOptions:
 
     ``token``: the write token (None: read-only); ``publish``: hands a ``feedback`` event to Kafka
     and says whether it did (None: feedback is recorded in the history only); ``slack_*``: the
-    interactivity request URL (:mod:`api.slack_actions`; no signing secret: not served).
+    interactivity request URL (:mod:`api.slack_actions`; no signing secret: not served);
+    ``unallocated_team``: the team of anomalies with no workload, ``teams.unallocated`` (filters,
+    summaries, series, silences and the dashboard use it, as the command line does).
     """
 
     token: str | None = field(default=None, repr=False)
@@ -54,6 +57,7 @@ class ApiOptions:
     slack_token: str | None = field(default=None, repr=False)
     slack_base_url: str | None = None
     dashboard: bool = True
+    unallocated_team: str = UNALLOCATED_TEAM
 
 
 class ApiMetrics:
@@ -84,9 +88,13 @@ class ApiContext:
         out = {}
         for a in anomalies:
             s = dict(fb.get(a["id"], {}))
-            s["silenced_by"] = [sil.id for sil in active if sil.matches(a)]
+            s["silenced_by"] = [sil.id for sil in active if sil.matches(a, self.options.unallocated_team)]
             out[a["id"]] = s
         return out
+
+    def query(self, **filters: Any) -> AnomalyQuery:
+        """:func:`api.queries.anomaly_query` at ``now()`` with the unallocated team's name."""
+        return anomaly_query(now=self.now(), unallocated_team=self.options.unallocated_team, **filters)
 
     def record_feedback(self, anomaly: dict[str, Any], verdict: str, by: str, reason: str | None,
                         until: float | None, source: str) -> dict[str, Any]:
@@ -196,9 +204,8 @@ def create_app(store: HistoryStore, options: ApiOptions | None = None, now: Call
                  team: list[str] | None, owner: list[str] | None, workload: list[str] | None,
                  resource: list[str] | None, state: list[str] | None, severity: str | None,
                  min_waste: float | None, **kw: Any) -> Any:
-        return anomaly_query(now=now(), since=since, from_=from_, to=to, kind=kind, team=team, owner=owner,
-                             workload=workload, resource=resource, state=state, severity=severity,
-                             min_waste=min_waste, **kw)
+        return ctx.query(since=since, from_=from_, to=to, kind=kind, team=team, owner=owner, workload=workload,
+                         resource=resource, state=state, severity=severity, min_waste=min_waste, **kw)
 
     @app.get("/api/v1/anomalies", response_model=models.AnomalyPage, tags=["anomalies"], responses=problems)
     def list_anomalies(since: Since = None, from_: From = None, to: To = None, kind: ListParam = None,
@@ -269,8 +276,8 @@ def create_app(store: HistoryStore, options: ApiOptions | None = None, now: Call
                      state: ListParam = None, severity: Severity = None) -> dict[str, Any]:
         """Money lost per time bucket, stacked by team, kind or owner (default: the last 7 days)."""
         f, t, s = _range(since, from_, to, step)
-        q = anomaly_query(now=now(), from_=str(f), to=str(t), kind=kind, team=team, owner=owner, workload=workload,
-                          resource=resource, state=state, severity=severity)
+        q = ctx.query(from_=str(f), to=str(t), kind=kind, team=team, owner=owner, workload=workload,
+                      resource=resource, state=state, severity=severity)
         data = waste_series(store.history(q), by, f, t, s)
         return {"metric": "waste", "by": by, "from_ts": f, "to_ts": t, "t_iso": [iso(x) for x in data["t"]], **data}
 

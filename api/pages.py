@@ -22,9 +22,10 @@ from fastapi import FastAPI, HTTPException, Path, Query, Request
 from fastapi.responses import HTMLResponse, Response
 
 from api.plots import line_plot, stacked_bars
-from api.queries import anomaly_query, auto_step, time_range
+from api.queries import auto_step, time_range
 from api.series import spend_series, waste_series
 from spendwatch.errors import ConfigError
+from spendwatch.format import plural
 from spendwatch.teams import UNALLOCATED_TEAM, team_of
 
 if TYPE_CHECKING:
@@ -76,13 +77,13 @@ def _table(headers: Sequence[str], rows: Sequence[Sequence[str]], cls: str = "")
         '<p class="none">none</p>'
 
 
-def _owner(a: Mapping[str, Any]) -> str:
+def _owner(a: Mapping[str, Any], unallocated: str = UNALLOCATED_TEAM) -> str:
     wl = a.get("workload") or {}
-    return str(wl.get("owner") or (UNALLOCATED_TEAM if a.get("workload") is None else "-"))
+    return str(wl.get("owner") or (unallocated if a.get("workload") is None else "-"))
 
 
-def _team(a: Mapping[str, Any]) -> str:
-    return team_of(a) or "-"  # the default name of the unallocated team (spendwatch.teams)
+def _team(a: Mapping[str, Any], unallocated: str = UNALLOCATED_TEAM) -> str:
+    return team_of(a, unallocated) or "-"  # the unallocated team's name: teams.unallocated (spendwatch.teams)
 
 
 def _badges(status: Mapping[str, Any]) -> str:
@@ -99,7 +100,7 @@ def _badges(status: Mapping[str, Any]) -> str:
 
 
 def _anomaly_rows(items: Sequence[Mapping[str, Any]], status: Mapping[str, Mapping[str, Any]],
-                  now: float) -> list[list[str]]:
+                  now: float, unallocated: str = UNALLOCATED_TEAM) -> list[list[str]]:
     rows = []
     for a in items:
         wl = a.get("workload") or {}
@@ -107,7 +108,8 @@ def _anomaly_rows(items: Sequence[Mapping[str, Any]], status: Mapping[str, Mappi
             f'<span class="sev {escape(a["severity"])}">{escape(a["severity"])}</span>',
             f'<a href="/anomalies/{escape(a["id"])}">{escape(a["kind"])}</a>',
             escape(str(wl.get("id") or a["resource"]))[:60],
-            escape(_owner(a)), escape(_team(a)), f'<span class="num">{_money(a["projected_daily_usd"])}</span>',
+            escape(_owner(a, unallocated)), escape(_team(a, unallocated)),
+            f'<span class="num">{_money(a["projected_daily_usd"])}</span>',
             f'<span class="num">{_money(a["waste_usd"])}</span>', escape(_when(a["started_at"])),
             escape(_hours(a, now)), escape(a["state"]) + " " + _badges(status.get(a["id"], {})),
         ])
@@ -125,6 +127,7 @@ def _range_select(current: str) -> str:
 
 def add_pages(app: FastAPI, ctx: ApiContext) -> None:
     store, now = ctx.store, ctx.now
+    unallocated = ctx.options.unallocated_team
 
     @app.get("/static/{name}", include_in_schema=False)
     def static(name: Annotated[str, Path(pattern=r"^app\.(js|css)$")]) -> Response:
@@ -144,10 +147,10 @@ def add_pages(app: FastAPI, ctx: ApiContext) -> None:
             since = "3d"
         f, t, step = _series_range(since)
         spend = spend_series(store.spend.rows(f, t), f, t, step)
-        waste = waste_series(store.history(anomaly_query(now=now(), from_=str(f), to=str(t))), "team", f, t, step)
-        open_ = store.query(anomaly_query(now=now(), state=["open"], sort="daily", limit=25))
+        waste = waste_series(store.history(ctx.query(from_=str(f), to=str(t))), "team", f, t, step)
+        open_ = store.query(ctx.query(state=["open"], sort="daily", limit=25))
         status = ctx.status_of(open_)
-        s = store.summary(anomaly_query(now=now(), from_=str(f), to=str(t)))["total"]
+        s = store.summary(ctx.query(from_=str(f), to=str(t)))["total"]
         spend_total = sum(x["total"] for x in spend["series"])
         order = [x["name"] for x in spend["series"]]
         spend_svg = stacked_bars("spend_by_team", f"Spend by team ({_money(spend_total)})", spend, order=order) \
@@ -166,7 +169,7 @@ def add_pages(app: FastAPI, ctx: ApiContext) -> None:
 <section class="plot-box">{spend_svg}</section>
 <section class="plot-box">{stacked_bars("waste_by_team", "Waste by team", waste, order=order)}</section>
 <h2>Open anomalies by $/day</h2>
-{_table(_ANOMALY_HEADERS, _anomaly_rows(open_, status, now()), "anomalies")}
+{_table(_ANOMALY_HEADERS, _anomaly_rows(open_, status, now(), unallocated), "anomalies")}
 """
         return layout("Overview", body, "overview")
 
@@ -177,7 +180,7 @@ def add_pages(app: FastAPI, ctx: ApiContext) -> None:
         chosen = {k: p.get(k) or "" for k in ("kind", "team", "owner", "workload", "state", "severity", "min_waste")}
         try:
             min_waste = float(chosen["min_waste"]) if chosen["min_waste"] else None
-            q = anomaly_query(now=now(), since=since, kind=[chosen["kind"]] if chosen["kind"] else None,
+            q = ctx.query(since=since, kind=[chosen["kind"]] if chosen["kind"] else None,
                               team=[chosen["team"]] if chosen["team"] else None,
                               owner=[chosen["owner"]] if chosen["owner"] else None,
                               workload=[chosen["workload"]] if chosen["workload"] else None,
@@ -207,9 +210,9 @@ def add_pages(app: FastAPI, ctx: ApiContext) -> None:
  {txt("team", "vision")} {txt("owner", "ana@corp")} {txt("workload", "ml/*")} {txt("min_waste", "$")}
  <noscript><button>filter</button></noscript>
 </form>
-{error}<p class="count"><span id="result-count">{len(items)}</span> anomalies,
+{error}<p class="count"><span id="result-count">{len(items)}</span> {"anomaly" if len(items) == 1 else "anomalies"},
 {_money(sum(a["waste_usd"] for a in items))} lost</p>
-{_table(_ANOMALY_HEADERS, _anomaly_rows(items, status, now()), "anomalies")}
+{_table(_ANOMALY_HEADERS, _anomaly_rows(items, status, now(), unallocated), "anomalies")}
 """
         return layout("Anomalies", body, "anomalies")
 
@@ -225,7 +228,7 @@ def add_pages(app: FastAPI, ctx: ApiContext) -> None:
         svg = line_plot(plot["plot"], _PLOT_TITLES.get(plot["plot"], "Plot"), plot)
         wl = d.get("workload") or {}
         facts = [("kind", d["kind"]), ("state", d["state"]), ("severity", d["severity"]), ("resource", d["resource"]),
-                 ("workload", wl.get("id") or "-"), ("owner", _owner(d)), ("team", _team(d)),
+                 ("workload", wl.get("id") or "-"), ("owner", _owner(d, unallocated)), ("team", _team(d, unallocated)),
                  ("started", _when(d["started_at"]) + " UTC"), ("detected", _when(d["detected_at"]) + " UTC"),
                  ("resolved", _when(d["resolved_at"])), ("lost so far", _money(d["waste_usd"])),
                  ("per day", _money(d["projected_daily_usd"])),
@@ -258,7 +261,7 @@ def add_pages(app: FastAPI, ctx: ApiContext) -> None:
  <p class="msg" id="fb-msg"></p></div></div>
 {runs}
 <h2>Evidence</h2>{_table(("field", "value"), ev_rows, "evidence")}
-<h2>History ({len(hist)} events)</h2>{_table(("at (UTC)", "state", "severity", "lost", "per day"), hist)}
+<h2>History ({plural(len(hist), "event")})</h2>{_table(("at (UTC)", "state", "severity", "lost", "per day"), hist)}
 <h2>Actions</h2>{_table(("at (UTC)", "verdict", "by", "reason", "until", "from"), acts)}
 """
         return layout(d["kind"], body, "anomalies")
@@ -274,7 +277,7 @@ def add_pages(app: FastAPI, ctx: ApiContext) -> None:
             f = t - 7 * 86400 if f is None else f
             if t - f < 60:
                 raise ConfigError("the range must be at least a minute long")
-            q = anomaly_query(now=now(), from_=str(f), to=str(t))
+            q = ctx.query(from_=str(f), to=str(t))
             s, hist, error = store.summary(q), store.history(q), ""
         except ConfigError as exc:
             f, t, s, hist, error = now() - 86400, now(), None, [], f'<p class="error">{escape(str(exc))}</p>'

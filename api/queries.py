@@ -14,6 +14,7 @@ from typing import Any
 
 from spendwatch.errors import ConfigError
 from spendwatch.history import AnomalyQuery, parse_duration, parse_time
+from spendwatch.teams import UNALLOCATED_TEAM
 
 MAX_TS = 253402300799.0  # 9999-12-31T23:59:59Z: beyond it ISO 8601 has no four-digit year
 TIME_FIELDS = ("started_at", "detected_at", "resolved_at", "ts")
@@ -80,13 +81,15 @@ def anomaly_query(*, now: float, since: str | None = None, from_: str | None = N
                   owner: Sequence[str] | None = None, workload: Sequence[str] | None = None,
                   resource: Sequence[str] | None = None, state: Sequence[str] | None = None,
                   severity: str | None = None, min_waste: float | None = None, sort: str = "started",
-                  order: str = "desc", limit: int | None = None, offset: int = 0) -> AnomalyQuery:
-    """The :class:`AnomalyQuery` for the API's filters (the same as ``spendwatch anomalies``)."""
+                  order: str = "desc", limit: int | None = None, offset: int = 0,
+                  unallocated_team: str = UNALLOCATED_TEAM) -> AnomalyQuery:
+    """The :class:`AnomalyQuery` for the API's filters (the same as ``spendwatch anomalies``);
+    ``unallocated_team``: the team of anomalies with no workload (``teams.unallocated``)."""
     from_ts, to_ts = time_range(since, from_, to, now)
     return AnomalyQuery(from_ts=from_ts, to_ts=to_ts, kinds=values(kind), teams=values(team), owners=values(owner),
                         workloads=values(workload), resources=values(resource), states=values(state),
                         min_severity=severity, min_waste_usd=min_waste, sort=sort, descending=order != "asc",
-                        limit=limit, offset=offset)
+                        limit=limit, offset=offset, unallocated_team=unallocated_team)
 
 
 def with_iso(a: dict[str, Any]) -> dict[str, Any]:

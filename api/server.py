@@ -29,6 +29,7 @@ from api.app import ApiOptions, create_app
 from spendwatch.config import Settings
 from spendwatch.errors import ConfigError, ExternalError
 from spendwatch.history import HistoryStore, open_store
+from spendwatch.teams import unallocated_team
 
 log = logging.getLogger("spendwatch.api")
 
@@ -96,11 +97,13 @@ class Served:
 
 
 def build(settings: Settings, db: str | None, env: ServeEnvironment) -> Served:
-    """The app over the history store at ``db`` with what ``env`` says."""
+    """The app over the history store at ``db`` with what ``env`` says (and ``teams.unallocated``
+    from ``settings``: the team of anomalies with no workload)."""
     store = open_store(db)
     publisher = FeedbackPublisher(settings) if env.kafka else None
     options = ApiOptions(token=env.token, publish=publisher, slack_signing_secret=env.slack_signing_secret,
-                         slack_token=env.slack_token, slack_base_url=env.slack_base_url)
+                         slack_token=env.slack_token, slack_base_url=env.slack_base_url,
+                         unallocated_team=unallocated_team(settings))
     return Served(create_app(store, options), store, publisher)
 
 

@@ -1,4 +1,4 @@
-"""How long an anomaly lasted, written one way by every part that shows it.
+"""How long an anomaly lasted, written one way by every part that shows it; counts in the singular.
 
 The demo's table, the Slack alert (and its thread replies), ``spendwatch anomalies`` and the
 console alerts all call :func:`anomaly_duration`, so one anomaly reads the same everywhere:
@@ -23,6 +23,17 @@ from collections.abc import Mapping
 from typing import Any
 
 MINUTE, HOUR, DAY = 60.0, 3600.0, 86400.0
+
+
+def plural(n: int, word: str, many: str | None = None) -> str:
+    """``1 anomaly``, ``2 anomalies``, ``0 events`` (the command line and the dashboard).
+
+    >>> plural(1, "anomaly", "anomalies"), plural(3, "anomaly", "anomalies"), plural(0, "event")
+    ('1 anomaly', '3 anomalies', '0 events')
+    >>> plural(1234, "event")
+    '1,234 events'
+    """
+    return f"{n:,} {word if n == 1 else many or word + 's'}"
 
 
 def duration(seconds: float) -> str:

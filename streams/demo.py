@@ -109,6 +109,11 @@ class DemoRun:
         return match_truth([t for t in self.sim.truth if t["kind"] not in WASTE_TRUTH], self.anomalies)
 
     @property
+    def families(self) -> dict[str, dict[str, int]]:
+        """The incident truth against the anomalies, per detector family (:func:`family_score`)."""
+        return family_score([t for t in self.sim.truth if t["kind"] not in WASTE_TRUTH], self.anomalies)
+
+    @property
     def waste_score(self) -> Any:
         """The structural-waste truth against the insights (:func:`collectors.simulate.waste_eval.score`)."""
         from collectors.simulate.waste_eval import score
@@ -170,6 +175,46 @@ def match_truth(truth: list[dict[str, Any]],
                 hit = a
                 break
         out.append((t, hit))
+    return out
+
+
+def family_score(truth: list[dict[str, Any]], events: list[dict[str, Any]]) -> dict[str, dict[str, int]]:
+    """Per detector family, as the realistic scorecard names them (``idle``, ``cost``, ``loop``,
+    ``drift``, ``nodrift``): the injected incidents (``truth``), how many were ``caught`` and
+    ``missed`` (:func:`match_truth`, the demo's table), and the anomaly ids of the family that
+    match no injected incident (``false``) or match one another id caught first (``duplicates``).
+
+    An anomaly of a kind outside the families is counted under ``other`` (``false`` only).
+
+    >>> t = {"kind": "idle", "expected_kinds": ["idle_gpu"], "resource": "gpu-1", "workload": None,
+    ...      "start": 0.0, "end": 600.0}
+    >>> a = {"id": "a", "kind": "idle_gpu", "state": "open", "resource": "gpu-1", "detected_at": 300.0}
+    >>> b = {**a, "id": "b", "resource": "gpu-2"}
+    >>> family_score([t], [a, b])["idle"]
+    {'truth': 1, 'caught': 1, 'missed': 0, 'false': 1, 'duplicates': 0}
+    """
+    from collectors.simulate.realistic.common import FAMILIES, FAMILY
+
+    def row() -> dict[str, int]:
+        return {"truth": 0, "caught": 0, "missed": 0, "false": 0, "duplicates": 0}
+
+    firsts: dict[str, dict[str, Any]] = {}
+    for a in events:
+        if a["state"] == "open":
+            firsts.setdefault(a["id"], a)
+    out = {family: row() for family in FAMILIES}
+    first_hits: set[str] = set()
+    for t, hit in match_truth(truth, list(firsts.values())):
+        r = out.setdefault(FAMILY.get(t["expected_kinds"][0], "other"), row())
+        r["truth"] += 1
+        r["caught" if hit else "missed"] += 1
+        if hit:
+            first_hits.add(hit["id"])
+    for a in firsts.values():
+        if a["id"] in first_hits:
+            continue
+        r = out.setdefault(FAMILY.get(a["kind"], "other"), row())
+        r["duplicates" if any(hit for _t, hit in match_truth(truth, [a])) else "false"] += 1
     return out
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 import tempfile
@@ -93,6 +94,46 @@ def test_demo_runs_and_summarises(tmp_path: Path) -> None:
     listed = subprocess.run([*CLI, "anomalies", "--db", demo_db, "--since", "30d", "--json"], capture_output=True,
                             text=True, timeout=120, env=env)
     assert listed.returncode == 0 and "idle_gpu" in listed.stdout  # the demo recorded into its store
+
+
+def test_demo_json_says_what_was_caught_as_the_tables_do(tmp_path: Path) -> None:
+    """`demo --json`: one document on stdout (alerts on stderr) whose counts are the tables' counts."""
+    env = {**os.environ, "XDG_DATA_HOME": str(tmp_path)}
+    for var in ("SPENDWATCH_DB", "SPENDWATCH_SLACK_TOKEN", "SPENDWATCH_SLACK_TOKEN_FILE"):
+        env.pop(var, None)
+    args = ["demo", "--hours", "6", "--gpus", "16", "--start", "2026-03-24T00:00Z", "--max-alerts", "2"]
+    text = subprocess.run([*CLI, *args], capture_output=True, text=True, timeout=300, env=env)
+    assert text.returncode == 0, text.stderr[-3000:]
+    p = subprocess.run([*CLI, *args, "--json"], capture_output=True, text=True, timeout=300, env=env)
+    assert p.returncode == 0, p.stderr[-3000:]
+    doc = orjson.loads(p.stdout)  # the whole of stdout is the document: the console alerts went to stderr
+    assert "ALERT" in p.stderr and "ALERT" not in p.stdout
+    assert doc["start_ts"] == 1774310400 and doc["start_ts_iso"] == "2026-03-24T00:00:00Z"
+    assert doc["end_ts_iso"] == "2026-03-24T06:00:00Z" and doc["fleet"]["gpus"] == 16
+
+    caught, injected = map(int, re.search(r"Injected problems caught: (\d+) of (\d+)", text.stdout).groups())
+    families = doc["families"]
+    assert set(families) >= {"idle", "cost", "loop", "drift", "nodrift"}
+    assert sum(f["truth"] for f in families.values()) == injected == len(doc["injected"]) > 0
+    assert sum(f["caught"] for f in families.values()) == caught == sum(r["caught"] for r in doc["injected"])
+    assert all(f["caught"] + f["missed"] == f["truth"] for f in families.values())
+    ids = {a["id"] for a in doc["anomalies"]["items"]}
+    assert all(r["anomaly_id"] in ids for r in doc["injected"] if r["caught"])
+    assert sum(f["caught"] + f["false"] + f["duplicates"] for f in families.values()) <= len(ids)
+
+    w_caught, w_injected = map(int, re.search(r"Injected structural waste reported: (\d+) of (\d+)",
+                                              text.stdout).groups())
+    waste = doc["structural_waste"]
+    assert (waste["caught"], waste["injected"]) == (w_caught, w_injected)
+    assert sum(c["caught"] for c in waste["cases"]) == w_caught and len(waste["cases"]) == w_injected
+
+    n_open = int(re.search(r"Open anomalies \((\d+)\)", text.stdout).group(1))
+    assert doc["anomalies"]["open"] == n_open
+    demo_db = tmp_path / "spendwatch" / "demo" / "history.db"
+    assert doc["history"]["db"] == f"sqlite:///{demo_db}" and doc["history"]["file"] == str(demo_db)
+    assert demo_db.exists() and doc["history"]["events_recorded"] > 0
+    assert doc["alerts"]["anomalies"] == 2 and doc["dashboard_url"] is None
+    assert '"-"' not in p.stdout  # no display placeholder: a missing team is null
 
 
 @pytest.mark.kafka

@@ -31,6 +31,7 @@ DATA_COMMANDS: list[tuple[str, list[str], str]] = [
               "--status", "started", "--started-at", START, "--stdout", "--json"], "stderr"),
     ("simulate", ["simulate", "--hours", "1", "--gpus", "8", "--billing-days", "0", "--json"], "stderr"),
     ("replay", ["replay", "{events}", "--json"], "stderr"),
+    ("demo", ["demo", "--hours", "2", "--gpus", "8", "--max-alerts", "1", "--json"], "stdout"),
 ]
 
 

@@ -129,3 +129,41 @@ def test_demo_tables_and_report_use_the_same_name(db: str) -> None:
     assert teams == {"unallocated", "vision", "(no team)"}
     assert {r["team"] for r in rep["waste"]["by_team"]} == {"unallocated", "vision", "-"}
     assert "fleet" in {r["team"] for r in renamed["savings"]}
+
+
+def test_serve_reads_the_setting_from_config(db: str, tmp_path: Path) -> None:
+    """`spendwatch serve --config`: the API's filters, summaries, series and silences and the dashboard's
+    tables use teams.unallocated, as the command line does."""
+    import os
+    import subprocess
+    import sys
+
+    import httpx
+
+    cfg = tmp_path / "teams.yaml"
+    cfg.write_text("teams: {unallocated: fleet-ops}\n")
+    with open_store(db) as store:
+        store.silences.add([parse_matcher("team=fleet-ops")], ends_at=T0 + 10 ** 10, created_by="t", now=T0)
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("SPENDWATCH_API_TOKEN", "SPENDWATCH_KAFKA"))}
+    proc = subprocess.Popen([sys.executable, "-m", "spendwatch.cli", "serve", "--db", db, "--config", str(cfg),
+                             "--port", "0"], stderr=subprocess.PIPE, text=True, env=env)
+    try:
+        assert proc.stderr is not None
+        line = proc.stderr.readline()
+        assert "dashboard and API at" in line, line
+        url = line.split(" at ", 1)[1].split(" ", 1)[0]
+        with httpx.Client(base_url=url, timeout=30) as http:
+            span = {"from": str(T0 - 3600), "to": str(T0 + 86400)}
+            items = http.get("/api/v1/anomalies", params={"team": "fleet-ops", **span}).json()["items"]
+            assert [a["id"] for a in items] == ["nobody"]
+            assert items[0]["status"]["silenced_by"]  # the silence on team=fleet-ops matches it
+            assert http.get("/api/v1/anomalies", params={"team": "unallocated", **span}).json()["items"] == []
+            by_team = {r["team"] for r in http.get("/api/v1/summary", params=span).json()["by_team"]}
+            assert "fleet-ops" in by_team and "unallocated" not in by_team
+            series = http.get("/api/v1/series/waste", params={"by": "team", **span}).json()["series"]
+            assert "fleet-ops" in {s["name"] for s in series}
+            page = http.get("/anomalies/nobody").text
+            assert "<dt>team</dt><dd>fleet-ops</dd>" in page and "<dd>unallocated</dd>" not in page
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)

@@ -35,6 +35,7 @@ from collectors.state import ensure_dir, state_dir
 from spendwatch.config import Settings
 from spendwatch.errors import ConfigError
 from spendwatch.events import validate
+from spendwatch.format import plural
 
 EXIT_OK, EXIT_UNDELIVERED, EXIT_REJECTED = 0, 1, 3
 
@@ -232,8 +233,8 @@ def _run(settings: Settings, req: BillingRequest, cfg: BillingConfig, ledger: Le
         publisher.close(1.0)
     report.delivered = delivered
     if req.stdout:
-        report.notes.append(f"--stdout: {len(res.events)} events written to stdout and recorded in the ledger as "
-                            f"published (use --dry-run to preview without recording)")
+        report.notes.append(f"--stdout: {plural(len(res.events), 'event')} written to stdout and recorded in the "
+                            f"ledger as published (use --dry-run to preview without recording)")
     if not delivered:
         report.notes.append("the broker did not acknowledge everything in time; the rest is spooled and goes out on "
                             "the next run")

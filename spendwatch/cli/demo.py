@@ -18,8 +18,17 @@ from typing import Any
 
 from alerting.environment import alert_environment
 from detectors.registry import default_detector_classes
-from spendwatch.cli.output import non_negative_int, plural, port, positive_float, positive_int, time_arg
+from spendwatch.cli.output import (
+    non_negative_int,
+    plural,
+    port,
+    positive_float,
+    positive_int,
+    print_json,
+    time_arg,
+)
 from spendwatch.cli.settings import load as load_settings
+from spendwatch.config import Settings
 from spendwatch.format import anomaly_duration
 from spendwatch.teams import UNALLOCATED_TEAM, team_of, unallocated_team
 from streams.demo import DemoOptions, DemoRun, demo_store, run_demo
@@ -60,6 +69,10 @@ def register(sub: Any) -> None:
     p.add_argument("--kafka", action="store_true",
                    help="run the events through a Kafka broker and the stream worker instead of in-process "
                         "(a local Apache Kafka unless SPENDWATCH_KAFKA is set)")
+    p.add_argument("--json", action="store_true",
+                   help="print one JSON document instead of the tables: what was caught per family (truth, caught, "
+                        "missed, false), the structural-waste cases, the anomalies and where the history store is; "
+                        "console alerts go to stderr")
     p.set_defaults(func=run)
 
 
@@ -107,7 +120,7 @@ class _Printer:
         p(f"spendwatch demo: {plural(cfg.gpus, 'GPU')} on {plural(nodes, 'node')} ({run.sim.streams} GPU/MIG streams), "
           f"{cfg.hours:g} h of event time ({_utc(cfg.start)} to {_utc(cfg.end)} UTC), "
           f"{plural(len(run.sim.truth), 'injected problem')}\n")
-        p(f"  simulated {stats.events:,} events ({cfg.billing_days:g} days of billing history) in "
+        p(f"  simulated {plural(stats.events, 'event')} ({cfg.billing_days:g} days of billing history) in "
           f"{run.simulate_s:.1f}s; {'broker + worker' if run.through_kafka else 'detectors'} ran over them in "
           f"{run.detect_s:.1f}s ({stats.events / max(run.detect_s, 1e-9):,.0f} events/s); "
           f"{plural(stats.bad, 'malformed line')} skipped\n"
@@ -167,8 +180,117 @@ class _Printer:
         sys.stdout.flush()
 
 
+class _JsonReport:
+    """Keeps what the demo reports, for one JSON document at the end (``demo --json``)."""
+
+    def __init__(self, db: str | None, slack: bool, unallocated: str = UNALLOCATED_TEAM) -> None:
+        self.db, self.slack, self.unallocated = db, slack, unallocated
+        self.doc: dict[str, Any] = {}
+
+    def note(self, text: str) -> None:
+        print(text, file=sys.stderr, flush=True)
+
+    def detected(self, run: DemoRun) -> None:
+        cfg, stats, u = run.config, run.stats, self.unallocated
+        waste = run.waste_score
+        latest = list(run.latest.values())
+        self.doc.update({
+            "fleet": {"gpus": cfg.gpus, "nodes": math.ceil(cfg.gpus / 8), "streams": run.sim.streams,
+                      "seed": cfg.seed, "hours": cfg.hours, "billing_days": cfg.billing_days},
+            "start_ts": cfg.start, "end_ts": cfg.end,
+            "events": stats.events, "malformed_lines": stats.bad, "malformed_lines_injected": True,
+            "simulate_s": round(run.simulate_s, 3), "detect_s": round(run.detect_s, 3),
+            "through_kafka": run.through_kafka,
+            "families": run.families,
+            "injected": [_truth_row(t, a) for t, a in run.matched],
+            "structural_waste": {
+                "injected": len(waste.caught) + len(waste.missed), "caught": len(waste.caught),
+                "missed": len(waste.missed), "false": len(waste.false),
+                "cases": [{**_case(t), "caught": True} for t in waste.caught]
+                + [{**_case(t), "caught": False} for t in waste.missed],
+                "false_insights": [{"id": a["id"], "kind": a["kind"], "resource": a["resource"]} for a in waste.false],
+            },
+            "anomalies": {"open": sum(a["state"] == "open" for a in latest),
+                          "resolved": sum(a["state"] == "resolved" for a in latest),
+                          "items": [_anomaly_row(a, u, cfg.end) for a in
+                                    sorted(latest, key=lambda a: (-a["waste_usd"], a["started_at"], a["id"]))]},
+            "insights": [_anomaly_row(a, u, cfg.end) for a in run.latest_insights.values()
+                         if a["resolved_at"] is None or a["resolved_at"] >= cfg.start],
+            "waste_by_team": _team_rows(latest, u),
+            "alerts": None, "history": None, "report": None,
+        })
+
+    def alerting(self, count: int) -> None:
+        self.doc["alerts"] = {"anomalies": count, "to": "slack" if self.slack else "console (stderr)",
+                              "said_anything": None}
+
+    def alerted(self, said_anything: bool) -> None:
+        self.doc["alerts"]["said_anything"] = said_anything
+
+    def recorded(self, count: int) -> None:
+        self.doc["history"] = {"db": self.db, "file": _sqlite_file(self.db), "events_recorded": count,
+                               "notification_log": "in the history store"}
+
+    def reported(self, run: DemoRun, settings: Any, db: str | None) -> None:
+        from api.report import build_report
+        from spendwatch.forecast import BudgetsConfig
+        from spendwatch.history import open_store
+
+        with open_store(db) as store:
+            rep = build_report(store, run.config.start, run.config.end, settings.build(BudgetsConfig, "budgets"),
+                               unallocated_team=self.unallocated)
+        self.doc["report"] = {"headline": rep["headline"], "savings": rep["savings"][:8]}
+
+
+def _truth_row(t: dict[str, Any], a: dict[str, Any] | None) -> dict[str, Any]:
+    return {**_case(t), "expected_kinds": t["expected_kinds"], "start_ts": t["start"], "end_ts": t["end"],
+            "caught": a is not None, "as": a["kind"] if a else None, "anomaly_id": a["id"] if a else None,
+            "detected_after_s": round(a["detected_at"] - t["start"], 1) if a else None}
+
+
+def _case(t: dict[str, Any]) -> dict[str, Any]:
+    return {"kind": t["kind"], "resource": t["resource"], "workload": t["workload"], "team": t.get("team")}
+
+
+def _anomaly_row(a: dict[str, Any], unallocated: str, now: float) -> dict[str, Any]:
+    w = a.get("workload") or {}
+    return {"id": a["id"], "kind": a["kind"], "state": a["state"], "severity": a["severity"],
+            "resource": a["resource"], "workload": w.get("id"), "team": team_of(a, unallocated),
+            "owner": w.get("owner"), "waste_usd": a["waste_usd"], "projected_daily_usd": a["projected_daily_usd"],
+            "started_at": a["started_at"], "detected_at": a["detected_at"], "resolved_at": a["resolved_at"],
+            "duration": anomaly_duration(a, now), "summary": a["summary"]}
+
+
+def _team_rows(latest: list[dict[str, Any]], unallocated: str) -> list[dict[str, Any]]:
+    teams: dict[str | None, dict[str, Any]] = {}
+    for a in latest:
+        team = team_of(a, unallocated)
+        row = teams.setdefault(team, {"team": team, "anomalies": 0, "waste_usd": 0.0, "daily_usd_now": 0.0})
+        row["anomalies"] += 1
+        row["waste_usd"] += a["waste_usd"]
+        if a["state"] == "open":
+            row["daily_usd_now"] += a["projected_daily_usd"]
+    rows = sorted(teams.values(), key=lambda r: (-r["waste_usd"], str(r["team"])))
+    return [{**r, "waste_usd": round(r["waste_usd"], 2), "daily_usd_now": round(r["daily_usd_now"], 2)} for r in rows]
+
+
+def _sqlite_file(db: str | None) -> str | None:
+    """The file of a ``sqlite:///PATH`` URL (None for another database)."""
+    return db.removeprefix("sqlite:///") if db and db.startswith("sqlite:///") else None
+
+
+def _json_settings(settings: Settings) -> Settings:
+    """``demo --json`` keeps stdout for the document: console alerts go to stderr unless the settings say where."""
+    alerting = dict(settings.section("alerting") or {})
+    if alerting.get("console", "stdout") == "stdout":
+        alerting["console"] = "stderr"
+    return replace(settings, sections={**settings.sections, "alerting": alerting})
+
+
 def run(args: argparse.Namespace) -> int:
     settings = load_settings(args.config)
+    if args.json:
+        settings = _json_settings(settings)
     environment = alert_environment(os.environ)
     if not args.slack:  # never a real Slack by accident: a token in the shell is for the real alerter
         environment = replace(environment, slack_token=None)
@@ -176,22 +298,30 @@ def run(args: argparse.Namespace) -> int:
     options = DemoOptions(hours=args.hours, gpus=args.gpus, seed=args.seed, start=args.start, alerts=args.alerts,
                           max_alerts=args.max_alerts, history=args.history, db=db, kafka=args.kafka,
                           alert_environment=environment)
-    printer = _Printer(db, args.slack, unallocated_team(settings))
+    printer: _Printer | _JsonReport = (_JsonReport if args.json else _Printer)(db, args.slack,
+                                                                              unallocated_team(settings))
     if not args.db and os.environ.get("SPENDWATCH_DB"):
         printer.note("spendwatch demo: SPENDWATCH_DB is set; the demo records into its own store instead "
                      "(--db URL to choose one)")
     code = run_demo(settings, options, printer)
-    if code or not args.history:
+    if code:
         return code
-    if not args.serve:
-        printer.dashboard(None, db)
+    if not args.serve or not args.history:
+        if isinstance(printer, _JsonReport):
+            print_json({**printer.doc, "dashboard_url": None})
+        elif args.history:
+            printer.dashboard(None, db)
         return code
     from api.server import bind, build, run_forever, serve_environment, url_of
 
     served = build(settings, db, serve_environment(os.environ))
     try:
         sock = bind(args.host, args.port)
-        printer.dashboard(url_of(sock), db)
+        if isinstance(printer, _JsonReport):
+            print_json({**printer.doc, "dashboard_url": url_of(sock)})
+            sys.stdout.flush()
+        else:
+            printer.dashboard(url_of(sock), db)
         run_forever(served.app, sock)
     finally:
         served.close()

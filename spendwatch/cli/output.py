@@ -21,6 +21,9 @@ from typing import IO, Any
 import orjson
 
 from spendwatch.errors import ConfigError
+from spendwatch.format import plural
+
+__all__ = ["dumps", "iso", "plural", "print_json", "stdout_closed", "with_iso"]  # plural: spendwatch.format
 
 
 def iso(ts: float) -> str:
@@ -74,15 +77,6 @@ def dumps(value: Any, indent: bool = False) -> str:
 def print_json(value: Any, file: IO[str] | None = None) -> None:
     """One JSON document on a line of ``file`` (stdout by default)."""
     (file or sys.stdout).write(dumps(value) + "\n")
-
-
-def plural(n: int, word: str, many: str | None = None) -> str:
-    """``1 anomaly``, ``2 anomalies``, ``0 events``.
-
-    >>> plural(1, "anomaly", "anomalies"), plural(3, "anomaly", "anomalies"), plural(0, "event")
-    ('1 anomaly', '3 anomalies', '0 events')
-    """
-    return f"{n:,} {word if n == 1 else many or word + 's'}"
 
 
 def stdout_closed() -> int:

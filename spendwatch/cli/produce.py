@@ -10,6 +10,7 @@ import sys
 from typing import Any
 
 from spendwatch.cli.flags import add_config, add_kafka, apply_kafka
+from spendwatch.cli.output import plural
 from spendwatch.cli.settings import load as load_settings
 from spendwatch.kafka import kafka_config
 
@@ -40,5 +41,5 @@ def run(args: argparse.Namespace) -> int:
     except OSError as exc:
         print(f"spendwatch produce: cannot read {exc.filename}: {exc.strerror}", file=sys.stderr)
         return 1
-    print(f"produced {total:,} events to {kafka.bootstrap_servers}", file=sys.stderr)
+    print(f"produced {plural(total, 'event')} to {kafka.bootstrap_servers}", file=sys.stderr)
     return 0

@@ -147,7 +147,7 @@ def run(args: argparse.Namespace) -> int:
                     **({"truth_score": truth_score} if truth_score is not None else {})}, sys.stderr)
         return 0
     if result.recorded is not None:
-        print(f"replay: recorded {result.recorded:,} new anomaly events (insight events included) in "
+        print(f"replay: recorded {plural(result.recorded, 'new anomaly event')} (insight events included) in "
               f"{result.store_url}", file=sys.stderr)
         if result.closed_at_end:
             print(f"replay: {plural(result.closed_at_end, 'anomaly or insight', 'anomalies and insights')} still "
@@ -164,8 +164,9 @@ def run(args: argparse.Namespace) -> int:
     if stats.reordered:
         late = f"; {stats.too_late:,} were older than the window let through and were processed late " \
                f"(raise --reorder-window)" if stats.too_late else ""
-        print(f"replay: the file is not sorted by ts: {stats.reordered:,} events arrived out of order and were "
-              f"sorted within the {args.reorder_window:g} s window{late}", file=sys.stderr)
+        were = "was" if stats.reordered == 1 else "were"
+        print(f"replay: the file is not sorted by ts: {plural(stats.reordered, 'event')} arrived out of order and "
+              f"{were} sorted within the {args.reorder_window:g} s window{late}", file=sys.stderr)
     if result.counters:
         said = ", ".join(f"{k}: {v:,}" for k, v in sorted(result.counters.items()))
         print(f"replay: set aside by detectors: {said}", file=sys.stderr)

@@ -86,7 +86,7 @@ def run(args: argparse.Namespace) -> int:
                     "end_ts": cfg.start + cfg.hours * 3600.0, "elapsed_s": round(elapsed, 3)}, sys.stderr)
         return 0
     counts = ", ".join(f"{k} {v:,}" for k, v in sim.counts.items())
-    print(f"simulate: {sim.total_lines:,} lines ({counts}; {sim.bad_lines:,} bad) from {sim.streams} GPU/MIG "
+    print(f"simulate: {plural(sim.total_lines, 'line')} ({counts}; {sim.bad_lines:,} bad) from {sim.streams} GPU/MIG "
           f"streams, {plural(len(sim.truth), 'injected problem')}, {size / 1e6:.1f} MB in {elapsed:.1f}s",
           file=sys.stderr)
     return 0

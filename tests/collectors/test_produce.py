@@ -67,3 +67,15 @@ def test_produce_names_a_file_it_cannot_read(tmp_path: Path) -> None:
                        env={**os.environ, "SPENDWATCH_KAFKA": "127.0.0.1:1"})
     assert p.returncode == 1
     assert "missing.jsonl" in p.stderr and "No such file" in p.stderr
+
+
+@pytest.mark.kafka
+def test_produce_says_1_event_in_the_singular(kafka_bootstrap: str, unique: str, tmp_path: Path) -> None:
+    sim = simulate(SimConfig(hours=0.05, gpus=1, seed=1, billing_days=0, bad_fraction=0.0))
+    one = tmp_path / "one.jsonl"
+    one.write_bytes(next(line for chunk in sim.chunks() for line in chunk.split(b"\n") if line) + b"\n")
+    env = {**os.environ, "SPENDWATCH_KAFKA": kafka_bootstrap, "SPENDWATCH_TOPIC_PREFIX": f"one{unique}."}
+    p = subprocess.run([sys.executable, "-m", "spendwatch.cli", "produce", str(one)], capture_output=True,
+                       text=True, timeout=120, env=env)
+    assert p.returncode == 0, p.stderr
+    assert f"produced 1 event to {kafka_bootstrap}" in p.stderr

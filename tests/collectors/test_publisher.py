@@ -41,6 +41,45 @@ class FlakyTransport:
         pass
 
 
+class DownTransport(FlakyTransport):
+    """Refuses every send and notes when it was tried."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.up = False
+        self.tried: list[float] = []
+
+    def send(self, records: Sequence[Record]) -> int:
+        self.tried.append(time.monotonic())
+        return super().send(records)
+
+
+def test_backoff_doubles_to_its_cap_and_close_does_not_wait_it_out(tmp_path: Path) -> None:
+    """What the hand-written backoff does (docs/cli.md, Libraries: why not tenacity): the wait doubles from
+    retry_initial_s up to retry_max_s, and it is a wait on the publisher's condition, so close() ends it."""
+    t = DownTransport()
+    pub = Publisher(KafkaConfig(), t, Spool(tmp_path / "s.sqlite"), retry_initial_s=0.1, retry_max_s=0.4)
+    pub.publish(sample(1))
+    time.sleep(1.6)  # tries at about 0, 0.1, 0.3, 0.7, 1.1, 1.5
+    gaps = [b - a for a, b in zip(t.tried, t.tried[1:], strict=False)]
+    assert 3 <= len(gaps) <= 8, gaps
+    assert gaps[0] >= 0.09 and gaps[1] >= 0.19 and gaps[2] >= 0.38, gaps  # doubling
+    assert max(gaps) < 0.4 + 0.25, gaps  # capped
+    pub.close(flush_timeout_s=0.1)
+
+    slow = DownTransport()
+    pub = Publisher(KafkaConfig(), slow, Spool(tmp_path / "s2.sqlite"), retry_initial_s=30.0)
+    pub.publish(sample(1))
+    deadline = time.monotonic() + 5
+    while not slow.tried and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert slow.tried  # it failed once and now waits 30 s
+    t0 = time.monotonic()
+    pub.close(flush_timeout_s=0.2)
+    assert time.monotonic() - t0 < 3.0  # not 30 s: the stop wakes the wait
+    assert pub._thread is not None and not pub._thread.is_alive()
+
+
 def test_invalid_events_are_refused(tmp_path: Path) -> None:
     pub = Publisher(KafkaConfig(), FlakyTransport(), Spool(tmp_path / "s.sqlite"), start=False)
     with pytest.raises(BadEvent):
