@@ -104,6 +104,7 @@ from typing import Any
 import numpy as np
 
 from detectors.base import Detector, DetectorContext
+from detectors.idle_gpu import shared_workload
 from spendwatch.anomaly import Finding
 from spendwatch.contract import GPU_SAMPLE, gpu_sample_key
 
@@ -337,7 +338,7 @@ class GpuUsageDetector(Detector):
             held = self.held.get(wid)
             if held is None:
                 if len(self.held) < 4 * _TOP_WORKLOADS:
-                    self.held[wid] = [covered, workload]
+                    self.held[wid] = [covered, shared_workload(self.context, workload)]
             else:
                 held[0] += covered
         if activity < cfg.idle_below_pct:
@@ -367,7 +368,8 @@ class GpuUsageDetector(Detector):
             act[i] += activity * covered
             alloc[i] += covered
             if ts >= self.next_eval:
-                self.ep_workload = workload  # read by the evaluation only: the latest sample's when it runs
+                # read by the evaluation only: the latest sample's when it runs
+                self.ep_workload = shared_workload(self.context, workload)
                 judged = self._maybe_evaluate(ts)
                 if judged:
                     out = judged if out is None else out + judged
@@ -647,6 +649,7 @@ class GpuUsageDetector(Detector):
         # looked up again after a restore
         state = {name: getattr(self, name) for name in _SLOTS if name not in ("config", "context")}
         state["_idle_ref"] = None
+        state["gaps"] = self.gaps.tolist()  # a list pickles smaller than an array
         return state
 
     def __setstate__(self, state: dict[str, Any]) -> None:

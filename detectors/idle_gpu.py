@@ -144,6 +144,8 @@ _RECENT_WORKLOADS = 4
 _PEER_FRESH_S = 120.0  # a peer's latest sample must be this recent to count
 _STRAGGLER_MIN_PEERS = 2
 _ALONE_LOOK_S = 60.0  # how far into a quiet spell its peers are looked at (their picture is a sample old)
+_WORKLOADS = "gpu.workloads"  # Engine registry: workload id -> one workload object of that content (derived)
+_WORKLOADS_MAX = 65_536  # ... emptied when it grows past this (workload ids that come and go)
 
 
 @dataclass(frozen=True)
@@ -239,6 +241,7 @@ _SLOTS = (
     "blip_s", "blip_usd", "blip_activity", "blip_util", "blip_samples", "opened_kind", "last_report", "dwell",
     "dwell_source", "peers_busy", "peers_checked", "waited_on_peers", "idled_alone", "job_paused", "silenced",
 )
+_NOT_PICKLED = frozenset({"config", "context", "blip_s", "blip_usd", "blip_activity", "blip_util", "blip_samples"})
 # older snapshots: the attributes that are newer than them, with the value they stand for
 _NEWER_DEFAULTS: dict[str, Any] = {"peers_checked": False, "waited_on_peers": False, "job_paused": False,
                                    "idled_alone": None}
@@ -373,7 +376,7 @@ class IdleGpuDetector(Detector):
                 self._clear_blip()
             if self.start is None:
                 self.start = sample_start
-                self.workload = workload
+                self.workload = shared_workload(self.context, workload)
                 self.peers_checked = self.waited_on_peers = False
                 covered = interval
                 self._choose_dwell(workload)
@@ -477,7 +480,10 @@ class IdleGpuDetector(Detector):
     def __getstate__(self) -> dict[str, Any]:
         # config and context are re-attached on restore; the peer registry is the Engine's, rebuilt by
         # restored() from ``group``
-        return {name: getattr(self, name) for name in _SLOTS if name not in ("config", "context")}
+        state = {name: getattr(self, name) for name in _SLOTS if name not in _NOT_PICKLED}
+        state["blip"] = (self.blip_s, self.blip_usd, self.blip_activity, self.blip_util, self.blip_samples)
+        state["gaps"] = self.gaps.tolist()  # a list pickles smaller than an array
+        return state
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         """New snapshots, and those of the older layout (an instance dict: a list of gaps, a list of
@@ -742,6 +748,22 @@ class IdleGpuDetector(Detector):
         return Finding(kind=self.opened_kind, resource=resource, workload=self.workload,
                        started_at=self.start, at=at, active=active, waste_usd=self.waste,
                        projected_daily_usd=daily, summary=summary, evidence=evidence)
+
+
+def shared_workload(context: DetectorContext, workload: dict[str, Any] | None) -> dict[str, Any] | None:
+    """One object for equal workload objects of the GPU detectors' state: every sample brings its own
+    copy, and a detector that keeps one (the workload of a stretch, of a day) would keep it per GPU and
+    per detector. Equal content, so findings are the same; never mutated (findings carry it as is)."""
+    if workload is None:
+        return None
+    table: dict[Any, dict[str, Any]] = context.shared(_WORKLOADS)
+    wid = workload.get("id")
+    kept = table.get(wid)
+    if kept is None or kept != workload:
+        if len(table) >= _WORKLOADS_MAX:
+            table.clear()
+        table[wid] = kept = workload
+    return kept
 
 
 def _flat_processes(procs: list[Any], limit: int) -> tuple[Any, ...]:
