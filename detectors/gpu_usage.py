@@ -104,6 +104,7 @@ from typing import Any
 import numpy as np
 
 from detectors.base import Detector, DetectorContext
+from detectors.idle_gpu import shared_workload
 from spendwatch.anomaly import Finding
 from spendwatch.contract import GPU_SAMPLE, gpu_sample_key
 
@@ -227,8 +228,22 @@ class _EndpointState:
         self.last_evidence: dict[str, Any] = {}
 
 
+# Every attribute of an instance: a slot each, no per-instance dict (33 names made a 1.5 KiB dict per GPU).
+_SLOTS = (
+    "key", "config", "context", "wants_tick",
+    "last_ts", "last_price", "price", "node", "gpu_uuid", "mig_uuid", "gpu_model",
+    "day", "observed_s", "cost_usd", "routine_s", "routine_usd", "paged_s", "gaps", "gap_count", "held",
+    "day_open", "day_reported", "gap_s", "gap_usd", "gap_paged", "busy_run",
+    "ep_wid", "ep_workload", "ep_ids", "ep_act", "ep_alloc", "next_eval", "_idle_ref",
+)
+
+
 class GpuUsageDetector(Detector):
-    """One GPU or MIG instance: its day's idle gaps, and (inference GPUs) its activity buckets."""
+    """One GPU or MIG instance: its day's idle gaps, and (inference GPUs) its activity buckets.
+
+    A slot per field, the day's gap lengths in an array of doubles."""
+
+    __slots__ = _SLOTS
 
     name = "gpu_usage"
     event_types = (GPU_SAMPLE,)
@@ -272,7 +287,7 @@ class GpuUsageDetector(Detector):
         self.routine_s = 0.0
         self.routine_usd = 0.0
         self.paged_s = 0.0
-        self.gaps: list[float] = []
+        self.gaps = array("d")
         self.gap_count = 0
         self.held: dict[str, list[Any]] = {}  # workload id -> [seconds, workload]
         self.day_open = False
@@ -323,7 +338,7 @@ class GpuUsageDetector(Detector):
             held = self.held.get(wid)
             if held is None:
                 if len(self.held) < 4 * _TOP_WORKLOADS:
-                    self.held[wid] = [covered, workload]
+                    self.held[wid] = [covered, shared_workload(self.context, workload)]
             else:
                 held[0] += covered
         if activity < cfg.idle_below_pct:
@@ -342,7 +357,6 @@ class GpuUsageDetector(Detector):
         if wid is not None and workload.get("kind") in cfg.endpoint_kinds:
             if wid != self.ep_wid:
                 self._join(wid)
-            self.ep_workload = workload
             b = int(ts // cfg.bucket_s)
             ids = self.ep_ids
             i = b % len(ids)
@@ -354,6 +368,8 @@ class GpuUsageDetector(Detector):
             act[i] += activity * covered
             alloc[i] += covered
             if ts >= self.next_eval:
+                # read by the evaluation only: the latest sample's when it runs
+                self.ep_workload = shared_workload(self.context, workload)
                 judged = self._maybe_evaluate(ts)
                 if judged:
                     out = judged if out is None else out + judged
@@ -629,9 +645,24 @@ class GpuUsageDetector(Detector):
                        evidence=dict(evidence))
 
     def __getstate__(self) -> dict[str, Any]:
-        state = super().__getstate__()
-        state["_idle_ref"] = None  # another detector's instance: looked up again after a restore
+        # config and context are re-attached on restore; _idle_ref is another detector's instance,
+        # looked up again after a restore
+        state = {name: getattr(self, name) for name in _SLOTS if name not in ("config", "context")}
+        state["_idle_ref"] = None
+        state["gaps"] = self.gaps.tolist()  # a list pickles smaller than an array
         return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        """New snapshots and those of the older layout (an instance dict, the gaps a list)."""
+        state = dict(state)
+        state.pop("config", None)
+        state.pop("context", None)
+        gaps = state.get("gaps")
+        if not isinstance(gaps, array):
+            state["gaps"] = array("d", gaps or ())
+        state.setdefault("_idle_ref", None)
+        for name, value in state.items():
+            setattr(self, name, value)
 
 
 def _runs(mask: np.ndarray) -> list[tuple[int, int]]:

@@ -123,6 +123,8 @@ from __future__ import annotations
 
 import math
 import re
+import sys
+from array import array
 from dataclasses import dataclass
 from typing import Any
 
@@ -142,6 +144,8 @@ _RECENT_WORKLOADS = 4
 _PEER_FRESH_S = 120.0  # a peer's latest sample must be this recent to count
 _STRAGGLER_MIN_PEERS = 2
 _ALONE_LOOK_S = 60.0  # how far into a quiet spell its peers are looked at (their picture is a sample old)
+_WORKLOADS = "gpu.workloads"  # Engine registry: workload id -> one workload object of that content (derived)
+_WORKLOADS_MAX = 65_536  # ... emptied when it grows past this (workload ids that come and go)
 
 
 @dataclass(frozen=True)
@@ -227,9 +231,33 @@ class IdleConfig:
     max_processes_in_evidence: int = 10
 
 
-class IdleGpuDetector(Detector):
-    """One GPU or MIG instance: its rhythm, the current idle stretch, and the report of it."""
+# Every attribute of an instance: a slot each, no per-instance dict (a dict of 40-odd names is 1.5 KiB).
+_SLOTS = (
+    "key", "config", "context", "wants_tick",
+    "last_ts", "first_ts", "last_price", "price_source", "node", "gpu_uuid", "mig_uuid", "gpu_model",
+    "mem_used", "mem_total", "has_sm", "processes", "gaps", "busy_s", "solo_gaps", "busy_now", "group",
+    "recent_workloads", "last_interval", "approved_s",
+    "start", "workload", "idle_s", "waste", "activity_sum", "util_sum", "samples", "busy_since",
+    "blip_s", "blip_usd", "blip_activity", "blip_util", "blip_samples", "opened_kind", "last_report", "dwell",
+    "dwell_source", "peers_busy", "peers_checked", "waited_on_peers", "idled_alone", "job_paused", "silenced",
+)
+_NOT_PICKLED = frozenset({"config", "context", "blip_s", "blip_usd", "blip_activity", "blip_util", "blip_samples"})
+# older snapshots: the attributes that are newer than them, with the value they stand for
+_NEWER_DEFAULTS: dict[str, Any] = {"peers_checked": False, "waited_on_peers": False, "job_paused": False,
+                                   "idled_alone": None}
 
+
+class IdleGpuDetector(Detector):
+    """One GPU or MIG instance: its rhythm, the current idle stretch, and the report of it.
+
+    Its state is a slot per field (no instance dict) and only the figures of the latest sample that
+    evidence reads, kept as plain values: the processes as flat ``(pid, used_mem_bytes, ...)`` pairs,
+    the gaps as an array of doubles. The figures that only a finding reads (memory, processes, model,
+    price source) are taken from a sample only when a finding can follow it: while a stretch is
+    going or when the sample is idle (a busy GPU outside a stretch has nothing to report).
+    """
+
+    __slots__ = _SLOTS
     name = "idle"
     event_types = (GPU_SAMPLE,)
     kinds = ("idle_gpu", "gpu_memory_hoarding")
@@ -250,14 +278,14 @@ class IdleGpuDetector(Detector):
         self.mem_used = 0
         self.mem_total = 0
         self.has_sm = False
-        self.processes: list[dict[str, Any]] = []
+        self.processes: tuple[Any, ...] = ()  # pid, used_mem_bytes, pid, used_mem_bytes, ... (at most the evidence's)
         # the rhythm
-        self.gaps: list[float] = []  # latest quiet spells that ended busy (seconds), oldest first
+        self.gaps = array("d")  # latest quiet spells that ended busy (seconds), oldest first
         self.busy_s = 0.0  # busy time seen since the latest gap (capped)
         self.solo_gaps = 0  # gaps while most of its node peers (two or more) were busy: it idles alone routinely
         self.busy_now = False
         self.group: tuple[str, str | None] | None = None  # (node, workload id) it is registered under
-        self.recent_workloads: list[str | None] = []
+        self.recent_workloads: tuple[str | None, ...] = ()
         self.last_interval: float | None = None
         self.approved_s = 0.0  # the longest quiet spell a person marked "not a problem": the dwell stays above it
         self._reset()
@@ -271,7 +299,7 @@ class IdleGpuDetector(Detector):
         self.util_sum = 0.0
         self.samples = 0
         self.busy_since: float | None = None
-        self.blip = [0.0, 0.0, 0.0, 0.0, 0.0]  # the busy run since busy_since: seconds, waste, activity, util, samples
+        self._clear_blip()
         self.opened_kind: str | None = None
         self.last_report = 0.0
         self.dwell = self.config.dwell_s
@@ -285,6 +313,11 @@ class IdleGpuDetector(Detector):
         self.job_paused = False
         self.silenced = False  # marked not a problem while it lasts: it goes on without a word
         self.wants_tick = False
+
+    def _clear_blip(self) -> None:
+        # the busy run since busy_since: seconds, waste, activity, util, samples
+        self.blip_s = self.blip_usd = self.blip_activity = self.blip_util = 0.0
+        self.blip_samples = 0
 
     key_of = staticmethod(gpu_sample_key)  # the contract's Kafka key: <node>/<gpu or MIG uuid>
 
@@ -301,42 +334,55 @@ class IdleGpuDetector(Detector):
         interval = event["interval_s"]
         self.last_interval = interval
         sample_start = ts - interval
-        price = self._price(event)
         sm = event.get("sm_active_pct")
         util = event["util_gpu_pct"]
         activity = sm if sm is not None else util
         workload = event["workload"]
-        wid = _workload_id(workload)
-        self._keep_sample(event, sm is not None)
-        self._register(wid)
+        wid = workload["id"] if workload else None
+        node = event["node"]
+        if node != self.node:
+            self.node = sys.intern(node)  # one copy per node name, shared by its GPUs
+        if self.start is not None or activity < cfg.idle_below_pct:
+            # a finding can follow this sample: the figures its evidence reads are this sample's
+            price = self._price(event)
+            self._keep_sample(event, sm is not None)
+        else:
+            # busy, no stretch: nothing to report until an idle sample, which takes its own figures;
+            # only the price a later sample may fall back on is kept
+            price = 0.0
+            p = event.get("price_per_hour_usd")
+            if p is not None:
+                self.last_price = p
+        group = self.group
+        if group is None or group[1] != wid or group[0] != self.node:
+            self._register(wid)
         out: list[Finding] = []
 
         if self.start is not None:
             if last is not None and ts - last > cfg.max_gap_s + interval:
                 out.extend(self._end(last, busy=False))  # a long silence: we cannot say it stayed idle
-            elif wid != _workload_id(self.workload) and wid not in self.recent_workloads:
+            elif wid != (self.workload["id"] if self.workload else None) and wid not in self.recent_workloads:
                 # a new workload: the stretch ends; if the new one is at work straight away the quiet
                 # spell was the gap between two jobs, part of the GPU's rhythm like any other
                 out.extend(self._end(sample_start, busy=activity >= cfg.idle_below_pct))
         if wid not in self.recent_workloads:
-            self.recent_workloads.append(wid)
-            del self.recent_workloads[:-_RECENT_WORKLOADS]
+            self.recent_workloads = (*self.recent_workloads, wid)[-_RECENT_WORKLOADS:]
 
         covered = ts - last if last is not None and ts - last <= cfg.max_gap_s + interval else interval
         if activity < cfg.idle_below_pct:
             self.busy_now = False
             if self.busy_since is not None:  # the busy run was a blip: it stays part of the stretch
                 self.busy_since = None
-                self.blip = [0.0, 0.0, 0.0, 0.0, 0.0]
+                self._clear_blip()
             if self.start is None:
                 self.start = sample_start
-                self.workload = workload
+                self.workload = shared_workload(self.context, workload)
                 self.peers_checked = self.waited_on_peers = False
                 covered = interval
                 self._choose_dwell(workload)
             self._accumulate(covered, price, activity, util)
-            if self.idled_alone is None and ts - self.start >= _ALONE_LOOK_S \
-                    and (self.workload or {}).get("kind") in cfg.straggler_kinds:
+            if self.idled_alone is None and ts - self.start >= _ALONE_LOOK_S and self.workload \
+                    and self.workload.get("kind") in cfg.straggler_kinds:
                 self._look_alone()
         else:
             self.busy_now = True
@@ -348,38 +394,41 @@ class IdleGpuDetector(Detector):
             confirm = cfg.busy_confirm_open_s if self.opened_kind is not None else cfg.busy_confirm_s
             if ts - self.busy_since >= confirm:
                 # busy for good since busy_since: that run was not idle time after all
-                b = self.blip
-                self.idle_s -= b[0]
-                self.waste -= b[1]
-                self.activity_sum -= b[2]
-                self.util_sum -= b[3]
-                self.samples -= int(b[4])
+                self.idle_s -= self.blip_s
+                self.waste -= self.blip_usd
+                self.activity_sum -= self.blip_activity
+                self.util_sum -= self.blip_util
+                self.samples -= self.blip_samples
                 out.extend(self._end(self.busy_since, busy=True))
                 return out
             # maybe a blip inside a stretch: counted as stretch time (the GPU is still reserved)
             # unless the busy run lasts
             self._accumulate(covered, price, activity, util)
-            b = self.blip
-            b[0] += covered
-            b[1] += covered / 3600.0 * price
-            b[2] += activity
-            b[3] += util
-            b[4] += 1
+            self.blip_s += covered
+            self.blip_usd += covered / 3600.0 * price
+            self.blip_activity += activity
+            self.blip_util += util
+            self.blip_samples += 1
 
         out.extend(self._report(ts))
         return out
 
     def _keep_sample(self, event: dict[str, Any], has_sm: bool) -> None:
-        self.node = event["node"]
-        self.gpu_uuid = event["gpu_uuid"]
-        self.mig_uuid = event.get("mig_uuid")
-        self.gpu_model = event.get("gpu_model")
+        """The latest sample's figures that evidence reads (names only when they change: one copy)."""
+        uuid = event["gpu_uuid"]
+        if uuid != self.gpu_uuid:
+            self.gpu_uuid = uuid
+        mig = event.get("mig_uuid")
+        if mig != self.mig_uuid:
+            self.mig_uuid = mig
+        model = event.get("gpu_model")
+        if model != self.gpu_model:
+            self.gpu_model = sys.intern(model) if type(model) is str else model
         self.mem_used = event["mem_used_bytes"]
         self.mem_total = event["mem_total_bytes"]
         self.has_sm = has_sm
-        procs = event.get("processes") or []
-        self.processes = [{"pid": p.get("pid"), "used_mem_bytes": p.get("used_mem_bytes")}
-                          for p in procs[: self.config.max_processes_in_evidence] if isinstance(p, dict)]
+        procs = event.get("processes")
+        self.processes = _flat_processes(procs, self.config.max_processes_in_evidence) if procs else ()
 
     def _accumulate(self, covered: float, price: float, activity: float, util: float) -> None:
         self.idle_s += covered
@@ -428,11 +477,38 @@ class IdleGpuDetector(Detector):
         registry.setdefault(group, {})[self.key] = self
         self.group = group
 
+    def __getstate__(self) -> dict[str, Any]:
+        # config and context are re-attached on restore; the peer registry is the Engine's, rebuilt by
+        # restored() from ``group``
+        state = {name: getattr(self, name) for name in _SLOTS if name not in _NOT_PICKLED}
+        state["blip"] = (self.blip_s, self.blip_usd, self.blip_activity, self.blip_util, self.blip_samples)
+        state["gaps"] = self.gaps.tolist()  # a list pickles smaller than an array
+        return state
+
     def __setstate__(self, state: dict[str, Any]) -> None:
-        for name in ("peers_checked", "waited_on_peers", "job_paused"):  # newer than older snapshots
-            state.setdefault(name, False)
-        state.setdefault("idled_alone", None)
-        super().__setstate__(state)
+        """New snapshots, and those of the older layout (an instance dict: a list of gaps, a list of
+        process dicts, a ``blip`` list, some fields missing)."""
+        state = dict(state)
+        state.pop("config", None)
+        state.pop("context", None)
+        for name, value in _NEWER_DEFAULTS.items():
+            state.setdefault(name, value)
+        blip = state.pop("blip", None)
+        if blip is not None:
+            (state["blip_s"], state["blip_usd"], state["blip_activity"], state["blip_util"],
+             samples) = blip
+            state["blip_samples"] = int(samples)
+        gaps = state.get("gaps")
+        if not isinstance(gaps, array):
+            state["gaps"] = array("d", gaps or ())
+        recent = state.get("recent_workloads")
+        if not isinstance(recent, tuple):
+            state["recent_workloads"] = tuple(recent or ())
+        procs = state.get("processes")
+        if isinstance(procs, list):  # [{"pid": ..., "used_mem_bytes": ...}, ...]
+            state["processes"] = tuple(v for p in procs for v in (p.get("pid"), p.get("used_mem_bytes")))
+        for name, value in state.items():
+            setattr(self, name, value)
 
     def restored(self) -> None:
         """After a restore: join the peer registry again (it is derived from the instances)."""
@@ -450,7 +526,7 @@ class IdleGpuDetector(Detector):
         others = [p for k, p in sorted(peers.items()) if k != self.key]
         self.peers_busy = self._busy_peers(others)
         # the GPU's own gaps and its node peers' of the same workload (one queue, one rhythm)
-        gaps = self.gaps + [g for p in others for g in p.gaps[-_PEER_GAPS_EACH:]]
+        gaps = [*self.gaps, *(g for p in others for g in p.gaps[-_PEER_GAPS_EACH:])]
         if gaps:
             self.dwell = self._learned_dwell(gaps)
             own_enough = len(self.gaps) >= _OWN_GAPS_ENOUGH or len(gaps) == len(self.gaps)
@@ -664,7 +740,7 @@ class IdleGpuDetector(Detector):
             "mem_total_bytes": self.mem_total,
             "mem_used_pct": round(mem_pct, 1),
             "hoard_threshold_pct": cfg.hoard_mem_pct,
-            "processes": self.processes,
+            "processes": _process_dicts(self.processes),
             "price_per_hour_usd": round(price_per_hour, 4),
             "price_source": self.price_source,
             "samples": self.samples,
@@ -673,10 +749,30 @@ class IdleGpuDetector(Detector):
                        started_at=self.start, at=at, active=active, waste_usd=self.waste,
                        projected_daily_usd=daily, summary=summary, evidence=evidence)
 
-    def __getstate__(self) -> dict[str, Any]:
-        state = super().__getstate__()
-        state["group"] = self.group  # the registry itself is the Engine's, rebuilt by restored()
-        return state
+
+def shared_workload(context: DetectorContext, workload: dict[str, Any] | None) -> dict[str, Any] | None:
+    """One object for equal workload objects of the GPU detectors' state: every sample brings its own
+    copy, and a detector that keeps one (the workload of a stretch, of a day) would keep it per GPU and
+    per detector. Equal content, so findings are the same; never mutated (findings carry it as is)."""
+    if workload is None:
+        return None
+    table: dict[Any, dict[str, Any]] = context.shared(_WORKLOADS)
+    wid = workload.get("id")
+    kept = table.get(wid)
+    if kept is None or kept != workload:
+        if len(table) >= _WORKLOADS_MAX:
+            table.clear()
+        table[wid] = kept = workload
+    return kept
+
+
+def _flat_processes(procs: list[Any], limit: int) -> tuple[Any, ...]:
+    """The first ``limit`` processes of a sample as ``(pid, used_mem_bytes, pid, ...)``."""
+    return tuple(v for p in procs[:limit] if isinstance(p, dict) for v in (p.get("pid"), p.get("used_mem_bytes")))
+
+
+def _process_dicts(flat: tuple[Any, ...]) -> list[dict[str, Any]]:
+    return [{"pid": flat[i], "used_mem_bytes": flat[i + 1]} for i in range(0, len(flat), 2)]
 
 
 def _workload_id(workload: dict[str, Any] | None) -> str | None:
