@@ -96,7 +96,8 @@ def build_report(store: HistoryStore, from_ts: float, to_ts: float,
         "spend_usd": spend_total, "anomalies": waste["total"]["count"], "waste_usd": waste["total"]["waste_usd"],
         "insights": len(insights),
         "savings_usd_per_month": _r(sum(s["usd_per_month"] for s in report["savings"])),
-        "budgets_over": sum(1 for b in report["budgets"]["forecasts"] if b["status"] == "over")}
+        "budgets_over": sum(1 for b in report["budgets"]["forecasts"] if b["status"] == "over")
+        + len(report["budgets"]["over_by_insight"])}
     if not usage:
         report["notes"].append("no usage in the history for this range: spend, GPU idle and unit-cost sections are "
                                "empty (usage is recorded by `spendwatch demo` and `spendwatch replay --history`; the "
@@ -305,7 +306,15 @@ def _budgets(store: HistoryStore, cfg: BudgetsConfig, to_ts: float, insights: li
                 "summary": a["summary"]} for a in insights if a["kind"] == "budget_forecast"]
     growth = [{"workload": a["resource"], "state": a["state"], "growth_pct_week": a["evidence"].get("growth_pct_week"),
                "summary": a["summary"]} for a in insights if a["kind"] == "spend_growth"]
-    return {"forecasts": forecasts, "insights": flagged, "growth": growth}
+    # budgets the detectors judged (the worker's settings) that this report's --config does not name: the insight's
+    # own forecast stands for them, so that the headline and the table agree with the insights below them
+    configured = {f["scope"] for f in forecasts}
+    elsewhere: dict[str, dict[str, Any]] = {}
+    for b in flagged:
+        if b["state"] != "resolved" and b["scope"] not in configured:
+            elsewhere[b["scope"]] = b
+    return {"forecasts": forecasts, "insights": flagged, "growth": growth,
+            "over_by_insight": sorted(elsewhere.values(), key=lambda b: b["scope"])}
 
 
 # ---------------------------------------------------------------------------- rendering
@@ -358,7 +367,10 @@ def _sections(rep: dict[str, Any]) -> list[tuple[str, list[str], list[list[Any]]
          [[b["scope"], b.get("month", "-"), _usd(b["budget_usd"]), _usd(b.get("month_to_date_usd")),
            f"{_usd(b['forecast_usd'])} ({_usd(b['forecast_low_usd'])}-{_usd(b['forecast_high_usd'])})"
            if "forecast_usd" in b else "-", b.get("crossing_day") or "-", b["status"]]
-          for b in rep["budgets"]["forecasts"]]),
+          for b in rep["budgets"]["forecasts"]]
+         + [[b["scope"], b.get("month") or "-", _usd(b.get("budget_usd")), "-", _usd(b.get("forecast_usd")),
+             b.get("crossing_day") or "-", "over (budget_forecast insight; not in --config)"]
+            for b in rep["budgets"].get("over_by_insight", [])]),
     ]
     return out
 

@@ -137,6 +137,14 @@ def test_budgets_from_the_settings_are_forecast_and_the_other_formats_render(
     url, env = demo_db
     flagged = orjson.loads(_cli(env, "report", "--db", url, *RANGE, "--json"))["budgets"]["insights"]
     assert flagged, "the demo's team heading over budget is an insight"
+    # without the settings file the detectors judged, the insights stand for those budgets: the headline, the
+    # table and the insights below it agree
+    plain = orjson.loads(_cli(env, "report", "--db", url, *RANGE, "--json"))
+    open_scopes = {b["scope"] for b in flagged if b["state"] != "resolved"}
+    assert open_scopes and plain["headline"]["budgets_over"] == len(open_scopes)
+    plain_md = _cli(env, "report", "--db", url, *RANGE)
+    plain_rows = {r["scope"]: r for r in _md_table(plain_md, "Budgets against forecasts")}
+    assert set(plain_rows) == open_scopes and all(r["status"].startswith("over") for r in plain_rows.values())
     budgets: dict[str, dict[str, float]] = {"teams": {}, "workloads": {}}
     for b in flagged:
         what, name = b["scope"].split(":", 1)
