@@ -284,3 +284,13 @@ def test_the_flag_table_in_the_docs_matches_the_parser() -> None:
     commands = {c for c, _f in rows()}
     assert {"alerter", "worker", "anomalies show", "collect billing focus", "silence add"} <= commands
     assert all("--group-id" not in f and "--metrics-addr" not in f for _c, flags in rows() for f in flags)
+
+
+def test_the_readme_shows_every_commands_help_as_the_parser_prints_it() -> None:
+    from spendwatch.cli.reference import help_blocks, rows
+
+    readme = (Path(__file__).parent.parent / "README.md").read_text(encoding="utf-8")
+    shown = readme.split("<!-- help:begin -->\n", 1)[1].split("<!-- help:end -->", 1)[0]
+    assert shown == help_blocks(), "README is behind the parser: run python -m spendwatch.cli.reference --help-blocks"
+    for command, _flags in rows():  # every command and sub-command has its block
+        assert f"<code>spendwatch {command} --help</code>" in shown, command

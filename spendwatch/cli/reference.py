@@ -1,12 +1,16 @@
-"""Every command's flags, from the parser itself: docs/cli.md's "Every command's flags" table.
+"""Every command's flags and ``--help``, from the parser itself.
 
-``python -m spendwatch.cli.reference`` prints the table; a test checks the document against it,
-so the table cannot fall behind the parser. Hidden aliases (old spellings) are left out.
+``python -m spendwatch.cli.reference`` prints docs/cli.md's "Every command's flags" table;
+``python -m spendwatch.cli.reference --help-blocks`` prints the README's "Every command's --help"
+blocks. Tests check both documents against the parser, so neither can fall behind it. Hidden
+aliases (old spellings) are left out of the table (``--help`` hides them too).
 """
 
 from __future__ import annotations
 
 import argparse
+import os
+import sys
 
 from spendwatch.cli import build_parser
 
@@ -62,5 +66,37 @@ def table() -> str:
     return "\n".join(lines) + "\n"
 
 
+def _all_parsers() -> list[tuple[str, argparse.ArgumentParser]]:
+    """(command path, parser) for every command and sub-command, parents first, in ``--help`` order."""
+    found: list[tuple[str, argparse.ArgumentParser]] = []
+
+    def walk(prefix: str, parser: argparse.ArgumentParser) -> None:
+        found.append((prefix, parser))
+        for name, sub in _subparsers(parser).items():
+            walk(f"{prefix} {name}", sub)
+
+    for name, sub in _subparsers(build_parser()).items():
+        walk(name, sub)
+    return found
+
+
+def help_blocks(width: int = 100) -> str:
+    """Every command's ``--help`` at ``width`` columns, as collapsed Markdown blocks (the README's)."""
+    before = os.environ.get("COLUMNS")
+    os.environ["COLUMNS"] = str(width)  # argparse wraps to the terminal; the document must not depend on it
+    try:
+        out = []
+        for command, parser in _all_parsers():
+            text = parser.format_help().rstrip()
+            out.append(f"<details><summary><code>spendwatch {command} --help</code></summary>\n\n"
+                       f"```text\n{text}\n```\n\n</details>\n")
+        return "\n".join(out)
+    finally:
+        if before is None:
+            del os.environ["COLUMNS"]
+        else:
+            os.environ["COLUMNS"] = before
+
+
 if __name__ == "__main__":
-    print(table(), end="")
+    print(help_blocks() if "--help-blocks" in sys.argv[1:] else table(), end="")
