@@ -114,3 +114,28 @@ def test_second_collector_process_on_the_same_port_keeps_running(tmp_path: Path)
             proc.terminate()
             proc.communicate(timeout=20)
     assert "Traceback" not in errlog.read_text()
+
+
+def test_the_gpu_collector_binds_metrics_where_metrics_host_says(tmp_path: Path) -> None:
+    """`collect gpu --metrics-host ADDR`: /metrics on that address (127.0.0.2 is loopback too), not on 127.0.0.1."""
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text(f"collector: {{attribution: none}}\npublisher: {{spool_dir: {tmp_path / 'spool'}}}\n")
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.2", 0))
+        port = int(probe.getsockname()[1])
+    errlog = tmp_path / "collector.err"
+    with open(errlog, "wb") as errf:
+        proc = subprocess.Popen([sys.executable, "-m", "spendwatch.cli", "collect", "gpu", "--backend", "simulated",
+                                 "--gpus", "1", "--interval", "0.2", "--metrics-port", str(port), "--metrics-host",
+                                 "127.0.0.2", "--stdout", "--config", str(cfg)], cwd=ROOT, stdout=subprocess.PIPE,
+                                stderr=errf)
+        try:
+            assert proc.stdout is not None
+            assert b'"gpu_sample"' in proc.stdout.readline(), errlog.read_text()
+            with urllib.request.urlopen(f"http://127.0.0.2:{port}/metrics", timeout=5) as r:
+                assert b"spendwatch_collector_samples_total" in r.read()
+            with pytest.raises(OSError):
+                _scrape(port)  # nothing listens on 127.0.0.1
+        finally:
+            proc.terminate()
+            proc.communicate(timeout=20)

@@ -23,6 +23,7 @@ class DcgmRequest:
     stdout: bool = False
     node: str | None = None
     metrics_port: int | None = None
+    metrics_host: str | None = None
 
 
 @dataclass
@@ -59,7 +60,7 @@ def run_dcgm(settings: Settings, req: DcgmRequest, stop: threading.Event | None 
     if port and not req.once:
         from spendwatch.metrics_port import serve_prometheus
 
-        serve_prometheus(metrics.registry, port, cfg.metrics_host, service="collector",
+        serve_prometheus(metrics.registry, port, req.metrics_host or cfg.metrics_host, service="collector",
                          flag="--metrics-port (dcgm.metrics_port)")
     stop = stop or threading.Event()
     if threading.current_thread() is threading.main_thread():

@@ -78,6 +78,7 @@ class GpuRunOptions:
     stdout: bool = False
     metrics_port: int | None = None
     node: str | None = None
+    metrics_host: str | None = None
 
 
 def _backend(options: GpuRunOptions, cfg: GpuCollectorConfig) -> Any:
@@ -159,7 +160,7 @@ def run_gpu_collector(settings: Settings, options: GpuRunOptions) -> int:
                                         registry=metrics.registry)  # spool depth and drops on /metrics too
     port = options.metrics_port if options.metrics_port is not None else cfg.metrics_port
     if port and not options.once:
-        serve_prometheus(metrics.registry, port, cfg.metrics_host, service="collector",
+        serve_prometheus(metrics.registry, port, options.metrics_host or cfg.metrics_host, service="collector",
                          flag="--metrics-port (collector.metrics_port)")
     collector = GpuCollector(backend, node, publisher.publish, prices, attributor, interval, cfg.process_every,
                              cfg.poll_subsamples, cfg.backoff_initial_s, cfg.backoff_max_s, metrics=metrics)

@@ -33,7 +33,10 @@ def register(sub: Any) -> None:
     g.add_argument("--once", action="store_true", help="one sample per device, then exit")
     g.add_argument("--stdout", action="store_true", help="print events as JSON lines instead of publishing")
     g.add_argument("--metrics-port", type=port, metavar="PORT",
-                   help="/metrics port on 127.0.0.1 (0 = off; default 9403; when taken, a free one, logged)")
+                   help="/metrics port (0 = off; default 9403; when taken, a free one, logged)")
+    g.add_argument("--metrics-host", metavar="ADDR",
+                   help="address /metrics binds (default collector.metrics_host, 127.0.0.1; 0.0.0.0 for a scrape "
+                        "from outside the pod)")
     g.add_argument("--node", help="node name (default $NODE_NAME or the hostname)")
     add_kafka(g)
     g.set_defaults(func=run_gpu)
@@ -48,7 +51,9 @@ def register(sub: Any) -> None:
     d.add_argument("--stdout", action="store_true", help="print events as JSON lines instead of publishing")
     d.add_argument("--node", help="node name (default: the Hostname label, $NODE_NAME, the URL's host)")
     d.add_argument("--metrics-port", type=port, metavar="PORT",
-                   help="own /metrics port on dcgm.metrics_host (0 = off; default 9403; taken: a free one, logged)")
+                   help="own /metrics port (0 = off; default 9403; taken: a free one, logged)")
+    d.add_argument("--metrics-host", metavar="ADDR",
+                   help="address /metrics binds (default dcgm.metrics_host, 127.0.0.1)")
     add_kafka(d)
     d.set_defaults(func=run_dcgm)
     b = s.add_parser("billing", help="publish billing_delta events from cost exports")
@@ -92,7 +97,8 @@ def run_gpu(args: argparse.Namespace) -> int:
     from collectors.nvml.run import GpuRunOptions, run_gpu_collector
 
     options = GpuRunOptions(backend=args.backend, gpus=args.gpus, behaviour=args.behaviour, interval_s=args.interval,
-                            once=args.once, stdout=args.stdout, metrics_port=args.metrics_port, node=args.node)
+                            once=args.once, stdout=args.stdout, metrics_port=args.metrics_port, node=args.node,
+                            metrics_host=args.metrics_host)
     return run_gpu_collector(load_settings(args.config), options)
 
 
@@ -118,7 +124,7 @@ def run_dcgm(args: argparse.Namespace) -> int:
     from collectors.dcgm.run import DcgmRequest
     from collectors.dcgm.run import run_dcgm as drive
 
-    req = DcgmRequest(args.url, args.interval, args.once, args.stdout, args.node, args.metrics_port)
+    req = DcgmRequest(args.url, args.interval, args.once, args.stdout, args.node, args.metrics_port, args.metrics_host)
     result = drive(load_settings(args.config), req, stdout=sys.stdout.buffer if args.stdout else None)
     print(result.text(), file=sys.stderr)
     return result.exit_code

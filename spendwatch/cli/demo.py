@@ -18,6 +18,7 @@ from typing import Any
 
 from alerting.environment import alert_environment
 from detectors.registry import default_detector_classes
+from spendwatch.cli.flags import add_kafka, apply_kafka
 from spendwatch.cli.output import (
     non_negative_int,
     plural,
@@ -68,7 +69,8 @@ def register(sub: Any) -> None:
     p.add_argument("--port", type=port, default=8080, help="with --serve: port (default: 8080; 0 = a free one)")
     p.add_argument("--kafka", action="store_true",
                    help="run the events through a Kafka broker and the stream worker instead of in-process "
-                        "(a local Apache Kafka unless SPENDWATCH_KAFKA is set)")
+                        "(a local Apache Kafka unless --bootstrap or SPENDWATCH_KAFKA names one)")
+    add_kafka(p)  # with --kafka: the broker and topic prefix, like every command that talks to Kafka
     p.add_argument("--json", action="store_true",
                    help="print one JSON document instead of the tables: what was caught per family (truth, caught, "
                         "missed, false), the structural-waste cases, the anomalies and where the history store is; "
@@ -288,6 +290,7 @@ def _json_settings(settings: Settings) -> Settings:
 
 
 def run(args: argparse.Namespace) -> int:
+    apply_kafka(args)
     settings = load_settings(args.config)
     if args.json:
         settings = _json_settings(settings)
