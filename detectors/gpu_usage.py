@@ -650,6 +650,7 @@ class GpuUsageDetector(Detector):
         state = {name: getattr(self, name) for name in _SLOTS if name not in ("config", "context")}
         state["_idle_ref"] = None
         state["gaps"] = self.gaps.tolist()  # a list pickles smaller than an array
+        state.update(vars(self))  # anything set outside the slots (empty unless somebody added a field) is kept
         return state
 
     def __setstate__(self, state: dict[str, Any]) -> None:

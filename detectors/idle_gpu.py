@@ -483,6 +483,7 @@ class IdleGpuDetector(Detector):
         state = {name: getattr(self, name) for name in _SLOTS if name not in _NOT_PICKLED}
         state["blip"] = (self.blip_s, self.blip_usd, self.blip_activity, self.blip_util, self.blip_samples)
         state["gaps"] = self.gaps.tolist()  # a list pickles smaller than an array
+        state.update(vars(self))  # anything set outside the slots (empty unless somebody added a field) is kept
         return state
 
     def __setstate__(self, state: dict[str, Any]) -> None:
