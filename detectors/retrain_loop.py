@@ -309,7 +309,9 @@ class RetrainLoopDetector(Detector):
         resolves the loop."""
         cfg, prev = self.config, self.prev_success
         data, code = event.get("data_version"), event.get("code_version")
-        if prev is None or self.nogain is not None or event.get("trigger") != "schedule" \
+        # (not while its runs fail since that success: a failing schedule is the crash pattern's business,
+        # and opening at each start to resolve at each failure would flap)
+        if prev is None or self.nogain is not None or self.crash is not None or event.get("trigger") != "schedule" \
                 or prev.trigger != "schedule" or data is None or code is None \
                 or (data, code) != (prev.data_version, prev.code_version):
             return []

@@ -107,6 +107,11 @@ def test_a_schedule_starting_the_retrain_it_just_ran_opens_at_that_start_and_a_f
     out = replay(failed)
     assert [x["state"] for x in out] == ["open", "resolved"]
     assert out[-1]["resolved_at"] == T0 + H + 5 * M and "failed" in out[-1]["evidence"]["resolution"]
+    # its repeats keep failing: one no-gain open (resolved at the first failure), then the crash pattern's
+    failing = run("g", T0, 15 * M, "succeeded", metric=0.8) \
+        + [e for k in range(1, 5) for e in run("g", T0 + k * H, 5 * M, "failed")]
+    kinds = [(x["evidence"]["pattern"], x["state"]) for x in replay(failing)]
+    assert kinds.count(("no_gain", "open")) == 1 and ("crash", "open") in kinds
     # a person rerunning it by hand is not a schedule repeating itself
     manual = run("p", T0, 15 * M, "succeeded", metric=0.8, trigger="manual") \
         + run("p", T0 + H, 15 * M, "succeeded", metric=0.8, trigger="manual")
