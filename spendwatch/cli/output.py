@@ -95,26 +95,24 @@ def stdout_closed() -> int:
 
 
 # --------------------------------------------------------------------------- argument types
-def positive_int(text: str) -> int:
-    """An integer of at least 1."""
+def _int_at_least(text: str, low: int, what: str) -> int:
     try:
         n = int(text)
     except ValueError:
-        n = 0
-    if n < 1:
-        raise argparse.ArgumentTypeError(f"must be a positive integer (at least 1), got {text!r}")
+        n = low - 1
+    if n < low:
+        raise argparse.ArgumentTypeError(f"must be {what}, got {text!r}")
     return n
+
+
+def positive_int(text: str) -> int:
+    """An integer of at least 1."""
+    return _int_at_least(text, 1, "a positive integer (at least 1)")
 
 
 def non_negative_int(text: str) -> int:
     """An integer of at least 0."""
-    try:
-        n = int(text)
-    except ValueError:
-        n = -1
-    if n < 0:
-        raise argparse.ArgumentTypeError(f"must be an integer of at least 0, got {text!r}")
-    return n
+    return _int_at_least(text, 0, "an integer of at least 0")
 
 
 def port(text: str) -> int:

@@ -42,19 +42,10 @@ def _flags(parser: argparse.ArgumentParser) -> list[str]:
 
 
 def rows() -> list[tuple[str, list[str]]]:
-    """(command path, its flags) for every command and sub-command, in ``--help`` order."""
-    found: list[tuple[str, list[str]]] = []
-
-    def walk(prefix: str, parser: argparse.ArgumentParser) -> None:
-        flags = _flags(parser)
-        if flags or not _subparsers(parser):
-            found.append((prefix, flags))
-        for name, sub in _subparsers(parser).items():
-            walk(f"{prefix} {name}", sub)
-
-    for name, sub in _subparsers(build_parser()).items():
-        walk(name, sub)
-    return found
+    """(command path, its flags) for every command and sub-command, in ``--help`` order (a parent
+    command only when it has flags of its own)."""
+    return [(command, flags) for command, parser in _all_parsers()
+            if (flags := _flags(parser)) or not _subparsers(parser)]
 
 
 def table() -> str:
