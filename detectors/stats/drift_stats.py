@@ -130,10 +130,33 @@ class DriftParams:
 
 def ks_statistic(ref_sorted: np.ndarray, win_sorted: np.ndarray) -> float:
     """Two-sample KS statistic of two sorted samples (ties handled: ECDFs at every point)."""
-    pts = np.concatenate((ref_sorted, win_sorted))
-    f_ref = np.searchsorted(ref_sorted, pts, side="right") / ref_sorted.size
-    f_win = np.searchsorted(win_sorted, pts, side="right") / win_sorted.size
-    return float(np.max(np.abs(f_ref - f_win)))
+    return ks_and_ranks(ref_sorted, win_sorted)[0]
+
+
+def ks_and_ranks(ref_sorted: np.ndarray, window: np.ndarray) -> tuple[float, int, bool]:
+    """(KS statistic D, the sum over the window of its values' right ranks in the reference,
+    whether any value occurs twice) of a sorted reference and a window in any order, from one
+    stable merge of the two.
+
+    Why a merge: both ECDFs at every point of either sample are running counts along the
+    merged order, read at the last of each run of equal values; the reference comes first
+    among equal values (a stable sort of reference + window), so a window value's count of
+    reference values before it is its right rank (``searchsorted(side="right")``). One
+    ``argsort`` of the concatenation (timsort merges the two sorted runs) replaces the four
+    binary searches the test used to make; D is the same float (the same counts divided the
+    same way), and so are the rank sums (integers)."""
+    n, m = ref_sorted.size, window.size
+    both = np.concatenate((ref_sorted, np.sort(window)))  # two sorted runs: the argsort merges them
+    order = np.argsort(both, kind="stable")
+    merged = both[order]
+    from_win = order >= n
+    c_win = np.cumsum(from_win, dtype=np.intp)
+    c_ref = np.arange(1, n + m + 1) - c_win
+    last = np.empty(n + m, dtype=bool)
+    last[-1] = True
+    np.not_equal(merged[1:], merged[:-1], out=last[:-1])
+    d = float(np.max(np.abs(c_ref[last] / n - c_win[last] / m)))
+    return d, int(c_ref[from_win].sum()), not bool(last.all())
 
 
 def ks_critical(alpha: float, n_ref: int, n_win: int) -> float:
@@ -163,7 +186,10 @@ class FeatureDrift:
     __slots__ = ("ref_chunks", "ref_count", "ref", "ref_n", "win", "win_n", "since_test", "last_ts",
                  "tests", "elevated", "quiet", "drifting", "drift_start", "confirmed_at", "max_ratio",
                  "n_tests", "last_d", "last_z", "last_ratio", "drifted_since_mark", "slots", "slot_at",
-                 "cur_slot", "cycle_gated", "last_cycle_ratio", "self_cleared_at", "quiet_since", "steady")
+                 "cur_slot", "cycle_gated", "last_cycle_ratio", "self_cleared_at", "quiet_since", "steady",
+                 "win_alone", "alone_params")
+    # a cache, not state: rebuilt (the same floats) after a restore
+    _CACHE_SLOTS = frozenset({"win_alone", "alone_params"})
 
     def __init__(self) -> None:
         self.reset()
@@ -175,6 +201,11 @@ class FeatureDrift:
         self.ref: np.ndarray | None = None
         self.ref_n = 0
         self.win: deque[tuple[float, np.ndarray]] = deque()
+        # each window batch's own score against the reference (None: not asked yet), for the
+        # leave-one-out of an elevated test; a batch's score cannot change while it is in the
+        # window (a new reference comes with a reset), so it is computed once, when first needed
+        self.win_alone: deque[float | None] = deque()
+        self.alone_params: DriftParams | None = None
         self.win_n = 0
         self.since_test = 0
         self.last_ts: float | None = None  # ts of the latest batch
@@ -210,11 +241,13 @@ class FeatureDrift:
         self.drifted_since_mark = self.drifting
 
     def __getstate__(self) -> dict[str, Any]:
-        return {k: getattr(self, k) for k in self.__slots__}
+        return {k: getattr(self, k) for k in self.__slots__ if k not in self._CACHE_SLOTS}
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         for k, v in state.items():
             setattr(self, k, v)
+        self.win_alone = deque([None] * len(self.win))
+        self.alone_params = None
 
     @property
     def ready(self) -> bool:
@@ -247,9 +280,11 @@ class FeatureDrift:
         if values.size > cap:
             values = values[:: math.ceil(values.size / cap)]
         self.win.append((ts, values.astype(np.float32)))
+        self.win_alone.append(None)
         self.win_n += values.size
         while len(self.win) > 1 and self.win_n - self.win[0][1].size >= p.window_size:
             self.win_n -= self.win.popleft()[1].size
+            self.win_alone.popleft()
         self.since_test += values.size
         if self.since_test < p.test_every or self.win_n < p.window_size // 2:
             return None
@@ -319,7 +354,7 @@ class FeatureDrift:
         ref = self.ref
         sd = float(ref.std())
         ref_adj = (ref - float(ref.mean())) / sd if sd > 0 else ref - float(ref.mean())
-        d = ks_statistic(ref_adj, np.sort(window))
+        d = ks_and_ranks(ref_adj, window)[0]
         return d / max(ks_critical(p.alpha, self.ref_n, window.size), p.min_effect)
 
     def _test(self, ts: float, p: DriftParams) -> str | None:
@@ -328,7 +363,7 @@ class FeatureDrift:
         arrays = [a for _, a in batches]
         ratio, d, z = self._score(arrays, p)
         if ratio >= 1.0 and len(arrays) >= 3:  # leave out the most deviant batch: one batch cannot raise it
-            worst = max(range(len(arrays)), key=lambda i: self._score([arrays[i]], p)[0])
+            worst = max(range(len(arrays)), key=lambda i: self._alone(i, arrays, p))
             batches = [b for i, b in enumerate(batches) if i != worst]
             arrays = [a for _, a in batches]
             ratio, d, z = self._score(arrays, p)
@@ -405,12 +440,29 @@ class FeatureDrift:
         window = np.concatenate(arrays) if len(arrays) > 1 else arrays[0]
         m = window.size
         ref = self.ref
-        d = ks_statistic(ref, np.sort(window))
-        u = (np.searchsorted(ref, window, side="left") + np.searchsorted(ref, window, side="right")) \
-            / (2.0 * ref.size)
-        z = (float(u.mean()) - 0.5) / math.sqrt((1.0 / m + 1.0 / self.ref_n) / 12.0)
+        d, right_sum, ties = ks_and_ranks(ref, window)
+        if ref.size & (ref.size - 1) == 0:
+            # each value's mean rank (left + right) / (2 x size) is exact with a power-of-two
+            # size, and so is their sum: the integers give the same mean as the values
+            left_sum = int(np.searchsorted(ref, window, side="left").sum()) if ties else right_sum
+            u_mean = (left_sum + right_sum) / (2.0 * ref.size) / m
+        else:  # a reference smaller than reference_quantiles: the float mean, as it always was
+            u = (np.searchsorted(ref, window, side="left") + np.searchsorted(ref, window, side="right")) \
+                / (2.0 * ref.size)
+            u_mean = float(u.mean())
+        z = (u_mean - 0.5) / math.sqrt((1.0 / m + 1.0 / self.ref_n) / 12.0)
         thr = max(ks_critical(p.alpha, self.ref_n, m), p.min_effect)
         return max(d / thr, abs(z) / p.z_threshold), d, z
+
+    def _alone(self, i: int, arrays: list[np.ndarray], p: DriftParams) -> float:
+        """The score of the window's ``i``-th batch on its own (cached per batch)."""
+        if p is not self.alone_params:
+            self.win_alone = deque([None] * len(self.win_alone))
+            self.alone_params = p
+        score = self.win_alone[i]
+        if score is None:
+            score = self.win_alone[i] = self._score([arrays[i]], p)[0]
+        return score
 
     def _slow_rise(self) -> bool:
         """Whether the score rose from its last quiet test (under half the bar) to the first test

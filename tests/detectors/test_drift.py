@@ -12,7 +12,7 @@ import numpy as np
 from detectors.base import DetectorContext, EngineConfig
 from detectors.drift import DriftConfig, DriftDetector
 from detectors.engine import Engine
-from detectors.stats.drift_stats import DriftParams, FeatureDrift, ks_statistic
+from detectors.stats.drift_stats import DriftParams, FeatureDrift, ks_and_ranks, ks_statistic
 from spendwatch.prices import PriceTable
 from tests.factories import model_observation, training_run, workload
 
@@ -167,6 +167,51 @@ def test_ks_statistic_handles_ties() -> None:
     a = np.sort(np.array([1.0, 1, 1, 2, 2, 3]))
     assert ks_statistic(a, a) == 0.0
     assert ks_statistic(a, np.array([5.0, 5, 6])) == 1.0
+
+
+def test_the_merged_ks_and_rank_sums_are_the_binary_searches_they_replaced() -> None:
+    """The one-merge statistics give the very floats and integers of the searchsorted formulas
+    (continuous values, rounded values with ties, integers, a constant reference)."""
+    rng = np.random.default_rng(3)
+    for case in range(800):
+        kind, m = case % 4, int(rng.integers(1, 600))
+        if kind == 0:
+            ref, win = rng.normal(size=512), rng.normal(rng.uniform(-1, 1), rng.uniform(0.5, 2), m)
+        elif kind == 1:
+            ref, win = rng.integers(0, 5, 512).astype(float), rng.integers(0, 7, m).astype(float)
+        elif kind == 2:
+            ref, win = np.round(rng.normal(size=512), 1), np.round(rng.normal(size=m), 1)
+        else:
+            ref, win = np.full(512, 3.0), rng.integers(2, 5, m).astype(float)
+        ref, win = np.sort(ref.astype(np.float32)), win.astype(np.float32)
+        pts = np.concatenate((ref, np.sort(win)))
+        f_ref = np.searchsorted(ref, pts, side="right") / ref.size
+        f_win = np.searchsorted(np.sort(win), pts, side="right") / m
+        right = np.searchsorted(ref, win, side="right")
+        left = np.searchsorted(ref, win, side="left")
+        d, right_sum, ties = ks_and_ranks(ref, win)
+        assert d == float(np.max(np.abs(f_ref - f_win)))
+        assert right_sum == int(right.sum())
+        assert ties or int(left.sum()) == right_sum
+
+
+def test_a_batch_scored_alone_once_is_the_same_after_a_restore() -> None:
+    """The leave-one-out's per-batch scores are a cache: a restored state gives the same tests."""
+    p = DriftParams()
+    rng = np.random.default_rng(11)
+    a, b = FeatureDrift(), FeatureDrift()
+    got_a, got_b = [], []
+    for i in range(400):
+        vals = rng.normal(0.0 if i < 240 else 0.8, 1.0, 40)
+        got_a.append(a.update(vals, T0 + i * M, p))
+        got_b.append(b.update(vals, T0 + i * M, p))
+        if i % 37 == 0:
+            b = pickle.loads(pickle.dumps(b))
+            assert all(s is None for s in b.win_alone)
+    assert got_a == got_b
+    assert "drift" in got_a
+    assert any(s is not None for s in a.win_alone)  # the leave-one-out ran
+    assert [t[2] for t in a.tests] == [t[2] for t in b.tests]
 
 
 def test_a_second_drifting_feature_updates_the_same_problem() -> None:
