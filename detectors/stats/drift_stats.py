@@ -133,10 +133,9 @@ def ks_statistic(ref_sorted: np.ndarray, win_sorted: np.ndarray) -> float:
     return ks_and_ranks(ref_sorted, win_sorted)[0]
 
 
-def ks_and_ranks(ref_sorted: np.ndarray, window: np.ndarray) -> tuple[float, int, bool]:
-    """(KS statistic D, the sum over the window of its values' right ranks in the reference,
-    whether any value occurs twice) of a sorted reference and a window in any order, from one
-    stable merge of the two.
+def ks_and_ranks(ref_sorted: np.ndarray, window: np.ndarray) -> tuple[float, int, int]:
+    """(KS statistic D, the sums over the window of its values' right and left ranks in the
+    reference) of a sorted reference and a window in any order, from one stable merge of the two.
 
     Why a merge: both ECDFs at every point of either sample are running counts along the
     merged order, read at the last of each run of equal values; the reference comes first
@@ -144,7 +143,8 @@ def ks_and_ranks(ref_sorted: np.ndarray, window: np.ndarray) -> tuple[float, int
     reference values before it is its right rank (``searchsorted(side="right")``). One
     ``argsort`` of the concatenation (timsort merges the two sorted runs) replaces the four
     binary searches the test used to make; D is the same float (the same counts divided the
-    same way), and so are the rank sums (integers)."""
+    same way), and so are the rank sums (integers). A window value's left rank is its right
+    rank less the reference values equal to it: those come first in its run of equal values."""
     n, m = ref_sorted.size, window.size
     both = np.concatenate((ref_sorted, np.sort(window)))  # two sorted runs: the argsort merges them
     order = np.argsort(both, kind="stable")
@@ -155,8 +155,17 @@ def ks_and_ranks(ref_sorted: np.ndarray, window: np.ndarray) -> tuple[float, int
     last = np.empty(n + m, dtype=bool)
     last[-1] = True
     np.not_equal(merged[1:], merged[:-1], out=last[:-1])
+    if last.all():  # no value occurs twice: every point ends its own run, left rank = right rank
+        d = float(np.max(np.abs(c_ref / n - c_win / m)))
+        right_sum = int(c_ref[from_win].sum())
+        return d, right_sum, right_sum
     d = float(np.max(np.abs(c_ref[last] / n - c_win[last] / m)))
-    return d, int(c_ref[from_win].sum()), not bool(last.all())
+    first = np.empty(n + m, dtype=bool)
+    first[0] = True
+    first[1:] = last[:-1]
+    # reference values before each run of equal values, carried along the run (c_ref never falls)
+    before_run = np.maximum.accumulate(np.where(first, c_ref - ~from_win, 0))
+    return d, int(c_ref[from_win].sum()), int(before_run[from_win].sum())
 
 
 def ks_critical(alpha: float, n_ref: int, n_win: int) -> float:
@@ -440,11 +449,10 @@ class FeatureDrift:
         window = np.concatenate(arrays) if len(arrays) > 1 else arrays[0]
         m = window.size
         ref = self.ref
-        d, right_sum, ties = ks_and_ranks(ref, window)
+        d, right_sum, left_sum = ks_and_ranks(ref, window)
         if ref.size & (ref.size - 1) == 0:
             # each value's mean rank (left + right) / (2 x size) is exact with a power-of-two
             # size, and so is their sum: the integers give the same mean as the values
-            left_sum = int(np.searchsorted(ref, window, side="left").sum()) if ties else right_sum
             u_mean = (left_sum + right_sum) / (2.0 * ref.size) / m
         else:  # a reference smaller than reference_quantiles: the float mean, as it always was
             u = (np.searchsorted(ref, window, side="left") + np.searchsorted(ref, window, side="right")) \
