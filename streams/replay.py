@@ -28,7 +28,7 @@ import math
 import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 
 from detectors.engine import Engine
 from spendwatch.config import Settings
@@ -36,6 +36,10 @@ from spendwatch.contract import INSIGHT
 from spendwatch.errors import BadEvent
 from spendwatch.events import MAX_EVENT_BYTES, encode
 from streams.intake import decode_or_reject
+
+if TYPE_CHECKING:
+    from spendwatch.history.spend import SpendRollup
+    from spendwatch.history.usage import UsageRollup
 
 
 @dataclass
@@ -219,11 +223,13 @@ def replay_stream(lines: Iterable[bytes], settings: Settings, out: IO[bytes],
     engine = Engine(settings)
     stats = stats if stats is not None else ReplayStats()
     kept: list[dict[str, Any]] | None = [] if history is not None else None
-    from spendwatch.history.spend import SpendRollup
-    from spendwatch.history.usage import UsageRollup
+    rollup: SpendRollup | None = None
+    usage: UsageRollup | None = None
+    if history is not None:  # imported here: the store's SQLAlchemy is not needed otherwise
+        from spendwatch.history.spend import SpendRollup
+        from spendwatch.history.usage import UsageRollup
 
-    rollup = SpendRollup() if history is not None else None
-    usage = UsageRollup(engine.context.prices) if history is not None else None
+        rollup, usage = SpendRollup(), UsageRollup(engine.context.prices)
 
     def observe(event: dict[str, Any]) -> None:
         assert rollup is not None and usage is not None

@@ -72,7 +72,6 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from scipy.special import kolmogorov
 
 
 @dataclass(frozen=True)
@@ -176,6 +175,8 @@ def ks_critical(alpha: float, n_ref: int, n_win: int) -> float:
 
 def ks_pvalue(d: float, n_ref: int, n_win: int) -> float:
     """Asymptotic p-value of a two-sample KS statistic."""
+    from scipy.special import kolmogorov  # here: only evidence needs it, and it costs 0.2 s to import
+
     en = math.sqrt(n_ref * n_win / (n_ref + n_win))
     return float(kolmogorov(en * d))
 

@@ -13,9 +13,6 @@ from spendwatch.cli.flags import add_config, alias
 from spendwatch.cli.output import iso, non_negative_float, non_negative_int, plural, print_json
 from spendwatch.cli.settings import load as load_settings
 from streams.replay import DEFAULT_REORDER_S, ReplayResult, ReplayStats, bounded_lines, replay_stream
-from streams.truth import read_truth
-from streams.truth import render as render_truth
-from streams.truth import score as score_truth
 
 
 def register(sub: Any) -> None:
@@ -84,7 +81,11 @@ class _Progress:
 
 def run(args: argparse.Namespace) -> int:
     settings = load_settings(args.config)
-    truth = read_truth(args.truth) if args.truth else None
+    truth = None
+    if args.truth:  # imported here: scoring pulls in the simulators' truth rules
+        from streams.truth import read_truth
+
+        truth = read_truth(args.truth)
     seen: list[dict[str, Any]] = []
     try:
         src: IO[bytes] = sys.stdin.buffer if args.events == "-" else open(args.events, "rb")  # noqa: SIM115
@@ -133,7 +134,11 @@ def run(args: argparse.Namespace) -> int:
         if progress is not None:
             progress.close()
     elapsed = result.elapsed_s
-    truth_score = score_truth(truth, seen) if truth is not None else None
+    truth_score = None
+    if truth is not None:
+        from streams.truth import score as score_truth
+
+        truth_score = score_truth(truth, seen)
     if args.json:
         print_json({"events": stats.events, "lines": stats.lines, "bad_lines": stats.bad,
                     "bad_by_reason": dict(sorted(stats.bad_by_reason.items())), "anomaly_events": stats.anomalies,
@@ -171,6 +176,8 @@ def run(args: argparse.Namespace) -> int:
         said = ", ".join(f"{k}: {v:,}" for k, v in sorted(result.counters.items()))
         print(f"replay: set aside by detectors: {said}", file=sys.stderr)
     if truth_score is not None:
+        from streams.truth import render as render_truth
+
         print(render_truth(truth_score), file=sys.stdout if args.out else sys.stderr)
     return 0
 
