@@ -1,0 +1,1187 @@
+"""Probe scenarios: small streams built from assumptions other than our own generators', scored like
+the public scorecard (``../shared/eval/scorecard.py``).
+
+    python -m bench.probe_scenarios list
+    python -m bench.probe_scenarios run --out DIR [--only NAME[,NAME]] [--param K=V ...] [--seed N] [--json]
+        [--cmd 'spendwatch replay']
+
+Each scenario varies one assumption (GPU sampling cadence, billing granularity and lateness, retrain
+cadence, observation batch size and rate) and carries its truth: ``family``, ``resource`` (GPU or MIG
+uuid, model id; None for cost), ``workload``, ``start``, ``end``, as in the scorecard, plus three
+optional fields of this script: ``detect_by`` (latest ``detected_at`` that still matches; default
+``max(end, start + 45 min)`` as in the scorecard), ``goal_s`` (time-to-open goal of issue 11 for that
+truth) and ``ambiguous`` (a phenomenon where both an open and silence are defensible: an open matched
+to it is neither a true nor a false open, silence is not a miss; see ``month_start`` and
+``weekly_rollup``). A scenario without truths is a must-not-alert stream: every open is a false open.
+
+Scoring (per scenario): the first ``open`` of each anomaly id matches the first truth of its family
+with the same resource (outside idle: or the same workload id) whose window
+``[start - 60 s, detect_by]`` holds ``detected_at``; more ids on one truth are duplicates; unmatched
+ids are false opens; ``reopen`` counts ``open`` events of an id after its ``resolved`` (flapping under
+one id). Delay = first ``detected_at`` - ``start``; an open slower than ``goal_s`` is listed as slow.
+
+Generators use the standard library and numpy only, and are deterministic per ``--seed`` and name.
+Every scenario is written to ``DIR/NAME/events.jsonl`` (sorted by ``ts``) and ``DIR/NAME/truth.json``,
+replayed with ``CMD EVENTS --out DIR/NAME/anomalies.jsonl`` and scored; ``DIR/findings.json`` lists
+every false open, miss, duplicate, reopen and slow open with the anomaly's key evidence and the
+generator call that reproduces it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import calendar
+import json
+import math
+import random
+import shlex
+import subprocess
+import sys
+import time
+import zlib
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+MIN, HOUR, DAY = 60.0, 3600.0, 86400.0
+T0 = float(calendar.timegm((2026, 3, 2, 0, 0, 0)))  # a Monday, 00:00 UTC
+GIB = 2**30
+A100, H100, L4 = "NVIDIA A100-SXM4-80GB", "NVIDIA H100 80GB HBM3", "NVIDIA L4"
+A100_PRICE = 2.95
+GRACE = 45 * MIN
+FAMILY = {"idle_gpu": "idle", "gpu_memory_hoarding": "idle", "cost_spike": "cost",
+          "retrain_loop": "loop", "retrain_needed": "drift", "retrain_without_drift": "nodrift"}
+BY_WORKLOAD = ("cost", "loop", "drift", "nodrift")
+ABSENT = "absent"  # a price_per_hour_usd field left out of the sample altogether
+
+Event = dict[str, Any]
+GpuState = tuple[float, float | None, float, "Event | None"]  # util %, sm % (None: derived), mem fraction, workload
+
+
+@dataclass
+class Scenario:
+    name: str
+    events: list[Event]
+    truth: list[dict[str, Any]]
+    notes: str = ""
+    generator: str = ""
+    params: dict[str, Any] = field(default_factory=dict)
+
+
+def wl(wid: str, kind: str, team: str, **labels: str) -> Event:
+    w: Event = {"id": wid, "kind": kind, "team": team, "owner": f"{team}-oncall@corp.example"}
+    if labels:
+        w["labels"] = dict(labels)
+    return w
+
+
+def truth(family: str, resource: str | None, workload: str | None, start: float, end: float, *,
+          detect_by: float | None = None, goal_s: float | None = None, ambiguous: bool = False,
+          price: float | None = None, note: str = "") -> dict[str, Any]:
+    t: dict[str, Any] = {"family": family, "resource": resource, "workload": workload,
+                         "start": round(start, 3), "end": round(end, 3)}
+    if detect_by is not None:
+        t["detect_by"] = round(detect_by, 3)
+    if goal_s is not None:
+        t["goal_s"] = goal_s
+    if ambiguous:
+        t["ambiguous"] = True
+    if price is not None:
+        t["price"] = price
+    if note:
+        t["note"] = note
+    return t
+
+
+def _uuid(r: random.Random, prefix: str) -> str:
+    h = f"{r.getrandbits(128):032x}"
+    return f"{prefix}-{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
+
+
+# ====================================================================== GPUs
+@dataclass
+class Device:
+    node: str
+    gpu_uuid: str
+    behaviour: Callable[[float], GpuState]
+    mig_uuid: str | None = None
+    model: str | None = A100
+    mem_gib: float = 80.0
+    price: float | str | None = A100_PRICE  # a number, None (null on the wire) or ABSENT (no field)
+    sm: bool = True  # emits sm_active_pct
+    pid: int = 1000
+
+
+def timeline(segments: list[tuple[float, Callable[[float], GpuState]]]) -> Callable[[float], GpuState]:
+    """Piecewise behaviour: ``segments`` are ``(from_t, state)`` sorted by time; the last one that began rules."""
+    starts = [s for s, _ in segments]
+
+    def f(t: float) -> GpuState:
+        i = 0
+        for k, s in enumerate(starts):
+            if s <= t:
+                i = k
+        return segments[i][1](t)
+    return f
+
+
+class States:
+    """GPU activity states drawn from one random stream."""
+
+    def __init__(self, r: random.Random) -> None:
+        self.r = r
+
+    def busy(self, w: Event | None, lo: float = 72, hi: float = 98, mem: float = 0.78) -> Callable[[float], GpuState]:
+        return lambda t: (self.r.uniform(lo, hi), None, mem, w)
+
+    def idle(self, w: Event | None, mem: float) -> Callable[[float], GpuState]:
+        return lambda t: (0.0, self.r.uniform(0.0, 0.2), mem, w)
+
+    def training(self, w: Event, phase: float, every: float = 50 * MIN, pause: float = 4 * MIN,
+                 mem: float = 0.78) -> Callable[[float], GpuState]:
+        """Busy with a checkpoint write (SMs idle, memory held) of ``pause`` every ``every``."""
+        def f(t: float) -> GpuState:
+            if (t + phase) % every < pause:
+                return self.r.uniform(0.0, 0.8), self.r.uniform(0.0, 0.3), mem, w
+            return self.r.uniform(74, 97), None, mem, w
+        return f
+
+
+def gpu_events(r: random.Random, devs: list[Device], t0: float, t1: float, step: float, jitter: float = 0.0,
+               missing: dict[str, list[tuple[float, float]]] | None = None) -> list[Event]:
+    """Samples of every device every ``step`` s (+- ``jitter`` as a fraction), none inside ``missing`` windows."""
+    out: list[Event] = []
+    for d in devs:
+        key = d.mig_uuid or d.gpu_uuid
+        gaps = (missing or {}).get(key, [])
+        t = t0 + r.uniform(0, min(step, 30.0))
+        total = int(d.mem_gib * GIB)
+        while True:
+            dt = step * (1 + r.uniform(-jitter, jitter)) if jitter else step
+            if t + dt > t1:
+                break
+            a, t = t, t + dt
+            if any(ga < t and a < gb for ga, gb in gaps):
+                continue
+            util, sm, mem, w = d.behaviour(a + dt / 2)
+            used = int(total * mem)
+            ev: Event = {"type": "gpu_sample", "ts": round(t + r.uniform(0.05, 1.5), 3), "node": d.node,
+                         "gpu_uuid": d.gpu_uuid, "interval_s": round(dt, 3),
+                         "util_gpu_pct": round(min(100.0, max(0.0, util)), 2),
+                         "mem_used_bytes": used, "mem_total_bytes": total, "workload": w,
+                         "processes": [{"pid": d.pid, "used_mem_bytes": used}] if w and used else []}
+            if d.mig_uuid:
+                ev["mig_uuid"] = d.mig_uuid
+            if d.model:
+                ev["gpu_model"] = d.model
+            if d.sm:
+                s = util * r.uniform(0.6, 0.85) if sm is None else sm
+                ev["sm_active_pct"] = round(min(100.0, max(0.0, s)), 2)
+            if d.price != ABSENT:
+                ev["price_per_hour_usd"] = d.price
+            if not d.mig_uuid:
+                ev["power_w"] = round(60 + 3.0 * util + (20 if used else 0) + r.gauss(0, 3), 1)
+            out.append(ev)
+    return out
+
+
+def cadence(seed: int, step_s: float = 15.0, jitter: float = 0.0, missing: bool = False, sm: bool = True,
+            price: float | str | None = A100_PRICE, model: str | None = A100, idle_h: float = 1.0,
+            busy_h: float = 3.0) -> Scenario:
+    """A training GPU busy ``busy_h`` (checkpoint pauses) goes idle ``idle_h`` holding its memory (a hung job),
+    then works again for an hour; an inference GPU on the same node stays busy. ``missing``: three bursts of
+    5-15 min without samples while busy, one of 10 min in the middle of the idle stretch (must not split it)."""
+    r = random.Random(seed)
+    st = States(r)
+    g0, g1 = _uuid(r, "GPU"), _uuid(r, "GPU")
+    w0, w1 = wl("vision/vit-pretrain", "training", "vision"), wl("serving/ranker", "inference", "search")
+    a, b = T0 + busy_h * HOUR, T0 + (busy_h + idle_h) * HOUR
+    end = b + HOUR
+    f0 = timeline([(T0, st.training(w0, r.uniform(0, 3000))), (a, st.idle(w0, 0.74)),
+                   (b, st.training(w0, r.uniform(0, 3000)))])
+    devs = [Device("node-a", g0, f0, model=model, price=price, sm=sm, pid=11),
+            Device("node-a", g1, st.busy(w1, 25, 60, 0.4), model=model, price=price, sm=sm, pid=12)]
+    gaps: dict[str, list[tuple[float, float]]] = {}
+    if missing:
+        for g in (g0, g1):
+            starts = sorted(T0 + r.uniform(0.3, busy_h - 0.4) * HOUR for _ in range(3))
+            gaps[g] = [(s, s + r.uniform(5, 15) * MIN) for s in starts]
+        mid = (a + b) / 2
+        gaps[g0].append((mid - 5 * MIN, mid + 5 * MIN))
+    ev = gpu_events(r, devs, T0, end, step_s, jitter, gaps)
+    p = price if isinstance(price, float) else None
+    return Scenario("", ev, [truth("idle", g0, w0["id"], a, b, goal_s=10 * MIN, price=p)])
+
+
+def training_idle(seed: int, idle_min: float = 60.0, busy_days: float = 2.0, gpus: int = 4,
+                  step_s: float = 60.0) -> Scenario:
+    """A ``gpus``-GPU training job on one node busy ``busy_days`` (checkpoint pauses of 3-6 min every 40-60 min;
+    an evaluation every 6 h: rank 0 busy, the other ranks wait 10-15 min at the barrier), then every rank
+    idle ``idle_min`` holding memory (hung collective), then one more busy hour. One truth per GPU."""
+    r = random.Random(seed)
+    st = States(r)
+    w = wl("llm/pretrain-7b", "training", "foundation")
+    uuids = [_uuid(r, "GPU") for _ in range(gpus)]
+    a = T0 + busy_days * DAY
+    b = a + idle_min * MIN
+    every, pause = r.uniform(40, 60) * MIN, r.uniform(3, 6) * MIN
+    phase = r.uniform(0, every)
+    evals = [T0 + k * 6 * HOUR + 2 * HOUR for k in range(int(busy_days * 4))]
+    eval_len = r.uniform(10, 15) * MIN
+
+    def rank(i: int) -> Callable[[float], GpuState]:
+        train = st.training(w, phase, every, pause)
+
+        def f(t: float) -> GpuState:
+            if any(e <= t < e + eval_len for e in evals):
+                return (r.uniform(60, 90), None, 0.78, w) if i == 0 else (0.0, r.uniform(0, 0.2), 0.78, w)
+            return train(t)
+        return timeline([(T0, f), (a, st.idle(w, 0.78)), (b, train)])
+    devs = [Device("dgx-07", u, rank(i), pid=100 + i) for i, u in enumerate(uuids)]
+    ev = gpu_events(r, devs, T0, b + HOUR, step_s)
+    return Scenario("", ev, [truth("idle", u, w["id"], a, b, goal_s=10 * MIN, price=A100_PRICE) for u in uuids])
+
+
+def batch_queue(seed: int, long_gap_min: float = 60.0, days: float = 3.0, gaps: str = "lognormal",
+                gpus: int = 4, step_s: float = 30.0) -> Scenario:
+    """Batch-queue GPUs (a worker pool pod that stays allocated): jobs of 10-90 min (log-normal) separated by
+    routine gaps of 5-40 min (``gaps``: ``lognormal`` median 12 min, or ``geometric`` in 1-min steps, mean
+    12 min), on ``gpus`` GPUs of one node; GPU 0 has one long gap of ``long_gap_min`` late on the last day
+    (0 = none: a must-not-alert stream)."""
+    r = random.Random(seed)
+    st = States(r)
+    w = wl("batch/embed-backfill", "batch", "search")
+    uuids = [_uuid(r, "GPU") for _ in range(gpus)]
+    end = T0 + days * DAY
+    long_at = end - 10 * HOUR
+    truths = []
+
+    def gap() -> float:
+        if gaps == "geometric":
+            g = 5.0
+            while r.random() > 1 / 7:
+                g += 1.0
+            return min(40.0, g) * MIN
+        return min(40.0, max(5.0, r.lognormvariate(math.log(12), 0.5))) * MIN
+    devs = []
+    for i, u in enumerate(uuids):
+        segs: list[tuple[float, Callable[[float], GpuState]]] = []
+        t = T0
+        placed = long_gap_min <= 0 or i != 0
+        while t < end:
+            segs.append((t, st.busy(w, 55, 98, 0.6)))
+            t += min(90.0, max(10.0, r.lognormvariate(math.log(30), 0.6))) * MIN
+            segs.append((t, st.idle(w, 0.0)))
+            if not placed and t >= long_at:
+                truths.append(truth("idle", u, w["id"], t, t + long_gap_min * MIN, goal_s=None, price=A100_PRICE,
+                                    note="a gap clearly longer than the queue's routine 5-40 min"))
+                t += long_gap_min * MIN
+                placed = True
+            else:
+                t += gap()
+        devs.append(Device("batch-03", u, timeline(segs), pid=200 + i))
+    return Scenario("", gpu_events(r, devs, T0, end, step_s), truths)
+
+
+def straggler(seed: int, idle_min: float = 20.0, ranks: int = 8, step_s: float = 15.0) -> Scenario:
+    """An 8-rank job on one node: rank 5 (the last with fewer ranks) stops (util 0, memory held) for
+    ``idle_min`` while the others work."""
+    r = random.Random(seed)
+    st = States(r)
+    w = wl("recsys/dlrm-train", "training", "recsys")
+    uuids = [_uuid(r, "GPU") for _ in range(ranks)]
+    a = T0 + 3 * HOUR
+    b = a + idle_min * MIN
+    phase = r.uniform(0, 3000)
+    k = min(5, ranks - 1)
+    devs = []
+    for i, u in enumerate(uuids):
+        train = st.training(w, phase)
+        f = timeline([(T0, train), (a, st.idle(w, 0.8)), (b, train)]) if i == k else train
+        devs.append(Device("dgx-11", u, f, pid=300 + i))
+    ev = gpu_events(r, devs, T0, b + HOUR, step_s)
+    return Scenario("", ev, [truth("idle", uuids[k], w["id"], a, b, goal_s=5 * MIN, price=A100_PRICE)])
+
+
+def endpoint_quiet(seed: int, quiet_h: float = 6.0, blip_every_min: float = 6.0, days: float = 2.0,
+                   step_s: float = 30.0) -> Scenario:
+    """An inference endpoint with its model loaded (60 % memory), daily traffic cycle 8-55 % for ``days``, then
+    ``quiet_h`` of near-zero traffic: a lone request every ``blip_every_min`` (one sample at 3-9 %; 0 = none)."""
+    r = random.Random(seed)
+    w = wl("serving/support-llm", "inference", "assistant")
+    g = _uuid(r, "GPU")
+    a = T0 + days * DAY
+    b = a + quiet_h * HOUR
+
+    def traffic(t: float) -> GpuState:
+        load = 31 + 23 * math.sin(2 * math.pi * (t - T0) / DAY - 1.2)
+        return max(2.5, load + r.gauss(0, 3)), None, 0.6, w
+    nxt = [a + r.uniform(0.5, 1.5) * blip_every_min * MIN]
+
+    def quiet(t: float) -> GpuState:
+        if blip_every_min > 0 and t >= nxt[0]:
+            nxt[0] = t + r.uniform(0.5, 1.5) * blip_every_min * MIN
+            return r.uniform(3, 9), None, 0.6, w
+        return r.uniform(0, 0.4), r.uniform(0, 0.2), 0.6, w
+    f = timeline([(T0, traffic), (a, quiet), (b, traffic)])
+    ev = gpu_events(r, [Device("inf-02", g, f, model=H100, mem_gib=80, price=3.9)], T0, b + 2 * HOUR, step_s)
+    return Scenario("", ev, [truth("idle", g, w["id"], a, b, goal_s=10 * MIN, price=3.9)])
+
+
+def notebook_blip(seed: int, idle_h: float = 6.0, blips: int = 2, blip_min: float = 4.0,
+                  step_s: float = 15.0) -> Scenario:
+    """A notebook GPU: two hours of bursty interactive use, then ``idle_h`` idle holding 30 % memory with
+    ``blips`` busy cells of ``blip_min`` inside the stretch; one truth over the whole stretch (a second
+    anomaly id for it is a split)."""
+    r = random.Random(seed)
+    st = States(r)
+    w = wl("notebooks/jhub-akim", "notebook", "analytics")
+    g = _uuid(r, "GPU")
+    a = T0 + 2 * HOUR
+    b = a + idle_h * HOUR
+
+    def interactive(t: float) -> GpuState:
+        on = int((t - T0) / (3 * MIN)) % 3 != 2
+        return (r.uniform(20, 70) if on else r.uniform(0, 1)), None, 0.3, w
+    segs: list[tuple[float, Callable[[float], GpuState]]] = [(T0, interactive), (a, st.idle(w, 0.3))]
+    for k in range(1, blips + 1):
+        at = a + k * idle_h * HOUR / (blips + 1)
+        segs += [(at, st.busy(w, 30, 60, 0.3)), (at + blip_min * MIN, st.idle(w, 0.3))]
+    segs.append((b, interactive))
+    ev = gpu_events(r, [Device("nb-01", g, timeline(segs), pid=400)], T0, b + HOUR, step_s)
+    return Scenario("", ev, [truth("idle", g, w["id"], a, b, price=A100_PRICE,
+                                   note="notebook: rhythm unknown, README dwell 90 min; no goal")])
+
+
+def mig_slices(seed: int, idle_h: float = 2.0, step_s: float = 30.0, profile_field: bool = False,
+               price: float | str | None = None) -> Scenario:
+    """An H100 split in seven 1g.10gb slices: six serve busy small models, slice 3's endpoint goes quiet for
+    ``idle_h`` with its model loaded. No ``mig_profile`` field (only the contract's fields) unless asked."""
+    r = random.Random(seed)
+    st = States(r)
+    g = _uuid(r, "GPU")
+    migs = [_uuid(r, "MIG") for _ in range(7)]
+    ws = [wl(f"serving/small-{i}", "inference", "assistant") for i in range(7)]
+    a = T0 + 3 * HOUR
+    b = a + idle_h * HOUR
+    devs = []
+    for i, m in enumerate(migs):
+        f = st.busy(ws[i], 30, 80, 0.7)
+        if i == 3:
+            f = timeline([(T0, f), (a, st.idle(ws[i], 0.7)), (b, f)])
+        devs.append(Device("hgx-02", g, f, mig_uuid=m, model=H100, mem_gib=10, price=price, pid=500 + i))
+    ev = gpu_events(r, devs, T0, b + HOUR, step_s)
+    if profile_field:
+        for e in ev:
+            e["mig_profile"] = "1g.10gb"
+    return Scenario("", ev, [truth("idle", migs[3], ws[3]["id"], a, b, goal_s=10 * MIN)])
+
+
+def time_sliced(seed: int, pods: int = 3, idle_h: float = 1.0, step_s: float = 15.0) -> Scenario:
+    """One A100 time-sliced by ``pods`` pods: every interval the collector emits one sample per pod (same
+    gpu_uuid, that pod's workload and processes, the whole GPU's utilisation). The pods take turns (the GPU is
+    busy 40-90 % in all), a pod's own quiet minutes are not idle; then all pods stop for ``idle_h``: one truth."""
+    r = random.Random(seed)
+    g = _uuid(r, "GPU")
+    ws = [wl(f"dev/shared-pod-{i}", "inference", "platform") for i in range(pods)]
+    a = T0 + 4 * HOUR
+    b = a + idle_h * HOUR
+    out: list[Event] = []
+    t = T0
+    total = 80 * GIB
+    while t + step_s <= b + HOUR:
+        t += step_s
+        quiet = a <= t < b
+        util = r.uniform(0, 0.3) if quiet else r.uniform(40, 90)
+        for i, w in enumerate(ws):
+            used = int(total * 0.2)
+            out.append({"type": "gpu_sample", "ts": round(t + r.uniform(0.05, 1.0), 3), "node": "shared-01",
+                        "gpu_uuid": g, "gpu_model": A100, "interval_s": step_s, "util_gpu_pct": round(util, 2),
+                        "sm_active_pct": round(util * 0.7, 2), "mem_used_bytes": used * pods,
+                        "mem_total_bytes": total, "workload": w,
+                        "processes": [{"pid": 600 + i, "used_mem_bytes": used}], "price_per_hour_usd": A100_PRICE})
+    return Scenario("", out, [truth("idle", g, None, a, b, goal_s=10 * MIN, price=A100_PRICE,
+                                    note="one idle anomaly for the GPU; one per pod counts as duplicates")])
+
+
+# ==================================================================== billing
+def _rows(r: random.Random, series: Iterable[tuple[float, float, float]], w: Event, fields: Event,
+          late: tuple[float, float] = (240, 900), skus: list[tuple[str, float]] | None = None,
+          streamed: int = 0) -> list[Event]:
+    """Billing rows for ``(period_start, period_end, cost)``: one row a SKU (cost split by share), landing
+    ``late`` s after the period ends; ``streamed`` > 0: that many small rows with ts inside the period."""
+    out: list[Event] = []
+    for ps, pe, cost in series:
+        parts = skus or [(str(fields.get("sku", "usage")), 1.0)]
+        for sku, share in parts:
+            c = cost * share
+            if streamed:
+                cuts = np.sort(np.array([r.random() for _ in range(streamed - 1)]))
+                shares = np.diff(np.concatenate(([0.0], cuts, [1.0])))
+                for k, s in enumerate(shares):
+                    ts = ps + (k + r.random()) * (pe - ps) / streamed
+                    out.append({"type": "billing_delta", "ts": round(min(ts, pe - 0.5), 3), "period_start": ps,
+                                "period_end": pe, "workload": w, **fields, "sku": sku,
+                                "cost_usd": round(c * float(s), 6)})
+                continue
+            out.append({"type": "billing_delta", "ts": round(pe + r.uniform(*late), 3), "period_start": ps,
+                        "period_end": pe, "workload": w, **fields, "sku": sku, "cost_usd": round(c, 6)})
+    return out
+
+
+def _gmt(t: float) -> time.struct_time:
+    return time.gmtime(t)
+
+
+def daily_shape(amp: float, peak_h: float = 15.0) -> Callable[[float], float]:
+    return lambda t: 1 + amp * math.cos(2 * math.pi * ((t % DAY) / HOUR - peak_h) / 24)
+
+
+def spend(r: random.Random, t0: float, t1: float, period: float, level: float, shape: Callable[[float], float],
+          sigma: float = 0.0, mult: Callable[[float], float] | None = None) -> list[tuple[float, float, float]]:
+    out = []
+    t = t0
+    while t + period <= t1 + 1e-6:
+        noise = r.lognormvariate(-sigma * sigma / 2, sigma) if sigma > 0 else 1.0
+        m = mult(t) if mult else 1.0
+        out.append((t, t + period, max(0.0, level * shape(t + period / 2) * noise * m)))
+        t += period
+    return out
+
+
+FOCUS = {"source": "focus", "service": "Amazon SageMaker", "resource_id": "endpoint/ranker-prod",
+         "sku": "ml.g5.2xlarge-hosting"}
+
+
+def bill_spike(seed: int, factor: float = 5.0, hours: float = 3.0, days: float = 21.0, sigma: float = 0.2,
+               late_h: tuple[float, float] = (0.07, 0.25), period_min: float = 60.0, amp: float = 0.4) -> Scenario:
+    """An hourly (``period_min``) workload with a daily cycle and log-normal noise; x``factor`` for ``hours``
+    on day 16 (factor 1: no spike, must not alert). Rows land ``late_h`` hours after the period ends."""
+    r = random.Random(seed)
+    w = wl("serving/ranker-prod", "inference", "search")
+    period = period_min * MIN
+    a = T0 + (days - 5) * DAY + 13 * HOUR
+    b = a + hours * HOUR
+    s = spend(r, T0, T0 + days * DAY, period, 12.0 * period / HOUR, daily_shape(amp), sigma,
+              lambda t: factor if a <= t < b else 1.0)
+    ev = _rows(r, s, w, FOCUS, (late_h[0] * HOUR, late_h[1] * HOUR))
+    tr = [] if factor == 1.0 else [truth("cost", None, w["id"], a, b, detect_by=b + late_h[1] * HOUR + 2 * period
+                                         + GRACE, goal_s=period + late_h[1] * HOUR)]
+    return Scenario("", ev, tr)
+
+
+def bill_step(seed: int, factor: float = 1.5, days: float = 21.0, at_day: float = 12.0, sigma: float = 0.15,
+              amp: float = 0.3) -> Scenario:
+    """A persistent x``factor`` step (a bigger instance type for good) on an hourly series at ``at_day``:
+    one anomaly that stays open (the README accepts it as normal after 7 days: a resolve then is fine)."""
+    r = random.Random(seed)
+    w = wl("research/moe-pretrain", "training", "research")
+    a = T0 + at_day * DAY + 9 * HOUR
+    s = spend(r, T0, T0 + days * DAY, HOUR, 60.0, daily_shape(amp, 11), sigma,
+              lambda t: factor if t >= a else 1.0)
+    fields = {"source": "gpu_meter", "service": "Compute Engine", "resource_id": "zones/us-c1/a3-pool",
+              "sku": "a3-highgpu-8g", "usage_unit": "GPU-hours"}
+    ev = _rows(r, s, w, fields)
+    end = T0 + days * DAY
+    return Scenario("", ev, [truth("cost", None, w["id"], a, end, goal_s=2 * HOUR)])
+
+
+def bill_late(seed: int, factor: float = 5.0, late_max_h: float = 3.0, days: float = 21.0) -> Scenario:
+    """Hourly rows landing 0-``late_max_h`` hours late, so the file (sorted by ts) holds periods out of order;
+    two SKUs a period land independently; a x``factor`` spike for 3 h on day 16."""
+    r = random.Random(seed)
+    w = wl("data/feature-pipeline", "batch", "data")
+    a = T0 + (days - 5) * DAY + 4 * HOUR
+    b = a + 3 * HOUR
+    s = spend(r, T0, T0 + days * DAY, HOUR, 20.0, daily_shape(0.3, 4), 0.2, lambda t: factor if a <= t < b else 1.0)
+    ev = _rows(r, s, w, {"source": "focus", "service": "AWS Glue", "resource_id": "glue/feature-pipeline"},
+               (0.0, late_max_h * HOUR), skus=[("DPU-Hour", 0.8), ("Crawler-DPU-Hour", 0.2)])
+    tr = [] if factor == 1.0 else [truth("cost", None, w["id"], a, b, detect_by=b + late_max_h * HOUR + 3 * HOUR,
+                                         goal_s=HOUR + late_max_h * HOUR)]
+    return Scenario("", ev, tr)
+
+
+def bill_daily(seed: int, factor: float = 4.0, days: float = 35.0, weekend: float = 0.5, sigma: float = 0.1,
+               late_h: tuple[float, float] = (2.0, 8.0)) -> Scenario:
+    """Daily-granularity rows (CUR / FOCUS daily: period one UTC day, ts at period end + 2-8 h) of a weekday
+    workload (weekend x``weekend``); one day x``factor`` on day ``days-4`` (factor 1: none)."""
+    r = random.Random(seed)
+    w = wl("analytics/bi-warehouse", "batch", "analytics")
+    spike_day = T0 + (days - 4) * DAY
+
+    def weekly(t: float) -> float:
+        return weekend if _gmt(t).tm_wday >= 5 else 1.0
+    s = spend(r, T0, T0 + days * DAY, DAY, 800.0, weekly, sigma, lambda t: factor if t == spike_day else 1.0)
+    ev = _rows(r, s, w, {"source": "focus", "service": "Amazon Redshift", "resource_id": "cluster/bi-main",
+                         "sku": "dc2.8xlarge"}, (late_h[0] * HOUR, late_h[1] * HOUR))
+    tr = [] if factor == 1.0 else [truth("cost", None, w["id"], spike_day, spike_day + DAY,
+                                         detect_by=spike_day + DAY + late_h[1] * HOUR + 6 * HOUR,
+                                         goal_s=DAY + late_h[1] * HOUR)]
+    return Scenario("", ev, tr)
+
+
+def bill_periodic(seed: int, wave: str = "sine", days: float = 14.0, period_min: float = 5.0,
+                  amp: float = 0.6) -> Scenario:
+    """Noiseless periodic spend at ``period_min`` periods over ``days``: a daily ``sine`` or ``square`` wave
+    (08:00-20:00 high), or ``hourshape`` (a strong within-hour shape: the first 10 min of every hour x4).
+    Must not alert."""
+    r = random.Random(seed)
+    w = wl(f"serving/periodic-{wave}", "inference", "platform")
+    period = period_min * MIN
+    base = 2.0 * period / HOUR
+
+    def shape(t: float) -> float:
+        h = (t % DAY) / HOUR
+        if wave == "square":
+            return 1 + amp if 8 <= h < 20 else 1 - amp
+        if wave == "hourshape":
+            return 4.0 if (t % HOUR) < 10 * MIN else 1.0
+        return 1 + amp * math.sin(2 * math.pi * h / 24)
+    s = spend(r, T0, T0 + days * DAY, period, base, shape)
+    return Scenario("", _rows(r, s, w, {"source": "gpu_meter", "service": "Kubernetes", "sku": "gpu-a10g"},
+                              (60.0, 240.0)), [])
+
+
+def bill_business(seed: int, days: float = 21.0, sigma: float = 0.15, monday_ramp: float = 1.8) -> Scenario:
+    """Hourly spend of an office-hours workload: weekdays 08-18 UTC high with a morning ramp, Monday mornings
+    x``monday_ramp`` (the week's backlog), nights and weekends at 15 %. Must not alert."""
+    r = random.Random(seed)
+    w = wl("support/agent-assist", "inference", "support")
+
+    def shape(t: float) -> float:
+        g = _gmt(t)
+        h = g.tm_hour + g.tm_min / 60
+        if g.tm_wday >= 5 or not 7 <= h < 19:
+            return 0.15
+        ramp = min(1.0, (h - 7) / 2)
+        mon = monday_ramp if g.tm_wday == 0 and h < 12 else 1.0
+        return 0.15 + 0.85 * ramp * mon
+    s = spend(r, T0, T0 + days * DAY, HOUR, 40.0, shape, sigma)
+    fields = {"source": "llm_usage", "service": "OpenAI API", "resource_id": "proj_support", "model": "gpt-4o"}
+    return Scenario("", _rows(r, s, w, fields, skus=[("input-tokens", 0.4), ("output-tokens", 0.6)]), [])
+
+
+def bill_rollup(seed: int, days: float = 28.0, rollup_usd: float = 900.0, week_period: bool = False) -> Scenario:
+    """A workload with small hourly rows plus one big roll-up row every Sunday 02:00 (a weekly batch job billed
+    as one row: period the Sunday hour, or with ``week_period`` the whole week ending then). Scoring: the first
+    roll-up is ambiguous (nothing yet says it recurs), every later one must not alert."""
+    r = random.Random(seed)
+    w = wl("risk/weekly-scoring", "batch", "risk")
+    s = spend(r, T0, T0 + days * DAY, HOUR, 3.0, daily_shape(0.2), 0.15)
+    fields = {"source": "focus", "service": "Azure Machine Learning", "resource_id": "aml/weekly-scoring"}
+    ev = _rows(r, s, w, dict(fields, sku="NCasT4_v3"))
+    tr = []
+    t = T0 + 6 * DAY + 2 * HOUR  # first Sunday
+    k = 0
+    while t + HOUR <= T0 + days * DAY:
+        ps = t + HOUR - 7 * DAY if week_period else t
+        cost = rollup_usd * r.lognormvariate(0, 0.1)
+        ev += _rows(r, [(ps, t + HOUR, cost)], w, dict(fields, sku="batch-weekly-rollup"))
+        if k == 0:
+            tr.append(truth("cost", None, w["id"], t, t + HOUR, detect_by=t + 6 * HOUR, ambiguous=True,
+                            note="first weekly roll-up"))
+        t += 7 * DAY
+        k += 1
+    return Scenario("", ev, tr)
+
+
+def bill_lognormal(seed: int, sigma: float = 0.75, days: float = 21.0, amp: float = 0.3) -> Scenario:
+    """Hourly API spend with log-normal noise ``sigma`` (0.5-1.0 as real per-key LLM bills) on a daily cycle.
+    Must not alert."""
+    r = random.Random(seed)
+    w = wl("growth/llm-enrichment", "batch", "growth")
+    s = spend(r, T0, T0 + days * DAY, HOUR, 15.0, daily_shape(amp), sigma)
+    fields = {"source": "llm_usage", "service": "Anthropic API", "resource_id": "apikey-growth-3",
+              "model": "claude-sonnet-4"}
+    return Scenario("", _rows(r, s, w, fields, skus=[("input-tokens", 0.35), ("output-tokens", 0.65)]), [])
+
+
+def bill_month_start(seed: int, factor: float = 8.0, days: float = 21.0) -> Scenario:
+    """An hourly series whose month-start job (00:00-03:00 UTC on the 1st) costs x``factor``, seen once in the
+    window (the stream ends two days after 2026-04-01). Scored ambiguous: from one occurrence nothing says it
+    recurs, so a page is defensible and so (given a calendar prior) is silence; neither is counted."""
+    r = random.Random(seed)
+    w = wl("finance/month-close", "batch", "finance")
+    a = float(calendar.timegm((2026, 4, 1, 0, 0, 0)))
+    t0 = a - (days - 2) * DAY
+    s = spend(r, t0, t0 + days * DAY, HOUR, 5.0, daily_shape(0.3), 0.2, lambda t: factor if a <= t < a + 3 * HOUR
+              else 1.0)
+    ev = _rows(r, s, w, {"source": "focus", "service": "Databricks", "resource_id": "dbx/month-close",
+                         "sku": "jobs-compute"})
+    return Scenario("", ev, [truth("cost", None, w["id"], a, a + 3 * HOUR, detect_by=a + 6 * HOUR,
+                                   ambiguous=True, note="month-start job, first occurrence")])
+
+
+def bill_newcomer(seed: int, days: float = 5.0, sigma: float = 0.3) -> Scenario:
+    """A new workload's first ``days``: day one at 30 % while it is rolled out, then 60 %, then full, with a
+    daily cycle and noise ``sigma``; an older steady workload beside it. Must not alert."""
+    r = random.Random(seed)
+    w = wl("growth/recsys-v3", "inference", "growth")
+    old = wl("growth/recsys-v2", "inference", "growth")
+
+    def roll(t: float) -> float:
+        d = (t - T0) / DAY
+        return 0.3 if d < 1 else 0.6 if d < 2 else 1.0
+    s = spend(r, T0, T0 + days * DAY, HOUR, 8.0, daily_shape(0.35), sigma, roll)
+    s2 = spend(r, T0 - 14 * DAY, T0 + days * DAY, HOUR, 6.0, daily_shape(0.35), 0.15)
+    ev = _rows(r, s, w, dict(FOCUS, resource_id="endpoint/recsys-v3"))
+    ev += _rows(r, s2, old, dict(FOCUS, resource_id="endpoint/recsys-v2"))
+    return Scenario("", ev, [])
+
+
+def bill_llm_stream(seed: int, factor: float = 6.0, hours: float = 2.0, rows_per_hour: int = 60,
+                    days: float = 14.0) -> Scenario:
+    """LLM usage streamed as ``rows_per_hour`` small rows within each hour (period = the hour, ts inside it),
+    daily cycle, noise 0.2; x``factor`` for ``hours`` on the last days (factor 1: none)."""
+    r = random.Random(seed)
+    w = wl("support/chatbot", "inference", "support")
+    a = T0 + (days - 3) * DAY + 15 * HOUR
+    b = a + hours * HOUR
+    s = spend(r, T0, T0 + days * DAY, HOUR, 25.0, daily_shape(0.5), 0.2, lambda t: factor if a <= t < b else 1.0)
+    fields = {"source": "llm_usage", "service": "OpenAI API", "resource_id": "proj_chatbot", "model": "gpt-4o-mini"}
+    ev = _rows(r, s, w, fields, streamed=rows_per_hour)
+    tr = [] if factor == 1.0 else [truth("cost", None, w["id"], a, b, goal_s=HOUR)]
+    return Scenario("", ev, tr)
+
+
+def bill_skus(seed: int, factor: float = 10.0, hours: float = 4.0, days: float = 21.0) -> Scenario:
+    """Five SKUs a workload a period (compute, storage, egress, requests, support), each with its own
+    shape; the egress SKU (12 % of the spend) goes x``factor`` for ``hours``, about x2 on the workload."""
+    r = random.Random(seed)
+    w = wl("serving/media-gen", "inference", "creative")
+    a = T0 + (days - 4) * DAY + 20 * HOUR
+    b = a + hours * HOUR
+    skus = {"BoxUsage:p4d.24xlarge": (0.6, 0.3), "EBS:VolumeUsage.gp3": (0.15, 0.0),
+            "DataTransfer-Out-Bytes": (0.12, 0.6), "Requests-Tier1": (0.08, 0.5), "Support": (0.05, 0.0)}
+    ev: list[Event] = []
+    for sku, (share, amp) in skus.items():
+        mult: Callable[[float], float] = (lambda t: factor if a <= t < b else 1.0) if sku.startswith("Data") \
+            else (lambda t: 1.0)
+        s = spend(r, T0, T0 + days * DAY, HOUR, 30.0 * share, daily_shape(amp), 0.15, mult)
+        ev += _rows(r, s, w, {"source": "focus", "service": "Amazon EC2", "resource_id": "i-0media", "sku": sku})
+    return Scenario("", ev, [truth("cost", None, w["id"], a, b, goal_s=2 * HOUR)])
+
+
+def bill_zero_and_credit(seed: int, days: float = 21.0, credits: bool = True, zeros: bool = True) -> Scenario:
+    """An hourly series with a ``cost_usd`` 0 row every period (free-tier SKU) and some 0-cost hours, plus
+    credits as the contract allows them (``cost_usd`` 0, negative ``adjustment_usd``, ``charge_category``
+    credit): a daily committed-use credit and one $2,000 promotional credit on day 10. Must not alert."""
+    r = random.Random(seed)
+    w = wl("ml/embedding-api", "inference", "ml")
+    fields = {"source": "focus", "service": "Vertex AI", "resource_id": "endpoint/embed"}
+    s = spend(r, T0, T0 + days * DAY, HOUR, 10.0, daily_shape(0.3), 0.15)
+    if zeros:
+        s = [(ps, pe, 0.0 if r.random() < 0.02 else c) for ps, pe, c in s]
+    ev = _rows(r, s, w, dict(fields, sku="online-prediction-node"))
+    if zeros:
+        ev += _rows(r, [(ps, pe, 0.0) for ps, pe, _ in s], w, dict(fields, sku="free-tier-requests"))
+    if credits:
+        for d in range(int(days)):
+            ps = T0 + d * DAY
+            ev.append({"type": "billing_delta", "ts": ps + DAY + 5 * HOUR, "period_start": ps, "period_end": ps + DAY,
+                       "workload": w, **fields, "sku": "committed-use-discount", "cost_usd": 0.0,
+                       "adjustment_usd": -round(60 + r.uniform(-3, 3), 2), "charge_category": "credit",
+                       "adjustment_reason": "charge"})
+        ps = T0 + 10 * DAY
+        ev.append({"type": "billing_delta", "ts": ps + 14 * HOUR, "period_start": ps, "period_end": ps + HOUR,
+                   "workload": w, **fields, "sku": "promotional-credit", "cost_usd": 0.0, "adjustment_usd": -2000.0,
+                   "charge_category": "credit", "adjustment_reason": "charge"})
+    return Scenario("", ev, [])
+
+
+def bill_price(seed: int, factor: float = 2.0, days: float = 21.0, rename: bool = True) -> Scenario:
+    """LLM spend with the same token volume (daily cycle, noise 0.2) whose price per token goes x``factor`` on
+    day 15 (``rename``: the model field changes to the pricier model; else the provider's price rose)."""
+    r = random.Random(seed)
+    w = wl("product/summarizer", "inference", "product")
+    a = T0 + (days - 6) * DAY + 10 * HOUR
+    ev: list[Event] = []
+    t = T0
+    while t + HOUR <= T0 + days * DAY:
+        tokens = 2.0e6 * daily_shape(0.4)(t) * r.lognormvariate(-0.02, 0.2)
+        after = t >= a
+        price = 3e-6 * (factor if after else 1.0)
+        model = "claude-opus-4" if after and rename else "claude-sonnet-4"
+        ev.append({"type": "billing_delta", "ts": round(t + HOUR + r.uniform(240, 900), 3), "period_start": t,
+                   "period_end": t + HOUR, "workload": w, "source": "llm_usage", "service": "Anthropic API",
+                   "resource_id": "apikey-summarizer", "model": model, "sku": "input-tokens",
+                   "usage_quantity": round(tokens), "usage_unit": "tokens", "cost_usd": round(tokens * price, 6)})
+        t += HOUR
+    return Scenario("", ev, [truth("cost", None, w["id"], a, T0 + days * DAY, goal_s=2 * HOUR)])
+
+
+# =================================================================== training
+def _run_events(r: random.Random, model: str, w: Event, start: float, dur: float, status: str,
+                metric: Event | None, data: str, trigger: str, gpus: int) -> list[Event]:
+    rid = f"{model}-{r.getrandbits(40):010x}"
+
+    def ev(ts: float, st: str, done: bool) -> Event:
+        gh = gpus * (ts - start) / HOUR
+        return {"type": "training_run", "ts": round(ts, 3), "run_id": rid, "model_id": model, "workload": w,
+                "status": st, "started_at": round(start, 3), "ended_at": round(ts, 3) if done else None,
+                "gpu_hours": round(gh, 4), "cost_usd": round(gh * A100_PRICE, 3), "metric": metric if done else None,
+                "data_version": data, "code_version": "git-3f9a2c1", "trigger": trigger}
+    return [ev(start, "started", False), ev(start + dur, status, True)]
+
+
+def crash_loop(seed: int, every_min: float = 30.0, hours: float = 6.0, gpus: int = 8) -> Scenario:
+    """A job that dies 1-8 min in and is retried every ``every_min`` for ``hours``."""
+    r = random.Random(seed)
+    w = wl("speech/asr-train", "training", "speech")
+    a = t = T0 + 2 * HOUR
+    ev: list[Event] = []
+    i = 0
+    while t < a + hours * HOUR:
+        dur = r.uniform(1, min(8.0, every_min / 2)) * MIN
+        ev += _run_events(r, "asr-xl", w, t, dur, "failed", None, "libri-v3", "manual" if i == 0 else "retry", gpus)
+        t += every_min * MIN * r.uniform(0.9, 1.1)
+        i += 1
+    return Scenario("", ev, [truth("loop", "asr-xl", w["id"], a, t, goal_s=60 * MIN)])
+
+
+def rerun_loop(seed: int, every_min: float = 120.0, days: float = 2.0, gpus: int = 4) -> Scenario:
+    """A schedule rerunning every ``every_min`` on an unchanged data_version with a flat metric."""
+    r = random.Random(seed)
+    w = wl("growth/churn-retrain", "training", "growth")
+    a = T0 + 1 * HOUR
+    ev: list[Event] = []
+    k = 0
+    last = a
+    while a + k * every_min * MIN < T0 + days * DAY:
+        st = a + k * every_min * MIN + r.uniform(0, 60)
+        dur = r.uniform(10, min(40.0, every_min / 2)) * MIN
+        ev += _run_events(r, "churn-gbm", w, st, dur, "succeeded",
+                          {"name": "auc", "value": round(0.842 + r.uniform(-5e-4, 5e-4), 4), "higher_is_better": True},
+                          "snap-2026-02-20", "schedule", gpus)
+        last = st + dur
+        k += 1
+    goal = max(60 * MIN, 2 * every_min * MIN + 40 * MIN)
+    return Scenario("", ev, [truth("loop", "churn-gbm", w["id"], a, last, goal_s=goal)])
+
+
+def healthy_schedule(seed: int, every_h: float = 24.0, days: float = 14.0, gpus: int = 8) -> Scenario:
+    """A healthy retrain every ``every_h`` hours on fresh data (a new data_version each run) with a metric that
+    improves with noise; no observations. Must not alert."""
+    r = random.Random(seed)
+    w = wl("search/ltr", "training", "search")
+    ev: list[Event] = []
+    k = 0
+    t = T0 + 1.5 * HOUR
+    while t < T0 + days * DAY - 3 * HOUR:
+        dur = r.uniform(0.3, 0.5) * every_h * HOUR if every_h < 4 else r.uniform(1.5, 2.5) * HOUR
+        loss = 0.41 - 0.0008 * k + r.gauss(0, 2e-4)
+        ev += _run_events(r, "ltr-ranker", w, t + r.uniform(0, 120), dur, "succeeded",
+                          {"name": "val_logloss", "value": round(loss, 5), "higher_is_better": False},
+                          "clicks-" + time.strftime("%Y%m%d%H", time.gmtime(t)), "schedule", gpus)
+        t += every_h * HOUR
+        k += 1
+    return Scenario("", ev, [])
+
+
+# ======================================================================== drift
+Sampler = Callable[[np.random.Generator, float, int], np.ndarray]
+
+
+def _normal(mu: float, sd: float) -> Sampler:
+    return lambda g, t, n: g.normal(mu, sd, n)
+
+
+def obs_events(g: np.random.Generator, model: str, w: Event, t0: float, t1: float, every_s: float, batch: int,
+               features: dict[str, Sampler], jitter: float = 0.2) -> list[Event]:
+    out: list[Event] = []
+    t = t0
+    while True:
+        t += every_s * (1 + float(g.uniform(-jitter, jitter)))
+        if t > t1:
+            break
+        vals = {k: [round(float(v), 4) for v in f(g, t, batch)] for k, f in features.items()}
+        out.append({"type": "model_observation", "ts": round(t, 3), "model_id": model, "workload": w, "values": vals})
+    return out
+
+
+def drift_cadence(seed: int, batch: int = 10, every_s: float = 60.0, hours: float = 36.0, at_h: float = 30.0,
+                  kinds: str = "mean,var,sentinel,categorical") -> Scenario:
+    """Models sending ``batch`` values a feature every ``every_s`` (+-20 %), from their first day; at ``at_h``
+    one feature of each model changes: ``mean`` +1.5 sd, ``var`` sd x3, ``sentinel`` -1 share 1 % -> 20 %,
+    ``categorical`` a 5-level code's mix moves (0.4,0.3,0.15,0.1,0.05 -> 0.1,0.15,0.2,0.25,0.3).
+    A stable control model beside them."""
+    g = np.random.default_rng(seed)
+    t0, t1, a = T0, T0 + hours * HOUR, T0 + at_h * HOUR
+    ev: list[Event] = []
+    tr = []
+
+    def after(before: Sampler, aft: Sampler) -> Sampler:
+        return lambda gg, t, n: aft(gg, t, n) if t >= a else before(gg, t, n)
+
+    def sentinel(share: float) -> Sampler:
+        def f(gg: np.random.Generator, t: float, n: int) -> np.ndarray:
+            x = gg.lognormal(3.5, 0.4, n)
+            x[gg.random(n) < share] = -1.0
+            return x
+        return f
+
+    def cat(p: list[float]) -> Sampler:
+        return lambda gg, t, n: gg.choice(5, n, p=p).astype(float)
+    p0, p1 = [0.4, 0.3, 0.15, 0.1, 0.05], [0.1, 0.15, 0.2, 0.25, 0.3]
+    change = {"mean": ("amount", after(_normal(50, 10), _normal(65, 10))),
+              "var": ("latency_ms", after(_normal(120, 15), _normal(120, 45))),
+              "sentinel": ("tenure_days", after(sentinel(0.01), sentinel(0.2))),
+              "categorical": ("device_type", after(cat(p0), cat(p1)))}
+    for kind in [k for k in kinds.split(",") if k]:
+        name, f = change[kind]
+        model = f"m-{kind}"
+        w = wl(f"serving/{model}", "inference", "ml")
+        feats: dict[str, Sampler] = {name: f, "score": lambda gg, t, n: gg.beta(2, 5, n)}
+        ev += obs_events(g, model, w, t0, t1, every_s, batch, feats)
+        tr.append(truth("drift", model, w["id"], a, t1, goal_s=30 * MIN))
+    ctl = wl("serving/m-control", "inference", "ml")
+    ev += obs_events(g, "m-control", ctl, t0, t1, every_s, batch,
+                     {"amount": _normal(50, 10), "device_type": cat(p0), "tenure_days": sentinel(0.01)})
+    return Scenario("", ev, tr)
+
+
+def nodrift_cycle(seed: int, amps: str = "0.5,1.5,3", days: float = 3.0, batch: int = 20,
+                  every_s: float = 60.0) -> Scenario:
+    """One model per amplitude (in sd of the noise) whose input follows a 24-h cycle (and whose prediction
+    follows it too), from the model's first observation, for ``days``. Must not alert."""
+    g = np.random.default_rng(seed)
+    ev: list[Event] = []
+    for amp in [float(x) for x in amps.split(",") if x]:
+        model = f"cyc-{amp:g}"
+        w = wl(f"serving/{model}", "inference", "ml")
+        phase = float(g.uniform(0, 2 * math.pi))
+
+        def feat(gg: np.random.Generator, t: float, n: int, amp: float = amp, phase: float = phase) -> np.ndarray:
+            return gg.normal(100 + 10 * amp * math.sin(2 * math.pi * (t - T0) / DAY + phase), 10, n)
+
+        def pred(gg: np.random.Generator, t: float, n: int, amp: float = amp, phase: float = phase) -> np.ndarray:
+            m = 0.3 + 0.05 * amp * math.sin(2 * math.pi * (t - T0) / DAY + phase)
+            return np.clip(gg.normal(m, 0.05, n), 0, 1)
+        ev += obs_events(g, model, w, T0, T0 + days * DAY, every_s, batch, {"orders_per_min": feat, "p_late": pred})
+    return Scenario("", ev, [])
+
+
+def nodrift_tails(seed: int, days: float = 2.0, batch: int = 50, every_s: float = 60.0) -> Scenario:
+    """Stable heavy-tailed features (Student-t 2 dof, log-normal sigma 1.5, Pareto a=1.5) and constant features
+    (always 1.0; always 0.0). Must not alert."""
+    g = np.random.default_rng(seed)
+    w = wl("serving/fraud-tails", "inference", "risk")
+    feats: dict[str, Sampler] = {"t2": lambda gg, t, n: gg.standard_t(2, n),
+                                 "lognorm": lambda gg, t, n: gg.lognormal(0, 1.5, n),
+                                 "pareto": lambda gg, t, n: gg.pareto(1.5, n),
+                                 "const_one": lambda gg, t, n: np.ones(n),
+                                 "const_zero": lambda gg, t, n: np.zeros(n)}
+    ev = obs_events(g, "fraud-tails", w, T0, T0 + days * DAY, every_s, batch, feats)
+    return Scenario("", ev, [])
+
+
+# =================================================================== registry
+def _reg() -> dict[str, tuple[Callable[..., Scenario], dict[str, Any]]]:
+    r: dict[str, tuple[Callable[..., Scenario], dict[str, Any]]] = {}
+    for s in (1.0, 10.0, 60.0, 300.0):
+        r[f"cadence_{s:g}s"] = (cadence, {"step_s": s})
+    r["cadence_jitter"] = (cadence, {"step_s": 15.0, "jitter": 0.5})
+    r["cadence_missing"] = (cadence, {"step_s": 30.0, "missing": True})
+    r["cadence_util_only"] = (cadence, {"step_s": 15.0, "sm": False})
+    r["cadence_no_price"] = (cadence, {"step_s": 15.0, "price": ABSENT, "model": L4})
+    r["cadence_no_price_no_model"] = (cadence, {"step_s": 15.0, "price": ABSENT, "model": None})
+    for m in (20.0, 60.0, 360.0):
+        r[f"training_idle_{m:g}m"] = (training_idle, {"idle_min": m})
+    r["batch_routine_lognormal"] = (batch_queue, {"long_gap_min": 0.0, "gaps": "lognormal"})
+    r["batch_routine_geometric"] = (batch_queue, {"long_gap_min": 0.0, "gaps": "geometric"})
+    r["batch_idle_60m"] = (batch_queue, {"long_gap_min": 60.0})
+    r["batch_idle_360m"] = (batch_queue, {"long_gap_min": 360.0, "gaps": "geometric"})
+    r["straggler_20m"] = (straggler, {"idle_min": 20.0})
+    r["straggler_60m"] = (straggler, {"idle_min": 60.0})
+    r["endpoint_quiet_6h"] = (endpoint_quiet, {"quiet_h": 6.0})
+    r["endpoint_quiet_1h_flat"] = (endpoint_quiet, {"quiet_h": 1.0, "blip_every_min": 0.0})
+    r["notebook_blip_6h"] = (notebook_blip, {"idle_h": 6.0})
+    r["mig_idle_2h"] = (mig_slices, {"idle_h": 2.0})
+    r["time_sliced_3pods"] = (time_sliced, {"pods": 3})
+    for f, h in ((3.0, 1.0), (10.0, 1.0), (3.0, 6.0), (10.0, 6.0)):
+        r[f"spike_x{f:g}_{h:g}h"] = (bill_spike, {"factor": f, "hours": h})
+    r["spike_none_sigma0.2"] = (bill_spike, {"factor": 1.0})
+    r["spike_5min_x4_1h"] = (bill_spike, {"factor": 4.0, "hours": 1.0, "period_min": 5.0, "days": 14.0})
+    r["step_x1.5"] = (bill_step, {"factor": 1.5})
+    r["step_x2"] = (bill_step, {"factor": 2.0})
+    r["late_0_3h_x5"] = (bill_late, {"factor": 5.0})
+    r["late_0_3h_none"] = (bill_late, {"factor": 1.0})
+    r["daily_x4"] = (bill_daily, {"factor": 4.0})
+    r["daily_none"] = (bill_daily, {"factor": 1.0})
+    r["periodic_sine_5min"] = (bill_periodic, {"wave": "sine"})
+    r["periodic_square_5min"] = (bill_periodic, {"wave": "square"})
+    r["periodic_hourshape_5min"] = (bill_periodic, {"wave": "hourshape"})
+    r["business_hours"] = (bill_business, {})
+    r["weekly_rollup_hour"] = (bill_rollup, {})
+    r["weekly_rollup_week_period"] = (bill_rollup, {"week_period": True})
+    for sg in (0.5, 0.75, 1.0):
+        r[f"lognormal_{sg:g}"] = (bill_lognormal, {"sigma": sg})
+    r["month_start_once"] = (bill_month_start, {})
+    r["newcomer_first_days"] = (bill_newcomer, {})
+    r["llm_stream_x6_2h"] = (bill_llm_stream, {"factor": 6.0})
+    r["llm_stream_none"] = (bill_llm_stream, {"factor": 1.0})
+    r["skus_egress_x10"] = (bill_skus, {})
+    r["zero_rows_and_credits"] = (bill_zero_and_credit, {})
+    r["price_change_x2_rename"] = (bill_price, {"factor": 2.0})
+    r["price_change_x1.5_same_name"] = (bill_price, {"factor": 1.5, "rename": False})
+    for m in (10.0, 30.0, 60.0):
+        r[f"crash_loop_{m:g}m"] = (crash_loop, {"every_min": m})
+    for m in (30.0, 120.0, 360.0):
+        r[f"rerun_loop_{m:g}m"] = (rerun_loop, {"every_min": m, "days": 3.0 if m > 120 else 2.0})
+    r["healthy_nightly"] = (healthy_schedule, {"every_h": 24.0})
+    r["healthy_hourly"] = (healthy_schedule, {"every_h": 1.0, "days": 3.0})
+    r["drift_b1_10s"] = (drift_cadence, {"batch": 1, "every_s": 10.0})
+    r["drift_b10_60s"] = (drift_cadence, {"batch": 10, "every_s": 60.0})
+    r["drift_b200_15m"] = (drift_cadence, {"batch": 200, "every_s": 900.0, "hours": 48.0})
+    r["drift_first_day"] = (drift_cadence, {"batch": 10, "every_s": 60.0, "hours": 12.0, "at_h": 6.0})
+    r["nodrift_daily_cycle"] = (nodrift_cycle, {})
+    r["nodrift_tails_const"] = (nodrift_tails, {})
+    return r
+
+
+REGISTRY = _reg()
+
+
+def _seed(seed: int, name: str) -> int:
+    return (zlib.crc32(name.encode()) ^ (seed * 0x9E3779B1)) & 0xFFFFFFFF
+
+
+def build(name: str, seed: int = 1, overrides: dict[str, Any] | None = None) -> Scenario:
+    fn, kwargs = REGISTRY[name]
+    params = dict(kwargs, **(overrides or {}))
+    sc = fn(_seed(seed, name), **params)
+    sc.name, sc.generator, sc.params = name, fn.__name__, params
+    sc.notes = (fn.__doc__ or "").split("\n\n")[0].replace("\n", " ")
+    sc.events.sort(key=lambda e: e["ts"])
+    return sc
+
+
+# ===================================================================== scoring
+def _wid(a: Event) -> str | None:
+    w = a.get("workload")
+    return w.get("id") if isinstance(w, dict) else None
+
+
+def _key_evidence(a: Event) -> dict[str, Any]:
+    raw = a.get("evidence")
+    ev: dict[str, Any] = raw if isinstance(raw, dict) else {}
+    out: dict[str, Any] = {}
+    for k, v in ev.items():
+        if isinstance(v, bool | int | float | str) or v is None:
+            out[k] = round(v, 4) if isinstance(v, float) else v
+        elif isinstance(v, list) and v and len(json.dumps(v)) < 200:
+            out[k] = v
+        if len(out) >= 16:
+            break
+    return out
+
+
+def score(sc: Scenario, anomalies: list[Event]) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    opens: dict[str, Event] = {}
+    resolved: set[str] = set()
+    reopen: dict[str, int] = {}
+    for a in anomalies:
+        aid = str(a.get("id"))
+        if a.get("state") == "open":
+            if aid in resolved:
+                reopen[aid] = reopen.get(aid, 0) + 1
+                resolved.discard(aid)
+            opens.setdefault(aid, a)
+        elif a.get("state") == "resolved":
+            resolved.add(aid)
+    t0 = min((e["ts"] for e in sc.events), default=0.0)
+    base = {"scenario": sc.name, "generator": sc.generator, "params": sc.params}
+    matched: dict[int, list[Event]] = {}
+    findings: list[dict[str, Any]] = []
+    for a in opens.values():
+        fam = FAMILY.get(str(a.get("kind")))
+        det = float(a.get("detected_at") or 0)
+        hit = None
+        for i, t in enumerate(sc.truth):
+            same = (t["resource"] is not None and a.get("resource") == t["resource"]) or \
+                   (t["workload"] is not None and _wid(a) == t["workload"] and fam in BY_WORKLOAD)
+            by = t.get("detect_by", max(t["end"], t["start"] + GRACE))
+            if t["family"] == fam and same and t["start"] - 60 <= det <= by:
+                hit = i
+                break
+        if hit is None:
+            findings.append(dict(base, finding="false_open", kind=a.get("kind"), resource=a.get("resource"),
+                                 workload=_wid(a), started_h=round((float(a.get("started_at") or 0) - t0) / HOUR, 3),
+                                 detected_h=round((det - t0) / HOUR, 3), summary=str(a.get("summary", ""))[:160],
+                                 evidence=_key_evidence(a), id=a.get("id")))
+        else:
+            matched.setdefault(hit, []).append(a)
+    row: dict[str, Any] = {"truths": 0, "tp": 0, "fn": 0, "fp": 0, "dup": 0, "ambiguous_open": 0,
+                           "reopen": sum(reopen.values()), "delays_min": []}
+    for i, t in enumerate(sc.truth):
+        got = matched.get(i, [])
+        if t.get("ambiguous"):
+            row["ambiguous_open"] += len(got)
+            for a in got:
+                findings.append(dict(base, finding="ambiguous_open", kind=a.get("kind"), resource=a.get("resource"),
+                                     workload=_wid(a), detected_h=round((float(a["detected_at"]) - t0) / HOUR, 3),
+                                     note=t.get("note", ""), evidence=_key_evidence(a)))
+            continue
+        row["truths"] += 1
+        if not got:
+            row["fn"] += 1
+            findings.append(dict(base, finding="miss", family=t["family"], resource=t["resource"],
+                                 workload=t["workload"], start_h=round((t["start"] - t0) / HOUR, 3),
+                                 end_h=round((t["end"] - t0) / HOUR, 3)))
+            continue
+        row["tp"] += 1
+        first = min(got, key=lambda a: float(a["detected_at"]))
+        delay = float(first["detected_at"]) - t["start"]
+        row["delays_min"].append(round(delay / MIN, 1))
+        if len(got) > 1:
+            row["dup"] += len(got) - 1
+            findings.append(dict(base, finding="duplicate", family=t["family"], resource=t["resource"],
+                                 ids=[a.get("id") for a in got], kinds=[a.get("kind") for a in got],
+                                 detected_h=[round((float(a["detected_at"]) - t0) / HOUR, 3) for a in got]))
+        if t.get("goal_s") is not None and delay > t["goal_s"]:
+            findings.append(dict(base, finding="slow_open", kind=first.get("kind"), resource=first.get("resource"),
+                                 delay_min=round(delay / MIN, 1), goal_min=round(t["goal_s"] / MIN, 1),
+                                 evidence=_key_evidence(first)))
+        w = last_waste(anomalies, got)
+        if t.get("price") and t["family"] == "idle":
+            row.setdefault("waste_err_pct", []).append(
+                round(100 * (w - (t["end"] - t["start"]) / HOUR * t["price"]) / ((t["end"] - t["start"]) / HOUR
+                                                                                 * t["price"]), 1))
+        elif t["family"] == "idle":
+            row.setdefault("waste_usd", []).append(round(w, 2))
+    row["fp"] = sum(1 for f in findings if f["finding"] == "false_open")
+    for aid, n in reopen.items():
+        a = opens[aid]
+        findings.append(dict(base, finding="reopen", kind=a.get("kind"), resource=a.get("resource"),
+                             workload=_wid(a), id=aid, reopens=n))
+    return row, findings
+
+
+def last_waste(anomalies: list[Event], got: list[Event]) -> float:
+    ids = {a.get("id") for a in got}
+    best: dict[Any, float] = {}
+    for a in anomalies:
+        if a.get("id") in ids:
+            best[a.get("id")] = float(a.get("waste_usd") or 0)
+    return max(best.values(), default=0.0)
+
+
+# ======================================================================= driver
+def _default_cmd() -> str:
+    exe = Path(sys.executable).parent / "spendwatch"
+    return f"{exe} replay" if exe.exists() else f"{sys.executable} -m spendwatch.cli replay"
+
+
+def write(sc: Scenario, d: Path) -> Path:
+    d.mkdir(parents=True, exist_ok=True)
+    p = d / "events.jsonl"
+    with p.open("w", encoding="utf-8") as f:
+        for e in sc.events:
+            f.write(json.dumps(e, separators=(",", ":")) + "\n")
+    (d / "truth.json").write_text(json.dumps({"scenario": sc.name, "generator": sc.generator, "params": sc.params,
+                                              "notes": sc.notes, "truth": sc.truth, "events": len(sc.events)},
+                                             indent=1))
+    return p
+
+
+def run_one(name: str, out: Path, seed: int, cmd: str, overrides: dict[str, Any]) -> tuple[dict[str, Any], list[Any]]:
+    sc = build(name, seed, overrides)
+    d = out / name
+    events = write(sc, d)
+    anom = d / "anomalies.jsonl"
+    t = time.time()
+    p = subprocess.run([*shlex.split(cmd), str(events), "--out", str(anom)], capture_output=True, text=True)
+    el = time.time() - t
+    if p.returncode != 0 or not anom.exists():
+        raise RuntimeError(f"{name}: replay rc={p.returncode}: {p.stderr[-800:]}")
+    lines = [json.loads(x) for x in anom.read_text(encoding="utf-8").splitlines() if x.strip()]
+    row, findings = score(sc, lines)
+    row.update(scenario=name, events=len(sc.events), replay_s=round(el, 1),
+               bad_lines=p.stderr.count("line ") if "bad" in p.stderr else 0)
+    return row, findings
+
+
+def _parse_overrides(items: list[str]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for it in items:
+        k, _, v = it.partition("=")
+        try:
+            out[k] = json.loads(v)
+        except ValueError:
+            out[k] = v
+    return out
+
+
+def _table(rows: list[dict[str, Any]]) -> str:
+    head = f"{'scenario':30} {'events':>7} {'truth':>5} {'tp':>3} {'fn':>3} {'fp':>3} {'dup':>3} {'reop':>4} " \
+           f"{'amb':>3} {'delays (min)':>16} {'s':>5}"
+    lines = [head]
+    for r in rows:
+        d = ",".join(f"{x:g}" for x in r["delays_min"][:4]) or "-"
+        lines.append(f"{r['scenario']:30} {r['events']:7d} {r['truths']:5d} {r['tp']:3d} {r['fn']:3d} {r['fp']:3d} "
+                     f"{r['dup']:3d} {r['reopen']:4d} {r['ambiguous_open']:3d} {d:>16} {r['replay_s']:5.1f}")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m bench.probe_scenarios", description=__doc__.split("\n\n")[0])
+    sub = ap.add_subparsers(dest="cmd", required=True)
+    sub.add_parser("list", help="list the scenarios with their generator and parameters")
+    run = sub.add_parser("run", help="generate, replay and score scenarios")
+    run.add_argument("--out", required=True, type=Path)
+    run.add_argument("--only", default="", help="comma-separated scenario names")
+    run.add_argument("--param", action="append", default=[], help="K=V (JSON value) override for --only scenarios")
+    run.add_argument("--seed", type=int, default=1)
+    run.add_argument("--cmd", default=None, help="replay command (default: this venv's spendwatch replay)")
+    run.add_argument("--json", action="store_true", help="print rows and findings as one JSON object")
+    gen = sub.add_parser("gen", help="only write a scenario's events.jsonl and truth.json")
+    gen.add_argument("name")
+    gen.add_argument("--out", required=True, type=Path)
+    gen.add_argument("--seed", type=int, default=1)
+    gen.add_argument("--param", action="append", default=[])
+    a = ap.parse_args(argv)
+    if a.cmd == "list":
+        for n, (fn, kw) in REGISTRY.items():
+            print(f"{n:30} {fn.__name__}({', '.join(f'{k}={v!r}' for k, v in kw.items())})")
+        return 0
+    if a.cmd == "gen":
+        sc = build(a.name, a.seed, _parse_overrides(a.param))
+        write(sc, a.out)
+        print(f"{len(sc.events)} events, {len(sc.truth)} truths -> {a.out}")
+        return 0
+    names = [n for n in a.only.split(",") if n] or list(REGISTRY)
+    unknown = [n for n in names if n not in REGISTRY]
+    if unknown:
+        print(f"unknown scenario(s): {', '.join(unknown)}", file=sys.stderr)
+        return 2
+    overrides = _parse_overrides(a.param)
+    if overrides and not a.only:
+        print("--param needs --only", file=sys.stderr)
+        return 2
+    cmd = a.cmd or _default_cmd()
+    rows, findings = [], []
+    for n in names:
+        row, f = run_one(n, a.out, a.seed, cmd, overrides)
+        rows.append(row)
+        findings += f
+        if not a.json:
+            print(_table([row]).splitlines()[1], flush=True)
+    a.out.mkdir(parents=True, exist_ok=True)
+    (a.out / "findings.json").write_text(json.dumps({"rows": rows, "findings": findings}, indent=1))
+    if a.json:
+        print(json.dumps({"rows": rows, "findings": findings}))
+    else:
+        print(_table(rows))
+        print(f"\n{len(findings)} findings (details: {a.out / 'findings.json'})")
+        for f in findings:
+            what = f.get("kind") or f.get("family")
+            print(f"  {f['finding']:14} {f['scenario']:28} {what} {f.get('resource')} "
+                  f"{f.get('detected_h', f.get('start_h', ''))}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,109 @@
+"""The probe-scenario generator (bench/probe_scenarios.py): deterministic per seed, every event valid under
+the contract's validation, sorted by ts, and truths consistent with the events. The detectors' results are
+not checked here: the probe's findings are its output, not a pass/fail condition."""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import json
+from itertools import pairwise
+
+import pytest
+
+from bench.probe_scenarios import FAMILY, REGISTRY, Scenario, build, score
+from spendwatch.events import validate
+
+# a cheap member of every generator (small overrides keep the test fast; the full set is run by the script)
+SMALL: dict[str, dict[str, object]] = {
+    "cadence_jitter": {}, "cadence_missing": {}, "cadence_no_price": {}, "cadence_util_only": {},
+    "training_idle_20m": {"busy_days": 0.5, "gpus": 2}, "batch_idle_60m": {"days": 1.0, "gpus": 2},
+    "straggler_20m": {"ranks": 4}, "endpoint_quiet_6h": {"days": 0.5, "quiet_h": 1.0},
+    "notebook_blip_6h": {"idle_h": 2.0}, "mig_idle_2h": {"idle_h": 0.5}, "time_sliced_3pods": {},
+    "spike_x3_1h": {"days": 8.0}, "step_x2": {"days": 14.0}, "late_0_3h_x5": {"days": 8.0}, "daily_x4": {},
+    "periodic_square_5min": {"days": 2.0}, "business_hours": {"days": 8.0}, "weekly_rollup_hour": {"days": 14.0},
+    "lognormal_1": {"days": 4.0}, "month_start_once": {}, "newcomer_first_days": {},
+    "llm_stream_x6_2h": {"days": 4.0, "rows_per_hour": 6}, "skus_egress_x10": {"days": 6.0},
+    "zero_rows_and_credits": {"days": 11.0}, "price_change_x2_rename": {"days": 8.0}, "crash_loop_30m": {},
+    "rerun_loop_120m": {}, "healthy_hourly": {"days": 1.0}, "healthy_nightly": {"days": 4.0},
+    "drift_b10_60s": {"hours": 8.0, "at_h": 4.0}, "drift_b200_15m": {"hours": 12.0, "at_h": 6.0},
+    "nodrift_daily_cycle": {"days": 0.5, "amps": "1"}, "nodrift_tails_const": {"days": 0.25},
+}
+
+
+def _digest(sc: Scenario) -> str:
+    return hashlib.sha256(json.dumps([sc.events, sc.truth], sort_keys=True).encode()).hexdigest()
+
+
+def test_every_generator_has_a_small_case() -> None:
+    generators = {fn.__name__ for fn, _ in REGISTRY.values()}
+    covered = {REGISTRY[n][0].__name__ for n in SMALL}
+    assert generators == covered
+    assert set(SMALL) <= set(REGISTRY)
+
+
+@pytest.mark.parametrize("name", ["cadence_missing", "batch_idle_60m", "late_0_3h_x5", "drift_b10_60s",
+                                  "crash_loop_30m"])
+def test_deterministic_per_seed(name: str) -> None:
+    small = SMALL[name]
+    a, b, c = build(name, 3, small), build(name, 3, small), build(name, 4, small)
+    assert _digest(a) == _digest(b)
+    assert _digest(a) != _digest(c)
+
+
+@pytest.mark.parametrize("name", sorted(SMALL))
+def test_events_are_contract_valid_sorted_and_truth_consistent(name: str) -> None:
+    sc = build(name, 1, SMALL[name])
+    assert sc.events, name
+    for e in sc.events:
+        validate(json.loads(json.dumps(e)))  # raises BadEvent on anything the contract refuses
+    assert all(x["ts"] <= y["ts"] for x, y in pairwise(sc.events))
+    t0, t1 = sc.events[0]["ts"], sc.events[-1]["ts"]
+    resources = {e.get("mig_uuid") or e.get("gpu_uuid") for e in sc.events if e["type"] == "gpu_sample"}
+    resources |= {e.get("model_id") for e in sc.events}
+    workloads = {e["workload"]["id"] for e in sc.events if isinstance(e.get("workload"), dict)}
+    for t in sc.truth:
+        assert t["family"] in set(FAMILY.values())
+        assert t0 - 3600 <= t["start"] < t["end"] <= t1 + 3600, t
+        assert t.get("detect_by", t["end"]) >= t["start"]
+        assert t["resource"] is None or t["resource"] in resources, t
+        assert t["workload"] is None or t["workload"] in workloads, t
+        if t["family"] == "cost":
+            assert t["resource"] is None and t["workload"] is not None
+
+
+def test_idle_truth_covers_the_quiet_samples_only() -> None:
+    sc = build("straggler_20m", 1, SMALL["straggler_20m"])
+    (t,) = sc.truth
+    mine = [e for e in sc.events if e["gpu_uuid"] == t["resource"]]
+    inside = [e for e in mine if t["start"] + 60 <= e["ts"] - e["interval_s"] and e["ts"] <= t["end"]]
+    outside = [e for e in mine if e["ts"] < t["start"] - 60 or e["ts"] - e["interval_s"] > t["end"] + 60]
+    assert inside and all(e["sm_active_pct"] < 1 for e in inside)
+    assert sum(e["sm_active_pct"] > 2 for e in outside) > 0.8 * len(outside)  # busy but for checkpoint pauses
+
+
+def test_spike_truth_matches_the_excess_in_the_rows() -> None:
+    sc = build("spike_x10_1h", 1, {"days": 8.0, "sigma": 0.0, "amp": 0.0})
+    (t,) = sc.truth
+    inside = [e["cost_usd"] for e in sc.events if t["start"] <= e["period_start"] < t["end"]]
+    before = [e["cost_usd"] for e in sc.events if e["period_start"] < t["start"]]
+    assert inside and min(inside) == pytest.approx(10 * max(before))
+
+
+def test_scorer_counts_true_false_duplicate_and_reopen() -> None:
+    sc = build("crash_loop_30m", 1)
+    (t,) = sc.truth
+    wid = t["workload"]
+
+    def a(aid: str, state: str, det: float, resource: str = "asr-xl") -> dict[str, object]:
+        return {"id": aid, "kind": "retrain_loop", "state": state, "resource": resource, "workload": {"id": wid},
+                "started_at": det, "detected_at": det, "waste_usd": 1.0, "evidence": {"runs": 3}}
+    anomalies = [a("x", "open", t["start"] + 1800), a("x", "resolved", t["start"] + 3600),
+                 a("x", "open", t["start"] + 4000), a("y", "open", t["start"] + 5000),
+                 a("z", "open", t["start"] - 7200, resource="other")]
+    row, findings = score(copy.deepcopy(sc), anomalies)  # type: ignore[arg-type]
+    assert (row["tp"], row["fn"], row["fp"], row["dup"], row["reopen"]) == (1, 0, 1, 1, 1)
+    assert row["delays_min"] == [30.0]
+    assert {f["finding"] for f in findings} == {"false_open", "duplicate", "reopen"}
+    row, findings = score(sc, [])
+    assert (row["tp"], row["fn"]) == (0, 1) and findings[0]["finding"] == "miss"
