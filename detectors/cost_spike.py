@@ -411,7 +411,10 @@ class CostSpikeDetector(Detector):
         if not self._trusted(start):
             if not self._cold_ready(start):
                 return _INF
-            return max(cfg.cold_ratio * self.peak, self.peak + cfg.cold_min_daily_excess_usd / ppd)
+            # and above what this slot already learned: a weekly roll-up seen once is not new the
+            # second time, although a roll-up that opened is not in the peak
+            return max(cfg.cold_ratio * self.peak, self.peak + cfg.cold_min_daily_excess_usd / ppd,
+                       math.exp(b.guard_and_scale(start)[0]) * self._min_ratio())
         exp_log, scale = b.guard_and_scale(start)
         exp_usd = math.exp(exp_log)
         z_usd = math.exp(exp_log + cfg.z_open * b.tail_factor * scale) - 1e-3
@@ -537,7 +540,7 @@ class CostSpikeDetector(Detector):
                     detected_on = "cusum"
             else:
                 flagged = self._cold_ready(t) and y >= cfg.cold_ratio * self.peak and \
-                    (y - self.peak) * ppd >= cfg.cold_min_daily_excess_usd
+                    (y - self.peak) * ppd >= cfg.cold_min_daily_excess_usd and ratio >= self._min_ratio()
             if not flagged:
                 if not zero:
                     self._learn(per)

@@ -100,6 +100,20 @@ def test_periodic_shaped_and_heavy_tailed_spend_does_not_page(name: str, spend: 
     assert opened(run(bill("w/x", spend, period, days, seed, delay), CostSpikeDetector)) == [], name
 
 
+def test_a_weekly_roll_up_billed_in_one_hour_pages_at_most_its_first_time() -> None:
+    """One big row every Sunday 02:00 over small hourly spend: the first is new (it may page), the
+    later ones are what the baseline learned, also while the series is not yet trusted (the first
+    two weeks). They used to page every week at ratio 1.0: the cold-start bar read the largest
+    period learned, which left out the roll-up that had opened."""
+    def rollup(t: float, r: random.Random) -> float:
+        return 900.0 * r.lognormvariate(0, 0.1) if weekday(t) == 6 and (t % DAY) // H == 2 else \
+            3.0 * r.lognormvariate(0, 0.15)
+    sundays = [t for t in (T0 + d * DAY + 2 * H for d in range(28)) if weekday(t) == 6]
+    for seed in (1, 2, 3):
+        got = opened(run(bill("risk/weekly", rollup, 3600, 28, seed), CostSpikeDetector))
+        assert all(a["started_at"] == sundays[0] for a in got), (seed, [a["started_at"] for a in got])
+
+
 def test_unsorted_rows_give_what_sorted_rows_give() -> None:
     spike = T0 + 15 * DAY + 10 * H
     rows = bill("w/s", lambda t, r: 30 * (5 if spike <= t < spike + 2 * H else 1) * r.lognormvariate(0, 0.2),
