@@ -143,6 +143,7 @@ _PEER_GAPS_EACH = 8  # the latest gaps of each node peer pooled with a GPU's own
 _RECENT_WORKLOADS = 4
 _PEER_FRESH_S = 120.0  # a peer's latest sample must be this recent to count
 _STRAGGLER_MIN_PEERS = 2
+_ALONE_CONFIRM_S = 120.0  # a straggler is seen idling alone at least this long before it pages
 _ALONE_LOOK_S = 60.0  # how far into a quiet spell its peers are looked at (their picture is a sample old)
 _WORKLOADS = "gpu.workloads"  # Engine registry: workload id -> one workload object of that content (derived)
 _WORKLOADS_MAX = 65_536  # ... emptied when it grows past this (workload ids that come and go)
@@ -540,7 +541,7 @@ class IdleGpuDetector(Detector):
         else:
             self.dwell, self.dwell_source = self._cold_dwell(workload, kind), "default"
         if self._straggler_eligible(kind) and self._peers_say_straggler(len(others)):
-            self.dwell, self.dwell_source = min(self.dwell, elapsed + cfg.straggler_dwell_s), "straggler"
+            self.dwell, self.dwell_source = min(self.dwell, self._straggler_dwell(elapsed)), "straggler"
         elif self._peers_at_work(len(others)) and self.dwell < cfg.dwell_s:
             # a few of its job's GPUs at work while it waits: rank 0 evaluating or saving while the
             # others wait for it is routine, a hang stops them all; the default dwell until they stop
@@ -574,14 +575,22 @@ class IdleGpuDetector(Detector):
         bound = math.exp(mean + cfg.gap_z * sd * math.sqrt(1.0 + 1.0 / n))
         return min(cfg.max_dwell_s, max(cfg.min_dwell_s, bound, cfg.gap_over_max * max(gaps)))
 
+    def _straggler_dwell(self, seen_alone_after: float) -> float:
+        """The straggler dwell, from the start of the quiet spell: ``straggler_dwell_s``, and at least
+        two minutes idling alone once it is seen so (a rank that went quiet inside a checkpoint of the
+        whole job is a straggler only once its peers are back; a rank resuming a sample after them is not)."""
+        return max(self.config.straggler_dwell_s, seen_alone_after + _ALONE_CONFIRM_S)
+
     def _peers_say_straggler(self, others: int) -> bool:
         """At least two peers, and most of them, busy: a rank left behind (with one peer only, a rank
         waiting while the other evaluates looks the same)."""
         return self.peers_busy >= _STRAGGLER_MIN_PEERS and self.peers_busy * 2 >= others
 
     def _peers_at_work(self, others: int) -> bool:
-        """Some of its node peers busy, but not most of them (that would be a straggler's picture)."""
-        return self.peers_busy > 0 and self.peers_busy * 2 < others
+        """Some of its node peers busy, but not most of them (that would be a straggler's picture);
+        or its only peer busy (a rank waiting while the other evaluates: with one peer there is no
+        straggler rule to tell it from a rank left behind)."""
+        return self.peers_busy > 0 and (self.peers_busy * 2 < others or others < _STRAGGLER_MIN_PEERS)
 
     def _straggler_eligible(self, kind: str | None) -> bool:
         cfg = self.config
@@ -635,8 +644,13 @@ class IdleGpuDetector(Detector):
                 # job (a checkpoint) ends with its peers at work a sample before it is
                 if straggler_gone or wait_over:
                     self._choose_dwell(self.workload, ts - self.start)
+                    if wait_over and self.peers_busy == 0 and self.dwell_source != "straggler":
+                        # the peer it waited on stopped too (an evaluation that ends in a checkpoint
+                        # of the whole job): the job's quiet spell starts now, not when this rank
+                        # began to wait, so its own dwell counts from here
+                        self.dwell += ts - self.start
                 elif self.dwell_source != "straggler" and self._peers_say_straggler(len(others)):
-                    self.dwell = min(self.dwell, ts - self.start + cfg.straggler_dwell_s)
+                    self.dwell = min(self.dwell, self._straggler_dwell(ts - self.start))
                     self.dwell_source = "straggler"
             if not self.peers_checked and ts - self.start >= min(self.dwell, cfg.min_dwell_s) \
                     and self.dwell_source != "straggler":

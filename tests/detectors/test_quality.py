@@ -544,3 +544,21 @@ def test_not_a_problem_on_a_cost_spike_raises_the_bar_but_ten_times_the_dollars_
     assert starts == [first, third]  # the same 4x does not page again; 40x does
     (end,) = [e for e in out if e["state"] == "resolved" and e["started_at"] == first]
     assert end["evidence"]["resolution"] == "marked not a problem by U0ANA"
+
+
+@pytest.mark.parametrize(("gpus", "busy_days"), [(2, 0.5), (2, 1.0), (4, 1.0)])
+def test_ranks_waiting_on_an_evaluation_that_ends_in_a_checkpoint_do_not_page_and_the_hang_does(
+        gpus: int, busy_days: float) -> None:
+    """Rank 0 evaluates for 10-15 min every 6 h while the other ranks wait at the barrier, and the job
+    checkpoints every 40-60 min; then every rank hangs for an hour holding memory. The waits used to page:
+    with one peer there was no waiting-on-a-peer rule, and when the evaluation ran into a checkpoint
+    of the whole job, the waiting ranks' dwell counted from the start of their wait."""
+    from bench.probe_scenarios import training_idle
+
+    for seed in (1, 2, 3):
+        sc = training_idle(seed, idle_min=60.0, busy_days=busy_days, gpus=gpus)
+        (hang,) = {(t["start"], t["end"]) for t in sc.truth}
+        got = opened(run(sc.events, IdleGpuDetector))
+        assert all(hang[0] - 60 <= a["detected_at"] <= hang[1] for a in got), \
+            (seed, [(a["resource"][-6:], a["detected_at"] - hang[0]) for a in got])
+        assert {a["resource"] for a in got} == {t["resource"] for t in sc.truth}, seed
