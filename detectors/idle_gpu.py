@@ -644,10 +644,12 @@ class IdleGpuDetector(Detector):
                 # job (a checkpoint) ends with its peers at work a sample before it is
                 if straggler_gone or wait_over:
                     self._choose_dwell(self.workload, ts - self.start)
-                    if wait_over and self.peers_busy == 0 and self.dwell_source != "straggler":
-                        # the peer it waited on stopped too (an evaluation that ends in a checkpoint
-                        # of the whole job): the job's quiet spell starts now, not when this rank
-                        # began to wait, so its own dwell counts from here
+                    if wait_over and self.waited_on_peers and self.peers_busy == 0 \
+                            and self.dwell_source != "straggler":
+                        # the peers it was seen waiting on (a few minutes into the spell) stopped
+                        # too (an evaluation that ends in a checkpoint of the whole job): the job's
+                        # quiet spell starts now, so its own dwell counts from here. Peers that stop
+                        # a sample after it are one stop with it: nothing is added then
                         self.dwell += ts - self.start
                 elif self.dwell_source != "straggler" and self._peers_say_straggler(len(others)):
                     self.dwell = min(self.dwell, self._straggler_dwell(ts - self.start))
