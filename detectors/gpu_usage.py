@@ -96,7 +96,6 @@ References
 from __future__ import annotations
 
 import math
-import re
 from array import array
 from dataclasses import dataclass
 from typing import Any
@@ -109,7 +108,6 @@ from spendwatch.anomaly import Finding
 from spendwatch.contract import GPU_SAMPLE, gpu_sample_key
 
 DAY = 86400.0
-_MIG_PROFILE = re.compile(r"^(\d+)g\.")
 _ENDPOINTS = "gpu_usage.endpoints"  # Engine registry: workload id -> {gpu key: instance} (derived)
 _WORKLOAD_STATE = "gpu_usage.endpoint"  # shared primary state per workload id
 _IDLE_PEERS = "idle.peers"  # the idle detector's registry: (node, workload id) -> {gpu key: instance}
@@ -382,13 +380,7 @@ class GpuUsageDetector(Detector):
             return self.last_price
         if self.last_price is not None:
             return self.last_price
-        base = self.context.prices.gpu_per_hour(event.get("gpu_model"))
-        profile = event.get("mig_profile")
-        if event.get("mig_uuid") and isinstance(profile, str):
-            m = _MIG_PROFILE.match(profile)
-            if m:
-                base *= min(1.0, int(m.group(1)) / 7)
-        return base
+        return self.context.prices.gpu_sample_per_hour(event)
 
     def _idle_paged(self, workload: dict[str, Any] | None) -> bool:
         """Whether the idle detector of this GPU has an anomaly open for the current quiet spell."""

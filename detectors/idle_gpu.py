@@ -122,7 +122,6 @@ References
 from __future__ import annotations
 
 import math
-import re
 import sys
 from array import array
 from dataclasses import dataclass
@@ -132,8 +131,6 @@ from detectors.base import Detector, DetectorContext
 from spendwatch.anomaly import Finding
 from spendwatch.contract import GPU_SAMPLE, gpu_sample_key
 
-_MIG_PROFILE = re.compile(r"^(\d+)g\.")
-_FULL_GPU_SLICES = 7  # A100/H100/H200 split into at most seven compute slices
 _PEERS = "idle.peers"  # the Engine-wide registry of GPUs by (node, workload id)
 _PRIOR_LOG_SD = 0.6  # spread of log gaps assumed before many are known ...
 _PRIOR_WEIGHT = 2  # ... worth this many gaps
@@ -448,13 +445,7 @@ class IdleGpuDetector(Detector):
             self.price_source = "last_sample"
             return self.last_price
         self.price_source = "table"
-        base = self.context.prices.gpu_per_hour(event.get("gpu_model"))
-        profile = event.get("mig_profile")
-        if event.get("mig_uuid") and isinstance(profile, str):
-            m = _MIG_PROFILE.match(profile)
-            if m:
-                base *= min(1.0, int(m.group(1)) / _FULL_GPU_SLICES)
-        return base
+        return self.context.prices.gpu_sample_per_hour(event)
 
     # ------------------------------------------------------------- the rhythm
     def _peers(self) -> dict[str, IdleGpuDetector]:

@@ -23,7 +23,10 @@ Examples
 
 from __future__ import annotations
 
+import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 A100_80GB_USD = 2.95  # on-demand A100 80GB per GPU-hour: the usual training GPU
 
@@ -93,8 +96,36 @@ class PriceTable:
             self._cache[gpu_model] = hit
         return hit
 
+    def gpu_sample_per_hour(self, sample: Mapping[str, Any]) -> float:
+        """The table's hourly price of what a ``gpu_sample`` measures: the GPU by its model, or
+        its share of it for a MIG slice (:func:`mig_share`)."""
+        base = self.gpu_per_hour(sample.get("gpu_model"))
+        return base * mig_share(sample) if sample.get("mig_uuid") else base
+
     def training_gpu_per_hour(self, gpu_model: str | None) -> float:
         """GPU-hour price of a training run: the table's price for ``gpu_model`` when it has
         one above 0, else ``training_gpu_usd``."""
         price = self.gpu_per_hour(gpu_model) if gpu_model else 0.0
         return price if price > 0 else self._training
+
+
+FULL_GPU_SLICES = 7  # A100/H100/H200 split into at most seven compute slices
+_MIG_PROFILE = re.compile(r"^(\d+)g\.")
+_MODEL_GB = re.compile(r"(\d+)\s*GB", re.IGNORECASE)
+
+
+def mig_share(sample: Mapping[str, Any]) -> float:
+    """The share of its GPU a MIG slice's sample stands for: its profile's compute slices out of
+    seven (``2g.20gb``: 2/7); without a profile (the contract does not require one), its memory
+    out of the GPU's as the model name gives it (a 10 GiB slice of an "H100 80GB": 1/8; memory
+    comes in eighths where compute comes in sevenths, so this errs low by at most a seventh);
+    else the whole GPU (nothing says otherwise)."""
+    profile = sample.get("mig_profile")
+    m = _MIG_PROFILE.match(profile) if isinstance(profile, str) else None
+    if m:
+        return min(1.0, int(m.group(1)) / FULL_GPU_SLICES)
+    model, total = sample.get("gpu_model"), sample.get("mem_total_bytes")
+    g = _MODEL_GB.search(model) if isinstance(model, str) else None
+    if g and isinstance(total, int | float) and total > 0 and int(g.group(1)) > 0:
+        return min(1.0, total / (int(g.group(1)) * 2 ** 30))
+    return 1.0

@@ -47,7 +47,6 @@ Examples
 from __future__ import annotations
 
 import math
-import re
 import time
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
@@ -62,7 +61,6 @@ HOUR = 3600.0
 IDLE_BELOW_PCT = 2.0  # as the idle detectors' default
 METRICS = ("spend", "spend_model", "gpu_hours", "gpu_idle_hours", "gpu_usd", "gpu_idle_usd", "predictions",
            "training_usd", "training_runs")
-_MIG_PROFILE = re.compile(r"^(\d+)g\.")
 
 Key = tuple[float, str, str, str, str]  # hour, metric, team, workload id, dim
 
@@ -127,10 +125,7 @@ class UsageRollup:
         elif key in self._last_price:
             price = self._last_price[key]
         else:
-            price = self.prices.gpu_per_hour(event.get("gpu_model"))
-            m = _MIG_PROFILE.match(str(event.get("mig_profile") or "")) if event.get("mig_uuid") else None
-            if m:
-                price *= min(1.0, int(m.group(1)) / 7)
+            price = self.prices.gpu_sample_per_hour(event)
         sm = event.get("sm_active_pct")
         activity = sm if sm is not None else event.get("util_gpu_pct", 0.0)
         hour = math.floor(ts / HOUR) * HOUR

@@ -120,6 +120,25 @@ def test_mig_slices_are_their_own_resources() -> None:
     assert out[0]["evidence"]["gpu_uuid"] == "GPU-h"
 
 
+def test_an_unpriced_mig_slice_is_priced_as_its_share_of_the_gpu() -> None:
+    """No price on the samples: the table's GPU price times the slice's share, by its profile when
+    the sample names one, else by its memory out of the model's (the contract does not require a
+    profile; it used to be priced as the whole GPU, 7x too much for a 1g.10gb slice)."""
+    h100 = 3.90  # the default table's H100 price
+    for profile, mem_gib, share in (("2g.20gb", 20, 2 / 7), (None, 10, 10 / 80), (None, 40, 40 / 80)):
+        ev = []
+        for s in series(T0, T0 + 2 * H, util=0, sm=0.0, mig="MIG-1", gpu="GPU-h", profile=profile, model=H100,
+                        price=None):
+            s["mem_total_bytes"], s["mem_used_bytes"] = mem_gib * GIB, GIB
+            ev.append(s)
+        (last,) = [a for a in run(ev) if a["state"] == "resolved"] or [run(ev)[-1]]
+        hours = last["evidence"]["idle_hours"]
+        assert last["evidence"]["price_source"] == "table"
+        assert last["waste_usd"] == pytest.approx(hours * h100 * share, rel=0.02), (profile, mem_gib)
+    whole = [dict(s, mem_total_bytes=80 * GIB) for s in series(T0, T0 + 2 * H, util=0, sm=0.0, price=None, model=H100)]
+    assert run(whole)[-1]["waste_usd"] == pytest.approx(run(whole)[-1]["evidence"]["idle_hours"] * h100, rel=0.02)
+
+
 def test_checkpoint_pauses_are_not_idle() -> None:
     ev, t = [], T0
     while t < T0 + 6 * H:  # 40 minutes of training, a 5-minute checkpoint write
