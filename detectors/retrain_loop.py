@@ -54,8 +54,9 @@ Defaults, and why
     - ``min_rounds = 3``: one failure and a retry is normal; a third failure in a row is a
       loop. Two identical retrains by hand can be a rerun; three is a schedule on frozen data.
       A schedule (or an automatic retry) repeating itself is a loop from its second round.
-    - ``max_gap_s = 4 h``: retries and hourly crons are minutes to an hour apart; a daily
-      retrain on the same snapshot is not a *loop* (and costs a day to see anyway).
+    - ``max_gap_s = 8 h``: retries and hourly crons are minutes to an hour apart, and a cron
+      every 6 h on a frozen snapshot burns four rounds a day; a daily retrain on the same
+      snapshot is not a *loop* (and costs a day to see anyway).
     - ``min_gain_pct = 0.5``: seed-to-seed noise of a metric on the same data is ~0.1-0.2 %;
       a real gain from new data or code is larger.
     - ``quiet_min_s = 2 h``, ``quiet_factor = 4``: a loop that runs every 25 minutes has
@@ -127,7 +128,7 @@ class RetrainLoopConfig:
         burnt for nothing until somebody notices): worth a message before its third round; a
         person's second attempt is not.
     max_gap_s
-        A round must start within this long of the previous round's end to continue the loop (4 h).
+        A round must start within this long of the previous round's end to continue the loop (8 h).
     min_gain_pct
         A metric gain above this share of the previous best breaks a no-gain loop (0.5 %).
     flat_pct
@@ -146,7 +147,7 @@ class RetrainLoopConfig:
     min_rounds: int = 3
     early_rounds: int = 2
     early_min_daily_usd: float = 10.0
-    max_gap_s: float = 4 * 3600.0
+    max_gap_s: float = 8 * 3600.0
     min_gain_pct: float = 0.5
     flat_pct: float = 2.0
     quiet_min_s: float = 2 * 3600.0

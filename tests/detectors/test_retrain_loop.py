@@ -203,3 +203,17 @@ def test_snapshot_restore_gives_the_same_output() -> None:
     second.restore(first.snapshot())
     got += second.process_many(evs[9:])
     assert got == expect and len(opened(expect)) == 2
+
+
+def test_a_schedule_rerunning_a_frozen_snapshot_every_six_hours_is_a_loop_and_a_daily_one_is_not() -> None:
+    """Every 6 h on the same data and code with a flat metric: rounds 5.5 h apart chain (they did not
+    with a 4 h gap); the same retrain once a day does not (a day is not a loop's cadence)."""
+    six: list[dict[str, Any]] = []
+    daily: list[dict[str, Any]] = []
+    for k in range(8):
+        six += run("churn", T0 + k * 6 * H, 30 * M, "succeeded", metric=0.842, cost=20.0)
+        daily += run("ltr", T0 + k * 24 * H, 30 * M, "succeeded", metric=0.842, cost=20.0)
+    (a,) = opened(replay(six)).values()
+    assert a["kind"] == "retrain_loop" and a["evidence"]["pattern"] == "no_gain"
+    assert a["detected_at"] <= T0 + 6 * H + 30 * M  # at the second round, not hours later
+    assert opened(replay(daily)) == {}
