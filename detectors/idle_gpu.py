@@ -635,13 +635,18 @@ class IdleGpuDetector(Detector):
                 # job (a checkpoint) ends with its peers at work a sample before it is
                 if straggler_gone or wait_over:
                     self._choose_dwell(self.workload, ts - self.start)
-                    if wait_over and self.waited_on_peers and self.peers_busy == 0 \
-                            and self.dwell_source != "straggler":
-                        # the peers it was seen waiting on (a few minutes into the spell) stopped
-                        # too (an evaluation that ends in a checkpoint of the whole job): the job's
-                        # quiet spell starts now, so its own dwell counts from here. Peers that stop
-                        # a sample after it are one stop with it: nothing is added then
-                        self.dwell += ts - self.start
+                    if wait_over and self.waited_on_peers:
+                        # the wait it was seen in (a few minutes into the spell) is over: the job's
+                        # own quiet spell, or its being left behind, starts now, so the dwell counts
+                        # from here. Peers that stopped too (an evaluation that ends in a checkpoint
+                        # of the whole job): its own dwell from now; peers back at work a sample
+                        # before it (the end of an evaluation): the straggler's two minutes from now.
+                        # (Peers that stop a sample after it are one stop with it: never a wait.)
+                        elapsed = ts - self.start
+                        if self.dwell_source == "straggler":
+                            self.dwell = self._straggler_dwell(elapsed)
+                        else:
+                            self.dwell += elapsed
                 elif self.dwell_source != "straggler" and self._peers_say_straggler(len(others)):
                     self.dwell = min(self.dwell, self._straggler_dwell(ts - self.start))
                     self.dwell_source = "straggler"
