@@ -77,7 +77,8 @@ Defaults, and why
 Money
     ``waste_usd`` = idle hours x price: the sample's ``price_per_hour_usd``, else the last
     price seen for this GPU, else the configured price table by ``gpu_model`` (scaled by the
-    compute-slice share of a MIG profile such as ``2g.20gb`` when the sample names one).
+    compute-slice share of a MIG profile such as ``2g.20gb`` when the sample names one, else by
+    the slice's memory share of the GPU: :func:`spendwatch.prices.mig_share`).
     ``projected_daily_usd`` = price x 24 while it stays idle.
 
 State
