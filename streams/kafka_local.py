@@ -134,8 +134,15 @@ def ensure_libs(version: str = KAFKA_VERSION, pom: Path = POM) -> Path:
 
 
 def cluster_id() -> str:
-    """A KRaft cluster id: 16 random bytes, URL-safe base64 without padding (what StorageTool prints)."""
-    return base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+    """A KRaft cluster id: 16 random bytes, URL-safe base64 without padding (what StorageTool prints).
+
+    Never one that starts with ``-``: StorageTool's parser would read ``-t -xyz`` as a missing
+    value and a new option (1 id in 64; Kafka's own ``Uuid.randomUuid`` skips them for this reason).
+    """
+    while True:
+        cid = base64.urlsafe_b64encode(uuid.uuid4().bytes).decode().rstrip("=")
+        if not cid.startswith("-"):
+            return cid
 
 
 @dataclass(frozen=True)
