@@ -22,10 +22,12 @@ Each GPU's own dwell (the learned rhythm)
     - learned gaps: ``exp(mean + gap_z x sd)`` of their logs (the spread shrunk towards a wide
       prior while gaps are few), at least ``gap_over_max`` x the longest of them, within
       [``min_dwell_s``, ``max_dwell_s``], and never below the cold dwell until four gaps are
-      known: a batch queue whose jobs are separated by 15-40 minutes is flagged only when a gap
-      is clearly longer than its own;
+      known (the fast dwell instead, for a ``fast_kinds`` GPU seen for ``continuity_s``): a batch
+      queue whose jobs are separated by 15-40 minutes is flagged only when a gap is clearly
+      longer than its own; a training job's (``regular_pause_kinds``) at most
+      ``regular_pause_over_max`` x its longest pause, its pauses being its own program's;
     - no gaps, but ``continuity_s`` of busy history with a ``fast_kinds`` workload (training,
-      a busy endpoint): ``fast_dwell_s`` (9.5 min), so a hung job or a dead endpoint is flagged
+      a busy endpoint): ``fast_dwell_s`` (9 min), so a hung job or a dead endpoint is flagged
       within ten minutes of going quiet;
     - a *straggler*: a training GPU idle while the other GPUs of its workload on its node are
       busy (at least two of them, and most: a rank that is not running; with a single peer a rank
@@ -66,8 +68,9 @@ Defaults, and why
       averages a few percent; one with nothing to do averages ~0.
     - ``dwell_s = 1200`` (20 min): longer than checkpoint writes and the gap between two batch
       jobs on a GPU whose rhythm is not known yet.
-    - ``fast_dwell_s = 570`` and ``min_dwell_s = 480``: longer than a checkpoint write (1-5 min),
-      short enough to flag within 10 minutes with 15-30 s samples.
+    - ``fast_dwell_s = 540`` and ``min_dwell_s = 480``: longer than a checkpoint write (1-5 min),
+      short enough to flag within 10 minutes with 15-60 s samples (the stretch starts up to one
+      interval after the GPU went quiet: 570 s took 10-10.4 min at 60 s).
     - ``gap_z = 3.5``: a routine gap from a log-normal rhythm outlasts the dwell about once in
       4,000 (once in a few weeks on a queue with a gap an hour).
     - ``max_gap_s = 900``: exporter restarts and scrape hiccups last minutes.
@@ -166,7 +169,7 @@ class IdleConfig:
         very first sample gets ``dwell_s``.
     fast_dwell_s
         The dwell of a GPU with ``continuity_s`` of busy history and no gaps, running a
-        ``fast_kinds`` workload (570 s).
+        ``fast_kinds`` workload (540 s).
     straggler_dwell_s
         The dwell of a training GPU idle while its node's peers of the same workload are busy (240 s).
     min_dwell_s, max_dwell_s
@@ -187,7 +190,12 @@ class IdleConfig:
         its dwell (3).
     fast_kinds, straggler_kinds
         Workload kinds that earn the fast dwell ("training", "inference") and the straggler
-        dwell ("training").
+        dwell ("training"). A ``fast_kinds`` GPU seen for ``continuity_s`` with fewer than four
+        gaps has the fast dwell as its floor instead of the cold one.
+    regular_pause_kinds, regular_pause_over_max
+        Workload kinds whose pauses are their own program's (checkpoints: "training"); once seen
+        for ``continuity_s``, their learned dwell is at most ``regular_pause_over_max`` (2) x the
+        longest gap, and at least ``fast_dwell_s``.
     busy_confirm_s
         Busy time in a row that ends a stretch (60 s): one busy sample is a blip.
     busy_confirm_open_s
@@ -209,7 +217,7 @@ class IdleConfig:
     dwell_s: float = 1200.0
     cold_dwell_s: float = 5400.0
     cold_kinds: tuple[str, ...] = ("batch", "unknown", "notebook")
-    fast_dwell_s: float = 570.0
+    fast_dwell_s: float = 540.0
     straggler_dwell_s: float = 240.0
     min_dwell_s: float = 480.0
     max_dwell_s: float = 6 * 3600.0
@@ -221,6 +229,8 @@ class IdleConfig:
     learn_flagged_below: float = 3.0
     fast_kinds: tuple[str, ...] = ("training", "inference")
     straggler_kinds: tuple[str, ...] = ("training",)
+    regular_pause_kinds: tuple[str, ...] = ("training",)
+    regular_pause_over_max: float = 2.0
     busy_confirm_s: float = 60.0
     busy_confirm_open_s: float = 900.0
     max_gap_s: float = 900.0
@@ -380,7 +390,8 @@ class IdleGpuDetector(Detector):
                 covered = interval
                 self._choose_dwell(workload)
             self._accumulate(covered, price, activity, util)
-            if self.idled_alone is None and ts - self.start >= _ALONE_LOOK_S and self.workload \
+            # not at the spell's first sample, whatever the cadence: the peers' picture is a sample old
+            if self.idled_alone is None and ts - self.start >= max(_ALONE_LOOK_S, 1.5 * interval) and self.workload \
                     and self.workload.get("kind") in cfg.straggler_kinds:
                 self._look_alone()
         else:
@@ -525,9 +536,17 @@ class IdleGpuDetector(Detector):
             self.dwell = self._learned_dwell(gaps)
             own_enough = len(self.gaps) >= _OWN_GAPS_ENOUGH or len(gaps) == len(self.gaps)
             self.dwell_source = "learned_gaps" if own_enough else "peer_gaps"
+            # a training job or an endpoint seen at work for an hour: a few short pauses (checkpoints)
+            # make it no slower to flag than none would (the fast dwell is the floor, not the default)
+            seen_working = kind in cfg.fast_kinds and self._history_s() >= cfg.continuity_s
             if len(gaps) < _OWN_GAPS_ENOUGH:  # a rhythm of one or two gaps is not known yet
-                cold = self._cold_dwell(workload, kind)
-                self.dwell = max(cold, min(self.dwell, _FEW_GAPS_MAX_RATIO * max(gaps)))
+                floor = cfg.fast_dwell_s if seen_working else self._cold_dwell(workload, kind)
+                self.dwell = max(floor, min(self.dwell, _FEW_GAPS_MAX_RATIO * max(gaps)))
+            if seen_working and kind in cfg.regular_pause_kinds:
+                # a training job's pauses are its own program's (checkpoints, evaluations): regular, not a
+                # queue's heavy tail, so twice the longest seen is clearly longer; the log-normal bound of a
+                # few near-equal gaps is mostly the prior's spread (4 checkpoints of 4 min: 18 min)
+                self.dwell = min(self.dwell, max(cfg.fast_dwell_s, cfg.regular_pause_over_max * max(gaps)))
         elif kind in cfg.fast_kinds and self.busy_s >= cfg.continuity_s:
             self.dwell, self.dwell_source = cfg.fast_dwell_s, "no_gaps"
         else:
@@ -541,6 +560,10 @@ class IdleGpuDetector(Detector):
         if self.approved_s and self.dwell < cfg.gap_over_max * self.approved_s:
             # a person said a quiet spell this long is fine here: only a clearly longer one pages
             self.dwell, self.dwell_source = cfg.gap_over_max * self.approved_s, "marked_fine"
+
+    def _history_s(self) -> float:
+        """How long this GPU has been seen (first sample to latest)."""
+        return (self.last_ts - self.first_ts) if self.first_ts is not None and self.last_ts is not None else 0.0
 
     def _cold_dwell(self, workload: dict[str, Any] | None, kind: str | None) -> float:
         """The dwell while the GPU's rhythm is not known: ``dwell_s`` (the configured default) for a
@@ -636,8 +659,9 @@ class IdleGpuDetector(Detector):
                 # job (a checkpoint) ends with its peers at work a sample before it is
                 if straggler_gone or wait_over:
                     self._choose_dwell(self.workload, ts - self.start)
-                    if wait_over and self.waited_on_peers:
-                        # the wait it was seen in (a few minutes into the spell) is over: the job's
+                    if self.waited_on_peers:
+                        # the wait it was seen in (a few minutes into the spell) is over (or the
+                        # peers it then looked left behind by stopped too): the job's
                         # own quiet spell, or its being left behind, starts now, so the dwell counts
                         # from here. Peers that stopped too (an evaluation that ends in a checkpoint
                         # of the whole job): its own dwell from now; peers back at work a sample
@@ -661,6 +685,11 @@ class IdleGpuDetector(Detector):
                 self.waited_on_peers = self._peers_at_work(len(others))
                 if self.waited_on_peers and self.dwell < cfg.dwell_s:
                     self.dwell, self.dwell_source = cfg.dwell_s, "peers_at_work"
+                    if self.job_paused:
+                        # the whole job stopped with it (a checkpoint) and a peer went back to work
+                        # alone (rank 0 evaluating): the wait on that peer began after the pause,
+                        # so it counts from when it is seen
+                        self.dwell += ts - self.start
             if ts - self.start < self.dwell or self.activity_sum / self.samples >= cfg.open_below_mean_pct:
                 return []
             self.opened_kind = "gpu_memory_hoarding" if self._mem_pct() >= cfg.hoard_mem_pct else "idle_gpu"

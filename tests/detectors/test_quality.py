@@ -562,3 +562,49 @@ def test_ranks_waiting_on_an_evaluation_that_ends_in_a_checkpoint_do_not_page_an
         assert all(hang[0] - 60 <= a["detected_at"] <= hang[1] for a in got), \
             (seed, [(a["resource"][-6:], a["detected_at"] - hang[0]) for a in got])
         assert {a["resource"] for a in got} == {t["resource"] for t in sc.truth}, seed
+
+
+def test_a_hung_job_with_a_few_checkpoints_behind_it_pages_within_ten_minutes() -> None:
+    """A training GPU busy 3 h with its 4-min checkpoint pauses, then hung for an hour holding its memory,
+    at 10-60 s sampling. Four near-equal gaps used to give a dwell of 17.7-20 min (the log-normal bound
+    of so few gaps is mostly its prior's spread, and fewer than four gaps fell back to the 20-min cold
+    dwell): a job seen working for an hour is no slower to flag for having checkpointed."""
+    from bench.probe_scenarios import cadence
+
+    for seed in range(1, 9):
+        for step_s in (10.0, 15.0, 60.0):
+            sc = cadence(seed, step_s=step_s)
+            (hang,) = sc.truth
+            got = opened(run(sc.events, IdleGpuDetector))
+            assert [a["resource"] for a in got] == [hang["resource"]], (seed, step_s)
+            assert got[0]["detected_at"] - hang["start"] <= 10.5 * 60, (seed, step_s, got[0]["evidence"])
+
+
+def test_an_endpoint_with_one_short_gap_behind_it_pages_within_ten_minutes() -> None:
+    """An inference endpoint busy for two days whose only quiet spell was two minutes, then six hours of
+    near-zero traffic with its model loaded (a lone request every 6 min): one short gap used to set
+    the 20-min cold dwell."""
+    from bench.probe_scenarios import build
+
+    for seed in range(1, 9):
+        sc = build("endpoint_quiet_6h", seed, {})
+        (quiet,) = sc.truth
+        got = opened(run(sc.events, IdleGpuDetector))
+        assert [a["resource"] for a in got] == [quiet["resource"]], seed
+        assert got[0]["detected_at"] - quiet["start"] <= 10.5 * 60, (seed, got[0]["evidence"])
+
+
+def test_ranks_waiting_on_an_evaluation_after_a_checkpoint_do_not_page_at_minute_sampling() -> None:
+    """A checkpoint of the whole job, then rank 0 evaluating for 10-15 min while the others wait: 20
+    minutes of quiet in all. Sampled every minute, the ranks' first look at their peers used to come
+    at the spell's first sample, when the peers' picture was a sample old (seed 5 paged), and a wait
+    whose peers then looked like a straggler's stopped counting from the end of the wait."""
+    from bench.probe_scenarios import build
+
+    for seed in range(1, 9):  # the probe's seeds: its 5th paged
+        sc = build("training_idle_360m", seed, {})
+        (hang,) = {(t["start"], t["end"]) for t in sc.truth}
+        got = opened(run(sc.events, IdleGpuDetector))
+        assert all(hang[0] - 60 <= a["detected_at"] <= hang[1] for a in got), \
+            (seed, [(a["resource"][-6:], a["detected_at"] - hang[0]) for a in got])
+        assert {a["resource"] for a in got} == {t["resource"] for t in sc.truth}, seed
