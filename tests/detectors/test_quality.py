@@ -608,3 +608,16 @@ def test_ranks_waiting_on_an_evaluation_after_a_checkpoint_do_not_page_at_minute
         assert all(hang[0] - 60 <= a["detected_at"] <= hang[1] for a in got), \
             (seed, [(a["resource"][-6:], a["detected_at"] - hang[0]) for a in got])
         assert {a["resource"] for a in got} == {t["resource"] for t in sc.truth}, seed
+
+
+def test_a_batch_queues_rare_long_routine_gaps_do_not_page_once_seen() -> None:
+    """Four batch-queue GPUs for three days: jobs of 10-90 min, routine gaps of 5-40 min (geometric in
+    1-min steps, mean 12 min, or log-normal). The 30-40 min gaps come once in 50 or so: with only the
+    latest 16 gaps remembered the rhythm forgot them, and seed 1 paged at 61 h on one."""
+    from bench.probe_scenarios import build
+
+    for name in ("batch_routine_geometric", "batch_routine_lognormal"):
+        for seed in (1, 2):
+            sc = build(name, seed, {})
+            got = opened(run(sc.events, IdleGpuDetector))
+            assert got == [], (name, seed, [(a["resource"][-6:], a["evidence"].get("dwell_s")) for a in got])
