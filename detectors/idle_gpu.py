@@ -22,7 +22,8 @@ Each GPU's own dwell (the learned rhythm)
     - learned gaps: ``exp(mean + gap_z x sd)`` of their logs (the spread shrunk towards a wide
       prior while gaps are few), at least ``gap_over_max`` x the longest of them, within
       [``min_dwell_s``, ``max_dwell_s``], and never below the cold dwell until four gaps are
-      known (the fast dwell instead, for a ``fast_kinds`` GPU seen for ``continuity_s``): a batch
+      known, eight for the ``cold_dwell_s`` kinds (the fast dwell instead, for a ``fast_kinds``
+      GPU seen for ``continuity_s``): a batch
       queue whose jobs are separated by 15-40 minutes is flagged only when a gap is clearly
       longer than its own; a training job's (``regular_pause_kinds``) at most
       ``regular_pause_over_max`` x its longest pause, its pauses being its own program's;
@@ -542,8 +543,11 @@ class IdleGpuDetector(Detector):
             # a training job or an endpoint seen at work for an hour: a few short pauses (checkpoints)
             # make it no slower to flag than none would (the fast dwell is the floor, not the default)
             seen_working = kind in cfg.fast_kinds and self._history_s() >= cfg.continuity_s
-            if len(gaps) < _OWN_GAPS_ENOUGH:  # a rhythm of one or two gaps is not known yet
-                floor = cfg.fast_dwell_s if seen_working else self._cold_dwell(workload, kind)
+            floor = cfg.fast_dwell_s if seen_working else self._cold_dwell(workload, kind)
+            # a rhythm of a few gaps is not known yet; a queue's (the cold dwell's kinds) takes twice as
+            # many: its gaps are heavy-tailed, and its first few are often its shortest
+            enough = _OWN_GAPS_ENOUGH if floor < cfg.cold_dwell_s else 2 * _OWN_GAPS_ENOUGH
+            if len(gaps) < enough:
                 self.dwell = max(floor, min(self.dwell, _FEW_GAPS_MAX_RATIO * max(gaps)))
             if seen_working and kind in cfg.regular_pause_kinds:
                 # a training job's pauses are its own program's (checkpoints, evaluations): regular, not a

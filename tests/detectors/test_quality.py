@@ -621,3 +621,17 @@ def test_a_batch_queues_rare_long_routine_gaps_do_not_page_once_seen() -> None:
             sc = build(name, seed, {})
             got = opened(run(sc.events, IdleGpuDetector))
             assert got == [], (name, seed, [(a["resource"][-6:], a["evidence"].get("dwell_s")) for a in got])
+
+
+def test_a_new_batch_queues_first_few_gaps_do_not_set_its_rhythm() -> None:
+    """The same queue with one GPU idle 6 h on its last day: the only anomaly is that GPU's. Four pooled
+    gaps used to be enough to leave the 90-min cold dwell, and a queue's first few gaps are often its
+    shortest: two GPUs paged on a routine 35-min gap in the queue's second and third hour."""
+    from bench.probe_scenarios import build
+
+    sc = build("batch_idle_360m", 1, {})
+    (idle,) = sc.truth
+    got = opened(run(sc.events, IdleGpuDetector))
+    assert [a["resource"] for a in got] == [idle["resource"]], \
+        [(a["resource"][-6:], a["detected_at"] - idle["start"], a["evidence"].get("dwell_s")) for a in got]
+    assert idle["start"] <= got[0]["detected_at"] <= idle["end"]
