@@ -87,8 +87,9 @@ class DriftParams:
         Order statistics the reference is compressed to (512, float32: 2 KiB).
     window_size
         Most recent values tested against the reference (500).
-    test_every
-        New values between two tests (100; at most one test per batch).
+    test_every, test_every_s
+        New values between two tests (100; at most one test per batch), or, on a slow feed, event
+        seconds since the last test once a fifth of them came (300).
     max_batch_share
         Largest share of the window one batch may fill; a bigger batch is subsampled (0.25).
     alpha
@@ -115,6 +116,7 @@ class DriftParams:
     reference_quantiles: int = 512
     window_size: int = 500
     test_every: int = 100
+    test_every_s: float = 300.0
     max_batch_share: float = 0.25
     alpha: float = 1e-4
     min_effect: float = 0.12
@@ -296,7 +298,11 @@ class FeatureDrift:
             self.win_n -= self.win.popleft()[1].size
             self.win_alone.popleft()
         self.since_test += values.size
-        if self.since_test < p.test_every or self.win_n < p.window_size // 2:
+        # every test_every values, or, on a slow feed, every test_every_s once a fifth of them came (at
+        # 6 values a minute, 100 values are 17 minutes: three tests to confirm took most of an hour)
+        due = self.since_test >= p.test_every or (
+            self.since_test >= p.test_every // 5 and bool(self.tests) and ts - self.tests[-1][0] >= p.test_every_s)
+        if not due or self.win_n < p.window_size // 2:
             return None
         self.since_test = 0
         return self._test(ts, p)

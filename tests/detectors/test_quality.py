@@ -635,3 +635,17 @@ def test_a_new_batch_queues_first_few_gaps_do_not_set_its_rhythm() -> None:
     assert [a["resource"] for a in got] == [idle["resource"]], \
         [(a["resource"][-6:], a["detected_at"] - idle["start"], a["evidence"].get("dwell_s")) for a in got]
     assert idle["start"] <= got[0]["detected_at"] <= idle["end"]
+
+
+def test_drift_on_a_slow_feed_is_tested_every_five_minutes_not_every_hundred_values() -> None:
+    """Four models sending one value every 10 s drift (a mean shift, a variance change, a sentinel
+    share, a categorical mix). A test every 100 values is one every 17 min there, and three in a row
+    confirm: they opened 62-95 min after the drift began. Tested every 5 minutes once 20 values came,
+    they open within about an hour, most within 40 minutes."""
+    from bench.probe_scenarios import build
+
+    sc = build("drift_b1_10s", 1, {})
+    got = {a["resource"]: a for a in opened(run(sc.events, DriftDetector)) if a["kind"] == "retrain_needed"}
+    delays = sorted((got[t["resource"]]["detected_at"] - t["start"]) / 60 for t in sc.truth)
+    assert len(delays) == len(sc.truth) == 4, sorted(got)
+    assert delays[-1] <= 70 and delays[1] <= 40, delays
