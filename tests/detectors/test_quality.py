@@ -546,6 +546,15 @@ def test_not_a_problem_on_a_cost_spike_raises_the_bar_but_ten_times_the_dollars_
     assert end["evidence"]["resolution"] == "marked not a problem by U0ANA"
 
 
+def assert_only_the_hang_pages(sc: Any, seed: int) -> None:
+    """Every rank of the job's one hang opens, inside the hang, and nothing else does."""
+    (hang,) = {(t["start"], t["end"]) for t in sc.truth}
+    got = opened(run(sc.events, IdleGpuDetector))
+    assert all(hang[0] - 60 <= a["detected_at"] <= hang[1] for a in got), \
+        (seed, [(a["resource"][-6:], a["detected_at"] - hang[0]) for a in got])
+    assert {a["resource"] for a in got} == {t["resource"] for t in sc.truth}, seed
+
+
 @pytest.mark.parametrize(("gpus", "busy_days"), [(2, 0.5), (2, 1.0), (4, 1.0)])
 def test_ranks_waiting_on_an_evaluation_that_ends_in_a_checkpoint_do_not_page_and_the_hang_does(
         gpus: int, busy_days: float) -> None:
@@ -557,11 +566,7 @@ def test_ranks_waiting_on_an_evaluation_that_ends_in_a_checkpoint_do_not_page_an
 
     for seed in range(1, 17):  # the 2-GPU waits paged on 5 of these 16 seeds (4, 10, 12, 15), the 4-GPU on 1
         sc = training_idle(seed, idle_min=60.0, busy_days=busy_days, gpus=gpus)
-        (hang,) = {(t["start"], t["end"]) for t in sc.truth}
-        got = opened(run(sc.events, IdleGpuDetector))
-        assert all(hang[0] - 60 <= a["detected_at"] <= hang[1] for a in got), \
-            (seed, [(a["resource"][-6:], a["detected_at"] - hang[0]) for a in got])
-        assert {a["resource"] for a in got} == {t["resource"] for t in sc.truth}, seed
+        assert_only_the_hang_pages(sc, seed)
 
 
 def test_a_hung_job_with_a_few_checkpoints_behind_it_pages_within_ten_minutes() -> None:
@@ -603,11 +608,7 @@ def test_ranks_waiting_on_an_evaluation_after_a_checkpoint_do_not_page_at_minute
 
     for seed in range(1, 9):  # the probe's seeds: its 5th paged
         sc = build("training_idle_360m", seed, {})
-        (hang,) = {(t["start"], t["end"]) for t in sc.truth}
-        got = opened(run(sc.events, IdleGpuDetector))
-        assert all(hang[0] - 60 <= a["detected_at"] <= hang[1] for a in got), \
-            (seed, [(a["resource"][-6:], a["detected_at"] - hang[0]) for a in got])
-        assert {a["resource"] for a in got} == {t["resource"] for t in sc.truth}, seed
+        assert_only_the_hang_pages(sc, seed)
 
 
 def test_a_batch_queues_rare_long_routine_gaps_do_not_page_once_seen() -> None:
