@@ -878,6 +878,227 @@ def nodrift_tails(seed: int, days: float = 2.0, batch: int = 50, every_s: float 
     return Scenario("", ev, [])
 
 
+# ============================================================ probe round 2
+# Assumptions beyond the first round: FOCUS daily periods with a day of lateness, sparse batch billing (no rows
+# while the job does not run), spot prices that random-walk, discrete and sentinel-coded features, a weekly
+# (weekend) shape in the inputs, exponential-backoff retries, a hyperparameter sweep, integer NVML util with a
+# monitoring process keeping an idle GPU at 1-2 %.
+def bill_daily_periods(seed: int, factor: float = 1.0, days: float = 60.0, sigma: float = 0.3,
+                       weekend: float = 0.6, late_h: tuple[float, float] = (6.0, 30.0)) -> Scenario:
+    """FOCUS-like daily rows (period one UTC day, two SKUs landing independently 6-30 h after the day closes),
+    weekdays full and weekends x``weekend``, log-normal noise ``sigma``, ``days`` days; one weekday x``factor``
+    nine days before the end (factor 1: none, must not alert). Goal: the day's period plus the latest landing."""
+    r = random.Random(seed)
+    w = wl("data/lakehouse-etl", "batch", "data")
+    spike_day = T0 + (days - 9) * DAY
+
+    def weekly(t: float) -> float:
+        return weekend if _gmt(t).tm_wday >= 5 else 1.0
+    s = spend(r, T0, T0 + days * DAY, DAY, 1400.0, weekly, sigma, lambda t: factor if t == spike_day else 1.0)
+    ev = _rows(r, s, w, {"source": "focus", "service": "Databricks", "resource_id": "dbx/lakehouse-etl"},
+               (late_h[0] * HOUR, late_h[1] * HOUR), skus=[("jobs-compute-photon", 0.85), ("dbfs-storage", 0.15)])
+    tr = [] if factor == 1.0 else [truth("cost", None, w["id"], spike_day, spike_day + DAY,
+                                         detect_by=spike_day + 2 * DAY + late_h[1] * HOUR + GRACE,
+                                         goal_s=DAY + late_h[1] * HOUR,
+                                         note="one daily period after the day begins, plus the latest landing")]
+    return Scenario("", ev, tr)
+
+
+def bill_sparse_batch(seed: int, factor: float = 1.0, days: float = 21.0, usd_per_h: float = 32.0,
+                      late_h: tuple[float, float] = (0.07, 0.25)) -> Scenario:
+    """A batch job billed hourly only while it runs: once a day for 1-3 h from a random time of day (partial
+    first and last hours billed pro rata), no rows otherwise; on day ``days-4`` it runs x``factor`` as long
+    (capped at 22 h; factor 1: must not alert)."""
+    r = random.Random(seed)
+    w = wl("data/adhoc-reindex", "batch", "data")
+    fields = {"source": "focus", "service": "Amazon EC2", "resource_id": "asg/reindex-g5", "sku": "g5.12xlarge"}
+    bad = int(days) - 4
+    series: list[tuple[float, float, float]] = []
+    tr = []
+    for d in range(int(days)):
+        dur = r.uniform(1.0, 3.0) * HOUR
+        if factor != 1.0 and d == bad:
+            dur = min(22 * HOUR, dur * factor)
+        a = T0 + d * DAY + r.uniform(0, DAY - dur)
+        b = a + dur
+        h = math.floor((a - T0) / HOUR) * HOUR + T0
+        while h < b:
+            used = min(b, h + HOUR) - max(a, h)
+            series.append((h, h + HOUR, usd_per_h * used / HOUR * r.lognormvariate(-0.005, 0.1)))
+            h += HOUR
+        if factor != 1.0 and d == bad:
+            tr.append(truth("cost", None, w["id"], a, b, detect_by=b + late_h[1] * HOUR + 2 * HOUR + GRACE,
+                            goal_s=4 * HOUR + late_h[1] * HOUR,
+                            note="the run lasts x factor; its first 1-3 h look like any day's run"))
+    return Scenario("", _rows(r, series, w, fields, (late_h[0] * HOUR, late_h[1] * HOUR)), tr)
+
+
+def bill_spot_prices(seed: int, days: float = 21.0, gpus: int = 16, base: float = 1.45, swing: float = 0.3,
+                     changes_per_day: float = 4.0, step_sigma: float = 0.08) -> Scenario:
+    """Hourly spend of a fixed fleet of ``gpus`` spot GPUs: cost = gpus x the spot price, which changes at
+    random hour boundaries (``changes_per_day``) by log-normal steps ``step_sigma``, a random walk held within
+    +-``swing`` of ``base``. No other noise. Must not alert."""
+    r = random.Random(seed)
+    w = wl("research/spot-pretrain", "training", "research")
+    p = base * r.uniform(1 - swing, 1 + swing)
+    series = []
+    t = T0
+    while t + HOUR <= T0 + days * DAY:
+        if r.random() < changes_per_day / 24:
+            p = min(base * (1 + swing), max(base * (1 - swing), p * r.lognormvariate(0, step_sigma)))
+        series.append((t, t + HOUR, gpus * p))
+        t += HOUR
+    fields = {"source": "focus", "service": "Amazon EC2", "resource_id": "fleet/spot-p4d", "sku": "p4d.24xlarge-spot",
+              "usage_quantity": float(gpus), "usage_unit": "GPU-hours"}
+    return Scenario("", _rows(r, series, w, fields), [])
+
+
+def drift_discrete(seed: int, shift: bool = False, days: float = 3.0, at_h: float = 32.0, batch: int = 20,
+                   every_s: float = 60.0) -> Scenario:
+    """A model whose inputs are discrete: ``is_returning`` (0/1, Bernoulli 0.3), ``items_in_cart`` (Poisson 2)
+    and ``region_code`` (0..9, fixed shares); ``shift``: at ``at_h`` (day 2) code 3's share goes 10 % -> 30 %
+    (the others shrink in proportion) -> truth retrain_needed; else stable for ``days``, must not alert."""
+    g = np.random.default_rng(seed)
+    model = "m-discrete"
+    w = wl(f"serving/{model}", "inference", "ml")
+    p0 = np.array([0.22, 0.18, 0.14, 0.10, 0.09, 0.08, 0.07, 0.05, 0.04, 0.03])
+    p1 = p0 * (0.7 / 0.9)
+    p1[3] = 0.30
+    a, t1 = T0 + at_h * HOUR, T0 + days * DAY
+
+    def code(gg: np.random.Generator, t: float, n: int) -> np.ndarray:
+        return gg.choice(10, n, p=p1 if shift and t >= a else p0).astype(float)
+    feats: dict[str, Sampler] = {"is_returning": lambda gg, t, n: (gg.random(n) < 0.3).astype(float),
+                                 "items_in_cart": lambda gg, t, n: gg.poisson(2.0, n).astype(float),
+                                 "region_code": code}
+    ev = obs_events(g, model, w, T0, t1, every_s, batch, feats)
+    tr = [truth("drift", model, w["id"], a, t1, goal_s=30 * MIN, note="region_code 3: 10 % -> 30 %")] if shift else []
+    return Scenario("", ev, tr)
+
+
+def drift_sentinel(seed: int, days: float = 3.0, at_h: float = 32.0, before: float = 0.01, after: float = 0.15,
+                   control: float = 0.05, batch: int = 20, every_s: float = 60.0) -> Scenario:
+    """Two models with a numeric feature (log-normal account age) whose missing value is sent as -1: in
+    ``m-sentinel-rise`` the -1 share goes ``before`` -> ``after`` at ``at_h`` (day 2, truth); in
+    ``m-sentinel-const`` it is ``control`` throughout (must not alert)."""
+    g = np.random.default_rng(seed)
+    a, t1 = T0 + at_h * HOUR, T0 + days * DAY
+
+    def age(share: Callable[[float], float]) -> Sampler:
+        def f(gg: np.random.Generator, t: float, n: int) -> np.ndarray:
+            x = gg.lognormal(5.0, 0.8, n)
+            x[gg.random(n) < share(t)] = -1.0
+            return x
+        return f
+    ev: list[Event] = []
+    w1, w2 = wl("serving/m-sentinel-rise", "inference", "risk"), wl("serving/m-sentinel-const", "inference", "risk")
+    ev += obs_events(g, "m-sentinel-rise", w1, T0, t1, every_s, batch,
+                     {"account_age_days": age(lambda t: after if t >= a else before)})
+    ev += obs_events(g, "m-sentinel-const", w2, T0, t1, every_s, batch, {"account_age_days": age(lambda t: control)})
+    return Scenario("", ev, [truth("drift", "m-sentinel-rise", w1["id"], a, t1, goal_s=30 * MIN,
+                                   note=f"-1 share {before:g} -> {after:g}")])
+
+
+def drift_weekend(seed: int, days: float = 10.0, shift_sd: float = 0.8, cycle_sd: float = 1.0, batch: int = 20,
+                  every_s: float = 60.0) -> Scenario:
+    """A feature with a daily cycle (``cycle_sd`` sd) whose mean is ``shift_sd`` sd lower on Saturdays and
+    Sundays (UTC), from a Friday for ``days`` (two full weekends). The first weekend is ambiguous (nothing yet
+    says it recurs), the second must not alert; so must every weekday."""
+    g = np.random.default_rng(seed)
+    t0 = T0 + 4 * DAY  # Friday 2026-03-06
+    model = "m-weekend"
+    w = wl(f"serving/{model}", "inference", "commerce")
+    phase = float(g.uniform(0, 2 * math.pi))
+
+    def feat(gg: np.random.Generator, t: float, n: int) -> np.ndarray:
+        m = 100 + 10 * cycle_sd * math.sin(2 * math.pi * (t % DAY) / DAY + phase)
+        if _gmt(t).tm_wday >= 5:
+            m -= 10 * shift_sd
+        return gg.normal(m, 10, n)
+    ev = obs_events(g, model, w, t0, t0 + days * DAY, every_s, batch, {"basket_value": feat})
+    sat = t0 + DAY
+    return Scenario("", ev, [truth("drift", model, w["id"], sat, sat + 2 * DAY, detect_by=sat + 2 * DAY + GRACE,
+                                   ambiguous=True, note="first weekend")])
+
+
+def loop_backoff(seed: int, hours: float = 8.0, first_min: float = 5.0, gpus: int = 8) -> Scenario:
+    """A crash loop retried with exponential backoff (``first_min``, then x2 each time: 5, 10, 20, 40, 80, 160 ...
+    min, +-10 %) for ``hours``: every run fails 1-8 min in; the first trigger ``schedule``, the rest ``retry``."""
+    r = random.Random(seed)
+    w = wl("nlp/ner-finetune", "training", "nlp")
+    a = t = T0 + 2 * HOUR
+    ev: list[Event] = []
+    wait = first_min * MIN
+    last = t
+    i = 0
+    while t < a + hours * HOUR:
+        dur = r.uniform(1, 8) * MIN
+        ev += _run_events(r, "ner-xlmr", w, t, dur, "failed", None, "conll-v7", "schedule" if i == 0 else "retry", gpus)
+        last = t + dur
+        t = last + wait * r.uniform(0.9, 1.1)
+        wait *= 2
+        i += 1
+    return Scenario("", ev, [truth("loop", "ner-xlmr", w["id"], a, last, goal_s=60 * MIN,
+                                   note=f"{i} failed runs, backoff from {first_min:g} min")])
+
+
+def hpo_sweep(seed: int, runs: int = 24, parallel: int = 4, spread: float = 0.02, gpus: int = 2) -> Scenario:
+    """A hyperparameter sweep: ``runs`` trials of one model on one data_version, ``parallel`` at a time (a slot
+    starts the next trial 0.5-3 min after its last ends), each 35-70 min, its own code_version (the trial's
+    config hash), trigger ``manual``, all succeeded, metric within +-``spread``. Must not alert: a person
+    launched it, on purpose, with different code per run, and the README says sweeps stay quiet."""
+    r = random.Random(seed)
+    w = wl("recsys/two-tower", "training", "recsys")
+    slots = [T0 + 2 * HOUR + r.uniform(0, 120) for _ in range(parallel)]
+    ev: list[Event] = []
+    for i in range(runs):
+        k = min(range(parallel), key=lambda j: slots[j])
+        st = slots[k]
+        dur = r.uniform(35, 70) * MIN
+        metric = {"name": "recall_at_50", "value": round(0.61 * (1 + r.uniform(-spread, spread)), 4),
+                  "higher_is_better": True}
+        run = _run_events(r, "two-tower", w, st, dur, "succeeded", metric, "clicks-2026-02-28", "manual", gpus)
+        for e in run:
+            e["code_version"] = f"git-3f9a2c1+hp{zlib.crc32(f'{seed}-{i}'.encode()):08x}"
+        ev += run
+        slots[k] = st + dur + r.uniform(0.5, 3) * MIN
+    return Scenario("", ev, [])
+
+
+def idle_fractional(seed: int, hours: float = 6.0, step_s: float = 15.0, burst_every_min: float = 10.0) -> Scenario:
+    """Integer NVML util (no SM activity field), one node: two inference GPUs idle for ``hours`` holding 8 %
+    memory whose util reads 1-2 % (a monitoring process; now and then 0) with a one-sample 25-35 % burst every
+    ~``burst_every_min`` min (truth idle each, goal 10 min), and a control GPU serving real low traffic at
+    5-15 % throughout (must not alert)."""
+    r = random.Random(seed)
+    g0, g1, gc = _uuid(r, "GPU"), _uuid(r, "GPU"), _uuid(r, "GPU")
+    w0, w1 = wl("serving/legacy-ocr", "inference", "docs"), wl("serving/translate-fr", "inference", "i18n")
+    wc = wl("serving/fraud-lite", "inference", "risk")
+
+    def noisy_idle(w: Event) -> Callable[[float], GpuState]:
+        nxt = [T0 + r.uniform(0.3, 1.3) * burst_every_min * MIN]
+
+        def f(t: float) -> GpuState:
+            if t >= nxt[0]:
+                nxt[0] = t + r.uniform(0.7, 1.3) * burst_every_min * MIN
+                return float(r.randint(25, 35)), None, 0.08, w
+            return float(r.choice((0, 1, 1, 1, 2, 2, 2, 2))), None, 0.08, w
+        return f
+
+    def low(t: float) -> GpuState:
+        return float(r.randint(5, 15)), None, 0.3, wc
+    devs = [Device("inf-07", g0, noisy_idle(w0), sm=False, pid=701), Device("inf-07", g1, noisy_idle(w1), sm=False,
+                                                                            pid=702),
+            Device("inf-07", gc, low, sm=False, pid=703)]
+    end = T0 + hours * HOUR
+    ev = gpu_events(r, devs, T0, end, step_s)
+    for e in ev:
+        e["util_gpu_pct"] = int(e["util_gpu_pct"])
+    return Scenario("", ev, [truth("idle", g, w["id"], T0, end, goal_s=10 * MIN, price=A100_PRICE,
+                                   note="util 1-2 % from a monitoring process, bursts of one sample")
+                             for g, w in ((g0, w0), (g1, w1))])
+
+
 # =================================================================== registry
 def _reg() -> dict[str, tuple[Callable[..., Scenario], dict[str, Any]]]:
     r: dict[str, tuple[Callable[..., Scenario], dict[str, Any]]] = {}
@@ -939,6 +1160,19 @@ def _reg() -> dict[str, tuple[Callable[..., Scenario], dict[str, Any]]]:
     r["drift_first_day"] = (drift_cadence, {"batch": 10, "every_s": 60.0, "hours": 12.0, "at_h": 6.0})
     r["nodrift_daily_cycle"] = (nodrift_cycle, {})
     r["nodrift_tails_const"] = (nodrift_tails, {})
+    # round 2
+    r["bill_daily_periods_none"] = (bill_daily_periods, {"factor": 1.0})
+    r["bill_daily_periods_x3"] = (bill_daily_periods, {"factor": 3.0})
+    r["bill_sparse_batch_none"] = (bill_sparse_batch, {"factor": 1.0})
+    r["bill_sparse_batch_x10"] = (bill_sparse_batch, {"factor": 10.0})
+    r["bill_spot_prices"] = (bill_spot_prices, {})
+    r["drift_discrete_stable"] = (drift_discrete, {"shift": False})
+    r["drift_discrete_shift"] = (drift_discrete, {"shift": True})
+    r["drift_sentinel"] = (drift_sentinel, {})
+    r["drift_weekend"] = (drift_weekend, {})
+    r["loop_backoff"] = (loop_backoff, {})
+    r["hpo_sweep"] = (hpo_sweep, {})
+    r["idle_fractional"] = (idle_fractional, {})
     return r
 
 
