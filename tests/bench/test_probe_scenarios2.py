@@ -1,7 +1,7 @@
 """The second round of probe generators (bench/probe_scenarios.py, "probe round 2"): deterministic per seed,
 contract-valid, sorted, truths consistent with the events, and each stream has the shape its docstring claims.
 The detectors' results are not checked here. ``SMALL2`` holds a cheap member of each new generator; the
-coverage test of test_probe_scenarios.py needs these added to its ``SMALL`` (that file was out of scope)."""
+coverage test of test_probe_scenarios.py reads it too."""
 
 from __future__ import annotations
 
