@@ -121,6 +121,8 @@ from array import array
 from dataclasses import dataclass
 from typing import Any
 
+from statistics import NormalDist
+
 from detectors.base import Detector, DetectorContext
 from detectors.stats.contributors import (
     attribute_period,
@@ -139,6 +141,22 @@ _INF = float("inf")
 _DELAYS_KEPT = 16
 
 
+_Z_OPEN_FOR_PERIOD: dict[tuple[float, float], float] = {}
+
+
+def z_open_for_period(z_open: float, spans: float) -> float:
+    """The bar whose normal upper-tail chance is ``spans`` times that of ``z_open`` (``spans`` > 1:
+    a period that covers that many of ``z_open``'s spans), else ``z_open`` itself."""
+    if spans <= 1.0:
+        return z_open
+    key = (z_open, spans)
+    z = _Z_OPEN_FOR_PERIOD.get(key)
+    if z is None:
+        p = 0.5 * math.erfc(z_open / math.sqrt(2.0)) * spans
+        z = _Z_OPEN_FOR_PERIOD[key] = NormalDist().inv_cdf(1.0 - min(0.25, p))
+    return z
+
+
 @dataclass(frozen=True)
 class CostConfig:
     """``cost`` section; see the module docstring for the reasoning behind each default.
@@ -147,13 +165,18 @@ class CostConfig:
     ----------
     default_period_s
         Period of a series whose rows carry no duration (1 h).
-    lateness_s, max_lateness_s, settle_s
+    lateness_s, max_lateness_s, max_lateness_periods, settle_s
         A period is judged once event time passed its end by the series' learned lateness (1.5 x
         its largest recent row delay, at least ``lateness_s`` = 30 min, at most ``max_lateness_s``
-        = 6 h) and no row came for ``settle_s`` (10 min); rows for a judged period are counted.
-    z_open, min_ratio
+        = 6 h or ``max_lateness_periods`` = 1.5 periods, whichever is longer: a daily export
+        that lands a day late is still summed) and no row came for ``settle_s`` (10 min); rows
+        for a judged period are counted.
+    z_open, z_open_span_s, min_ratio
         A period opens an anomaly at robust z >= ``z_open`` (4.5, scaled by the baseline's tail
-        factor) and observed >= ``min_ratio`` x expected (1.5).
+        factor) and observed >= ``min_ratio`` x expected (1.5). ``z_open`` is the bar of a period
+        of up to ``z_open_span_s`` (1 h); a longer period's bar has the same chance per hour of a
+        normal residual crossing it (a daily series: 3.77, a weekly one: 3.25), so a series billed
+        once a day is not 24 times less likely to page for the same excess than an hourly one.
     z_stay, stay_ratio
         A period judged late, from before the anomaly's start, joins it at this lower bar (2.5,
         1.2); ``stay_ratio`` is also the smallest anomaly level the resolution test assumes.
@@ -204,8 +227,10 @@ class CostConfig:
     default_period_s: float = 3600.0
     lateness_s: float = 1800.0
     max_lateness_s: float = 6 * 3600.0
+    max_lateness_periods: float = 1.5
     settle_s: float = 600.0
     z_open: float = 4.5
+    z_open_span_s: float = 3600.0
     z_stay: float = 2.5
     min_ratio: float = 1.5
     stay_ratio: float = 1.2
@@ -383,12 +408,21 @@ class CostSpikeDetector(Detector):
     def _lateness(self) -> float:
         cfg = self.config
         learned = 1.5 * max(self.delays) if self.delays else 0.0
-        return min(cfg.max_lateness_s, max(cfg.lateness_s, learned))
+        return min(self._max_lateness(), max(cfg.lateness_s, learned))
+
+    def _max_lateness(self) -> float:
+        cfg = self.config
+        return max(cfg.max_lateness_s, cfg.max_lateness_periods * self.period)
 
     def _new_baseline(self) -> SpendBaseline:
         c = self.config
         return SpendBaseline(self.period, c.level_halflife_s, c.day_halflife_days, c.week_halflife_weeks,
-                             c.scale_halflife_s, c.min_scale, c.clip_k, z_open=c.z_open)
+                             c.scale_halflife_s, c.min_scale, c.clip_k, z_open=self._z_open())
+
+    def _z_open(self) -> float:
+        """The open bar for this series' period (see ``z_open_span_s``)."""
+        cfg = self.config
+        return z_open_for_period(cfg.z_open, self.period / cfg.z_open_span_s)
 
     def _trusted(self, t: float) -> bool:
         b, cfg = self.baseline, self.config
@@ -417,7 +451,7 @@ class CostSpikeDetector(Detector):
                        math.exp(b.guard_and_scale(start)[0]) * self._min_ratio())
         exp_log, scale = b.guard_and_scale(start)
         exp_usd = math.exp(exp_log)
-        z_usd = math.exp(exp_log + cfg.z_open * b.tail_factor * scale) - 1e-3
+        z_usd = math.exp(exp_log + self._z_open() * b.tail_factor * scale) - 1e-3
         return max(z_usd, exp_usd * self._min_ratio(), exp_usd + cfg.min_period_excess_usd,
                    exp_usd + cfg.min_daily_excess_usd / ppd)
 
@@ -488,7 +522,7 @@ class CostSpikeDetector(Detector):
         judged = self.judged
         if start not in judged:
             judged.append(start)
-        horizon = start - self.config.max_lateness_s - 2 * self.period
+        horizon = start - self._max_lateness() - 2 * self.period
         if len(judged) > 64 or (self.judged_before < horizon and len(judged) > 8):
             self.judged_before = max(self.judged_before, horizon)
             self.judged = array("d", [s for s in judged if s >= horizon])
@@ -533,7 +567,7 @@ class CostSpikeDetector(Detector):
             run: tuple[float, int, float, float] | None = None  # CUSUM alarm: (start, periods, excess, log ratio)
             detected_on = "closed_period"
             if self._trusted(t):
-                flagged = z >= cfg.z_open and ratio >= self._min_ratio() and floors
+                flagged = z >= self._z_open() and ratio >= self._min_ratio() and floors
                 if not flagged and not zero:
                     run = self._cusum(t, y, expected, z)
                     flagged = run is not None
@@ -627,7 +661,8 @@ class CostSpikeDetector(Detector):
         a.excess_rate = excess if first else a.excess_rate + g * (excess - a.excess_rate)
         if first and a.detected_on != "cusum":
             a.log_excess = lx
-        lo_band, hi_band = (math.exp(b.expected_log(t) + k * cfg.z_open * b.tail_factor * b.scale_at(t))
+        z_open = self._z_open()
+        lo_band, hi_band = (math.exp(b.expected_log(t) + k * z_open * b.tail_factor * b.scale_at(t))
                             for k in (-1, 1))
         a.last = {"period_start": t, "observed_usd": y, "expected_usd": expected, "band_low_usd": lo_band,
                   "band_high_usd": hi_band, "score": z, "ratio": ratio}
@@ -701,7 +736,7 @@ class CostSpikeDetector(Detector):
             "band_usd": [round(last.get("band_low_usd", 0.0), 2), round(last.get("band_high_usd", 0.0), 2)],
             "score": round(last.get("score", 0.0), 2),
             "ratio": round(last.get("ratio", 0.0), 2) if last.get("ratio", 0.0) < _INF else None,
-            "threshold": {"z_open": cfg.z_open, "z_open_effective": round(cfg.z_open * b.tail_factor, 2),
+            "threshold": {"z_open": cfg.z_open, "z_open_effective": round(self._z_open() * b.tail_factor, 2),
                           "z_stay": cfg.z_stay, "min_ratio": cfg.min_ratio,
                           "min_period_excess_usd": cfg.min_period_excess_usd,
                           "min_daily_excess_usd": cfg.min_daily_excess_usd},

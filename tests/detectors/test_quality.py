@@ -650,3 +650,32 @@ def test_drift_on_a_slow_feed_is_tested_every_five_minutes_not_every_hundred_val
     delays = sorted((got[t["resource"]]["detected_at"] - t["start"]) / 60 for t in sc.truth)
     assert len(delays) == len(sc.truth) == 4, sorted(got)
     assert delays[-1] <= 70 and delays[1] <= 40, delays
+
+
+def test_a_daily_export_landing_a_day_late_is_summed_and_its_x3_day_pages() -> None:
+    """FOCUS-like daily rows, two SKUs landing independently 6-30 h after the day closes, 60 days. The
+    judging wait stopped at 6 h, so most days were judged on their first row and the second one set
+    aside as too late: no x3 day opened, and seed 4 paged on a day whose rows both came in time
+    after the baseline had learnt half-landed days."""
+    from bench.probe_scenarios import build
+
+    for seed in range(1, 5):
+        ctx_out = run(build("bill_daily_periods_none", seed, {}).events, CostSpikeDetector)
+        assert opened(ctx_out) == [], (seed, [a["summary"] for a in opened(ctx_out)])
+        sc = build("bill_daily_periods_x3", seed, {"sigma": 0.1})
+        (day,) = sc.truth
+        got = opened(run(sc.events, CostSpikeDetector))
+        assert len(got) == 1, (seed, [a["summary"] for a in got])
+        assert day["start"] <= got[0]["detected_at"] <= day["start"] + day["goal_s"], seed
+        assert got[0]["evidence"]["late_rows"] <= 2, seed  # the first days', before any delay was learnt
+
+
+def test_the_open_bar_of_a_daily_series_keeps_the_hourly_false_alarm_rate_per_hour() -> None:
+    from detectors.cost_spike import z_open_for_period
+
+    assert z_open_for_period(4.5, 1.0) == 4.5
+    assert z_open_for_period(4.5, 1 / 12) == 4.5  # 5-min periods keep the configured bar
+    p_hour = 0.5 * math.erfc(4.5 / math.sqrt(2))
+    z_day = z_open_for_period(4.5, 24.0)
+    assert 0.5 * math.erfc(z_day / math.sqrt(2)) == pytest.approx(24 * p_hour)
+    assert 3.7 < z_day < 3.8
