@@ -40,7 +40,8 @@ Lifecycle
     round; a flat end adds the round, a material gain or a failure of that run resolves it.
     Updates as runs pile up. Resolves when a run breaks the pattern, or when
     the model is quiet (no ``training_run`` event at all) for ``max(quiet_min_s, quiet_factor``
-    x the loop's median interval) of event time: the loop stopped, resolved at its last run's end.
+    x the loop's median interval, ``quiet_last_factor`` x its latest interval) of event time: the
+    loop stopped, resolved at its last run's end.
 
 Money
     Each run costs its ``cost_usd`` when given, else ``gpu_hours`` x the GPU-hour price from the
@@ -134,9 +135,10 @@ class RetrainLoopConfig:
     flat_pct
         A repeat reproduces the metric within this share (2 %): a run much worse on the same data and
         code is another experiment (a sweep's trial), and breaks the pattern too.
-    quiet_min_s, quiet_factor
-        A loop with no run for ``max(quiet_min_s, quiet_factor`` x its median interval) has
-        stopped (2 h, x 4).
+    quiet_min_s, quiet_factor, quiet_last_factor
+        A loop with no run for ``max(quiet_min_s, quiet_factor`` x its median interval,
+        ``quiet_last_factor`` x its latest interval) has stopped (2 h, x 4, x 2.5: a retry with
+        back-off waits twice as long each time, and its next round is not a new loop).
     max_runs_in_evidence
         Most recent runs listed in the evidence (20).
 
@@ -152,6 +154,7 @@ class RetrainLoopConfig:
     flat_pct: float = 2.0
     quiet_min_s: float = 2 * 3600.0
     quiet_factor: float = 4.0
+    quiet_last_factor: float = 2.5
     max_runs_in_evidence: int = 20
 
 
@@ -427,7 +430,9 @@ class RetrainLoopDetector(Detector):
         starts = loop.round_starts
         gaps = [b - a for a, b in zip(starts, starts[1:], strict=False)]
         typical = median(gaps) if gaps else 0.0
-        return max(self.config.quiet_min_s, self.config.quiet_factor * typical)
+        latest = gaps[-1] if gaps else 0.0
+        cfg = self.config
+        return max(cfg.quiet_min_s, cfg.quiet_factor * typical, cfg.quiet_last_factor * latest)
 
     def _report(self, loop: _Loop, ts: float) -> list[Finding]:
         cfg = self.config

@@ -89,6 +89,7 @@ def replay_lines(lines: Iterable[bytes], engine: Engine, stats: ReplayStats,
     far_ahead = max(engine.config.max_future_s, reorder_s) if engine.config.max_future_s > 0 else float("inf")
     heap: list[tuple[float, int, dict[str, Any], bytes]] = []  # (ts, line, event, raw)
     newest = released = float("-inf")
+    jumped: float | None = None  # the last event sent on at once as far ahead
 
     def feed(event: dict[str, Any], lineno: int, raw: bytes) -> list[dict[str, Any]]:
         out = process(event, (lineno, raw))
@@ -115,11 +116,21 @@ def replay_lines(lines: Iterable[bytes], engine: Engine, stats: ReplayStats,
             stats.reordered += 1
             if ts < released:
                 stats.too_late += 1
-        elif reorder_s > 0 and newest > float("-inf") and ts - newest > far_ahead:
+        elif reorder_s > 0 and newest > float("-inf") and ts - newest > far_ahead \
+                and not (jumped is not None and ts >= jumped - reorder_s):
+            # dated in the future (the Engine refuses it) or after a silence longer than the window
+            # (a model retried with back-off, daily billing): either way everything the window holds
+            # is older and goes to the Engine first, in order. Held back, it would reach the Engine
+            # after this event: a retry loop resolved as stopped while its next retries waited here
+            while heap:
+                t, n, ev, r = heapq.heappop(heap)
+                released = max(released, t)
+                yield from feed(ev, n, r)
+            jumped = ts
             yield from feed(event, lineno, raw)
             continue
         else:
-            newest = ts
+            newest, jumped = ts, None  # an event near the last far-ahead one: the stream moved on, sort from here
         if reorder_s <= 0:
             yield from feed(event, lineno, raw)
             continue

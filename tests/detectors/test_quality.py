@@ -401,6 +401,37 @@ def test_a_crash_loop_of_automatic_retries_opens_at_its_second_failure() -> None
     assert a["detected_at"] == T0 + 30 * M + 6 * M  # the end of the failed retry
 
 
+def test_a_crash_loop_retried_with_back_off_is_one_anomaly() -> None:
+    """Retries 5, 10, 20, 40, 80, 160 min after each failure: with a quiet timeout of 4 x the median
+    interval (2 h at least), the loop resolved as stopped before its 160-min retry and a second id
+    opened on it."""
+    evs = []
+    start, wait = T0, 5 * M
+    for k in range(7):
+        evs += runs("ner", [(start, 4, "failed", "c1", "retry" if k else "schedule", None)])
+        start += 4 * M + wait
+        wait *= 2
+    for i, e in enumerate(evs):  # one run id per run
+        e["run_id"] = f"ner-{i // 2}"
+    got = run(evs, RetrainLoopDetector)
+    assert len(opened(got)) == 1
+    assert [a["state"] for a in got].count("resolved") == 0
+
+
+def test_replay_sends_what_its_window_holds_before_an_event_after_a_long_silence() -> None:
+    """Training runs hours apart, further apart than replay's sorting window and the Engine's
+    far-ahead floor: the window held the earlier runs back while a later one went on at once, so the
+    detector saw that run first and resolved the loop as stopped."""
+    from bench.probe_scenarios import build
+
+    sc = build("loop_backoff", 1, {})
+    lines = [__import__("orjson").dumps(e) for e in sc.events]
+    got = list(replay_lines(lines, Engine(detector_classes=[RetrainLoopDetector]), ReplayStats()))
+    assert [(a["id"], a["state"], a["ts"]) for a in got] == \
+        [(a["id"], a["state"], a["ts"]) for a in run(sc.events, RetrainLoopDetector)]
+    assert len(opened(got)) == 1
+
+
 def test_debugging_by_hand_and_a_sweep_one_trial_after_another_are_not_loops() -> None:
     debugging = runs("ner", [(T0 + k * 40 * M, 5, "failed", f"c{k}", "manual", None) for k in range(5)])
     metrics = [0.61, 0.55, 0.72, 0.49, 0.66, 0.58]
