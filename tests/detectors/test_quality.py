@@ -710,3 +710,19 @@ def test_the_open_bar_of_a_daily_series_keeps_the_hourly_false_alarm_rate_per_ho
     z_day = z_open_for_period(4.5, 24.0)
     assert 0.5 * math.erfc(z_day / math.sqrt(2)) == pytest.approx(24 * p_hour)
     assert 3.7 < z_day < 3.8
+
+
+def test_a_category_whose_share_triples_drifts_within_half_an_hour_and_stable_discrete_features_do_not() -> None:
+    """A 0/1 flag, a Poisson count and a region code 0..9 at 20 values a minute; on day 2 code 3's share
+    goes 10 % -> 30 %. KS saw that only as far as the ECDF moves at the neighbouring codes (0.12, at its
+    bar): 40-108 min. The share of one repeated value is now tested on its own."""
+    from bench.probe_scenarios import build
+
+    for seed in range(1, 5):
+        assert opened(run(build("drift_discrete_stable", seed, {"days": 1.5}).events, DriftDetector)) == [], seed
+        sc = build("drift_discrete_shift", seed, {"days": 1.5})
+        (shift,) = sc.truth
+        got = opened(run(sc.events, DriftDetector))
+        assert len(got) == 1 and got[0]["resource"] == shift["resource"], seed
+        delay = got[0]["detected_at"] - shift["start"]
+        assert 0 <= delay <= 31 * M, (seed, delay)
