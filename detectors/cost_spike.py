@@ -119,9 +119,8 @@ from __future__ import annotations
 import math
 from array import array
 from dataclasses import dataclass
-from typing import Any
-
 from statistics import NormalDist
+from typing import Any
 
 from detectors.base import Detector, DetectorContext
 from detectors.stats.contributors import (

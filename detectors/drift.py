@@ -231,7 +231,8 @@ class DriftDetector(Detector):
             "model_id": self.key,
             "drifting_features": {n: f.evidence() for n, f in shown.items()},
             "features_watched": len(self.model.features),
-            "test": "two-sample Kolmogorov-Smirnov, rank shift and repeated values' shares vs reference, leave-worst-batch-out",
+            "test": "two-sample Kolmogorov-Smirnov, rank shift and repeated values' shares vs reference, "
+                    "leave-worst-batch-out",
             "confirm_tests": cfg.stats.confirm_tests,
             "drift_started_at": round(self.open_start, 3),
         }
