@@ -41,6 +41,9 @@ Method (per model, per feature)
       not a step) is confirmed on the first day only once it is large (KS D >= 0.3: a daily
       cycle's morning ramp looks like a gradual drift for its first hours; a gradual drift that
       keeps going gets there, later).
+      A drift that went away by itself within half a week (a weekend's traffic, which a weekday's
+      reference day cannot know) is remembered by its hours of the week: at the same hours of a
+      later week (give or take two hours), an elevated test is that week's rhythm, not a new drift.
     - **PSI** over ten reference-quantile bins is reported as evidence (0.1 moderate, 0.25 large).
 
 One state per model, two detectors
@@ -247,7 +250,7 @@ class FeatureDrift:
                  "tests", "elevated", "quiet", "drifting", "drift_start", "confirmed_at", "max_ratio",
                  "n_tests", "last_d", "last_z", "last_ratio", "drifted_since_mark", "slots", "slot_at",
                  "cur_slot", "cycle_gated", "last_cycle_ratio", "self_cleared_at", "quiet_since", "steady",
-                 "win_alone", "alone_params")
+                 "win_alone", "alone_params", "episodes")
     # a cache, not state: rebuilt (the same floats) after a restore
     _CACHE_SLOTS = frozenset({"win_alone", "alone_params"})
 
@@ -284,6 +287,9 @@ class FeatureDrift:
         self.cycle_gated = 0  # elevated tests explained by the daily cycle
         self.last_cycle_ratio: float | None = None
         self.self_cleared_at: float | None = None  # when a confirmed drift last went away by itself
+        # drifts that went away by itself within half a week: [start, duration, clear time, last seen
+        # again] (event time); one that comes back at the same hours of a later week is the weekly cycle
+        self.episodes: list[list[float]] = []
         # whether the feature has been steady (90 minutes of tests well under the bar) since
         # the reference was built: a change point has a steady "before"; a daily cycle never stands still
         self.quiet_since: float | None = None
@@ -304,6 +310,7 @@ class FeatureDrift:
         return {k: getattr(self, k) for k in self.__slots__ if k not in self._CACHE_SLOTS}
 
     def __setstate__(self, state: dict[str, Any]) -> None:
+        self.episodes = []  # snapshots from before weekly episodes were kept
         for k, v in state.items():
             setattr(self, k, v)
         self.win_alone = deque([None] * len(self.win))
@@ -443,6 +450,11 @@ class FeatureDrift:
                 # the time of day: not again until one does
                 self.cycle_gated += 1
                 ratio = min(ratio, 0.99)
+            elif self._weekly_episode(ts):
+                # the same hours of an earlier week drifted too and came back by themselves: a weekly
+                # cycle (weekend traffic), which the reference day cannot know
+                self.cycle_gated += 1
+                ratio = min(ratio, 0.99)
         if ratio < 1.0:  # a run of tests under the bar; steady when, over an hour, most are well under it
             if self.quiet_since is None:
                 self.quiet_since = ts
@@ -487,12 +499,29 @@ class FeatureDrift:
         back = cyc if cyc is not None else ratio
         self.quiet = self.quiet + 1 if back < p.clear_ratio else 0
         if self.quiet >= p.clear_tests:
+            began = self.drift_start if self.drift_start is not None else ts
             self.drifting, self.elevated, self.drift_start, self.confirmed_at = False, 0, None, None
             # it came back by itself: maybe a daily cycle seen for the first time. Until the same
             # hours of an earlier day can tell, it is not confirmed again
             self.self_cleared_at = ts
+            if ts - began <= _EPISODE_MAX_S:
+                self.episodes.append([began, ts - began, ts, ts])
+                del self.episodes[:-_EPISODES_KEPT]
             return "clear"
         return None
+
+    def _weekly_episode(self, ts: float) -> bool:
+        """Whether ``ts`` falls at the hours of the week (within ``_EPISODE_MARGIN_S``) of a drift that
+        went away by itself at least half a week ago, and that was seen again within the last
+        ``_EPISODE_WEEKS`` weeks (each match renews it)."""
+        for ep in self.episodes:
+            began, length, cleared, seen = ep
+            if ts - cleared < _WEEK_S / 2 or ts - seen > _EPISODE_WEEKS * _WEEK_S:
+                continue
+            if (ts - began + _EPISODE_MARGIN_S) % _WEEK_S <= length + 2 * _EPISODE_MARGIN_S:
+                ep[3] = ts
+                return True
+        return False
 
     def _score(self, arrays: list[np.ndarray], p: DriftParams) -> tuple[float, float, float]:
         """(ratio to threshold, KS D, rank-shift z) of the values in ``arrays`` vs the reference.
@@ -668,6 +697,11 @@ class RetrainVerdict:
 
 _VERDICTS_KEPT = 8
 _DAY_S = 86400.0
+_WEEK_S = 7 * _DAY_S
+_EPISODE_MAX_S = 3.5 * _DAY_S  # a drift that came back by itself within half a week may be the week's rhythm
+_EPISODE_MARGIN_S = 7200.0  # the same hours of a later week, give or take two hours
+_EPISODE_WEEKS = 5  # remembered this many weeks after it was last seen again
+_EPISODES_KEPT = 8
 _DAY1_SLOW_MIN_D = 0.3  # on the first day a slowly rising drift is confirmed only from this KS D up
 _RISE_QUIET_RATIO = 0.5  # a test under this share of the bar is "quiet" when timing a rise
 # a steady stretch this long makes a later change on the first day a change point: 90 minutes, since the crest or

@@ -726,3 +726,17 @@ def test_a_category_whose_share_triples_drifts_within_half_an_hour_and_stable_di
         assert len(got) == 1 and got[0]["resource"] == shift["resource"], seed
         delay = got[0]["detected_at"] - shift["start"]
         assert 0 <= delay <= 31 * M, (seed, delay)
+
+
+def test_a_weekend_shift_that_came_back_by_itself_does_not_page_the_next_weekend() -> None:
+    """A feature with a daily cycle whose mean is 0.8 sd lower on Saturdays and Sundays, ten days from a
+    Friday. The first weekend may open (nothing says yet that it recurs) and comes back by itself on
+    Monday; the reference day is a weekday, so every later weekend paged again."""
+    from bench.probe_scenarios import build
+
+    for seed in (1, 2):
+        sc = build("drift_weekend", seed, {"days": 9.2})
+        (first,) = sc.truth
+        got = opened(run(sc.events, DriftDetector))
+        assert all(first["start"] - 60 <= a["detected_at"] <= first["detect_by"] for a in got), \
+            (seed, [(a["detected_at"] - first["start"]) / H for a in got])
