@@ -432,12 +432,12 @@ class FeatureDrift:
         assert self.ref is not None
         batches = list(self.win)
         arrays = [a for _, a in batches]
-        ratio, d, z = self._score(arrays, p)
+        ratio, d, z, mass = self._score(arrays, p)
         if ratio >= 1.0 and len(arrays) >= 3:  # leave out the most deviant batch: one batch cannot raise it
             worst = max(range(len(arrays)), key=lambda i: self._alone(i, arrays, p))
             batches = [b for i, b in enumerate(batches) if i != worst]
             arrays = [a for _, a in batches]
-            ratio, d, z = self._score(arrays, p)
+            ratio, d, z, mass = self._score(arrays, p)
         self.last_cycle_ratio = None
         if ratio >= 1.0 and not self.drifting:
             cyc = self._seasonal_ratio(batches, p)
@@ -496,7 +496,10 @@ class FeatureDrift:
         # cycle's trough can look like a reference taken at another hour), else the reference
         cyc = self._seasonal_ratio(batches, p)
         self.last_cycle_ratio = cyc
-        back = cyc if cyc is not None else ratio
+        # (a repeated value's share is compared as it is: the time of day is taken out batch by batch,
+        # which spreads a sentinel's -1s over as many values as there are batches; a 15 % sentinel
+        # share still there kept KS at its bar and cleared a drift that was not over)
+        back = max(cyc, mass) if cyc is not None else ratio
         self.quiet = self.quiet + 1 if back < p.clear_ratio else 0
         if self.quiet >= p.clear_tests:
             began = self.drift_start if self.drift_start is not None else ts
@@ -523,8 +526,9 @@ class FeatureDrift:
                 return True
         return False
 
-    def _score(self, arrays: list[np.ndarray], p: DriftParams) -> tuple[float, float, float]:
-        """(ratio to threshold, KS D, rank-shift z) of the values in ``arrays`` vs the reference.
+    def _score(self, arrays: list[np.ndarray], p: DriftParams) -> tuple[float, float, float, float]:
+        """(ratio to threshold, KS D, rank-shift z, repeated values' share ratio) of the values in
+        ``arrays`` vs the reference.
 
         The rank shift is the mean probability-integral transform of the window under the
         reference ECDF minus 1/2 (a Mann-Whitney statistic): for a location shift it has more
@@ -544,10 +548,9 @@ class FeatureDrift:
             u_mean = float(u.mean())
         z = (u_mean - 0.5) / math.sqrt((1.0 / m + 1.0 / self.ref_n) / 12.0)
         thr = max(ks_critical(p.alpha, self.ref_n, m), p.min_effect)
-        ratio = max(d / thr, abs(z) / p.z_threshold)
-        if masses is not None:
-            ratio = max(ratio, point_mass_ratio(masses, ref.size, self.ref_n, m, p.z_threshold, p.mass_min_effect))
-        return ratio, d, z
+        mass = 0.0 if masses is None else \
+            point_mass_ratio(masses, ref.size, self.ref_n, m, p.z_threshold, p.mass_min_effect)
+        return max(d / thr, abs(z) / p.z_threshold, mass), d, z, mass
 
     def _alone(self, i: int, arrays: list[np.ndarray], p: DriftParams) -> float:
         """The score of the window's ``i``-th batch on its own (cached per batch)."""

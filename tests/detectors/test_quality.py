@@ -740,3 +740,15 @@ def test_a_weekend_shift_that_came_back_by_itself_does_not_page_the_next_weekend
         got = opened(run(sc.events, DriftDetector))
         assert all(first["start"] - 60 <= a["detected_at"] <= first["detect_by"] for a in got), \
             (seed, [(a["detected_at"] - first["start"]) / H for a in got])
+
+
+def test_a_sentinel_share_that_stays_up_keeps_its_drift_open() -> None:
+    """The -1 share of a log-normal feature goes 1 % -> 15 % on day 2 and stays. On day 3 the test that
+    clears a drift compared the window with the time of day taken out batch by batch, which spreads
+    the -1s apart: KS sat at its bar and the drift cleared (seed 3 at 49 h), then opened again."""
+    from bench.probe_scenarios import build
+
+    sc = build("drift_sentinel", 3, {"days": 2.2})
+    got = [a for a in run(sc.events, DriftDetector) if a["resource"] == "m-sentinel-rise"]
+    assert len(opened(got)) == 1
+    assert [a["state"] for a in got if a["state"] == "resolved"] == []
