@@ -40,8 +40,8 @@ Scoring, then deciding, then learning
 
     - ``z >= z_open`` (4.5: a normal residual crosses it about once in 300,000 periods),
     - observed >= ``min_ratio`` x expected (1.5: a smooth series' 20 % wobble is not a spike),
-    - excess >= ``min_period_excess_usd`` ($1) and excess x periods/day >=
-      ``min_daily_excess_usd`` ($25): tiny series never alert.
+    - excess >= ``min_period_excess_usd`` ($1; pro rata for periods under an hour) and excess x
+      periods/day >= ``min_daily_excess_usd`` ($25): tiny series never alert.
 
     A shift too small for one period to clear ``z_open`` is caught by a one-sided CUSUM of the
     (capped) z scores (``cusum_k`` = 1 per period, alarm at ``cusum_h`` = 8) when the run as a
@@ -164,6 +164,10 @@ class CostConfig:
     ----------
     default_period_s
         Period of a series whose rows carry no duration (1 h).
+    min_period_s
+        Shortest period judged (5 min): per-minute or per-request rows are summed into 5-minute
+        periods. A minute of an API's bill holds a handful of requests, too few to tell a spike from
+        their count's noise (at 1 min, an hour at 8x opened nothing while noise opened level shifts).
     lateness_s, max_lateness_s, max_lateness_periods, settle_s
         A period is judged once event time passed its end by the series' learned lateness (1.5 x
         its largest recent row delay, at least ``lateness_s`` = 30 min, at most ``max_lateness_s``
@@ -180,7 +184,8 @@ class CostConfig:
         A period judged late, from before the anomaly's start, joins it at this lower bar (2.5,
         1.2); ``stay_ratio`` is also the smallest anomaly level the resolution test assumes.
     min_period_excess_usd, min_daily_excess_usd
-        Dollar floors: excess per period ($1) and per day at that rate ($25).
+        Dollar floors: excess per period ($1 for an hour or longer, pro rata for shorter periods:
+        8 cents at 5 min) and per day at that rate ($25).
     cusum_k, cusum_h
         One-sided CUSUM of the capped z scores: slack per period (1) and alarm level (8), for
         shifts too small for one period to clear ``z_open``.
@@ -224,6 +229,7 @@ class CostConfig:
     """
 
     default_period_s: float = 3600.0
+    min_period_s: float = 300.0
     lateness_s: float = 1800.0
     max_lateness_s: float = 6 * 3600.0
     max_lateness_periods: float = 1.5
@@ -388,7 +394,9 @@ class CostSpikeDetector(Detector):
         return []
 
     def _init_period(self, event: dict[str, Any]) -> None:
-        self.period = infer_period(event["period_end"] - event["period_start"], self.config.default_period_s)
+        cfg = self.config
+        self.period = max(cfg.min_period_s, infer_period(event["period_end"] - event["period_start"],
+                                                         cfg.default_period_s))
 
     def _add_delay(self, delay: float) -> None:
         delays = self.delays
@@ -417,6 +425,12 @@ class CostSpikeDetector(Detector):
         c = self.config
         return SpendBaseline(self.period, c.level_halflife_s, c.day_halflife_days, c.week_halflife_weeks,
                              c.scale_halflife_s, c.min_scale, c.clip_k, z_open=self._z_open())
+
+    def _min_period_excess(self) -> float:
+        """The per-period dollar floor: ``min_period_excess_usd`` an hour, pro rata for shorter periods
+        (a series of 1-minute periods would otherwise need $1,440 a day of excess to page)."""
+        cfg = self.config
+        return cfg.min_period_excess_usd * min(1.0, self.period / 3600.0)
 
     def _z_open(self) -> float:
         """The open bar for this series' period (see ``z_open_span_s``)."""
@@ -451,7 +465,7 @@ class CostSpikeDetector(Detector):
         exp_log, scale = b.guard_and_scale(start)
         exp_usd = math.exp(exp_log)
         z_usd = math.exp(exp_log + self._z_open() * b.tail_factor * scale) - 1e-3
-        return max(z_usd, exp_usd * self._min_ratio(), exp_usd + cfg.min_period_excess_usd,
+        return max(z_usd, exp_usd * self._min_ratio(), exp_usd + self._min_period_excess(),
                    exp_usd + cfg.min_daily_excess_usd / ppd)
 
     def _min_ratio(self) -> float:
@@ -561,7 +575,7 @@ class CostSpikeDetector(Detector):
         z /= b.tail_factor
         excess = y - expected
         ratio = y / expected if expected > 0 else _INF
-        floors = excess >= cfg.min_period_excess_usd and excess * ppd >= cfg.min_daily_excess_usd
+        floors = excess >= self._min_period_excess() and excess * ppd >= cfg.min_daily_excess_usd
         if a is None:
             run: tuple[float, int, float, float] | None = None  # CUSUM alarm: (start, periods, excess, log ratio)
             detected_on = "closed_period"
@@ -685,7 +699,7 @@ class CostSpikeDetector(Detector):
         if c < cfg.cusum_h:
             return None
         n, excess = self.cusum_n, self.cusum_obs - self.cusum_exp
-        if self.cusum_obs < self._min_ratio() * self.cusum_exp or excess / n < cfg.min_period_excess_usd \
+        if self.cusum_obs < self._min_ratio() * self.cusum_exp or excess / n < self._min_period_excess() \
                 or excess / n * DAY / self.period < cfg.min_daily_excess_usd:
             return None
         return self.cusum_start, n, excess, math.log(self.cusum_obs / self.cusum_exp)

@@ -752,3 +752,18 @@ def test_a_sentinel_share_that_stays_up_keeps_its_drift_open() -> None:
     got = [a for a in run(sc.events, DriftDetector) if a["resource"] == "m-sentinel-rise"]
     assert len(opened(got)) == 1
     assert [a["state"] for a in got if a["state"] == "resolved"] == []
+
+
+def test_an_api_billed_per_request_is_judged_in_five_minute_periods() -> None:
+    """One row per request (period = its minute), ~300 requests an hour on a daily cycle, each $0.0005-0.05.
+    In 1-minute periods a handful of requests is too few to judge: the hour at 8x opened nothing (the $1
+    per-period floor), and with the floor pro rata, noise opened level shifts. Summed into 5-minute periods
+    the hour at 8x opens within minutes and the same stream without it stays quiet."""
+    from bench.probe_scenarios import build
+
+    assert opened(run(build("bill_per_request_none", 1, {"days": 10.0}).events, CostSpikeDetector)) == []
+    sc = build("bill_per_request_x8", 1, {"days": 10.0})
+    (hour,) = sc.truth
+    got = opened(run(sc.events, CostSpikeDetector))
+    assert len(got) == 1 and got[0]["evidence"]["period_s"] == 300
+    assert 0 <= got[0]["detected_at"] - hour["start"] <= 10 * M
