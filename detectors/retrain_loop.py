@@ -26,7 +26,9 @@ Healthy patterns that stay quiet
     - a sweep run one trial after another: trials on the same data whose metrics differ by more
       than ``flat_pct`` are experiments, not repeats;
     - somebody debugging by hand: failed runs with ``trigger: manual`` and a new ``code_version``
-      each time are attempts, not a crash loop.
+      each time are attempts, not a crash loop;
+    - somebody cancelling their own run: a ``cancelled`` run started by hand (``trigger: manual``)
+      and started again is work in progress (the person is at the keyboard), never a round.
 
 Lifecycle
     Opens at the ``min_rounds``-th run of the pattern (already at the ``early_rounds``-th when an
@@ -266,6 +268,10 @@ class RetrainLoopDetector(Detector):
                    cost_usd=run_cost_usd(event, self.context.prices), data_version=event.get("data_version"),
                    code_version=event.get("code_version"), metric=event.get("metric"), trigger=event.get("trigger"))
         workload = event["workload"]
+        if status == "cancelled" and run.trigger == "manual":
+            # a person started it and a person (or their tooling) stopped it: they are at the keyboard
+            # and already know; restarting it by hand after a cancel is work in progress, not a loop
+            return []
         if status in ("failed", "cancelled"):
             return self._failed(run, workload, ts)
         return self._succeeded(run, workload, ts)
@@ -469,7 +475,8 @@ class RetrainLoopDetector(Detector):
         daily = loop.waste / span_h * 24.0
         runs = list(loop.runs)
         if loop.pattern == CRASH:
-            head = f"crash loop: {loop.runs_total} runs failed and were restarted in {span_h:.1f} h"
+            ended = "failed" if all(r.get("status") != "cancelled" for r in runs) else "failed or were cancelled"
+            head = f"crash loop: {loop.runs_total} runs {ended} and were restarted in {span_h:.1f} h"
         elif loop.repeating is not None and loop.rounds == 1:  # opened as the repeat started
             daily = loop.pace_daily
             first = runs[-1]

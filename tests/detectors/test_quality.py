@@ -432,6 +432,19 @@ def test_replay_sends_what_its_window_holds_before_an_event_after_a_long_silence
     assert len(opened(got)) == 1
 
 
+def test_a_run_cancelled_by_hand_and_started_again_is_not_a_crash_loop() -> None:
+    """A person starts a fine-tune by hand, cancels it a few minutes in and starts it again, three times in
+    20 minutes, then lets it run: that paged as a crash loop ("3 runs failed"). An orchestrator that
+    restarts cancelled runs (trigger retry) is still a loop, and says they were cancelled."""
+    by_hand = runs("ft", [(T0 + k * 6 * M, 4, "cancelled", "c1", "manual", None) for k in range(3)]
+                   + [(T0 + 18 * M, 90, "succeeded", "c1", "manual", 0.41)])
+    assert opened(run(by_hand, RetrainLoopDetector)) == []
+    automatic = runs("ft", [(T0 + k * 30 * M, 20, "cancelled", "c1", "retry" if k else "schedule", None)
+                            for k in range(4)])
+    (a,) = opened(run(automatic, RetrainLoopDetector))
+    assert "were cancelled" in a["summary"]
+
+
 def test_debugging_by_hand_and_a_sweep_one_trial_after_another_are_not_loops() -> None:
     debugging = runs("ner", [(T0 + k * 40 * M, 5, "failed", f"c{k}", "manual", None) for k in range(5)])
     metrics = [0.61, 0.55, 0.72, 0.49, 0.66, 0.58]
