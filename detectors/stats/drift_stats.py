@@ -409,12 +409,30 @@ class FeatureDrift:
         sd = a[1] + w * (b[1] - a[1])
         return (window - mean) / sd if sd > 0 else window - mean
 
+    def _as_on_the_reference_day(self, batches: list[tuple[float, np.ndarray]]) -> bool:
+        """Whether the feature is constant within each half hour of the reference day (the hour of day,
+        a day part: a clock, not a population) and every value of the window is the reference day's
+        value at its time. Taking the time of day out by the half hour's mean and spread cannot tell
+        that: a spread of 0 leaves the window a constant, compared with the reference's own spread."""
+        for ts, values in batches:
+            lo = math.floor(ts / _SLOT_S - 0.5)
+            a, b = self._slot_stats(lo), self._slot_stats(lo + 1)
+            if a is None or b is None or a[1] > _CONSTANT_SD * max(1.0, abs(a[0])) \
+                    or b[1] > _CONSTANT_SD * max(1.0, abs(b[0])):
+                return False
+            if not bool(np.all(np.isclose(values, a[0], rtol=1e-9, atol=1e-12)
+                               | np.isclose(values, b[0], rtol=1e-9, atol=1e-12))):
+                return False
+        return True
+
     def _seasonal_ratio(self, batches: list[tuple[float, np.ndarray]], p: DriftParams) -> float | None:
         """The window's KS score against the reference once both have the time of day taken out:
         each batch of the window by the reference day at its own time, the reference by its own mean
         and spread (it was taken in one stretch of the reference day). None while the reference day
         does not cover the window's times a day ago (the first day)."""
         assert self.ref is not None
+        if self._as_on_the_reference_day(batches):
+            return 0.0
         parts = []
         for ts, values in batches:
             adj = self._deseasonalised(values, ts)
@@ -701,6 +719,7 @@ class RetrainVerdict:
 _VERDICTS_KEPT = 8
 _DAY_S = 86400.0
 _WEEK_S = 7 * _DAY_S
+_CONSTANT_SD = 1e-9  # a half hour of the reference day whose spread is under this (relative) had one value
 _EPISODE_MAX_S = 3.5 * _DAY_S  # a drift that came back by itself within half a week may be the week's rhythm
 _EPISODE_MARGIN_S = 7200.0  # the same hours of a later week, give or take two hours
 _EPISODE_WEEKS = 5  # remembered this many weeks after it was last seen again

@@ -780,3 +780,14 @@ def test_an_api_billed_per_request_is_judged_in_five_minute_periods() -> None:
     got = opened(run(sc.events, CostSpikeDetector))
     assert len(got) == 1 and got[0]["evidence"]["period_s"] == 300
     assert 0 <= got[0]["detected_at"] - hour["start"] <= 10 * M
+
+
+def test_an_hour_of_day_feature_is_not_drift_on_its_second_day() -> None:
+    """``hour_of_day`` (every value the current UTC hour): constant within each half hour of the reference
+    day, so taking the time of day out by that half hour's mean and spread (0) left the window a constant,
+    compared with the reference's own spread of hours 0-1: it paged as day 2 began, on every probe seed."""
+    from bench.probe_scenarios import build
+
+    for seed in (1, 2):
+        sc = build("obs_constant_feature", seed, {"days": 2.5})
+        assert [a for a in opened(run(sc.events, DriftDetector)) if a["resource"] == "m-clock"] == [], seed
