@@ -791,3 +791,10 @@ def test_an_hour_of_day_feature_is_not_drift_on_its_second_day() -> None:
     for seed in (1, 2):
         sc = build("obs_constant_feature", seed, {"days": 2.5})
         assert [a for a in opened(run(sc.events, DriftDetector)) if a["resource"] == "m-clock"] == [], seed
+    # a clock that stops (stuck at 3 from 12:00 of day 2) is still a change
+    stuck_at = sc.events[0]["ts"] + 36 * H
+    for e in sc.events:
+        if e["model_id"] == "m-clock" and e["ts"] >= stuck_at:
+            e["values"]["hour_of_day"] = [3.0] * len(e["values"]["hour_of_day"])
+    got = [a for a in opened(run(sc.events, DriftDetector)) if a["resource"] == "m-clock"]
+    assert len(got) == 1 and stuck_at <= got[0]["detected_at"] <= stuck_at + 30 * M
