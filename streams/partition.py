@@ -87,6 +87,7 @@ class PartitionTask:
         self.hold_s = hold_s
         self.held_since: float | None = None  # wall time (monotonic) records began waiting on the lead bound
         self._held_at = _INF  # the lead bound they are waiting on
+        self._released_at = _INF  # a lead bound that waited its hold_s: its stretch is not held again
         self.events_in: dict[str, int] = dict.fromkeys(topics, 0)
         self.dirty = False  # processed something since the last snapshot
         self.errors = 0  # events a detector raised on (dead-lettered, processing goes on)
@@ -167,10 +168,16 @@ class PartitionTask:
         if now is None or lead >= strict or not self._held_by_lead(lead, strict):
             self.held_since = None
             return strict
+        if lead == self._released_at:
+            # this stretch waited its hold_s already and the slower topic has not moved since: what comes
+            # after is not held again (else a live GPU stream beside a quiet billing topic went out in
+            # bursts, one every hold_s, for as long as billing stayed quiet)
+            return strict
         if self.held_since is None or lead != self._held_at:  # a new stretch: the slower topic moved on
             self.held_since, self._held_at = now, lead
         if quiet or now - self.held_since >= self.hold_s:
             self.held_since = None
+            self._released_at = lead
             return strict  # waited long enough: the slower topic has nothing more for this stretch
         return lead
 

@@ -174,6 +174,15 @@ def test_a_topic_may_lead_a_caught_up_one_by_max_lead_for_at_most_hold_seconds()
     assert eng.seen[-1] == 1700
     task.drain(now=103.6)  # waited 2 s: bill has nothing more for this stretch
     assert eng.seen == [900, 1000, 1500, 1650, 1700, 5000]
+    task.add("gpu", recs([gpu(5060)], start=4))  # the stream goes on while bill stays quiet
+    task.drain(now=103.7)
+    assert eng.seen[-1] == 5060  # the stretch waited once: not held again (it went out every hold_s)
+    task.add("bill", recs([bill(5100)], start=2))  # bill moves on: a new stretch may be held again
+    task.add("gpu", recs([gpu(5800)], start=5))
+    task.drain(now=103.8)
+    assert eng.seen[-2:] == [5060, 5100]
+    task.drain(now=105.9)
+    assert eng.seen[-1] == 5800
 
 
 def test_what_the_lead_bound_holds_is_released_when_the_partition_goes_quiet() -> None:
