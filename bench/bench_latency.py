@@ -1,7 +1,13 @@
 """Event -> anomaly latency through Apache Kafka at a steady produce rate, one worker.
 
-    .venv/bin/python -m bench.bench_latency [--rate 2000] [--seconds 30] [--gpus 32] [--hours 12] [--interval 60]
-                                            [--partitions 4] [--checkpoint-interval 5]
+Two streams: by default a simulated fleet replayed on a compressed clock (12 h of event time in
+seconds: the event-time alignment's bounds, set in event time, then dominate); with ``--live``, event
+time at wall pace: ``--rate`` GPUs each sampled every second, ``--victims`` of them (training GPUs
+busy for an hour before the window) going idle so that their dwell ends inside it, one after another.
+
+    .venv/bin/python -m bench.bench_latency [--live [--victims 20]] [--rate 2000] [--seconds 30]
+                                            [--gpus 32] [--hours 12] [--interval 60] [--partitions 4]
+                                            [--checkpoint-interval 5]
 
 1. ``spendwatch simulate`` writes a stream (sorted by ``ts``); the first ``rate x seconds`` lines are used.
 2. A local Apache Kafka is started the way the test suite starts it (:mod:`streams.kafka_local`, KRaft,
@@ -110,6 +116,114 @@ async def _measure(kafka: Any, lines: list[bytes], rate: float, worker_pid: int,
             "latency": {iso: sorted(v.values()) for iso, v in seen.items()}}
 
 
+GIB = 2**30
+FAST_DWELL_S = 540.0  # the idle detector's dwell for a training GPU seen busy for an hour (detectors/idle_gpu.py)
+
+
+def _live_sample(ts: float, i: int, util: float, interval: float, victim: bool) -> bytes:
+    kind, name = ("training", f"ml/train-{i:03d}") if victim else ("inference", f"serving/ep-{i % 500:03d}")
+    return orjson.dumps({"type": "gpu_sample", "ts": round(ts, 3), "node": f"lat-node-{i // 8:05d}",
+                         "gpu_uuid": f"GPU-{'v' if victim else 'l'}{i:07d}", "interval_s": interval,
+                         "util_gpu_pct": util, "mem_used_bytes": 40 * GIB, "mem_total_bytes": 80 * GIB,
+                         "price_per_hour_usd": 2.95, "workload": {"id": name, "kind": kind, "team": "lat"}})
+
+
+def live_backlog(t_live: float, victims: int, seconds: float) -> list[bytes]:
+    """Each victim GPU's history before ``t_live``: busy for an hour (60-s samples, then 1-s samples for
+    the last 15 min), going idle so that its dwell ends ``offset`` s into the live window (offsets
+    spread over it): its anomaly is emitted by a live sample."""
+    out: list[tuple[float, bytes]] = []
+    for v in range(victims):
+        offset = 5.0 + (seconds - 10.0) * (v + 0.5) / victims
+        idle_at = t_live - FAST_DWELL_S + offset
+        t = t_live - 75 * 60.0
+        while t < t_live - 900.0:
+            out.append((t, _live_sample(t, v, 0.0 if t >= idle_at else 90.0, 60.0, True)))
+            t += 60.0
+        while t < t_live:
+            out.append((t, _live_sample(t, v, 0.0 if t >= idle_at else 90.0, 1.0, True)))
+            t += 1.0
+    out.sort(key=lambda x: x[0])
+    return [line for _, line in out]
+
+
+async def _measure_live(kafka: Any, rate: int, seconds: int, victims: int, worker_pid: int,
+                        tail_s: float) -> dict[str, Any]:
+    """Event time at wall pace: every second, one sample of each of ``rate`` GPUs (the victims among
+    them idle), stamped with the second it is produced in."""
+    from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+
+    from collectors.produce import route_line
+    from spendwatch.contract import partition_for
+    from streams.topics import WorkerTopics
+
+    bootstrap = kafka.bootstrap_servers
+    topic = WorkerTopics.of(kafka, "lat").anomalies
+    consumers = {iso: AIOKafkaConsumer(topic, bootstrap_servers=bootstrap, group_id=None,
+                                       auto_offset_reset="earliest", isolation_level=iso)
+                 for iso in ("read_uncommitted", "read_committed")}
+    for c in consumers.values():
+        await c.start()
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, linger_ms=5, max_batch_size=65536, acks="all")
+    await producer.start()
+    counts: dict[str, int] = {}
+    ts_sent: list[tuple[float, float]] = []  # (ts, produced at) of every live line, in ts order
+
+    async def send(line: bytes) -> None:
+        etype, key, kind = route_line(line)
+        t = kafka.topic(etype)
+        if t not in counts:
+            counts[t] = len(await producer.partitions_for(t))
+        await producer.send(t, line, key=key, partition=partition_for(etype, key.decode(), counts[t], kind))
+
+    t_live = float(int(time.time()) + 20)
+    for line in live_backlog(t_live, victims, seconds):
+        await send(line)
+    await producer.flush()
+    seen: dict[str, dict[str, float]] = {iso: {} for iso in consumers}
+    done = asyncio.Event()
+
+    async def read(iso: str, c: AIOKafkaConsumer) -> None:
+        while not done.is_set():
+            for recs in (await c.getmany(timeout_ms=50)).values():
+                now = time.time()
+                for r in recs:
+                    a = orjson.loads(r.value)
+                    if a.get("state") != "open" or a["id"] in seen[iso] or float(a["ts"]) < t_live:
+                        continue
+                    i = bisect.bisect_left(ts_sent, (float(a["ts"]) - 5e-4, 0.0))
+                    if i < len(ts_sent):
+                        seen[iso][a["id"]] = now - ts_sent[i][1]
+
+    readers = [asyncio.create_task(read(iso, c)) for iso, c in consumers.items()]
+    await asyncio.sleep(max(0.0, t_live - time.time()))
+    cpu0, t0 = _cpu_s(worker_pid), time.time()
+    late = 0.0
+    for sec in range(seconds):
+        for i in range(rate):
+            ts = t_live + sec + i / rate
+            now = time.time()
+            if ts > now:
+                await asyncio.sleep(ts - now)
+            else:
+                late = max(late, now - ts)
+            victim = i < victims  # idle since before the window (live_backlog); the others busy
+            line = _live_sample(ts, i, 0.0 if victim else 60.0 + (i % 35), 1.0, victim)
+            ts_sent.append((round(ts, 3), time.time()))
+            await send(line)
+    await producer.flush()
+    wall, cpu = time.time() - t0, _cpu_s(worker_pid) - cpu0
+    await asyncio.sleep(tail_s)
+    done.set()
+    await asyncio.gather(*readers)
+    for c in consumers.values():
+        await c.stop()
+    await producer.stop()
+    return {"produced": len(ts_sent), "produce_s": wall, "rate": len(ts_sent) / wall, "worker_cpu_share": cpu / wall,
+            "producer_behind_s": late, "victims": victims,
+            "latency": {iso: sorted(v.values()) for iso, v in seen.items()}}
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--rate", type=float, default=2000.0, help="events produced per second (default 2000)")
@@ -119,6 +233,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--interval", type=float, default=60.0, help="GPU sample interval of the stream (default 60 s)")
     ap.add_argument("--partitions", type=int, default=4)
     ap.add_argument("--checkpoint-interval", type=float, default=5.0, help="the worker's (default 5 s)")
+    ap.add_argument("--live", action="store_true",
+                    help="event time at wall pace: --rate GPUs sampled every second, --victims of them going "
+                         "idle so that their anomalies fall in the measured window (instead of a simulated "
+                         "stream replayed on a compressed clock)")
+    ap.add_argument("--victims", type=int, default=20, help="idle GPUs in --live (default 20)")
     args = ap.parse_args(argv)
     from spendwatch.kafka import KafkaConfig
     from streams.kafka_local import KafkaLocal, free_port
@@ -127,10 +246,12 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="bench-latency-") as d:
         tmp = Path(d)
         path = tmp / "events.jsonl"
-        subprocess.run([sys.executable, "-m", "spendwatch.cli", "simulate", "--gpus", str(args.gpus), "--hours",
-                        str(args.hours), "--interval", str(args.interval), "--billing-days", "1", "--seed", "1",
-                        "--out", str(path)], check=True, capture_output=True, cwd=ROOT)
-        lines = [x for x in path.read_bytes().splitlines() if x.strip()][:int(args.rate * args.seconds)]
+        lines: list[bytes] = []
+        if not args.live:
+            subprocess.run([sys.executable, "-m", "spendwatch.cli", "simulate", "--gpus", str(args.gpus), "--hours",
+                            str(args.hours), "--interval", str(args.interval), "--billing-days", "1", "--seed", "1",
+                            "--out", str(path)], check=True, capture_output=True, cwd=ROOT)
+            lines = [x for x in path.read_bytes().splitlines() if x.strip()][:int(args.rate * args.seconds)]
         with KafkaLocal(tmp / "kafka") as broker:
             prefix, group = "lat.", "lat"
             kafka = replace(KafkaConfig(), bootstrap_servers=broker.bootstrap, topic_prefix=prefix)
@@ -149,15 +270,26 @@ def main(argv: list[str] | None = None) -> int:
                     if worker.poll() is not None or time.monotonic() > deadline:
                         raise RuntimeError(f"worker did not get its partitions:\n{log.read_text()[-3000:]}")
                     time.sleep(0.5)
-                r = asyncio.run(_measure(kafka, lines, args.rate, worker.pid, tail_s=args.checkpoint_interval + 5.0))
+                if args.live:
+                    r = asyncio.run(_measure_live(kafka, int(args.rate), int(args.seconds), args.victims, worker.pid,
+                                                  tail_s=args.checkpoint_interval + 5.0))
+                else:
+                    r = asyncio.run(_measure(kafka, lines, args.rate, worker.pid,
+                                             tail_s=args.checkpoint_interval + 5.0))
             finally:
                 worker.terminate()
                 try:
                     worker.wait(30)
                 except subprocess.TimeoutExpired:
                     worker.kill()
-    print(f"stream: {r['produced']:,} events of simulate --gpus {args.gpus} --hours {args.hours}, "
-          f"{args.partitions} partitions, {os.cpu_count()} CPUs, Apache Kafka (KRaft, local)")
+    if args.live:
+        print(f"stream: {r['produced']:,} live events, {int(args.rate):,} GPUs sampled every second, event time at "
+              f"wall pace, {r['victims']} going idle in the window; {args.partitions} partitions, "
+              f"{os.cpu_count()} CPUs, Apache Kafka (KRaft, local); producer at most {r['producer_behind_s']:.2f} s "
+              "behind its schedule")
+    else:
+        print(f"stream: {r['produced']:,} events of simulate --gpus {args.gpus} --hours {args.hours}, "
+              f"{args.partitions} partitions, {os.cpu_count()} CPUs, Apache Kafka (KRaft, local)")
     print(f"produced at {r['rate']:,.0f} events/s (asked {args.rate:,.0f}) for {r['produce_s']:.1f} s; "
           f"worker CPU {r['worker_cpu_share']:.0%} of one core")
     for iso, lat in r["latency"].items():
