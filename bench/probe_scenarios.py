@@ -1366,6 +1366,268 @@ def obs_constant_feature(seed: int, days: float = 3.0, flip_h: float = 48.0, sha
                                    note=f"promo_flag constant 0 -> {share:.0%} ones")])
 
 
+# ============================================================ probe round 4
+# Scale and shape assumptions: many features on one model (a per-feature false-alarm rate times 100), batch
+# sizes spanning three orders of magnitude, a feature set that changes, billing periods that start at :30, many
+# small workloads (a per-workload false-open rate times 300), a spot node preempted and returned empty, NVML
+# util pinned at 100 % with or without SM activity, retrain loops without a data_version.
+def _obs_var(g: np.random.Generator, model: str, w: Event, t0: float, t1: float, gap: Callable[[], float],
+             size: Callable[[], int], features: dict[str, Sampler],
+             present: Callable[[str, float], bool] | None = None) -> list[Event]:
+    """``obs_events`` with a drawn gap (s) and batch size per batch, and ``present(name, t)`` choosing which
+    features a batch carries (a batch with none is not sent)."""
+    out: list[Event] = []
+    t = t0
+    while True:
+        t += gap()
+        if t > t1:
+            break
+        n = size()
+        vals = {k: [round(float(v), 4) for v in f(g, t, n)] for k, f in features.items()
+                if present is None or present(k, t)}
+        if vals:
+            out.append({"type": "model_observation", "ts": round(t, 3), "model_id": model, "workload": w,
+                        "values": vals})
+    return out
+
+
+def nodrift_many_features(seed: int, n_features: int = 100, days: float = 3.0, batch: int = 50,
+                          every_s: float = 60.0, cycled: float = 0.2, rounded: int = 5) -> Scenario:
+    """One model with ``n_features`` stable features of mixed kinds, in turn: normal, log-normal (sigma 1),
+    Student-t (3 dof), Poisson (mean 0.5-20), Bernoulli (p 0.05-0.5), categorical (3-12 codes, Dirichlet
+    shares); ``cycled`` of them (the numeric kinds only) follow a daily cycle of 0.5-2 sd (Poisson and
+    Bernoulli: their mean moves by that many sd); ``rounded`` normal / log-normal ones are rounded to 1 decimal.
+    ``batch`` values a feature every ``every_s`` (+-20 %) for ``days``. Must not alert: a per-feature false
+    alarm rate is multiplied by ``n_features`` here."""
+    g = np.random.default_rng(seed)
+    model = "m-wide"
+    w = wl(f"serving/{model}", "inference", "ml")
+    kinds = ("normal", "lognormal", "t3", "poisson", "bernoulli", "categorical")
+    names = [f"f{i:03d}_{kinds[i % len(kinds)]}" for i in range(n_features)]
+    numeric = [i for i in range(n_features) if kinds[i % len(kinds)] != "categorical"]
+    cyc = set(g.choice(numeric, min(len(numeric), round(cycled * n_features)), replace=False).tolist())
+    cont = [i for i in range(n_features) if kinds[i % len(kinds)] in ("normal", "lognormal") and i not in cyc]
+    rnd = set(g.choice(cont, min(len(cont), rounded), replace=False).tolist()) if cont and rounded else set()
+    feats: dict[str, Sampler] = {}
+    for i, name in enumerate(names):
+        kind = kinds[i % len(kinds)]
+        amp = float(g.uniform(0.5, 2.0)) if i in cyc else 0.0
+        phase = float(g.uniform(0, 2 * math.pi))
+        mu, sd = float(g.uniform(-50, 200)), float(g.uniform(0.5, 30))
+        lam, p = float(g.uniform(0.5, 20)), float(g.uniform(0.05, 0.5))
+        shares = g.dirichlet(np.ones(int(g.integers(3, 13))))
+
+        def f(gg: np.random.Generator, t: float, n: int, kind: str = kind, amp: float = amp, phase: float = phase,
+              mu: float = mu, sd: float = sd, lam: float = lam, p: float = p, shares: np.ndarray = shares,
+              rnd: bool = i in rnd) -> np.ndarray:
+            c = amp * math.sin(2 * math.pi * (t - T0) / DAY + phase)  # in sd of the feature
+            if kind == "normal":
+                x = gg.normal(mu + c * sd, sd, n)
+            elif kind == "lognormal":
+                x = gg.lognormal(math.log(max(abs(mu), 1.0)), 1.0, n) * math.exp(c)  # sd of log(x) is 1
+            elif kind == "t3":
+                x = mu + sd * (gg.standard_t(3, n) + c * math.sqrt(3.0))  # sd of t3 is sqrt(3)
+            elif kind == "poisson":
+                x = gg.poisson(max(0.05, lam + c * math.sqrt(lam)), n).astype(float)
+            elif kind == "bernoulli":
+                x = (gg.random(n) < min(0.95, max(0.01, p + c * math.sqrt(p * (1 - p))))).astype(float)
+            else:
+                x = gg.choice(len(shares), n, p=shares).astype(float)
+            return np.round(x, 1) if rnd else x
+        feats[name] = f
+    ev = obs_events(g, model, w, T0, T0 + days * DAY, every_s, batch, feats)
+    return Scenario("", ev, [])
+
+
+def drift_variable_batches(seed: int, days: float = 3.0, at_h: float = 32.0, shift_sd: float = 1.0,
+                           median: float = 30.0, sigma: float = 1.5, gap_s: tuple[float, float] = (30.0, 300.0),
+                           control: bool = True) -> Scenario:
+    """Batch sizes log-normal (median ``median``, sigma ``sigma``) clipped to 1-1000 values, a batch every
+    ``gap_s`` s (uniform): ``m-varbatch``'s ``amount`` moves ``shift_sd`` sd up at ``at_h`` (day 2, truth, goal
+    30 min) beside a stable ``score``; ``m-varbatch-ctl`` the same sizes and cadence, stable (must not alert)."""
+    g = np.random.default_rng(seed)
+    a, t1 = T0 + at_h * HOUR, T0 + days * DAY
+
+    def gap() -> float:
+        return float(g.uniform(*gap_s))
+
+    def size() -> int:
+        return int(min(1000, max(1, round(float(g.lognormal(math.log(median), sigma))))))
+
+    def amount(shift: bool) -> Sampler:
+        return lambda gg, t, n: gg.normal(50 + (10 * shift_sd if shift and t >= a else 0.0), 10, n)
+    wd, wc = wl("serving/m-varbatch", "inference", "ml"), wl("serving/m-varbatch-ctl", "inference", "ml")
+    ev = _obs_var(g, "m-varbatch", wd, T0, t1, gap, size,
+                  {"amount": amount(True), "score": lambda gg, t, n: gg.beta(2, 5, n)})
+    if control:
+        ev += _obs_var(g, "m-varbatch-ctl", wc, T0, t1, gap, size,
+                       {"amount": amount(False), "score": lambda gg, t, n: gg.beta(2, 5, n)})
+    return Scenario("", ev, [truth("drift", "m-varbatch", wd["id"], a, t1, goal_s=30 * MIN,
+                                   note=f"amount +{shift_sd:g} sd, batches of 1-1000 values")])
+
+
+def drift_feature_churn(seed: int, days: float = 3.0, change_h: float = 24.0, batch: int = 20,
+                        every_s: float = 60.0, half: float = 0.5) -> Scenario:
+    """``m-churn``'s feature set changes, every feature stable: ``amount`` and ``latency_ms`` in every batch,
+    ``new_signal`` only from ``change_h`` (day 2) on, ``old_signal`` only before it (it stops on day 2),
+    ``sometimes`` in ``half`` of the batches (drawn per batch). ``days`` days. Must not alert."""
+    g = np.random.default_rng(seed)
+    w = wl("serving/m-churn", "inference", "ml")
+    a = T0 + change_h * HOUR
+    coin: dict[float, bool] = {}
+
+    def present(name: str, t: float) -> bool:
+        if name == "new_signal":
+            return t >= a
+        if name == "old_signal":
+            return t < a
+        if name == "sometimes":
+            if t not in coin:
+                coin[t] = bool(g.random() < half)
+            return coin[t]
+        return True
+    feats: dict[str, Sampler] = {"amount": _normal(50, 10), "latency_ms": lambda gg, t, n: gg.lognormal(4.5, 0.4, n),
+                                 "new_signal": _normal(0.2, 0.05), "old_signal": _normal(300, 40),
+                                 "sometimes": lambda gg, t, n: gg.poisson(3.0, n).astype(float)}
+    ev = _obs_var(g, "m-churn", w, T0, T0 + days * DAY, lambda: every_s * (1 + float(g.uniform(-0.2, 0.2))),
+                  lambda: batch, feats, present)
+    return Scenario("", ev, [])
+
+
+def bill_offset_periods(seed: int, factor: float = 1.0, hours: float = 2.0, days: float = 21.0, sigma: float = 0.15,
+                        amp: float = 0.4, offset_min: float = 30.0) -> Scenario:
+    """Hourly rows whose periods start at :``offset_min`` (period_start hh:30, period_end hh+1:30; a billing
+    account whose export hour is not aligned to UTC hours), daily cycle, log-normal ``sigma``, landing 4-15 min
+    after the period ends, ``days`` days; x``factor`` for ``hours`` from 13:30 on day ``days-5`` (factor 1:
+    none, must not alert)."""
+    r = random.Random(seed)
+    w = wl("serving/search-rerank", "inference", "search")
+    t0 = T0 + offset_min * MIN
+    a = t0 + (days - 5) * DAY + 13 * HOUR
+    b = a + hours * HOUR
+    s = spend(r, t0, t0 + days * DAY - HOUR, HOUR, 12.0, daily_shape(amp), sigma,
+              lambda t: factor if a <= t < b else 1.0)
+    ev = _rows(r, s, w, dict(FOCUS, resource_id="endpoint/search-rerank"))
+    tr = [] if factor == 1.0 else [truth("cost", None, w["id"], a, b, detect_by=b + 15 * MIN + 2 * HOUR + GRACE,
+                                         goal_s=HOUR + 15 * MIN)]
+    return Scenario("", ev, tr)
+
+
+def bill_many_workloads(seed: int, n: int = 300, days: float = 21.0, factor: float = 10.0, hours: float = 3.0,
+                        usd: tuple[float, float] = (0.5, 5.0), sigma: tuple[float, float] = (0.2, 0.4)) -> Scenario:
+    """``n`` small workloads, hourly rows for ``days`` (landing 4-15 min late): each $``usd`` an hour (uniform),
+    log-normal noise sigma drawn in ``sigma``, half with a daily shape (amplitude 0.1-0.5, peak at a random
+    hour), half with a weekly one (weekdays x1, weekends x0.3-0.7, times a daily shape of 0.1-0.3); workload 0
+    (``wl-000``) goes x``factor`` for ``hours`` on day ``days-5`` from a random hour (truth; factor 1: none).
+    Every other open is false: report them per 100 workload-weeks (``n * days / 7`` workload-weeks)."""
+    r = random.Random(seed)
+    ev: list[Event] = []
+    tr = []
+    for i in range(n):
+        teams = ("ml", "search", "growth", "data", "risk", "platform")
+        w = wl(f"tenant/wl-{i:03d}", ("inference", "batch", "training")[i % 3], teams[i % len(teams)])
+        level, sg = r.uniform(*usd), r.uniform(*sigma)
+        peak = r.uniform(0, 24)
+        if i % 2 == 0:
+            day = daily_shape(r.uniform(0.1, 0.5), peak)
+            shape = day
+        else:
+            wk = r.uniform(0.3, 0.7)
+            day = daily_shape(r.uniform(0.1, 0.3), peak)
+
+            def shape(t: float, day: Callable[[float], float] = day, wk: float = wk) -> float:
+                return day(t) * (wk if _gmt(t).tm_wday >= 5 else 1.0)
+        a = T0 + (days - 5) * DAY + r.randint(0, 20) * HOUR
+        b = a + hours * HOUR
+        spike = i == 0 and factor != 1.0
+
+        def mult(t: float, a: float = a, b: float = b) -> float:
+            return factor if a <= t < b else 1.0
+        s = spend(r, T0, T0 + days * DAY, HOUR, level, shape, sg, mult if spike else None)
+        ev += _rows(r, s, w, {"source": "focus", "service": "Amazon EC2", "resource_id": f"i-{i:04d}",
+                              "sku": "g5.xlarge"})
+        if spike:
+            tr.append(truth("cost", None, w["id"], a, b, detect_by=b + 15 * MIN + 2 * HOUR + GRACE,
+                            goal_s=HOUR + 15 * MIN, note=f"${level:.2f}/h workload x{factor:g}"))
+    return Scenario("", ev, tr)
+
+
+def gpu_preempted(seed: int, gpus: int = 8, busy_h: float = 6.0, gone_min: float = 40.0, idle_h: float = 2.0,
+                  step_s: float = 30.0, price: float = 1.15, goal_min: float = 90.0) -> Scenario:
+    """A spot node of ``gpus`` A100s (spot price ``price``) runs one training job (checkpoint pauses) for
+    ``busy_h``, is preempted: no sample from any GPU for ``gone_min``, then it comes back empty: every GPU
+    allocated to nobody (workload null, no memory, no process) and idle for ``idle_h``, after which a new job
+    is scheduled onto it for an hour. Truth: each GPU idle from its return for ``idle_h``. Goal ``goal_min``
+    (90): the README's dwell for an unallocated GPU whose rhythm is unknown (the job that gave it a rhythm is
+    gone); a 10 min goal would be a new promise. Nothing may open inside the missing ``gone_min``."""
+    r = random.Random(seed)
+    st = States(r)
+    w0 = wl("research/spot-pretrain", "training", "research")
+    w1 = wl("research/spot-sweep", "training", "research")
+    uuids = [_uuid(r, "GPU") for _ in range(gpus)]
+    g0 = T0 + busy_h * HOUR
+    back = g0 + gone_min * MIN
+    b = back + idle_h * HOUR
+    phase, p1 = r.uniform(0, 3000), r.uniform(0, 3000)
+    devs = [Device("spot-a100-3", u, timeline([(T0, st.training(w0, phase)), (g0, st.idle(w0, 0.78)),
+                                               (back, st.idle(None, 0.0)), (b, st.training(w1, p1))]),
+                   price=price, pid=900 + i) for i, u in enumerate(uuids)]
+    ev = gpu_events(r, devs, T0, b + HOUR, step_s, missing={u: [(g0, back)] for u in uuids})
+    return Scenario("", ev, [truth("idle", u, None, back, b, goal_s=goal_min * MIN, price=price,
+                                   note="unallocated after a preemption") for u in uuids])
+
+
+def gpu_util_stuck(seed: int, sm: float | None = None, stuck_h: float = 6.0, busy_h: float = 2.0,
+                   mem: float = 0.02, step_s: float = 15.0) -> Scenario:
+    """A training GPU works normally for ``busy_h`` (util 70-97 %), then NVML ``util_gpu_pct`` reads 100 with
+    ``mem`` of its memory used for ``stuck_h`` (a kernel spinning on a flag, or a driver reporting a pinned
+    counter), then works again for 30 min. ``sm`` None: ``sm_active_pct`` absent throughout (a GPU without
+    profiling counters): must not alert, nothing tells a busy-wait from work. ``sm`` a number: SM activity
+    reads ``sm`` % while stuck (and util x0.6-0.85 while working): truth idle, goal 10 min."""
+    r = random.Random(seed)
+    st = States(r)
+    w = wl("rl/rollout-workers", "training", "rl")
+    u = _uuid(r, "GPU")
+    a = T0 + busy_h * HOUR
+    b = a + stuck_h * HOUR
+
+    def stuck(t: float) -> GpuState:
+        return 100.0, (sm if sm is not None else None), mem, w
+    f = timeline([(T0, st.busy(w, 70, 97, mem)), (a, stuck), (b, st.busy(w, 70, 97, mem))])
+    ev = gpu_events(r, [Device("rl-04", u, f, sm=sm is not None, pid=950)], T0, b + 30 * MIN, step_s)
+    tr = [] if sm is None else [truth("idle", u, w["id"], a, b, goal_s=10 * MIN, price=A100_PRICE,
+                                      note=f"util 100 %, SM {sm:g} %, memory {mem:.0%}")]
+    return Scenario("", ev, tr)
+
+
+def loop_no_data_version(seed: int, days: float = 7.0, every_h: float = 4.0, gpus: int = 4) -> Scenario:
+    """Two models whose runs carry ``data_version`` null (a pipeline that does not record it). ``churn-nodv``:
+    a schedule reruns every ``every_h`` h, metric flat (+-5e-4): a no-gain loop (truth). ``ctr-nodv``: a healthy
+    daily retrain at 03:00 whose metric improves every day (must not alert). ``days`` days."""
+    r = random.Random(seed)
+    wa, wb = wl("growth/churn-nodv", "training", "growth"), wl("ads/ctr-nodv", "training", "ads")
+    ev: list[Event] = []
+    a = T0 + HOUR
+    t, last = a, a
+    while t < T0 + days * DAY:
+        st = t + r.uniform(0, 60)
+        dur = r.uniform(10, 40) * MIN
+        ev += _run_events(r, "churn-nodv", wa, st, dur, "succeeded",
+                          {"name": "auc", "value": round(0.842 + r.uniform(-5e-4, 5e-4), 4), "higher_is_better": True},
+                          "", "schedule", gpus)
+        last = st + dur
+        t += every_h * HOUR
+    for d in range(int(days)):
+        st = T0 + d * DAY + 3 * HOUR + r.uniform(0, 300)
+        metric = {"name": "auc", "value": round(0.74 + 0.002 * d + r.gauss(0, 3e-4), 4), "higher_is_better": True}
+        ev += _run_events(r, "ctr-nodv", wb, st, r.uniform(40, 80) * MIN, "succeeded", metric, "", "schedule", gpus)
+    for e in ev:
+        e["data_version"] = None
+    goal = max(60 * MIN, 2 * every_h * HOUR + 40 * MIN)
+    return Scenario("", ev, [truth("loop", "churn-nodv", wa["id"], a, last, goal_s=goal,
+                                   note=f"every {every_h:g} h, data_version null, flat metric")])
+
+
 # =================================================================== registry
 def _reg() -> dict[str, tuple[Callable[..., Scenario], dict[str, Any]]]:
     r: dict[str, tuple[Callable[..., Scenario], dict[str, Any]]] = {}
@@ -1449,6 +1711,17 @@ def _reg() -> dict[str, tuple[Callable[..., Scenario], dict[str, Any]]]:
     r["bill_per_request_x8"] = (bill_per_request, {"factor": 8.0})
     r["bill_per_request_x8_clean"] = (bill_per_request, {"factor": 8.0, "per_request": False})
     r["obs_constant_feature"] = (obs_constant_feature, {})
+    # round 4: scale and shape
+    r["nodrift_many_features"] = (nodrift_many_features, {})
+    r["drift_variable_batches"] = (drift_variable_batches, {})
+    r["drift_feature_churn"] = (drift_feature_churn, {})
+    r["bill_offset_periods_none"] = (bill_offset_periods, {"factor": 1.0})
+    r["bill_offset_periods_x5"] = (bill_offset_periods, {"factor": 5.0})
+    r["bill_many_workloads"] = (bill_many_workloads, {})
+    r["gpu_preempted"] = (gpu_preempted, {})
+    r["gpu_util_stuck_no_sm"] = (gpu_util_stuck, {"sm": None})
+    r["gpu_util_stuck_sm"] = (gpu_util_stuck, {"sm": 0.3})
+    r["loop_no_data_version"] = (loop_no_data_version, {})
     return r
 
 

@@ -39,8 +39,9 @@ def test_every_generator_has_a_small_case() -> None:
     generators = {fn.__name__ for fn, _ in REGISTRY.values()}
     from tests.bench.test_probe_scenarios2 import SMALL2  # the second round's cheap cases
     from tests.bench.test_probe_scenarios3 import SMALL3  # the third round's
+    from tests.bench.test_probe_scenarios4 import SMALL4  # the fourth round's
 
-    covered = {REGISTRY[n][0].__name__ for n in {**SMALL, **SMALL2, **SMALL3}}
+    covered = {REGISTRY[n][0].__name__ for n in {**SMALL, **SMALL2, **SMALL3, **SMALL4}}
     assert generators == covered
     assert set(SMALL) <= set(REGISTRY)
 
