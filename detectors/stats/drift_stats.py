@@ -250,9 +250,10 @@ class FeatureDrift:
                  "tests", "elevated", "quiet", "drifting", "drift_start", "confirmed_at", "max_ratio",
                  "n_tests", "last_d", "last_z", "last_ratio", "drifted_since_mark", "slots", "slot_at",
                  "cur_slot", "cycle_gated", "last_cycle_ratio", "self_cleared_at", "quiet_since", "steady",
-                 "win_alone", "alone_params", "episodes")
+                 "win_alone", "alone_params", "episodes", "codes", "slot_counts",
+                 "cycle_by_share")
     # a cache, not state: rebuilt (the same floats) after a restore
-    _CACHE_SLOTS = frozenset({"win_alone", "alone_params"})
+    _CACHE_SLOTS = frozenset({"win_alone", "alone_params", "cycle_by_share"})
 
     def __init__(self) -> None:
         self.reset()
@@ -290,6 +291,11 @@ class FeatureDrift:
         # drifts that went away by itself within half a week: [start, duration, clear time, last seen
         # again] (event time); one that comes back at the same hours of a later week is the weekly cycle
         self.episodes: list[list[float]] = []
+        # a discrete feature (a flag, a count, a category code): its distinct values, and per half hour of
+        # the reference day their counts (and of any other value) from when they were known on
+        self.codes: np.ndarray | None = None
+        self.slot_counts: np.ndarray | None = None
+        self.cycle_by_share = False  # whether the last seasonal comparison was by shares (not state)
         # whether the feature has been steady (90 minutes of tests well under the bar) since
         # the reference was built: a change point has a steady "before"; a daily cycle never stands still
         self.quiet_since: float | None = None
@@ -311,10 +317,12 @@ class FeatureDrift:
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         self.episodes = []  # snapshots from before weekly episodes were kept
+        self.codes = self.slot_counts = None  # ... and before discrete features kept shares
         for k, v in state.items():
             setattr(self, k, v)
         self.win_alone = deque([None] * len(self.win))
         self.alone_params = None
+        self.cycle_by_share = False
 
     @property
     def ready(self) -> bool:
@@ -340,6 +348,10 @@ class FeatureDrift:
                 self.ref = allv[idx]
                 self.ref_n = int(allv.size)
                 self.ref_chunks = None
+                codes = np.unique(allv)
+                if codes.size <= _MAX_CODES:
+                    self.codes = codes
+                    self.slot_counts = np.zeros((_SLOTS, codes.size + 1), dtype=np.float32)
             values = values[need:]
             if values.size == 0:
                 return None
@@ -382,6 +394,8 @@ class FeatureDrift:
         row[0] = tot
         row[1] = mean + delta * bn / tot
         row[2] = m2 + bm2 + delta * delta * n * bn / tot
+        if self.slot_counts is not None:
+            self.slot_counts[slot] += self._code_counts(values)
 
     def _slot_stats(self, epoch_slot: int) -> tuple[float, float] | None:
         """(mean, sd) of a half hour of the reference day, if it is a day old."""
@@ -425,6 +439,51 @@ class FeatureDrift:
                 return False
         return True
 
+    def _seasonal_share_ratio(self, batches: list[tuple[float, np.ndarray]], p: DriftParams) -> float | None:
+        """For a discrete feature (``codes``): the largest gap between a value's share in the window and
+        its share at the same times of the reference day, over the two-proportion bar of
+        :func:`point_mass_ratio`; None while the reference day has too few counts there, NaN where
+        most values are none of the reference's (then the caller compares as for any feature). Standardising a
+        flag by its half hour's mean and spread moves its two values apart from the reference's: a daily
+        cycle in a share read as drift."""
+        assert self.codes is not None and self.slot_counts is not None
+        k = self.codes.size
+        observed = np.zeros(k + 1)
+        expected = np.zeros(k + 1)
+        n_slot = _INF
+        for ts, values in batches:
+            pos = ts / _SLOT_S - 0.5
+            lo = math.floor(pos)
+            a, b = self.slot_counts[lo % _SLOTS], self.slot_counts[(lo + 1) % _SLOTS]
+            na, nb = float(a.sum()), float(b.sum())
+            if na < _SLOT_MIN_COUNT or nb < _SLOT_MIN_COUNT or self._slot_stats(lo) is None \
+                    or self._slot_stats(lo + 1) is None:
+                return None
+            w = pos - lo
+            expected += values.size * ((1.0 - w) * a / na + w * b / nb)
+            observed += self._code_counts(values)
+            n_slot = min(n_slot, na, nb)
+        m = float(observed.sum())
+        if m == 0:
+            return 0.0
+        exp_share, obs_share = expected / m, observed / m
+        if max(exp_share[-1], obs_share[-1]) > _OTHER_SHARE:
+            return math.nan  # mostly values the reference never held (an hour-of-day clock): not by code
+        pooled = (exp_share * n_slot + observed) / (n_slot + m)
+        sd = np.sqrt(pooled * (1.0 - pooled) * (1.0 / n_slot + 1.0 / m))
+        bar = np.maximum(p.z_threshold * sd, p.mass_min_effect)
+        return float(np.max(np.abs(obs_share - exp_share) / bar))
+
+    def _code_counts(self, values: np.ndarray) -> np.ndarray:
+        """Counts of each of ``codes`` in ``values``, and of any other value last."""
+        assert self.codes is not None
+        k = self.codes.size
+        values = values.astype(np.float32, copy=False)  # the codes are the reference's float32 values
+        i = np.minimum(np.searchsorted(self.codes, values), k - 1)
+        hit = self.codes[i] == values
+        out = np.bincount(i[hit], minlength=k).astype(np.float64)
+        return np.append(out, float(values.size - int(hit.sum())))
+
     def _seasonal_ratio(self, batches: list[tuple[float, np.ndarray]], p: DriftParams) -> float | None:
         """The window's KS score against the reference once both have the time of day taken out:
         each batch of the window by the reference day at its own time, the reference by its own mean
@@ -433,6 +492,12 @@ class FeatureDrift:
         assert self.ref is not None
         if self._as_on_the_reference_day(batches):
             return 0.0
+        self.cycle_by_share = False
+        if self.codes is not None:
+            shares = self._seasonal_share_ratio(batches, p)
+            if shares is None or not math.isnan(shares):
+                self.cycle_by_share = shares is not None
+                return shares
         parts = []
         for ts, values in batches:
             adj = self._deseasonalised(values, ts)
@@ -517,7 +582,9 @@ class FeatureDrift:
         # (a repeated value's share is compared as it is: the time of day is taken out batch by batch,
         # which spreads a sentinel's -1s over as many values as there are batches; a 15 % sentinel
         # share still there kept KS at its bar and cleared a drift that was not over)
-        back = max(cyc, mass) if cyc is not None else ratio
+        # (compared by their shares, a discrete feature's repeated values are in ``cyc`` already)
+        back = cyc if cyc is None or self.cycle_by_share else max(cyc, mass)
+        back = ratio if back is None else back
         self.quiet = self.quiet + 1 if back < p.clear_ratio else 0
         if self.quiet >= p.clear_tests:
             began = self.drift_start if self.drift_start is not None else ts
@@ -719,6 +786,10 @@ class RetrainVerdict:
 _VERDICTS_KEPT = 8
 _DAY_S = 86400.0
 _WEEK_S = 7 * _DAY_S
+_MAX_CODES = 48  # a feature whose reference holds at most this many distinct values is discrete
+_OTHER_SHARE = 0.5  # shares are not compared where most values are none of the reference's (a clock)
+_SLOT_MIN_COUNT = 20  # values a half hour of the reference day needs before its shares are compared
+_INF = float("inf")
 _CONSTANT_SD = 1e-9  # a half hour of the reference day whose spread is under this (relative) had one value
 _EPISODE_MAX_S = 3.5 * _DAY_S  # a drift that came back by itself within half a week may be the week's rhythm
 _EPISODE_MARGIN_S = 7200.0  # the same hours of a later week, give or take two hours
