@@ -1628,6 +1628,273 @@ def loop_no_data_version(seed: int, days: float = 7.0, every_h: float = 4.0, gpu
                                    note=f"every {every_h:g} h, data_version null, flat metric")])
 
 
+# ============================================================ probe round 5
+# Shape assumptions of a fifth outside tester: independent single-GPU jobs with normal end-of-job gaps, an
+# endpoint whose traffic thins to a Poisson trickle, weekly billing periods, export days skipped and delivered
+# late, a price rise on unchanged usage, a slow input trend and a prediction that collapses to a constant, one
+# model retrained by two teams, and 30 s samples with jitter and drops.
+def gpu_independent_jobs(seed: int, hours: float = 12.0, gpus: int = 8, hoard_h: float = 2.0, hoard_at_h: float = 5.0,
+                         step_s: float = 15.0) -> Scenario:
+    """One node, ``gpus`` GPUs, each running its own single-GPU training job (its own workload id, checkpoint
+    pauses of 3-5 min every 40-60 min): runs of 1.5-4 h (the first already running, 0.3-4 h left), each followed by the
+    normal end of a job (memory freed, process gone, the GPU unallocated: workload null) for 5-30 min before the
+    next run of that job. On GPU 3 the run that is going at ``hoard_at_h`` ends there but keeps 60 % of the
+    memory at 0 % util for ``hoard_h`` (the process lingers: hoarding, the truth, goal 10 min); then it is freed
+    and the job's next run starts 10 min later. Every other end of a job must not alert."""
+    r = random.Random(seed)
+    st = States(r)
+    uuids = [_uuid(r, "GPU") for _ in range(gpus)]
+    teams = ("vision", "nlp", "speech", "recsys", "rl", "research", "ads", "risk")
+    end = T0 + hours * HOUR
+    a = T0 + hoard_at_h * HOUR
+    devs, tr = [], []
+    for i, u in enumerate(uuids):
+        w = wl(f"{teams[i % len(teams)]}/job-{i}", "training", teams[i % len(teams)])
+        segs: list[tuple[float, Callable[[float], GpuState]]] = []
+        t = T0
+        hoarded = i != 3
+        while t < end:
+            every, pause = r.uniform(40, 60) * MIN, r.uniform(3, 5) * MIN
+            segs.append((t, st.training(w, r.uniform(0, every), every, pause, 0.78)))
+            run0 = t
+            t += r.uniform(0.3 if t == T0 else 1.5, 4.0) * HOUR  # the first run began before the stream
+            if not hoarded and t >= a:
+                t = max(a, run0 + 30 * MIN)
+                segs.append((t, st.idle(w, 0.6)))
+                tr.append(truth("idle", u, w["id"], t, t + hoard_h * HOUR, goal_s=10 * MIN, price=A100_PRICE,
+                                note="job ended, process kept 60 % memory at 0 % util"))
+                t += hoard_h * HOUR
+                segs.append((t, st.idle(None, 0.0)))
+                t += 10 * MIN
+                hoarded = True
+                continue
+            segs.append((t, st.idle(None, 0.0)))
+            t += r.uniform(5, 30) * MIN
+        devs.append(Device("dgx-21", u, timeline(segs), pid=1100 + i))
+    return Scenario("", gpu_events(r, devs, T0, end, step_s), tr)
+
+
+def endpoint_sporadic(seed: int, busy_days: float = 2.0, quiet_h: float = 6.0, lone_every_min: float = 8.0,
+                      control_every_s: float = 40.0, request_s: float = 45.0, step_s: float = 30.0) -> Scenario:
+    """Two inference endpoints on one node, model loaded (40 % memory), the same daily traffic cycle (8-55 %) for
+    ``busy_days``, then ``quiet_h`` of thin traffic, then two hours of the cycle again. ``sporadic``: a lone
+    request as a Poisson process every ~``lone_every_min`` (one sample at 2-6 %): truth idle, goal 20 min (two
+    to three mean gaps: a lone request is not one the GPU is needed for, but until a few gaps have been seen
+    nothing tells the trickle from a lull of a working endpoint). ``trickle`` (control): a Poisson request
+    every ~``control_every_s`` s, each keeping the GPU at 3-9 % for ``request_s`` s, so most samples read
+    3-9 %: it serves traffic, must not alert."""
+    r = random.Random(seed)
+    wa, wb = wl("serving/faq-bot", "inference", "assistant"), wl("serving/doc-search", "inference", "search")
+    ga, gb = _uuid(r, "GPU"), _uuid(r, "GPU")
+    a = T0 + busy_days * DAY
+    b = a + quiet_h * HOUR
+
+    def traffic(w: Event) -> Callable[[float], GpuState]:
+        def f(t: float) -> GpuState:
+            load = 31 + 23 * math.sin(2 * math.pi * (t - T0) / DAY - 1.2)
+            return max(2.5, load + r.gauss(0, 3)), None, 0.4, w
+        return f
+
+    def arrivals(mean_s: float) -> list[float]:
+        out: list[float] = []
+        t = a
+        while True:
+            t += r.expovariate(1 / mean_s)
+            if t >= b:
+                return out
+            out.append(t)
+    lone, reqs = arrivals(lone_every_min * MIN), arrivals(control_every_s)
+
+    def sporadic(t: float) -> GpuState:  # t: the sample's midpoint
+        if any(abs(x - t) < step_s / 2 for x in lone):
+            return r.uniform(2, 6), None, 0.4, wa
+        return r.uniform(0, 0.4), r.uniform(0, 0.2), 0.4, wa
+
+    def trickle(t: float) -> GpuState:
+        if any(t - step_s / 2 - request_s < x < t + step_s / 2 for x in reqs):
+            return r.uniform(3, 9), None, 0.4, wb
+        return r.uniform(0, 0.4), r.uniform(0, 0.2), 0.4, wb
+    devs = [Device("inf-05", ga, timeline([(T0, traffic(wa)), (a, sporadic), (b, traffic(wa))]), model=H100,
+                   price=3.9, pid=1201),
+            Device("inf-05", gb, timeline([(T0, traffic(wb)), (a, trickle), (b, traffic(wb))]), model=H100,
+                   price=3.9, pid=1202)]
+    ev = gpu_events(r, devs, T0, b + 2 * HOUR, step_s)
+    return Scenario("", ev, [truth("idle", ga, wa["id"], a, b, goal_s=20 * MIN, price=3.9,
+                                   note=f"{len(lone)} lone requests in {quiet_h:g} h; the control saw {len(reqs)}")])
+
+
+def bill_weekly_periods(seed: int, factor: float = 1.0, weeks: int = 30, sigma: float = 0.12,
+                        late_d: tuple[float, float] = (1.0, 3.0)) -> Scenario:
+    """Weekly rows (period Monday 00:00 to the next Monday, one workload, two SKUs landing independently
+    ``late_d`` days after the week closes) for ``weeks`` weeks, log-normal ``sigma``; week ``weeks-4`` is
+    x``factor`` (1: none, must not alert). Goal: the week plus the latest landing."""
+    r = random.Random(seed)
+    w = wl("research/shared-cluster", "training", "research")
+    bad = T0 + (weeks - 4) * 7 * DAY
+    s = spend(r, T0, T0 + weeks * 7 * DAY, 7 * DAY, 21000.0, lambda t: 1.0, sigma,
+              lambda t: factor if t == bad else 1.0)
+    ev = _rows(r, s, w, {"source": "focus", "service": "CoreWeave", "resource_id": "ns/research-shared"},
+               (late_d[0] * DAY, late_d[1] * DAY), skus=[("h100-gpu-hours", 0.9), ("block-storage", 0.1)])
+    tr = [] if factor == 1.0 else [truth("cost", None, w["id"], bad, bad + 7 * DAY,
+                                         detect_by=bad + 7 * DAY + late_d[1] * DAY + GRACE,
+                                         goal_s=7 * DAY + late_d[1] * DAY,
+                                         note="the week's period plus the latest landing")]
+    return Scenario("", ev, tr)
+
+
+def bill_missing_days(seed: int, factor: float = 1.0, days: float = 45.0, sigma: float = 0.15,
+                      weekend: float = 0.8, late_h: tuple[float, float] = (4.0, 10.0)) -> Scenario:
+    """Daily rows (period one UTC day, landing ``late_h`` after the day closes) for ``days`` days, weekends
+    x``weekend``; every 5-10 days the export skips two days and the next export (the third day's) brings the
+    skipped days' rows with its own (each row keeps its own period, all three land together): must not alert.
+    ``factor`` != 1: the first skipped day after day 30 is x``factor`` (truth, goal: until the late rows land)."""
+    r = random.Random(seed)
+    w = wl("data/nightly-features", "batch", "data")
+
+    def weekly(t: float) -> float:
+        return weekend if _gmt(t).tm_wday >= 5 else 1.0
+    n = int(days)
+    skipped: set[int] = set()
+    d = r.randint(5, 10)
+    while d + 2 < n:
+        skipped |= {d, d + 1}
+        d += 2 + r.randint(5, 10)
+    bad = min((k for k in skipped if k >= 30 and k - 1 not in skipped), default=None) if factor != 1.0 else None
+    s = spend(r, T0, T0 + n * DAY, DAY, 2400.0, weekly, sigma,
+              lambda t: factor if bad is not None and t == T0 + bad * DAY else 1.0)
+    ev: list[Event] = []
+    land = {k: T0 + (k + 1) * DAY + r.uniform(*late_h) * HOUR for k in range(n)}
+    for k, (ps, pe, cost) in enumerate(s):
+        j = k
+        while j in skipped:
+            j += 1
+        ts = land.get(j, land[k])
+        ev.append({"type": "billing_delta", "ts": round(ts + r.uniform(0, 60), 3), "period_start": ps, "period_end": pe,
+                   "workload": w, "source": "focus", "service": "Google BigQuery",
+                   "resource_id": "bq/nightly-features", "sku": "analysis-slots", "cost_usd": round(cost, 6)})
+    tr = []
+    if bad is not None:
+        t0 = T0 + bad * DAY
+        j = bad
+        while j in skipped:
+            j += 1
+        tr.append(truth("cost", None, w["id"], t0, t0 + DAY, detect_by=land[j] + 60 + GRACE,
+                        goal_s=land[j] + 60 - t0, note=f"day {bad} x{factor:g}, delivered with day {j}"))
+    return Scenario("", ev, tr)
+
+
+def bill_step_price(seed: int, factor: float = 2.0, days: float = 21.0, at_day: int = 8, sigma: float = 0.12,
+                    amp: float = 0.3) -> Scenario:
+    """An hourly GPU workload (daily cycle, log-normal ``sigma``; rows with ``usage_quantity`` GPU-hours landing
+    4-15 min late) whose price goes x``factor`` for good on day ``at_day`` (a Tuesday) at 10:00 with the usage
+    unchanged: truth, goal 2 h, one anomaly; the README accepts a level shift as the new normal after 7 days,
+    so a second id (or a re-open) in the days after that is a finding."""
+    r = random.Random(seed)
+    w = wl("llm/finetune-pool", "training", "foundation")
+    a = T0 + at_day * DAY + 10 * HOUR
+    ev: list[Event] = []
+    t = T0
+    while t + HOUR <= T0 + days * DAY:
+        gpu_h = 24.0 * daily_shape(amp, 14)(t + HOUR / 2) * r.lognormvariate(-sigma * sigma / 2, sigma)
+        price = 2.4 * (factor if t >= a else 1.0)
+        ev.append({"type": "billing_delta", "ts": round(t + HOUR + r.uniform(240, 900), 3), "period_start": t,
+                   "period_end": t + HOUR, "workload": w, "source": "gpu_meter", "service": "Lambda Cloud",
+                   "resource_id": "cluster/ft-pool", "sku": "gpu_8x_h100", "usage_quantity": round(gpu_h, 3),
+                   "usage_unit": "GPU-hours", "cost_usd": round(gpu_h * price, 6)})
+        t += HOUR
+    return Scenario("", ev, [truth("cost", None, w["id"], a, T0 + days * DAY, goal_s=2 * HOUR,
+                                   note=f"price x{factor:g} from a Tuesday 10:00, usage unchanged")])
+
+
+def drift_slow_trend(seed: int, days: float = 10.0, trend_sd: float = 0.15, collapse_days: float = 4.0,
+                     collapse_h: float = 58.0, batch: int = 20, every_s: float = 120.0) -> Scenario:
+    """``m-trend``: an input whose mean moves +``trend_sd`` sd a day for ``days`` (no cycle; 1.5 sd by the end),
+    beside a stable input: ambiguous over the whole stream (a retrain signal by day 10, but no rate at which a
+    slow trend must page is promised, and any open date between ~day 3 and day 10 is defensible).
+    ``m-collapse``: a stable input and a prediction ``p_default`` (beta, mean 0.3) that reads a constant 0.5 from
+    ``collapse_h`` (day 3) on (a broken model serving its fallback): truth, goal 30 min; ``collapse_days`` long."""
+    g = np.random.default_rng(seed)
+    wa, wb = wl("serving/m-trend", "inference", "ml"), wl("serving/m-collapse", "inference", "risk")
+    t1 = T0 + days * DAY
+    a = T0 + collapse_h * HOUR
+
+    def trend(gg: np.random.Generator, t: float, n: int) -> np.ndarray:
+        return gg.normal(100 + 10 * trend_sd * (t - T0) / DAY, 10, n)
+
+    def pred(gg: np.random.Generator, t: float, n: int) -> np.ndarray:
+        return np.full(n, 0.5) if t >= a else gg.beta(3, 7, n)
+    ev = obs_events(g, "m-trend", wa, T0, t1, every_s, batch,
+                    {"session_len_s": trend, "n_items": lambda gg, t, n: gg.normal(12, 3, n)})
+    ev += obs_events(g, "m-collapse", wb, T0, T0 + collapse_days * DAY, every_s, batch,
+                     {"income_k": lambda gg, t, n: gg.lognormal(4.0, 0.5, n), "p_default": pred})
+    return Scenario("", ev, [
+        truth("drift", "m-trend", wa["id"], T0 + DAY, t1, detect_by=t1 + GRACE, ambiguous=True,
+              note=f"+{trend_sd:g} sd/day, {trend_sd * days:g} sd by the end"),
+        truth("drift", "m-collapse", wb["id"], a, T0 + collapse_days * DAY, goal_s=30 * MIN,
+              note="p_default beta mean 0.3 -> constant 0.5")])
+
+
+def loop_two_teams(seed: int, days: float = 14.0, gpus: int = 8) -> Scenario:
+    """One model_id (``fraud-xgb``) retrained by two teams from two workloads on alternating days (team A even
+    days at 02:00, team B odd days at 14:00), each run on that day's fresh data_version, its own code_version,
+    trigger ``schedule``, all succeeded, metric (auc) improving run over run: must not alert."""
+    r = random.Random(seed)
+    ws = [wl("risk/fraud-retrain", "training", "risk"), wl("fraudops/fraud-nightly", "training", "fraudops")]
+    ev: list[Event] = []
+    for d in range(int(days)):
+        k = d % 2
+        st = T0 + d * DAY + (2 if k == 0 else 14) * HOUR + r.uniform(0, 600)
+        metric = {"name": "auc", "value": round(0.81 + 0.0015 * d + r.gauss(0, 2e-4), 4), "higher_is_better": True}
+        run = _run_events(r, "fraud-xgb", ws[k], st, r.uniform(50, 110) * MIN, "succeeded", metric,
+                          "txns-" + time.strftime("%Y%m%d", time.gmtime(st)), "schedule", gpus)
+        for e in run:
+            e["code_version"] = ("git-a11c0de", "git-b22f00d")[k]
+        ev += run
+    return Scenario("", ev, [])
+
+
+def gpu_jitter_30s(seed: int, gpus: int = 16, hours: float = 12.0, idle_h: float = 2.0, idle_at_h: float = 5.0,
+                   step_s: float = 30.0, jitter_s: float = 10.0, drop: float = 0.02) -> Scenario:
+    """``gpus`` A100s on two nodes sampled every ``step_s`` s, each sample's ts moved +-``jitter_s`` off its grid
+    point (``interval_s``: the time since the GPU's previous sample, 10-50 s) and ``drop`` of the samples lost
+    (a gap in coverage): on the first node one 8-GPU job, on the second a 4-GPU job and four 1-GPU jobs, all with
+    3-min checkpoint pauses every 40 min (must not alert); the 1-GPU job on the last GPU hangs at
+    ``idle_at_h`` for ``idle_h`` holding its memory (truth, goal 10 min)."""
+    r = random.Random(seed)
+    st = States(r)
+    uuids = [_uuid(r, "GPU") for _ in range(gpus)]
+    half = gpus // 2
+    w8, w4 = wl("llm/sft-8x", "training", "foundation"), wl("vision/seg-4x", "training", "vision")
+    singles = [wl(f"nlp/ft-{i}", "training", "nlp") for i in range(gpus - half - min(4, half))]
+    p8, p4 = r.uniform(0, 2400), r.uniform(0, 2400)
+    a, b = T0 + idle_at_h * HOUR, T0 + (idle_at_h + idle_h) * HOUR
+    devs = []
+    for i, u in enumerate(uuids):
+        if i < half:
+            f, node = st.training(w8, p8, 40 * MIN, 3 * MIN), "dgx-31"
+        elif i < half + 4:
+            f, node = st.training(w4, p4, 40 * MIN, 3 * MIN), "dgx-32"
+        else:
+            w = singles[i - half - 4]
+            f, node = st.training(w, r.uniform(0, 2400), 40 * MIN, 3 * MIN), "dgx-32"
+            if i == gpus - 1:
+                f = timeline([(T0, f), (a, st.idle(w, 0.78)), (b, f)])
+        devs.append(Device(node, u, f, pid=1300 + i))
+    raw = gpu_events(r, devs, T0, T0 + hours * HOUR, step_s)
+    out: list[Event] = []
+    for u in uuids:
+        prev = None
+        for e in (x for x in raw if x["gpu_uuid"] == u):
+            ts = round(e["ts"] + r.uniform(-jitter_s, jitter_s), 3)
+            e["interval_s"] = round(ts - prev, 3) if prev is not None else step_s
+            e["ts"] = prev = ts
+            if r.random() >= drop:
+                out.append(e)
+    last = singles[-1]["id"] if singles else w4["id"]
+    return Scenario("", out, [truth("idle", uuids[-1], last, a, b, goal_s=10 * MIN, price=A100_PRICE,
+                                    note="1-GPU job hung, memory held, 30 s +-10 s samples, 2 % dropped")])
+
+
 # =================================================================== registry
 def _reg() -> dict[str, tuple[Callable[..., Scenario], dict[str, Any]]]:
     r: dict[str, tuple[Callable[..., Scenario], dict[str, Any]]] = {}
@@ -1722,6 +1989,17 @@ def _reg() -> dict[str, tuple[Callable[..., Scenario], dict[str, Any]]]:
     r["gpu_util_stuck_no_sm"] = (gpu_util_stuck, {"sm": None})
     r["gpu_util_stuck_sm"] = (gpu_util_stuck, {"sm": 0.3})
     r["loop_no_data_version"] = (loop_no_data_version, {})
+    # round 5: more shape assumptions
+    r["gpu_independent_jobs"] = (gpu_independent_jobs, {})
+    r["endpoint_sporadic"] = (endpoint_sporadic, {})
+    r["bill_weekly_periods_none"] = (bill_weekly_periods, {"factor": 1.0})
+    r["bill_weekly_periods_x4"] = (bill_weekly_periods, {"factor": 4.0})
+    r["bill_missing_days_none"] = (bill_missing_days, {"factor": 1.0})
+    r["bill_missing_days_x5"] = (bill_missing_days, {"factor": 5.0})
+    r["bill_step_price_x2"] = (bill_step_price, {"factor": 2.0})
+    r["drift_slow_trend"] = (drift_slow_trend, {})
+    r["loop_two_teams"] = (loop_two_teams, {})
+    r["gpu_jitter_30s"] = (gpu_jitter_30s, {})
     return r
 
 

@@ -40,8 +40,9 @@ def test_every_generator_has_a_small_case() -> None:
     from tests.bench.test_probe_scenarios2 import SMALL2  # the second round's cheap cases
     from tests.bench.test_probe_scenarios3 import SMALL3  # the third round's
     from tests.bench.test_probe_scenarios4 import SMALL4  # the fourth round's
+    from tests.bench.test_probe_scenarios5 import SMALL5  # the fifth round's
 
-    covered = {REGISTRY[n][0].__name__ for n in {**SMALL, **SMALL2, **SMALL3, **SMALL4}}
+    covered = {REGISTRY[n][0].__name__ for n in {**SMALL, **SMALL2, **SMALL3, **SMALL4, **SMALL5}}
     assert generators == covered
     assert set(SMALL) <= set(REGISTRY)
 
