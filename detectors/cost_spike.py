@@ -306,6 +306,7 @@ class CostSpikeDetector(Detector):
         super().__init__(key, config, context)
         self.workload: dict[str, Any] = {"id": key}
         self.period: float = 0.0  # inferred on the first row
+        self.phase = 0.0  # where the series' periods start within a period (a weekly export's Monday)
         self.baseline: SpendBaseline | None = None
         self.peak = 0.0  # largest period spend learned (the cold-start reference)
         self.pending: dict[float, SpendPeriod] = {}
@@ -347,8 +348,8 @@ class CostSpikeDetector(Detector):
             self.last_row_ts = ts
         if not self.period:
             self._init_period(event)
-        p, cfg = self.period, self.config
-        start = (event["period_start"] // p) * p
+        p = self.period
+        start = ((event["period_start"] - self.phase) // p) * p + self.phase
         delay = max(0.0, ts - (start + p))
         per = self.pending.get(start)
         if event.get("adjustment_usd") is not None:
@@ -360,11 +361,11 @@ class CostSpikeDetector(Detector):
                 self._add_delay(delay)  # later periods wait longer
                 self.context.count("billing_rows_too_late")
                 return out
-            per = SpendPeriod(start, max(start + p + self._lateness(), ts + cfg.settle_s), self._open_usd(start))
+            per = SpendPeriod(start, max(start + p + self._lateness(), ts + self._settle(delay)), self._open_usd(start))
             self.pending[start] = per
             self.workload = event["workload"]
-        elif ts + cfg.settle_s > per.deadline:
-            per.deadline = ts + cfg.settle_s
+        elif ts + self._settle(delay) > per.deadline:
+            per.deadline = ts + self._settle(delay)
         if delay > per.max_delay:
             per.max_delay = delay
         if not per.add(event):
@@ -395,8 +396,12 @@ class CostSpikeDetector(Detector):
 
     def _init_period(self, event: dict[str, Any]) -> None:
         cfg = self.config
-        self.period = max(cfg.min_period_s, infer_period(event["period_end"] - event["period_start"],
-                                                         cfg.default_period_s))
+        duration = event["period_end"] - event["period_start"]
+        self.period = max(cfg.min_period_s, infer_period(duration, cfg.default_period_s))
+        if abs(duration - self.period) < 0.01 * self.period:
+            # periods as the rows have them: weekly rows from Monday, hourly ones from :30 (epoch multiples
+            # of a week start on a Thursday); rows shorter than the period are summed on the clock's
+            self.phase = float(event["period_start"] % self.period)
 
     def _add_delay(self, delay: float) -> None:
         delays = self.delays
@@ -405,12 +410,20 @@ class CostSpikeDetector(Detector):
             del delays[0]
 
     def __setstate__(self, state: dict[str, Any]) -> None:
+        state.setdefault("phase", 0.0)  # snapshots from before the phase was kept: epoch-aligned periods
         super().__setstate__(state)
         # snapshots written before these were arrays held a set and a deque: same values, same meaning
         if not isinstance(self.judged, array):
             self.judged = array("d", sorted(self.judged))
         if not isinstance(self.delays, array):
             self.delays = array("d", self.delays)
+
+    def _settle(self, delay: float) -> float:
+        """How long after a row its period stays open for more: ``settle_s``, or half the row's own delay
+        when that is longer (capped by the most lateness): a row a day late says its period's other
+        rows may be hours later still, before any lateness was learnt (a weekly export's first week
+        was judged on its first SKU's row, and the baseline learnt a tenth of the real level)."""
+        return max(self.config.settle_s, min(0.5 * delay, self._max_lateness()))
 
     def _lateness(self) -> float:
         cfg = self.config

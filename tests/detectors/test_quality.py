@@ -826,3 +826,17 @@ def test_a_flag_or_count_with_a_daily_cycle_is_not_drift_once_the_reference_day_
         out = run(cyclic_discrete(seed, kind), DriftDetector)
         assert all(a["detected_at"] < T0 + DAY for a in opened(out)), (seed, [a["detected_at"] for a in opened(out)])
         assert {a["id"] for a in out if a["state"] == "resolved"} == {a["id"] for a in opened(out)}, seed
+
+
+def test_a_weekly_exports_first_week_waits_for_its_other_rows() -> None:
+    """Weekly rows, two SKUs landing 1.4-2.6 days after the week closes. Before any lateness was learnt the
+    first week was judged on its first row (block storage, a tenth of the spend), the GPU-hours row set
+    aside as too late, and the baseline learnt a tenth of the real level: seed 3 opened a level shift 11
+    weeks in. A row's own delay now keeps its period open for half as long again."""
+    from bench.probe_scenarios import build
+
+    sc = build("bill_weekly_periods_x4", 3, {})
+    (week,) = sc.truth
+    got = opened(run(sc.events, CostSpikeDetector))
+    assert len(got) == 1 and got[0]["started_at"] == week["start"], [(a["started_at"], a["summary"]) for a in got]
+    assert got[0]["evidence"]["late_rows"] == 0
