@@ -184,7 +184,16 @@ def ks_ranks_and_masses(ref_sorted: np.ndarray, window: np.ndarray
     before_run = np.maximum.accumulate(np.where(first, c_ref - ~from_win, 0))
     # values that occur more than once: each run's count in the reference and in the window (the
     # point masses of a discrete feature, a sentinel such as -1 or 0)
-    masses = (np.diff(c_ref_last, prepend=0), np.diff(c_win_last, prepend=0))
+    ref_count = np.empty_like(c_ref_last)
+    ref_count[0] = c_ref_last[0]
+    np.subtract(c_ref_last[1:], c_ref_last[:-1], out=ref_count[1:])
+    win_count = np.empty_like(c_win_last)
+    win_count[0] = c_win_last[0]
+    np.subtract(c_win_last[1:], c_win_last[:-1], out=win_count[1:])
+    # only values that repeat can carry a share worth a test (a single value's share is 1/512 or 1/500:
+    # its ratio stays under 0.05, below every bar the score is compared with)
+    repeated = np.flatnonzero((ref_count > 1) | (win_count > 1))
+    masses = (ref_count[repeated], win_count[repeated]) if repeated.size else None
     return d, int(c_ref[from_win].sum()), int(before_run[from_win].sum()), masses
 
 
@@ -633,9 +642,15 @@ class FeatureDrift:
             u_mean = float(u.mean())
         z = (u_mean - 0.5) / math.sqrt((1.0 / m + 1.0 / self.ref_n) / 12.0)
         thr = max(ks_critical(p.alpha, self.ref_n, m), p.min_effect)
-        mass = 0.0 if masses is None else \
-            point_mass_ratio(masses, ref.size, self.ref_n, m, p.z_threshold, p.mass_min_effect)
-        return max(d / thr, abs(z) / p.z_threshold, mass), d, z, mass
+        base = max(d / thr, abs(z) / p.z_threshold)
+        mass = 0.0
+        if masses is not None:
+            # a share change is at most the larger share, and its bar at least mass_min_effect: when that
+            # cannot beat the other scores it is not worked out (its own value serves only to clear a drift)
+            bound = max(int(masses[0].max()) / ref.size, int(masses[1].max()) / m) / p.mass_min_effect
+            if self.drifting or bound > base:
+                mass = point_mass_ratio(masses, ref.size, self.ref_n, m, p.z_threshold, p.mass_min_effect)
+        return max(base, mass), d, z, mass
 
     def _alone(self, i: int, arrays: list[np.ndarray], p: DriftParams) -> float:
         """The score of the window's ``i``-th batch on its own (cached per batch)."""
