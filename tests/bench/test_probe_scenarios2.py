@@ -5,15 +5,13 @@ coverage test of test_probe_scenarios.py reads it too."""
 
 from __future__ import annotations
 
-import hashlib
-import json
 from collections import Counter
 from itertools import pairwise
 
 import pytest
 
-from bench.probe_scenarios import DAY, FAMILY, HOUR, REGISTRY, T0, Scenario, build
-from spendwatch.events import validate
+from bench.probe_scenarios import DAY, HOUR, REGISTRY, T0, build
+from tests.bench.probe_checks import assert_a_valid_scenario
 
 SMALL2: dict[str, dict[str, object]] = {
     "bill_daily_periods_x3": {"days": 20.0}, "bill_daily_periods_none": {"days": 20.0},
@@ -26,9 +24,6 @@ NEW = {"bill_daily_periods", "bill_sparse_batch", "bill_spot_prices", "drift_dis
        "drift_weekend", "loop_backoff", "hpo_sweep", "idle_fractional"}
 
 
-def _digest(sc: Scenario) -> str:
-    return hashlib.sha256(json.dumps([sc.events, sc.truth], sort_keys=True).encode()).hexdigest()
-
 
 def test_every_new_generator_is_registered_and_has_a_small_case() -> None:
     assert {fn.__name__ for fn, _ in REGISTRY.values()} >= NEW
@@ -37,22 +32,7 @@ def test_every_new_generator_is_registered_and_has_a_small_case() -> None:
 
 @pytest.mark.parametrize("name", sorted(SMALL2))
 def test_valid_sorted_deterministic_and_truth_consistent(name: str) -> None:
-    sc = build(name, 1, SMALL2[name])
-    assert sc.events
-    assert _digest(sc) == _digest(build(name, 1, SMALL2[name]))
-    assert _digest(sc) != _digest(build(name, 2, SMALL2[name]))
-    for e in sc.events:
-        validate(json.loads(json.dumps(e)))
-    assert all(x["ts"] <= y["ts"] for x, y in pairwise(sc.events))
-    t0, t1 = sc.events[0]["ts"], sc.events[-1]["ts"]
-    resources = {e.get("mig_uuid") or e.get("gpu_uuid") for e in sc.events if e["type"] == "gpu_sample"}
-    resources |= {e.get("model_id") for e in sc.events}
-    workloads = {e["workload"]["id"] for e in sc.events if isinstance(e.get("workload"), dict)}
-    for t in sc.truth:
-        assert t["family"] in set(FAMILY.values())
-        assert t0 - 2 * DAY <= t["start"] < t["end"] <= t1 + 3600, t
-        assert t["resource"] is None or t["resource"] in resources, t
-        assert t["workload"] in workloads, t
+    assert_a_valid_scenario(name, SMALL2[name], start_slack=2 * DAY, workload_required=True)
 
 
 def test_daily_periods_are_days_landing_6_to_30h_late_and_the_x3_day_is_in_the_rows() -> None:

@@ -5,16 +5,14 @@ cheap member of each new generator; the coverage test of test_probe_scenarios.py
 
 from __future__ import annotations
 
-import hashlib
-import json
 import time
 from collections import Counter
 from itertools import pairwise
 
 import pytest
 
-from bench.probe_scenarios import DAY, FAMILY, HOUR, MIN, REGISTRY, T0, Scenario, build
-from spendwatch.events import validate
+from bench.probe_scenarios import DAY, HOUR, MIN, REGISTRY, T0, build
+from tests.bench.probe_checks import assert_a_valid_scenario
 
 SMALL4: dict[str, dict[str, object]] = {
     "nodrift_many_features": {"n_features": 12, "days": 0.1, "batch": 10},
@@ -30,9 +28,6 @@ NEW = {"nodrift_many_features", "drift_variable_batches", "drift_feature_churn",
        "bill_many_workloads", "gpu_preempted", "gpu_util_stuck", "loop_no_data_version"}
 
 
-def _digest(sc: Scenario) -> str:
-    return hashlib.sha256(json.dumps([sc.events, sc.truth], sort_keys=True).encode()).hexdigest()
-
 
 def test_every_new_generator_is_registered_and_has_a_small_case() -> None:
     assert {fn.__name__ for fn, _ in REGISTRY.values()} >= NEW
@@ -41,22 +36,7 @@ def test_every_new_generator_is_registered_and_has_a_small_case() -> None:
 
 @pytest.mark.parametrize("name", sorted(SMALL4))
 def test_valid_sorted_deterministic_and_truth_consistent(name: str) -> None:
-    sc = build(name, 1, SMALL4[name])
-    assert sc.events
-    assert _digest(sc) == _digest(build(name, 1, SMALL4[name]))
-    assert _digest(sc) != _digest(build(name, 2, SMALL4[name]))
-    for e in sc.events:
-        validate(json.loads(json.dumps(e)))
-    assert all(x["ts"] <= y["ts"] for x, y in pairwise(sc.events))
-    t0, t1 = sc.events[0]["ts"], sc.events[-1]["ts"]
-    resources = {e.get("mig_uuid") or e.get("gpu_uuid") for e in sc.events if e["type"] == "gpu_sample"}
-    resources |= {e.get("model_id") for e in sc.events}
-    workloads = {e["workload"]["id"] for e in sc.events if isinstance(e.get("workload"), dict)}
-    for t in sc.truth:
-        assert t["family"] in set(FAMILY.values())
-        assert t0 - HOUR <= t["start"] < t["end"] <= t1 + HOUR, t
-        assert t["resource"] is None or t["resource"] in resources, t
-        assert t["workload"] is None or t["workload"] in workloads, t
+    assert_a_valid_scenario(name, SMALL4[name])
 
 
 def test_many_features_mixes_kinds_cycles_and_rounding() -> None:

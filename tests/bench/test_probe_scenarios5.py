@@ -5,15 +5,14 @@ each new generator; the coverage test of test_probe_scenarios.py reads it too.""
 
 from __future__ import annotations
 
-import hashlib
-import json
 from collections import defaultdict
 from itertools import pairwise
+from typing import Any
 
 import pytest
 
-from bench.probe_scenarios import DAY, FAMILY, HOUR, MIN, REGISTRY, T0, Scenario, build
-from spendwatch.events import validate
+from bench.probe_scenarios import DAY, HOUR, MIN, REGISTRY, T0, build
+from tests.bench.probe_checks import assert_a_valid_scenario
 
 SMALL5: dict[str, dict[str, object]] = {
     "gpu_independent_jobs": {"hours": 8.0, "gpus": 4, "hoard_at_h": 3.0, "hoard_h": 1.0, "step_s": 60.0},
@@ -29,9 +28,6 @@ NEW = {"gpu_independent_jobs", "endpoint_sporadic", "bill_weekly_periods", "bill
        "drift_slow_trend", "loop_two_teams", "gpu_jitter_30s"}
 
 
-def _digest(sc: Scenario) -> str:
-    return hashlib.sha256(json.dumps([sc.events, sc.truth], sort_keys=True).encode()).hexdigest()
-
 
 def test_every_new_generator_is_registered_and_has_a_small_case() -> None:
     assert {fn.__name__ for fn, _ in REGISTRY.values()} >= NEW
@@ -40,28 +36,13 @@ def test_every_new_generator_is_registered_and_has_a_small_case() -> None:
 
 @pytest.mark.parametrize("name", sorted(SMALL5))
 def test_valid_sorted_deterministic_and_truth_consistent(name: str) -> None:
-    sc = build(name, 1, SMALL5[name])
-    assert sc.events
-    assert _digest(sc) == _digest(build(name, 1, SMALL5[name]))
-    assert _digest(sc) != _digest(build(name, 2, SMALL5[name]))
-    for e in sc.events:
-        validate(json.loads(json.dumps(e)))
-    assert all(x["ts"] <= y["ts"] for x, y in pairwise(sc.events))
-    t0, t1 = sc.events[0]["ts"], sc.events[-1]["ts"]
-    resources = {e.get("mig_uuid") or e.get("gpu_uuid") for e in sc.events if e["type"] == "gpu_sample"}
-    resources |= {e.get("model_id") for e in sc.events}
-    workloads = {e["workload"]["id"] for e in sc.events if isinstance(e.get("workload"), dict)}
-    for t in sc.truth:
-        assert t["family"] in set(FAMILY.values())
-        assert t0 - HOUR <= t["start"] < t["end"] <= t1 + HOUR, t
-        assert t["resource"] is None or t["resource"] in resources, t
-        assert t["workload"] is None or t["workload"] in workloads, t
+    assert_a_valid_scenario(name, SMALL5[name])
 
 
 def test_independent_jobs_free_memory_between_runs_and_one_hoards() -> None:
     sc = build("gpu_independent_jobs", 1)
     (t,) = sc.truth
-    by: dict[str, list[dict[str, object]]] = defaultdict(list)
+    by: dict[str, list[dict[str, Any]]] = defaultdict(list)
     for e in sc.events:
         by[e["gpu_uuid"]].append(e)
     assert len(by) == 8
