@@ -57,22 +57,53 @@ def _pct(values: list[float], q: float) -> float:
     return s[min(len(s) - 1, max(0, round(q * (len(s) - 1))))]
 
 
+class _Clients:
+    """The benchmark's two readers of ``spendwatch.anomalies`` (``read_uncommitted``, ``read_committed``) and
+    its producer, which keys and partitions lines like ``spendwatch produce``."""
+
+    def __init__(self, kafka: Any, max_batch_size: int) -> None:
+        from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+
+        from streams.topics import WorkerTopics
+
+        bootstrap = kafka.bootstrap_servers
+        topic = WorkerTopics.of(kafka, "lat").anomalies
+        self.kafka = kafka
+        self.consumers = {iso: AIOKafkaConsumer(topic, bootstrap_servers=bootstrap, group_id=None,
+                                                auto_offset_reset="earliest", isolation_level=iso)
+                          for iso in ("read_uncommitted", "read_committed")}
+        self.producer = AIOKafkaProducer(bootstrap_servers=bootstrap, linger_ms=5, max_batch_size=max_batch_size,
+                                         acks="all")
+        self.partitions: dict[str, int] = {}
+
+    async def start(self) -> None:
+        for c in self.consumers.values():
+            await c.start()
+        await self.producer.start()
+
+    async def send(self, line: bytes) -> None:
+        from collectors.produce import route_line
+        from spendwatch.contract import partition_for
+
+        etype, key, kind = route_line(line)
+        t = self.kafka.topic(etype)
+        if t not in self.partitions:
+            self.partitions[t] = len(await self.producer.partitions_for(t))
+        await self.producer.send(t, line, key=key, partition=partition_for(etype, key.decode(), self.partitions[t],
+                                                                           kind))
+
+    async def stop(self) -> None:
+        for c in self.consumers.values():
+            await c.stop()
+        await self.producer.stop()
+
+
 async def _measure(kafka: Any, lines: list[bytes], rate: float, worker_pid: int, tail_s: float) -> dict[str, Any]:
-    from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+    from aiokafka import AIOKafkaConsumer
 
-    from collectors.produce import route_line
-    from spendwatch.contract import partition_for
-    from streams.topics import WorkerTopics
-
-    bootstrap = kafka.bootstrap_servers
-    topic = WorkerTopics.of(kafka, "lat").anomalies
-    consumers = {iso: AIOKafkaConsumer(topic, bootstrap_servers=bootstrap, group_id=None,
-                                       auto_offset_reset="earliest", isolation_level=iso)
-                 for iso in ("read_uncommitted", "read_committed")}
-    for c in consumers.values():
-        await c.start()
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, linger_ms=5, max_batch_size=16384, acks="all")
-    await producer.start()
+    clients = _Clients(kafka, 16384)
+    await clients.start()
+    consumers = clients.consumers
     ts = [float(orjson.loads(line)["ts"]) for line in lines]
     sent = [0.0] * len(lines)
     seen: dict[str, dict[str, float]] = {iso: {} for iso in consumers}  # anomaly id -> latency
@@ -91,27 +122,20 @@ async def _measure(kafka: Any, lines: list[bytes], rate: float, worker_pid: int,
                         seen[iso][a["id"]] = now - sent[i]
 
     readers = [asyncio.create_task(read(iso, c)) for iso, c in consumers.items()]
-    counts: dict[str, int] = {}
     cpu0, t0 = _cpu_s(worker_pid), time.time()
     for i, line in enumerate(lines):
         due = t0 + i / rate
         now = time.time()
         if due > now:
             await asyncio.sleep(due - now)
-        etype, key, kind = route_line(line)
-        t = kafka.topic(etype)
-        if t not in counts:
-            counts[t] = len(await producer.partitions_for(t))
         sent[i] = time.time()
-        await producer.send(t, line, key=key, partition=partition_for(etype, key.decode(), counts[t], kind))
-    await producer.flush()
+        await clients.send(line)
+    await clients.producer.flush()
     wall, cpu = time.time() - t0, _cpu_s(worker_pid) - cpu0
     await asyncio.sleep(tail_s)  # anomalies of the last events, and the last checkpoint
     done.set()
     await asyncio.gather(*readers)
-    for c in consumers.values():
-        await c.stop()
-    await producer.stop()
+    await clients.stop()
     return {"produced": len(lines), "produce_s": wall, "rate": len(lines) / wall, "worker_cpu_share": cpu / wall,
             "latency": {iso: sorted(v.values()) for iso, v in seen.items()}}
 
@@ -151,30 +175,12 @@ async def _measure_live(kafka: Any, rate: int, seconds: int, victims: int, worke
                         tail_s: float) -> dict[str, Any]:
     """Event time at wall pace: every second, one sample of each of ``rate`` GPUs (the victims among
     them idle), stamped with the second it is produced in."""
-    from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+    from aiokafka import AIOKafkaConsumer
 
-    from collectors.produce import route_line
-    from spendwatch.contract import partition_for
-    from streams.topics import WorkerTopics
-
-    bootstrap = kafka.bootstrap_servers
-    topic = WorkerTopics.of(kafka, "lat").anomalies
-    consumers = {iso: AIOKafkaConsumer(topic, bootstrap_servers=bootstrap, group_id=None,
-                                       auto_offset_reset="earliest", isolation_level=iso)
-                 for iso in ("read_uncommitted", "read_committed")}
-    for c in consumers.values():
-        await c.start()
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, linger_ms=5, max_batch_size=65536, acks="all")
-    await producer.start()
-    counts: dict[str, int] = {}
+    clients = _Clients(kafka, 65536)
+    await clients.start()
+    consumers, producer, send = clients.consumers, clients.producer, clients.send
     ts_sent: list[tuple[float, float]] = []  # (ts, produced at) of every live line, in ts order
-
-    async def send(line: bytes) -> None:
-        etype, key, kind = route_line(line)
-        t = kafka.topic(etype)
-        if t not in counts:
-            counts[t] = len(await producer.partitions_for(t))
-        await producer.send(t, line, key=key, partition=partition_for(etype, key.decode(), counts[t], kind))
 
     t_live = float(int(time.time()) + 20)
     for line in live_backlog(t_live, victims, seconds):
@@ -216,9 +222,7 @@ async def _measure_live(kafka: Any, rate: int, seconds: int, victims: int, worke
     await asyncio.sleep(tail_s)
     done.set()
     await asyncio.gather(*readers)
-    for c in consumers.values():
-        await c.stop()
-    await producer.stop()
+    await clients.stop()
     return {"produced": len(ts_sent), "produce_s": wall, "rate": len(ts_sent) / wall, "worker_cpu_share": cpu / wall,
             "producer_behind_s": late, "victims": victims,
             "latency": {iso: sorted(v.values()) for iso, v in seen.items()}}
