@@ -348,7 +348,7 @@ class CostSpikeDetector(Detector):
             self.last_row_ts = ts
         if not self.period:
             self._init_period(event)
-        p = self.period
+        p, cfg = self.period, self.config
         start = ((event["period_start"] - self.phase) // p) * p + self.phase
         delay = max(0.0, ts - (start + p))
         per = self.pending.get(start)
@@ -361,11 +361,11 @@ class CostSpikeDetector(Detector):
                 self._add_delay(delay)  # later periods wait longer
                 self.context.count("billing_rows_too_late")
                 return out
-            per = SpendPeriod(start, max(start + p + self._lateness(), ts + self._settle(delay)), self._open_usd(start))
+            per = SpendPeriod(start, max(start + p + self._lateness(delay), ts + cfg.settle_s), self._open_usd(start))
             self.pending[start] = per
             self.workload = event["workload"]
-        elif ts + self._settle(delay) > per.deadline:
-            per.deadline = ts + self._settle(delay)
+        elif ts + cfg.settle_s > per.deadline:
+            per.deadline = ts + cfg.settle_s
         if delay > per.max_delay:
             per.max_delay = delay
         if not per.add(event):
@@ -418,16 +418,16 @@ class CostSpikeDetector(Detector):
         if not isinstance(self.delays, array):
             self.delays = array("d", self.delays)
 
-    def _settle(self, delay: float) -> float:
-        """How long after a row its period stays open for more: ``settle_s``, or half the row's own delay
-        when that is longer (capped by the most lateness): a row a day late says its period's other
-        rows may be hours later still, before any lateness was learnt (a weekly export's first week
-        was judged on its first SKU's row, and the baseline learnt a tenth of the real level)."""
-        return max(self.config.settle_s, min(0.5 * delay, self._max_lateness()))
-
-    def _lateness(self) -> float:
+    def _lateness(self, delay: float = 0.0) -> float:
+        """1.5 x the largest delay of the recent judged periods' rows and of the rows still pending (and
+        ``delay``, the row at hand's), within ``lateness_s`` and the most lateness. The pending ones
+        count at once: a period opened before the first was judged waited the default 30 min, and a
+        daily or weekly export's other SKUs, a day later, were set aside as too late (the first week of
+        one was judged on a tenth of its spend, and the baseline learnt that tenth)."""
         cfg = self.config
-        learned = 1.5 * max(self.delays) if self.delays else 0.0
+        pending = max((per.max_delay for per in self.pending.values()), default=0.0)
+        largest = max(max(self.delays) if self.delays else 0.0, pending, delay)
+        learned = 1.5 * largest
         return min(self._max_lateness(), max(cfg.lateness_s, learned))
 
     def _max_lateness(self) -> float:

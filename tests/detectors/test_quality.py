@@ -832,7 +832,7 @@ def test_a_weekly_exports_first_week_waits_for_its_other_rows() -> None:
     """Weekly rows, two SKUs landing 1.4-2.6 days after the week closes. Before any lateness was learnt the
     first week was judged on its first row (block storage, a tenth of the spend), the GPU-hours row set
     aside as too late, and the baseline learnt a tenth of the real level: seed 3 opened a level shift 11
-    weeks in. A row's own delay now keeps its period open for half as long again."""
+    weeks in. The delays of rows still pending now count in the lateness at once."""
     from bench.probe_scenarios import build
 
     sc = build("bill_weekly_periods_x4", 3, {})
