@@ -34,6 +34,9 @@ def assert_a_valid_scenario(name: str, small: dict[str, Any], start_slack: float
     for t in sc.truth:
         assert t["family"] in set(FAMILY.values())
         assert t0 - start_slack <= t["start"] < t["end"] <= t1 + HOUR, t
+        assert t.get("detect_by", t["end"]) >= t["start"]
+        if t["family"] == "cost":
+            assert t["resource"] is None and t["workload"] is not None
         assert t["resource"] is None or t["resource"] in resources, t
         assert t["workload"] in workloads if workload_required else t["workload"] is None or \
             t["workload"] in workloads, t

@@ -7,12 +7,11 @@ from __future__ import annotations
 import copy
 import hashlib
 import json
-from itertools import pairwise
 
 import pytest
 
-from bench.probe_scenarios import FAMILY, REGISTRY, Scenario, build, score
-from spendwatch.events import validate
+from bench.probe_scenarios import REGISTRY, Scenario, build, score
+from tests.bench.probe_checks import assert_a_valid_scenario
 
 # a cheap member of every generator (small overrides keep the test fast; the full set is run by the script)
 SMALL: dict[str, dict[str, object]] = {
@@ -58,23 +57,7 @@ def test_deterministic_per_seed(name: str) -> None:
 
 @pytest.mark.parametrize("name", sorted(SMALL))
 def test_events_are_contract_valid_sorted_and_truth_consistent(name: str) -> None:
-    sc = build(name, 1, SMALL[name])
-    assert sc.events, name
-    for e in sc.events:
-        validate(json.loads(json.dumps(e)))  # raises BadEvent on anything the contract refuses
-    assert all(x["ts"] <= y["ts"] for x, y in pairwise(sc.events))
-    t0, t1 = sc.events[0]["ts"], sc.events[-1]["ts"]
-    resources = {e.get("mig_uuid") or e.get("gpu_uuid") for e in sc.events if e["type"] == "gpu_sample"}
-    resources |= {e.get("model_id") for e in sc.events}
-    workloads = {e["workload"]["id"] for e in sc.events if isinstance(e.get("workload"), dict)}
-    for t in sc.truth:
-        assert t["family"] in set(FAMILY.values())
-        assert t0 - 3600 <= t["start"] < t["end"] <= t1 + 3600, t
-        assert t.get("detect_by", t["end"]) >= t["start"]
-        assert t["resource"] is None or t["resource"] in resources, t
-        assert t["workload"] is None or t["workload"] in workloads, t
-        if t["family"] == "cost":
-            assert t["resource"] is None and t["workload"] is not None
+    assert_a_valid_scenario(name, SMALL[name])
 
 
 def test_idle_truth_covers_the_quiet_samples_only() -> None:
