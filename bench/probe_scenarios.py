@@ -1895,6 +1895,319 @@ def gpu_jitter_30s(seed: int, gpus: int = 16, hours: float = 12.0, idle_h: float
                                     note="1-GPU job hung, memory held, 30 s +-10 s samples, 2 % dropped")])
 
 
+# ============================================================ probe round 6
+# Assumptions of a sixth outside tester: MIG slices with their own job churn, endpoints that reload their model
+# after every reschedule, evaluation pauses of a multi-GPU job, a monthly fee row, credits and refunds on a daily
+# bill, many LLM series that appear one by one, a model seeing a handful of inputs an hour, and a cron retrain on
+# upstream data that stopped updating.
+def gpu_mig_slices(seed: int, hours: float = 12.0, hoard_at_h: float = 5.0, hoard_h: float = 2.0,
+                   step_s: float = 30.0) -> Scenario:
+    """One H100 split into seven 1g.10gb MIG instances (``mig_uuid`` set, only the contract's fields), each used
+    by its own pod (its own workload id): jobs of 0.5-3 h (busy 30-90 %, 70 % of the slice's memory) come and go,
+    each followed by 5-30 min unallocated (workload null, memory 0, no process), for ``hours``: must not alert.
+    On slice 2 the job running at ``hoard_at_h`` ends there but keeps 70 % of the memory at 0 % util for
+    ``hoard_h`` (hoarding, truth, goal 10 min); then the slice is freed and the pod's next job starts 10 min later."""
+    r = random.Random(seed)
+    st = States(r)
+    g = _uuid(r, "GPU")
+    migs = [_uuid(r, "MIG") for _ in range(7)]
+    end = T0 + hours * HOUR
+    a = T0 + hoard_at_h * HOUR
+    devs, tr = [], []
+    for i, m in enumerate(migs):
+        w = wl(f"mlplat/slice-pod-{i}", "training", "mlplat")
+        segs: list[tuple[float, Callable[[float], GpuState]]] = []
+        t = T0
+        hoarded = i != 2
+        while t < end:
+            segs.append((t, st.busy(w, 30, 90, 0.7)))
+            run0 = t
+            t += r.uniform(0.5, 3.0) * HOUR
+            if not hoarded and t >= a:
+                t = max(a, run0 + 20 * MIN)
+                segs.append((t, st.idle(w, 0.7)))
+                tr.append(truth("idle", m, w["id"], t, t + hoard_h * HOUR, goal_s=10 * MIN,
+                                note="MIG slice: job ended, its process kept 70 % of the slice's memory at 0 % util"))
+                t += hoard_h * HOUR
+                segs.append((t, st.idle(None, 0.0)))
+                t += 10 * MIN
+                hoarded = True
+                continue
+            segs.append((t, st.idle(None, 0.0)))
+            t += r.uniform(5, 30) * MIN
+        devs.append(Device("hgx-61", g, timeline(segs), mig_uuid=m, model=H100, mem_gib=10, price=None, pid=700 + i))
+    return Scenario("", gpu_events(r, devs, T0, end, step_s), tr)
+
+
+def gpu_model_loading(seed: int, pods: int = 6, hours: float = 24.0, stuck_at_h: float = 15.0, stuck_h: float = 2.0,
+                      step_s: float = 30.0) -> Scenario:
+    """``pods`` inference endpoints, one H100 each, rescheduled every 2-5 h: the old pod goes (1-3 min
+    unallocated, memory 0), the new pod loads its model for 5-12 min (memory ramps 0 -> 70 %, util 0 %) and then
+    serves a daily-cycle load (8-55 %): must not alert. Endpoint 4's pod started at the first reschedule after
+    ``stuck_at_h`` gets stuck loading: memory full (95 %) after its ramp, util 0 % for ``stuck_h`` (truth, goal
+    20 min: a normal load here keeps util at 0 % for up to 12 min, so a detector must wait past the longest
+    load; 20 min is that plus a margin), then it is rescheduled and serves again."""
+    r = random.Random(seed)
+    devs, tr = [], []
+    end = T0 + hours * HOUR
+    for i in range(pods):
+        u = _uuid(r, "GPU")
+        w = wl(f"serving/endpoint-{i}", "inference", "serving")
+        phase = r.uniform(0, 2 * math.pi)
+
+        def serve(t: float, w: Event = w, phase: float = phase) -> GpuState:
+            load = 31 + 23 * math.sin(2 * math.pi * (t - T0) / DAY + phase)
+            return max(2.5, load + r.gauss(0, 3)), None, 0.7, w
+
+        def loading(s: float, dur: float, full: float, w: Event = w) -> Callable[[float], GpuState]:
+            return lambda x: (0.0, r.uniform(0.0, 0.2), full * min(1.0, max(0.02, (x - s) / dur)), w)
+        segs: list[tuple[float, Callable[[float], GpuState]]] = [(T0, serve)]
+        t = T0 + r.uniform(0.5, 3.0) * HOUR
+        stuck = i != 4
+        while t < end:
+            segs.append((t, st_free(r)))
+            t += r.uniform(1, 3) * MIN
+            dur = r.uniform(5, 12) * MIN
+            if not stuck and t >= T0 + stuck_at_h * HOUR:
+                segs.append((t, loading(t, dur, 0.95)))
+                tr.append(truth("idle", u, w["id"], t, t + stuck_h * HOUR, goal_s=20 * MIN, price=3.9,
+                                note="pod stuck loading: memory full, util 0 %; normal loads last 5-12 min"))
+                t += stuck_h * HOUR
+                stuck = True
+                continue
+            segs.append((t, loading(t, dur, 0.7)))
+            t += dur
+            segs.append((t, serve))
+            t += r.uniform(2, 5) * HOUR
+        devs.append(Device("inf-41", u, timeline(segs), model=H100, mem_gib=80, price=3.9, pid=900 + i))
+    return Scenario("", gpu_events(r, devs, T0, end, step_s), tr)
+
+
+def st_free(r: random.Random) -> Callable[[float], GpuState]:
+    """An unallocated GPU: no workload, no memory."""
+    return lambda t: (0.0, r.uniform(0.0, 0.2), 0.0, None)
+
+
+def gpu_eval_pauses(seed: int, straggler: bool = False, ranks: int = 8, hours: float = 12.0, step_s: float = 15.0,
+                    lag_h: float = 2.0) -> Scenario:
+    """An 8-GPU training job on one node (checkpoint pauses of 3-5 min every 40-60 min) that evaluates every 2 h:
+    rank 0 runs the evaluation for 15-25 min (util 5-15 %) while ranks 1-7 hold their memory at 0 % util waiting
+    at the barrier: must not alert. ``straggler``: rank 5 alone drops to 0 % (memory held) for ``lag_h`` from
+    30 min after the third evaluation ends, while the others train (truth, goal 5 min); the next evaluation falls
+    inside that stretch."""
+    r = random.Random(seed)
+    st = States(r)
+    w = wl("llm/sft-eval-8x", "training", "foundation")
+    uuids = [_uuid(r, "GPU") for _ in range(ranks)]
+    every, pause = r.uniform(40, 60) * MIN, r.uniform(3, 5) * MIN
+    phase = r.uniform(0, every)
+    first = T0 + r.uniform(0.5, 1.5) * HOUR
+    evals = []
+    t = first
+    while t < T0 + hours * HOUR:
+        evals.append((t, t + r.uniform(15, 25) * MIN))
+        t += 2 * HOUR
+    k = min(5, ranks - 1)
+    a = evals[2][1] + 30 * MIN
+    b = a + lag_h * HOUR
+
+    def rank(i: int) -> Callable[[float], GpuState]:
+        train = st.training(w, phase, every, pause)
+
+        def f(t: float) -> GpuState:
+            if straggler and i == k and a <= t < b:
+                return 0.0, r.uniform(0.0, 0.2), 0.8, w
+            if any(s <= t < e for s, e in evals):
+                return (r.uniform(5, 15), None, 0.8, w) if i == 0 else (0.0, r.uniform(0.0, 0.2), 0.8, w)
+            return train(t)
+        return f
+    devs = [Device("dgx-61", u, rank(i), pid=1500 + i) for i, u in enumerate(uuids)]
+    ev = gpu_events(r, devs, T0, T0 + hours * HOUR, step_s)
+    tr = [truth("idle", uuids[k], w["id"], a, b, goal_s=5 * MIN, price=A100_PRICE,
+                note="rank 5 alone at 0 % while the others train")] if straggler else []
+    return Scenario("", ev, tr)
+
+
+def _daily_rows(r: random.Random, w: Event, fields: Event, days: int, level: float, sigma: float,
+                mult: Callable[[int], float], late_h: tuple[float, float] = (4.0, 10.0),
+                weekend: float = 0.8) -> tuple[list[Event], list[float]]:
+    """One usage row a UTC day from T0 for ``days``, weekends x``weekend``, log-normal ``sigma``, day k x
+    ``mult(k)``, landing ``late_h`` after the day closes; also returns each day's cost."""
+    ev: list[Event] = []
+    costs = []
+    for k in range(days):
+        ps = T0 + k * DAY
+        c = level * (weekend if _gmt(ps).tm_wday >= 5 else 1.0) * r.lognormvariate(-sigma * sigma / 2, sigma) * mult(k)
+        costs.append(c)
+        ev.append({"type": "billing_delta", "ts": round(ps + DAY + r.uniform(*late_h) * HOUR, 3), "period_start": ps,
+                   "period_end": ps + DAY, "workload": w, **fields, "cost_usd": round(c, 6)})
+    return ev, costs
+
+
+def bill_monthly_fee(seed: int, factor: float = 1.0, days: int = 100, sigma: float = 0.15) -> Scenario:
+    """Daily usage rows (one UTC day each, landing 4-10 h after the day closes, weekends x0.8) for ``days`` days
+    from 2026-03-02, plus on each month's 1st a fee row (x10 a normal weekday, its own sku
+    ``platform-fee-monthly`` and ``charge_category`` purchase, the 1st's daily period). The first fee (Apr 1) is
+    ambiguous: nothing seen before says it recurs, and a new SKU worth x10 a day is worth a page, while a calendar
+    prior (1st of the month) makes silence defensible too. The later fees (May 1, Jun 1) must not alert: the fee
+    recurs on the 1st at the same amount. ``factor`` != 1: one mid-month weekday (May 13) x``factor`` (truth,
+    goal one daily period plus the latest landing)."""
+    r = random.Random(seed)
+    w = wl("ml/feature-platform", "batch", "mlplat")
+    fields = {"source": "focus", "service": "Databricks", "resource_id": "dbx/feature-platform",
+              "sku": "jobs-compute", "charge_category": "usage"}
+    bad = int((calendar.timegm((2026, 5, 13, 0, 0, 0)) - T0) // DAY)
+    ev, _ = _daily_rows(r, w, fields, days, 1800.0, sigma, lambda k: factor if factor != 1.0 and k == bad else 1.0)
+    fee = 10 * 1800.0 * r.uniform(0.98, 1.02)
+    tr: list[dict[str, Any]] = []
+    for k in range(days):
+        ps = T0 + k * DAY
+        if _gmt(ps).tm_mday != 1:
+            continue
+        ev.append({"type": "billing_delta", "ts": round(ps + DAY + r.uniform(4, 10) * HOUR, 3), "period_start": ps,
+                   "period_end": ps + DAY, "workload": w, **fields, "sku": "platform-fee-monthly",
+                   "charge_category": "purchase", "cost_usd": round(fee, 2)})
+        if not tr:
+            tr.append(truth("cost", None, w["id"], ps, ps + DAY, detect_by=ps + 2 * DAY + 10 * HOUR + GRACE,
+                            ambiguous=True, note="first monthly fee row: nothing yet says it recurs"))
+    if factor != 1.0:
+        ps = T0 + bad * DAY
+        tr.append(truth("cost", None, w["id"], ps, ps + DAY, detect_by=ps + 2 * DAY + 10 * HOUR + GRACE,
+                        goal_s=DAY + 10 * HOUR, note=f"mid-month weekday x{factor:g}"))
+    return Scenario("", ev, tr)
+
+
+def bill_credits(seed: int, factor: float = 1.0, days: int = 35, sigma: float = 0.15, share: float = 0.3) -> Scenario:
+    """Daily usage rows (landing 4-10 h after the day closes) where ``share`` of the days also carry a credit
+    row of 10-60 % of that day's cost, and one day (day 20) a refund of 130 % of it, so that day nets negative.
+    A negative ``cost_usd`` is bad input by the contract, so credits take the contract's form (docs/collectors.md):
+    ``cost_usd`` 0, a negative ``adjustment_usd``, ``charge_category`` credit / refund, landing with the usage row
+    or up to a day later. Must not alert. ``factor`` != 1: day 27 (a weekday, no credit) x``factor`` (truth)."""
+    r = random.Random(seed)
+    w = wl("ml/vector-search", "inference", "search")
+    fields = {"source": "focus", "service": "Amazon OpenSearch Service", "resource_id": "domain/vector-prod",
+              "sku": "or1.2xlarge.search"}
+    bad = 29 if _gmt(T0 + 27 * DAY).tm_wday >= 5 else 27
+    ev, costs = _daily_rows(r, w, fields, days, 900.0, sigma, lambda k: factor if factor != 1.0 and k == bad else 1.0)
+    for k, c in enumerate(costs):
+        refund = k == 20
+        if k == bad or not (refund or r.random() < share):
+            continue
+        ps = T0 + k * DAY
+        amt = 1.3 * c if refund else r.uniform(0.1, 0.6) * c
+        ev.append({"type": "billing_delta", "ts": round(ps + DAY + r.uniform(4, 34) * HOUR, 3), "period_start": ps,
+                   "period_end": ps + DAY, "workload": w, **fields,
+                   "sku": "service-refund" if refund else "savings-plan-credit", "cost_usd": 0.0,
+                   "adjustment_usd": -round(amt, 2), "charge_category": "refund" if refund else "credit",
+                   "adjustment_reason": "charge"})
+    tr = []
+    if factor != 1.0:
+        ps = T0 + bad * DAY
+        tr.append(truth("cost", None, w["id"], ps, ps + DAY, detect_by=ps + 2 * DAY + 10 * HOUR + GRACE,
+                        goal_s=DAY + 10 * HOUR, note=f"day {bad} x{factor:g}"))
+    return Scenario("", ev, tr)
+
+
+def bill_new_series(seed: int, factor: float = 1.0, n: int = 40, days: float = 28.0, spread_days: float = 21.0,
+                    sigma: float = 0.5, spiker: int = 9) -> Scenario:
+    """``n`` hourly LLM usage series (model x team, each its own workload and API key) that appear one by one
+    over ``spread_days`` (series i on day i x spread/n at a random hour), each starting at its steady level
+    ($0.5-40 an hour) with log-normal noise ``sigma`` and no other shape, rows landing 4-15 min after the hour:
+    must not alert. ``factor`` != 1: series ``spiker`` goes x``factor`` for 6 h at 14:00 on day 12 of its life
+    (truth, goal 2 h)."""
+    r = random.Random(seed)
+    models = ["gpt-4o", "gpt-4o-mini", "claude-sonnet-4", "claude-haiku-4", "gemini-2.5-pro", "llama-3.1-70b",
+              "mistral-large", "o3-mini"]
+    teams = ["support", "search", "growth", "legal", "sales"]
+    end = T0 + days * DAY
+    ev: list[Event] = []
+    tr = []
+    for i in range(n):
+        model, team = models[i % len(models)], teams[(i // len(models)) % len(teams)]
+        w = wl(f"{team}/llm-{model}", "inference", team, model=model)
+        born = T0 + math.floor((i * spread_days / n * DAY + r.uniform(0, 12 * HOUR)) / HOUR) * HOUR
+        level = math.exp(r.uniform(math.log(0.5), math.log(40)))
+        a = math.floor((born + 12 * DAY) / DAY) * DAY + 14 * HOUR
+        b = a + 6 * HOUR
+        hit = factor != 1.0 and i == spiker
+        def mult(t: float, a: float = a, b: float = b) -> float:
+            return factor if a <= t < b else 1.0
+        s = spend(r, born, end, HOUR, level, lambda t: 1.0, sigma, mult if hit else None)
+        svc = "OpenAI API" if model.startswith(("gpt", "o3")) else "Anthropic API" if model.startswith("claude") \
+            else "Vertex AI"
+        ev += _rows(r, s, w, {"source": "llm_usage", "service": svc, "resource_id": f"key-{team}-{model}",
+                              "model": model, "sku": "tokens"})
+        if hit:
+            tr.append(truth("cost", None, w["id"], a, b, goal_s=2 * HOUR,
+                            note=f"series {i} (born day {(born - T0) / DAY:.1f}) x{factor:g} for 6 h on its day 12"))
+    return Scenario("", ev, tr)
+
+
+def drift_low_traffic(seed: int, shift_sd: float = 0.0, days: float = 6.0, at_day: float = 4.0,
+                      per_hour: float = 6.0, cycle_sd: float = 1.0) -> Scenario:
+    """A model that sees ~``per_hour`` requests an hour (Poisson arrivals, one value a feature a batch) for
+    ``days``: ``amount`` follows a daily cycle of ``cycle_sd`` sd, ``score`` is stable: must not alert.
+    ``shift_sd`` > 0: ``amount``'s mean moves ``shift_sd`` sd up from day ``at_day`` on (truth, goal 2 h: at six
+    values an hour, 2 h gives about a dozen values after the change, about the fewest in which a 1.5 sd shift
+    stands out of a day-long reference at an alarm-grade level; sooner would page on noise)."""
+    g = np.random.default_rng(seed)
+    model = "m-lowtraffic"
+    w = wl(f"serving/{model}", "inference", "risk")
+    a, t1 = T0 + at_day * DAY, T0 + days * DAY
+
+    def amount(gg: np.random.Generator, t: float, n: int) -> np.ndarray:
+        mu = 100 + 10 * cycle_sd * math.sin(2 * math.pi * (t - T0) / DAY) + (10 * shift_sd if t >= a else 0.0)
+        return gg.normal(mu, 10, n)
+    ev = _obs_var(g, model, w, T0, t1, lambda: float(g.exponential(HOUR / per_hour)), lambda: 1,
+                  {"amount": amount, "score": lambda gg, t, n: gg.beta(2, 5, n)})
+    tr = [truth("drift", model, w["id"], a, t1, goal_s=2 * HOUR,
+                note=f"amount +{shift_sd:g} sd at ~{per_hour:g} values/h")] if shift_sd > 0 else []
+    return Scenario("", ev, tr)
+
+
+def loop_stale_data_cron(seed: int, stale: bool = True, days: float = 4.0, every_h: float = 6.0,
+                         gpus: int = 8) -> Scenario:
+    """A cron retrain every ``every_h`` h (00/06/12/18 UTC, a few min of jitter, runs of 30-60 min on ``gpus``
+    GPUs, trigger ``schedule``, no observations sent), each on the latest upstream snapshot (data_version
+    ``events-YYYYMMDDHH``) with a metric (auc) improving a little run over run. ``stale``: the upstream stops
+    updating for a day from day 1 18:00: the run at 18:00 and the three after it train on the same
+    data_version with a flat metric (+-1e-4); then the data moves again. Contract verdict: a no-gain
+    ``retrain_loop`` (the same data, no metric gain, within the 8 h chain gap); ``retrain_without_drift``
+    cannot judge without observations. Truth family loop, from the first run on that snapshot to the 4th run's
+    end, goal two cadences + 40 min. ``stale`` False: the control, a new data_version every run, must not alert."""
+    r = random.Random(seed)
+    w = wl("ads/ctr-cron", "training", "ads")
+    ev: list[Event] = []
+    k = 0
+    t = T0
+    stale_from = T0 + DAY + 18 * HOUR
+    stale_runs: list[tuple[float, float]] = []
+    snap = ""
+    auc = 0.78
+    while t < T0 + days * DAY:
+        st = t + r.uniform(60, 300)
+        dur = r.uniform(30, 60) * MIN
+        in_stale = stale and stale_from <= t < stale_from + 4 * every_h * HOUR
+        if in_stale:
+            snap = snap if stale_runs else "events-" + time.strftime("%Y%m%d%H", time.gmtime(t))
+            value = auc + r.uniform(-1e-4, 1e-4)
+            stale_runs.append((st, st + dur))
+        else:
+            snap = "events-" + time.strftime("%Y%m%d%H", time.gmtime(t))
+            auc += 0.0015 + r.gauss(0, 3e-4)
+            value = auc
+        ev += _run_events(r, "ctr-cron", w, st, dur, "succeeded",
+                          {"name": "auc", "value": round(value, 5), "higher_is_better": True}, snap, "schedule", gpus)
+        t += every_h * HOUR
+        k += 1
+    tr = []
+    if stale:
+        tr.append(truth("loop", "ctr-cron", w["id"], stale_runs[0][0], stale_runs[-1][1],
+                        goal_s=2 * every_h * HOUR + 40 * MIN,
+                        note="4 cron runs on one data_version, flat auc: a no-gain retrain loop"))
+    return Scenario("", ev, tr)
+
+
 # =================================================================== registry
 def _reg() -> dict[str, tuple[Callable[..., Scenario], dict[str, Any]]]:
     r: dict[str, tuple[Callable[..., Scenario], dict[str, Any]]] = {}
@@ -2000,6 +2313,21 @@ def _reg() -> dict[str, tuple[Callable[..., Scenario], dict[str, Any]]]:
     r["drift_slow_trend"] = (drift_slow_trend, {})
     r["loop_two_teams"] = (loop_two_teams, {})
     r["gpu_jitter_30s"] = (gpu_jitter_30s, {})
+    # round 6
+    r["gpu_mig_slices"] = (gpu_mig_slices, {})
+    r["gpu_model_loading"] = (gpu_model_loading, {})
+    r["gpu_eval_pauses"] = (gpu_eval_pauses, {"straggler": False})
+    r["gpu_eval_pauses_straggler"] = (gpu_eval_pauses, {"straggler": True})
+    r["bill_monthly_fee"] = (bill_monthly_fee, {"factor": 1.0})
+    r["bill_monthly_fee_x5"] = (bill_monthly_fee, {"factor": 5.0})
+    r["bill_credits_none"] = (bill_credits, {"factor": 1.0})
+    r["bill_credits_x4"] = (bill_credits, {"factor": 4.0})
+    r["bill_new_series_none"] = (bill_new_series, {"factor": 1.0})
+    r["bill_new_series_x5"] = (bill_new_series, {"factor": 5.0})
+    r["drift_low_traffic_none"] = (drift_low_traffic, {"shift_sd": 0.0})
+    r["drift_low_traffic_shift"] = (drift_low_traffic, {"shift_sd": 1.5})
+    r["loop_stale_data_cron"] = (loop_stale_data_cron, {"stale": True})
+    r["loop_stale_data_cron_control"] = (loop_stale_data_cron, {"stale": False})
     return r
 
 
