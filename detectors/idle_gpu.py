@@ -173,6 +173,12 @@ class IdleConfig:
         ``fast_kinds`` workload (540 s).
     straggler_dwell_s
         The dwell of a training GPU idle while its node's peers of the same workload are busy (240 s).
+    wait_dwell_s
+        The dwell of a GPU idle while a few of its node's peers of the same workload are at work (rank 0
+        evaluating while the other ranks wait at a barrier): 2700 s, or ``regular_pause_over_max`` x
+        the longest such wait it had, whichever is longer. Evaluations of 15-25 minutes are common (a
+        20-minute dwell paged every waiting rank at each of them); a hang stops every rank, and a rank
+        left behind is a straggler, neither of which waits on this.
     min_dwell_s, max_dwell_s
         Bounds of a dwell learned from gaps (480 s, 6 h).
     continuity_s
@@ -220,6 +226,7 @@ class IdleConfig:
     cold_kinds: tuple[str, ...] = ("batch", "unknown", "notebook")
     fast_dwell_s: float = 540.0
     straggler_dwell_s: float = 240.0
+    wait_dwell_s: float = 2700.0
     min_dwell_s: float = 480.0
     max_dwell_s: float = 6 * 3600.0
     continuity_s: float = 3600.0
@@ -246,7 +253,7 @@ _SLOTS = (
     "key", "config", "context", "wants_tick",
     "last_ts", "first_ts", "last_price", "price_source", "node", "gpu_uuid", "mig_uuid", "gpu_model",
     "mem_used", "mem_total", "has_sm", "processes", "gaps", "busy_s", "solo_gaps", "busy_now", "group",
-    "recent_workloads", "last_interval", "approved_s",
+    "recent_workloads", "last_interval", "approved_s", "longest_wait",
     "start", "workload", "idle_s", "waste", "activity_sum", "util_sum", "samples", "busy_since",
     "blip_s", "blip_usd", "blip_activity", "blip_util", "blip_samples", "opened_kind", "last_report", "dwell",
     "dwell_source", "peers_busy", "peers_checked", "waited_on_peers", "idled_alone", "job_paused", "silenced",
@@ -254,7 +261,7 @@ _SLOTS = (
 _NOT_PICKLED = frozenset({"config", "context", "blip_s", "blip_usd", "blip_activity", "blip_util", "blip_samples"})
 # older snapshots: the attributes that are newer than them, with the value they stand for
 _NEWER_DEFAULTS: dict[str, Any] = {"peers_checked": False, "waited_on_peers": False, "job_paused": False,
-                                   "idled_alone": None}
+                                   "idled_alone": None, "longest_wait": 0.0}
 
 
 class IdleGpuDetector(Detector):
@@ -299,6 +306,7 @@ class IdleGpuDetector(Detector):
         self.recent_workloads: tuple[str | None, ...] = ()
         self.last_interval: float | None = None
         self.approved_s = 0.0  # the longest quiet spell a person marked "not a problem": the dwell stays above it
+        self.longest_wait = 0.0  # the longest quiet spell spent waiting on a few of its peers at work
         self._reset()
 
     def _reset(self) -> None:
@@ -560,10 +568,10 @@ class IdleGpuDetector(Detector):
             self.dwell, self.dwell_source = self._cold_dwell(workload, kind), "default"
         if self._straggler_eligible(kind) and self._peers_say_straggler(len(others)):
             self.dwell, self.dwell_source = min(self.dwell, self._straggler_dwell(elapsed)), "straggler"
-        elif self._peers_at_work(len(others)) and self.dwell < cfg.dwell_s:
+        elif self._peers_at_work(len(others)) and self.dwell < self._wait_dwell():
             # a few of its job's GPUs at work while it waits: rank 0 evaluating or saving while the
-            # others wait for it is routine, a hang stops them all; the default dwell until they stop
-            self.dwell, self.dwell_source = cfg.dwell_s, "peers_at_work"
+            # others wait for it is routine, a hang stops them all; the wait's dwell until they stop
+            self.dwell, self.dwell_source = self._wait_dwell(), "peers_at_work"
         if self.approved_s and self.dwell < cfg.gap_over_max * self.approved_s:
             # a person said a quiet spell this long is fine here: only a clearly longer one pages
             self.dwell, self.dwell_source = cfg.gap_over_max * self.approved_s, "marked_fine"
@@ -596,6 +604,12 @@ class IdleGpuDetector(Detector):
         sd = math.sqrt((_PRIOR_WEIGHT * _PRIOR_LOG_SD ** 2 + ss) / (_PRIOR_WEIGHT + n - 1))
         bound = math.exp(mean + cfg.gap_z * sd * math.sqrt(1.0 + 1.0 / n))
         return min(cfg.max_dwell_s, max(cfg.min_dwell_s, bound, cfg.gap_over_max * max(gaps)))
+
+    def _wait_dwell(self) -> float:
+        """The dwell of a quiet spell spent waiting on a few of its job's GPUs at work (an evaluation on
+        rank 0): ``wait_dwell_s``, or twice the longest such wait it had."""
+        cfg = self.config
+        return min(cfg.max_dwell_s, max(cfg.wait_dwell_s, cfg.regular_pause_over_max * self.longest_wait))
 
     def _straggler_dwell(self, seen_alone_after: float) -> float:
         """The straggler dwell, from the start of the quiet spell: ``straggler_dwell_s``, and at least
@@ -636,7 +650,9 @@ class IdleGpuDetector(Detector):
         if duration < cfg.min_gap_s:
             return
         if self.waited_on_peers:
-            return  # it waited on a peer (rank 0 evaluating): not the rhythm of its own pauses
+            # it waited on a peer (rank 0 evaluating): not the rhythm of its own pauses, but that of its waits
+            self.longest_wait = max(self.longest_wait, duration)
+            return
         self.gaps.append(duration)
         del self.gaps[: -cfg.gaps_kept]
         if self.idled_alone:
@@ -690,8 +706,8 @@ class IdleGpuDetector(Detector):
                 others = [p for k, p in self._peers().items() if k != self.key]
                 self.peers_busy = self._busy_peers(others)
                 self.waited_on_peers = self._peers_at_work(len(others))
-                if self.waited_on_peers and self.dwell < cfg.dwell_s:
-                    self.dwell, self.dwell_source = cfg.dwell_s, "peers_at_work"
+                if self.waited_on_peers and self.dwell < self._wait_dwell():
+                    self.dwell, self.dwell_source = self._wait_dwell(), "peers_at_work"
                     if self.job_paused:
                         # the whole job stopped with it (a checkpoint) and a peer went back to work
                         # alone (rank 0 evaluating): the wait on that peer began after the pause,

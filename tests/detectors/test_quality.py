@@ -325,13 +325,13 @@ def test_a_straggler_soon_after_a_checkpoint_pages_in_five_minutes_and_a_rank_re
     assert a["detected_at"] - stop <= 5 * M
 
 
-def ranks_with_evaluation(hang_at: float | None = None) -> list[dict[str, Any]]:
+def ranks_with_evaluation(hang_at: float | None = None, eval_min: float = 11.0) -> list[dict[str, Any]]:
     """An 8-rank job: a 3-minute checkpoint every 40 minutes (all ranks), and every 3 hours an
-    11-minute evaluation on rank 0 while the other seven wait at a barrier; from ``hang_at`` on, every
-    rank hangs holding its memory."""
+    ``eval_min``-minute evaluation on rank 0 while the other seven wait at a barrier; from ``hang_at``
+    on, every rank hangs holding its memory."""
     w, end = wl("ml/pretrain-8", "training"), T0 + 14 * H
     checkpoints = [(t, t + 3 * M) for t in (T0 + 20 * M + k * 40 * M for k in range(21))]
-    evals = [(t, t + 11 * M) for t in (T0 + 2 * H + k * 3 * H for k in range(4))]
+    evals = [(t, t + eval_min * M) for t in (T0 + 2 * H + k * 3 * H for k in range(4))]
     events = []
     for g in range(8):
         pauses = sorted(checkpoints + (evals if g else []))
@@ -349,12 +349,14 @@ def ranks_with_evaluation(hang_at: float | None = None) -> list[dict[str, Any]]:
     return events
 
 
-def test_ranks_waiting_on_rank_zeros_evaluation_do_not_page_and_a_hang_of_the_job_does() -> None:
+@pytest.mark.parametrize("eval_min", [11.0, 25.0])
+def test_ranks_waiting_on_rank_zeros_evaluation_do_not_page_and_a_hang_of_the_job_does(eval_min: float) -> None:
     # the ranks learn a short dwell from their checkpoint pauses; an evaluation is longer, but
-    # rank 0 is at work all along: the others wait on it, they are not idle for nothing
-    assert opened(run(ranks_with_evaluation(), IdleGpuDetector)) == []
+    # rank 0 is at work all along: the others wait on it, they are not idle for nothing (a 25-minute
+    # evaluation paged all seven waiting ranks at each evaluation when a wait had the 20-minute dwell)
+    assert opened(run(ranks_with_evaluation(eval_min=eval_min), IdleGpuDetector)) == []
     hang_at = T0 + 10 * H + 5 * M
-    hung = opened(run(ranks_with_evaluation(hang_at), IdleGpuDetector))
+    hung = opened(run(ranks_with_evaluation(hang_at, eval_min), IdleGpuDetector))
     assert len(hung) == 8 and all(a["detected_at"] - hang_at <= 10 * M for a in hung)
 
 
