@@ -253,7 +253,7 @@ _SLOTS = (
     "key", "config", "context", "wants_tick",
     "last_ts", "first_ts", "last_price", "price_source", "node", "gpu_uuid", "mig_uuid", "gpu_model",
     "mem_used", "mem_total", "has_sm", "processes", "gaps", "busy_s", "solo_gaps", "busy_now", "group",
-    "recent_workloads", "last_interval", "approved_s", "longest_wait",
+    "recent_workloads", "last_interval", "approved_s", "longest_wait", "free_gaps",
     "start", "workload", "idle_s", "waste", "activity_sum", "util_sum", "samples", "busy_since",
     "blip_s", "blip_usd", "blip_activity", "blip_util", "blip_samples", "opened_kind", "last_report", "dwell",
     "dwell_source", "peers_busy", "peers_checked", "waited_on_peers", "idled_alone", "job_paused", "silenced",
@@ -261,7 +261,7 @@ _SLOTS = (
 _NOT_PICKLED = frozenset({"config", "context", "blip_s", "blip_usd", "blip_activity", "blip_util", "blip_samples"})
 # older snapshots: the attributes that are newer than them, with the value they stand for
 _NEWER_DEFAULTS: dict[str, Any] = {"peers_checked": False, "waited_on_peers": False, "job_paused": False,
-                                   "idled_alone": None, "longest_wait": 0.0}
+                                   "idled_alone": None, "longest_wait": 0.0, "free_gaps": b""}
 
 
 class IdleGpuDetector(Detector):
@@ -299,6 +299,10 @@ class IdleGpuDetector(Detector):
         # the rhythm
         # latest quiet spells that ended busy (seconds), oldest first: float32, 64 of them in 256 bytes
         self.gaps = array("f")
+        # ... of them, those spent unallocated (no workload: the gap between two pods), kept apart: a pool's
+        # scheduling gaps say nothing about how long a pod may sit idle holding the GPU, and its own
+        # pauses (checkpoints, model loads) nothing about the scheduler
+        self.free_gaps = array("f")
         self.busy_s = 0.0  # busy time seen since the latest gap (capped)
         self.solo_gaps = 0  # gaps while most of its node peers (two or more) were busy: it idles alone routinely
         self.busy_now = False
@@ -399,6 +403,21 @@ class IdleGpuDetector(Detector):
                 self.peers_checked = self.waited_on_peers = False
                 covered = interval
                 self._choose_dwell(workload)
+            elif self.opened_kind is None and (self.workload is None) != (workload is None):
+                if workload is not None:
+                    # a pod came to the GPU while it was unallocated (a rescheduled endpoint loading its
+                    # model): the spell is that workload's from here, judged by the GPU's rhythm with it,
+                    # not by a pool's scheduling gaps; not yet seen at work, it gets no fast dwell
+                    self.workload = shared_workload(self.context, workload)
+                    self._choose_dwell(workload, ts - self.start, new_pod=True)
+                    self.dwell += sample_start - self.start  # counted from the pod's arrival
+                elif self._mem_pct() < cfg.hoard_mem_pct:
+                    # its pod ended during the spell (a checkpoint pause that was the job's last):
+                    # the scheduler's gap from here, judged by the GPU's unallocated spells (a sample
+                    # without its workload but with the memory still held is the attribution's hiccup)
+                    self.workload = None
+                    self._choose_dwell(None, ts - self.start)
+                    self.dwell += sample_start - self.start
             self._accumulate(covered, price, activity, util)
             # not at the spell's first sample, whatever the cadence: the peers' picture is a sample old
             if self.idled_alone is None and ts - self.start >= max(_ALONE_LOOK_S, 1.5 * interval) and self.workload \
@@ -497,6 +516,7 @@ class IdleGpuDetector(Detector):
         state = {name: getattr(self, name) for name in _SLOTS if name not in _NOT_PICKLED}
         state["blip"] = (self.blip_s, self.blip_usd, self.blip_activity, self.blip_util, self.blip_samples)
         state["gaps"] = self.gaps.tobytes()  # 4 bytes a gap (a list of floats pickles 9, an array ~32 more)
+        state["free_gaps"] = self.free_gaps.tobytes()
         state.update(vars(self))  # anything set outside the slots (empty unless somebody added a field) is kept
         return state
 
@@ -513,11 +533,12 @@ class IdleGpuDetector(Detector):
             (state["blip_s"], state["blip_usd"], state["blip_activity"], state["blip_util"],
              samples) = blip
             state["blip_samples"] = int(samples)
-        gaps = state.get("gaps")
-        if isinstance(gaps, bytes):
-            state["gaps"] = array("f", gaps)  # float32, native (little-endian) order, as written
-        elif not isinstance(gaps, array) or gaps.typecode != "f":
-            state["gaps"] = array("f", gaps or ())  # older snapshots: a list, or an array of doubles
+        for name in ("gaps", "free_gaps"):
+            gaps = state.get(name)
+            if isinstance(gaps, bytes):
+                state[name] = array("f", gaps)  # float32, native (little-endian) order, as written
+            elif not isinstance(gaps, array) or gaps.typecode != "f":
+                state[name] = array("f", gaps or ())  # older snapshots: a list, or an array of doubles
         recent = state.get("recent_workloads")
         if not isinstance(recent, tuple):
             state["recent_workloads"] = tuple(recent or ())
@@ -533,24 +554,27 @@ class IdleGpuDetector(Detector):
         if group is not None:
             self._register(group[1])
 
-    def _choose_dwell(self, workload: dict[str, Any] | None, elapsed: float = 0.0) -> None:
+    def _choose_dwell(self, workload: dict[str, Any] | None, elapsed: float = 0.0, new_pod: bool = False) -> None:
         """Fix the dwell of the stretch that starts now (or is ``elapsed`` seconds old and is looked at
-        again), from this GPU's (and its peers') rhythm."""
+        again), from this GPU's (and its peers') rhythm. ``new_pod``: the workload came to the GPU
+        during the stretch, so the GPU has not seen it at work yet."""
         cfg = self.config
         kind = (workload or {}).get("kind") if workload else None
         peers = self._peers()
         # by key, not by registry order: a restored Engine rebuilds the registry in another order
         others = [p for k, p in sorted(peers.items()) if k != self.key]
         self.peers_busy = self._busy_peers(others)
-        # the GPU's own gaps and its node peers' of the same workload (one queue, one rhythm)
-        gaps = [*self.gaps, *(g for p in others for g in p.gaps[-_PEER_GAPS_EACH:])]
+        # the GPU's own gaps and its node peers' of the same workload (one queue, one rhythm), of the
+        # stretch's kind: with a pod on the GPU, or unallocated
+        own = self._own_gaps(workload is None)
+        gaps = [*own, *(g for p in others for g in p._own_gaps(workload is None)[-_PEER_GAPS_EACH:])]
         if gaps:
             self.dwell = self._learned_dwell(gaps)
-            own_enough = len(self.gaps) >= _OWN_GAPS_ENOUGH or len(gaps) == len(self.gaps)
+            own_enough = len(own) >= _OWN_GAPS_ENOUGH or len(gaps) == len(own)
             self.dwell_source = "learned_gaps" if own_enough else "peer_gaps"
             # a training job or an endpoint seen at work for an hour: a few short pauses (checkpoints)
             # make it no slower to flag than none would (the fast dwell is the floor, not the default)
-            seen_working = kind in cfg.fast_kinds and self._history_s() >= cfg.continuity_s
+            seen_working = kind in cfg.fast_kinds and self._history_s() >= cfg.continuity_s and not new_pod
             floor = cfg.fast_dwell_s if seen_working else self._cold_dwell(workload, kind)
             # a rhythm of a few gaps is not known yet; a queue's (the cold dwell's kinds) takes twice as
             # many: its gaps are heavy-tailed, and its first few are often its shortest
@@ -562,7 +586,7 @@ class IdleGpuDetector(Detector):
                 # queue's heavy tail, so twice the longest seen is clearly longer; the log-normal bound of a
                 # few near-equal gaps is mostly the prior's spread (4 checkpoints of 4 min: 18 min)
                 self.dwell = min(self.dwell, max(cfg.fast_dwell_s, cfg.regular_pause_over_max * max(gaps)))
-        elif kind in cfg.fast_kinds and self.busy_s >= cfg.continuity_s:
+        elif kind in cfg.fast_kinds and self.busy_s >= cfg.continuity_s and not new_pod:
             self.dwell, self.dwell_source = cfg.fast_dwell_s, "no_gaps"
         else:
             self.dwell, self.dwell_source = self._cold_dwell(workload, kind), "default"
@@ -575,6 +599,10 @@ class IdleGpuDetector(Detector):
         if self.approved_s and self.dwell < cfg.gap_over_max * self.approved_s:
             # a person said a quiet spell this long is fine here: only a clearly longer one pages
             self.dwell, self.dwell_source = cfg.gap_over_max * self.approved_s, "marked_fine"
+
+    def _own_gaps(self, unallocated: bool) -> array[float]:
+        """The quiet spells learned for a stretch with no workload (unallocated), or with one."""
+        return self.free_gaps if unallocated else self.gaps
 
     def _history_s(self) -> float:
         """How long this GPU has been seen (first sample to latest)."""
@@ -653,8 +681,9 @@ class IdleGpuDetector(Detector):
             # it waited on a peer (rank 0 evaluating): not the rhythm of its own pauses, but that of its waits
             self.longest_wait = max(self.longest_wait, duration)
             return
-        self.gaps.append(duration)
-        del self.gaps[: -cfg.gaps_kept]
+        gaps = self._own_gaps(self.workload is None)
+        gaps.append(duration)
+        del gaps[: -cfg.gaps_kept]
         if self.idled_alone:
             # it idled the way a straggler does (most peers busy, two at least) and that was routine
             # here; a gap while a single peer evaluates is not that
@@ -797,7 +826,7 @@ class IdleGpuDetector(Detector):
             "threshold_pct": cfg.idle_below_pct,
             "dwell_s": round(self.dwell, 1),
             "dwell_source": self.dwell_source,
-            "usual_gaps_s": [round(g) for g in self.gaps[-5:]],
+            "usual_gaps_s": [round(g) for g in self._own_gaps(self.workload is None)[-5:]],
             "peers_busy": self.peers_busy,
             "idle_hours": round(hours, 3),
             "mean_activity_pct": round(mean_activity, 3),
