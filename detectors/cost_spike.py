@@ -116,7 +116,9 @@ References
 
 from __future__ import annotations
 
+import calendar
 import math
+import time
 from array import array
 from dataclasses import dataclass
 from statistics import NormalDist
@@ -138,6 +140,9 @@ from spendwatch.contract import BILLING_DELTA, billing_delta_key
 KIND = "cost_spike"
 _INF = float("inf")
 _DELAYS_KEPT = 16
+_MONTHLY_KEPT = 6  # short spikes remembered by their day of the month
+_MONTHLY_MIN_S, _MONTHLY_MAX_S = 25 * DAY, 100 * DAY  # one to three months earlier
+_MONTHLY_SAME_USD = 2.0  # ... with an excess within this factor of the one remembered
 
 
 _Z_OPEN_FOR_PERIOD: dict[tuple[float, float], float] = {}
@@ -331,6 +336,8 @@ class CostSpikeDetector(Detector):
         self.cusum_exp = 0.0
         self.held: list[tuple[float, float]] = []  # (period start, log spend) held back during a run
         self.fine_ratio = 1.0  # the largest observed/expected a person marked "not a problem"
+        # (period start, excess usd) of short spikes that came back, and of the monthly repeats of one
+        self.monthly: list[tuple[float, float]] = []
 
     key_of = staticmethod(billing_delta_key)  # the contract's Kafka key: workload.id
 
@@ -373,7 +380,7 @@ class CostSpikeDetector(Detector):
             return out
         if per.deadline < self.next_close:
             self.next_close = per.deadline
-        if self.anomaly is None and per.total >= per.alert_usd:
+        if self.anomaly is None and per.total >= per.alert_usd and not self._monthly_repeat(per):
             out.extend(self._open_early(per, ts))
         self.wants_tick = True
         return out
@@ -411,6 +418,7 @@ class CostSpikeDetector(Detector):
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         state.setdefault("phase", 0.0)  # snapshots from before the phase was kept: epoch-aligned periods
+        state.setdefault("monthly", [])  # ... and before short spikes were remembered by their day of the month
         super().__setstate__(state)
         # snapshots written before these were arrays held a set and a deque: same values, same meaning
         if not isinstance(self.judged, array):
@@ -571,6 +579,22 @@ class CostSpikeDetector(Detector):
         self._account(a, per, per.total, expected, z / b.tail_factor, count=False)
         return [self._finding(now, active=True)]
 
+    def _monthly_repeat(self, per: SpendPeriod, expected: float | None = None) -> bool:
+        """Whether ``per`` is a short spike that came back before, on the same day of the month (or
+        both on their month's last day) one to three months earlier, with about the same excess."""
+        if not self.monthly:
+            return False
+        if expected is None:
+            assert self.baseline is not None
+            expected = self.baseline.score(per.start, per.total)[0]
+        excess = per.total - expected
+        day = _day_of_month(per.start)
+        for start, usd in self.monthly:
+            if _MONTHLY_MIN_S <= per.start - start <= _MONTHLY_MAX_S and _day_of_month(start) == day \
+                    and usd / _MONTHLY_SAME_USD <= excess <= usd * _MONTHLY_SAME_USD:
+                return True
+        return False
+
     def _evaluate(self, per: SpendPeriod, now: float) -> list[Finding]:
         cfg = self.config
         y, t, p = per.total, per.start, self.period
@@ -604,6 +628,13 @@ class CostSpikeDetector(Detector):
             if not flagged:
                 if not zero:
                     self._learn(per)
+                return []
+            if run is None and self._monthly_repeat(per, expected):
+                # the same spike on the same day of an earlier month (a monthly fee, a subscription
+                # billed on the 1st): the month's rhythm, which the within-week profile cannot hold.
+                # Not learned either: the week slot would expect it again in seven days
+                self.monthly = [*self.monthly, (t, excess)][-_MONTHLY_KEPT:]
+                self.context.count("cost_monthly_repeats")
                 return []
             self.cusum = self.cusum_n = 0
             self.cusum_obs = self.cusum_exp = 0.0
@@ -659,6 +690,7 @@ class CostSpikeDetector(Detector):
             if a.periods <= cfg.rhythm_max_periods:
                 for ht, hl in a.history:  # a spike that came back: its week slot remembers it
                     b.remember(ht, hl)
+                self.monthly = [*self.monthly, (a.started_at, a.waste)][-_MONTHLY_KEPT:]  # ... and its day of the month
             return [self._finding(a.clear_since or t, active=False, reason="back_in_band", anomaly=a)]
         if t - a.started_at >= cfg.accept_after_s:  # open for accept_after_s: the new normal
             self.anomaly = None
@@ -812,6 +844,12 @@ class CostSpikeDetector(Detector):
         return Finding(kind=KIND, resource=str(wid), workload=self.workload, started_at=a.started_at, at=at,
                        active=active, severity=severity, waste_usd=max(0.0, a.waste),
                        projected_daily_usd=daily, summary=head, evidence=evidence)
+
+
+def _day_of_month(t: float) -> int:
+    """The UTC day of the month of ``t``; 0 for its month's last day (the 28th-31st bill alike)."""
+    tm = time.gmtime(t)
+    return 0 if tm.tm_mday == calendar.monthrange(tm.tm_year, tm.tm_mon)[1] else tm.tm_mday
 
 
 def _period_name(p: float) -> str:

@@ -729,6 +729,27 @@ def test_a_daily_export_landing_a_day_late_is_summed_and_its_x3_day_pages() -> N
         assert got[0]["evidence"]["late_rows"] <= 2, seed  # the first days', before any delay was learnt
 
 
+def test_a_monthly_fee_on_the_first_pages_once_and_a_larger_one_or_a_mid_month_spike_still_pages() -> None:
+    """Daily FOCUS rows for 100 days plus a fee row on each month's 1st (x10 a day). The first fee pages (nothing
+    says yet that it recurs); May's and June's paged too, as the within-week profile cannot hold a month's rhythm."""
+    from bench.probe_scenarios import build
+
+    for seed in range(1, 4):
+        sc = build("bill_monthly_fee", seed, {})
+        got = opened(run(sc.events, CostSpikeDetector))
+        assert [a["started_at"] for a in got] == [sc.truth[0]["start"]], (seed, [a["summary"] for a in got])
+        # the same fee, three times as large on June 1: not the fee seen before
+        june = max(e["period_start"] for e in sc.events if e.get("sku") == "platform-fee-monthly")
+        larger = [{**e, "cost_usd": e["cost_usd"] * 3} if e.get("sku") == "platform-fee-monthly"
+                  and e["period_start"] == june else e for e in sc.events]
+        assert [a["started_at"] for a in opened(run(larger, CostSpikeDetector))] == [sc.truth[0]["start"], june]
+        sc5 = build("bill_monthly_fee_x5", seed, {})
+        day = sc5.truth[1]
+        got = opened(run(sc5.events, CostSpikeDetector))
+        assert [a["started_at"] for a in got] == [sc5.truth[0]["start"], day["start"]], seed
+        assert got[1]["detected_at"] <= day["start"] + day["goal_s"]
+
+
 def test_the_open_bar_of_a_daily_series_keeps_the_hourly_false_alarm_rate_per_hour() -> None:
     from detectors.cost_spike import z_open_for_period
 
