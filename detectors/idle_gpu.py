@@ -174,7 +174,7 @@ class IdleConfig:
     straggler_dwell_s
         The dwell of a training GPU idle while its node's peers of the same workload are busy (240 s).
     wait_dwell_s
-        The dwell of a GPU idle while a few of its node's peers of the same workload are at work (rank 0
+        The dwell of a training GPU idle while a few of its node's peers of the same workload are at work (rank 0
         evaluating while the other ranks wait at a barrier): 2700 s, or ``regular_pause_over_max`` x
         the longest such wait it had, whichever is longer. Evaluations of 15-25 minutes are common (a
         20-minute dwell paged every waiting rank at each of them); a hang stops every rank, and a rank
@@ -592,10 +592,10 @@ class IdleGpuDetector(Detector):
             self.dwell, self.dwell_source = self._cold_dwell(workload, kind), "default"
         if self._straggler_eligible(kind) and self._peers_say_straggler(len(others)):
             self.dwell, self.dwell_source = min(self.dwell, self._straggler_dwell(elapsed)), "straggler"
-        elif self._peers_at_work(len(others)) and self.dwell < self._wait_dwell():
+        elif self._peers_at_work(len(others)) and self.dwell < self._wait_dwell(kind):
             # a few of its job's GPUs at work while it waits: rank 0 evaluating or saving while the
             # others wait for it is routine, a hang stops them all; the wait's dwell until they stop
-            self.dwell, self.dwell_source = self._wait_dwell(), "peers_at_work"
+            self.dwell, self.dwell_source = self._wait_dwell(kind), "peers_at_work"
         if self.approved_s and self.dwell < cfg.gap_over_max * self.approved_s:
             # a person said a quiet spell this long is fine here: only a clearly longer one pages
             self.dwell, self.dwell_source = cfg.gap_over_max * self.approved_s, "marked_fine"
@@ -633,10 +633,14 @@ class IdleGpuDetector(Detector):
         bound = math.exp(mean + cfg.gap_z * sd * math.sqrt(1.0 + 1.0 / n))
         return min(cfg.max_dwell_s, max(cfg.min_dwell_s, bound, cfg.gap_over_max * max(gaps)))
 
-    def _wait_dwell(self) -> float:
-        """The dwell of a quiet spell spent waiting on a few of its job's GPUs at work (an evaluation on
-        rank 0): ``wait_dwell_s``, or twice the longest such wait it had."""
+    def _wait_dwell(self, kind: str | None) -> float:
+        """The dwell of a quiet spell spent waiting on a few of its job's GPUs at work: for a training
+        rank (an evaluation on rank 0), ``wait_dwell_s`` or twice the longest such wait it had; for
+        other kinds ``dwell_s`` (a replica of an endpoint idle while another serves waits on nothing:
+        it was drained)."""
         cfg = self.config
+        if kind not in cfg.straggler_kinds:
+            return cfg.dwell_s
         return min(cfg.max_dwell_s, max(cfg.wait_dwell_s, cfg.regular_pause_over_max * self.longest_wait))
 
     def _straggler_dwell(self, seen_alone_after: float) -> float:
@@ -735,8 +739,9 @@ class IdleGpuDetector(Detector):
                 others = [p for k, p in self._peers().items() if k != self.key]
                 self.peers_busy = self._busy_peers(others)
                 self.waited_on_peers = self._peers_at_work(len(others))
-                if self.waited_on_peers and self.dwell < self._wait_dwell():
-                    self.dwell, self.dwell_source = self._wait_dwell(), "peers_at_work"
+                kind = (self.workload or {}).get("kind")
+                if self.waited_on_peers and self.dwell < self._wait_dwell(kind):
+                    self.dwell, self.dwell_source = self._wait_dwell(kind), "peers_at_work"
                     if self.job_paused:
                         # the whole job stopped with it (a checkpoint) and a peer went back to work
                         # alone (rank 0 evaluating): the wait on that peer began after the pause,
