@@ -260,7 +260,7 @@ class FeatureDrift:
                  "n_tests", "last_d", "last_z", "last_ratio", "drifted_since_mark", "slots", "slot_at",
                  "cur_slot", "cycle_gated", "last_cycle_ratio", "self_cleared_at", "quiet_since", "steady",
                  "elevated_since", "rise_slow", "win_alone", "alone_params", "episodes", "codes", "slot_counts",
-                 "cycle_by_share")
+                 "slots_log", "log_scale", "log_floor", "cycle_by_share")
     # a cache, not state: rebuilt (the same floats) after a restore
     _CACHE_SLOTS = frozenset({"win_alone", "alone_params", "cycle_by_share"})
 
@@ -314,8 +314,15 @@ class FeatureDrift:
         self.steady = False
         # the reference day: per half hour of the day, as first seen after the reset, the count,
         # mean and sum of squared deviations of the values (Welford), to take the time of day out
-        self.slots = np.zeros((_SLOTS, 3), dtype=np.float64)
+        self.slots = np.zeros((_SLOTS, 4), dtype=np.float64)
         self.slot_at = [-1] * _SLOTS  # the epoch slot (half hours) of that first visit (-1: not yet)
+        # ... and the same of the values' logs while every value has been positive, until the reference
+        # is built; then the one whose reference is less skewed is kept (``log_scale``: the logs). A
+        # log-normal feature's daily cycle is a change of scale: taken out by the mean and spread of a
+        # half hour, its heavy tail makes both wobble by a tenth and more, and the cycle stayed drift
+        self.slots_log: np.ndarray | None = np.zeros((_SLOTS, 4), dtype=np.float64)
+        self.log_scale = False
+        self.log_floor = 0.0  # the log of the reference's smallest value (on the log scale)
         self.cur_slot = -1  # the epoch slot being gathered
 
     def mark(self) -> None:
@@ -331,6 +338,12 @@ class FeatureDrift:
         self.episodes = []  # snapshots from before weekly episodes were kept
         self.codes = self.slot_counts = None  # ... and before discrete features kept shares
         self.elevated_since = 0.0  # ... and before the start of a run of elevated tests was kept
+        self.slots_log, self.log_scale, self.log_floor = None, False, 0.0  # ... and before log-normal features
+        slots = state.get("slots")
+        if slots is not None and slots.shape[1] == 3:  # ... and before the mean absolute deviation was kept
+            n, m2 = slots[:, 0], slots[:, 2]
+            sd = np.sqrt(np.where(n > 1, m2 / np.maximum(n - 1, 1), 0.0))
+            state["slots"] = np.column_stack([slots, n * sd * math.sqrt(2 / math.pi)])  # as if normal
         self.rise_slow = None
         for k, v in state.items():
             setattr(self, k, v)
@@ -368,6 +381,11 @@ class FeatureDrift:
                 if codes.size <= _MAX_CODES:
                     self.codes = codes
                     self.slot_counts = np.zeros((_SLOTS, codes.size + 1), dtype=np.float32)
+                if self.slots_log is not None and codes.size > _MAX_CODES:
+                    raw, logs = _kelly_skewness(allv), _kelly_skewness(np.log(allv))
+                    if raw >= _LOG_MIN_SKEW and abs(logs) < raw / 2:
+                        self.slots, self.log_scale, self.log_floor = self.slots_log, True, float(np.log(allv[0]))
+                self.slots_log = None
             values = values[need:]
             if values.size == 0:
                 return None
@@ -400,29 +418,33 @@ class FeatureDrift:
             self.slot_at[slot] = at = epoch_slot
         if at != epoch_slot:
             return  # this half hour of the day is known already
-        row = self.slots[slot]
-        n, mean, m2 = row
-        bn = values.size
-        bmean = float(values.mean())
-        bm2 = float(((values - bmean) ** 2).sum())
-        tot = n + bn
-        delta = bmean - mean
-        row[0] = tot
-        row[1] = mean + delta * bn / tot
-        row[2] = m2 + bm2 + delta * delta * n * bn / tot
+        if self.slots_log is not None:
+            if float(values.min()) > 0:
+                _welford(self.slots_log[slot], np.log(values))
+            else:
+                self.slots_log = None
+        _welford(self.slots[slot], self._scaled(values))
         if self.slot_counts is not None:
             self.slot_counts[slot] += self._code_counts(values)
 
-    def _slot_stats(self, epoch_slot: int) -> tuple[float, float] | None:
-        """(mean, sd) of a half hour of the reference day, if it is a day old."""
+    def _scaled(self, values: np.ndarray) -> np.ndarray:
+        """The values on the scale the reference day keeps: their logs for a log-normal-like feature
+        (at least the log of the reference's smallest value: a sentinel 0 sits at the bottom, not
+        dozens of spreads below it)."""
+        if not self.log_scale:
+            return values
+        return np.maximum(np.log(np.maximum(values, _TINY)), self.log_floor)
+
+    def _slot_stats(self, epoch_slot: int) -> tuple[float, float, float] | None:
+        """(mean, sd, mean absolute deviation) of a half hour of the reference day, if it is a day old."""
         slot = epoch_slot % _SLOTS
         at = self.slot_at[slot]
         if at < 0 or epoch_slot - at < _DAY_AGO_SLOTS:
             return None
-        n, mean, m2 = self.slots[slot]
+        n, mean, m2, absdev = self.slots[slot]
         if n < 2:
             return None
-        return float(mean), math.sqrt(m2 / (n - 1))
+        return float(mean), math.sqrt(m2 / (n - 1)), float(absdev / n)
 
     def _deseasonalised(self, window: np.ndarray, ts: float) -> np.ndarray | None:
         """The window with the reference day's time of day taken out: its values less the mean and
@@ -436,8 +458,11 @@ class FeatureDrift:
             return None
         w = pos - lo
         mean = a[0] + w * (b[0] - a[0])
-        sd = a[1] + w * (b[1] - a[1])
-        return (window - mean) / sd if sd > 0 else window - mean
+        # the spread as the mean absolute deviation: a heavy tail's (Student-t) sample sd swings with
+        # its largest value, which put a daily cycle's half hours on scales a tenth apart
+        scale = a[2] + w * (b[2] - a[2])
+        window = self._scaled(window)
+        return (window - mean) / scale if scale > 0 else window - mean
 
     def _as_on_the_reference_day(self, batches: list[tuple[float, np.ndarray]]) -> bool:
         """Whether the feature is constant within each half hour of the reference day (the hour of day,
@@ -450,6 +475,7 @@ class FeatureDrift:
             if a is None or b is None or a[1] > _CONSTANT_SD * max(1.0, abs(a[0])) \
                     or b[1] > _CONSTANT_SD * max(1.0, abs(b[0])):
                 return False
+            values = self._scaled(values)
             if not bool(np.all(np.isclose(values, a[0], rtol=1e-9, atol=1e-12)
                                | np.isclose(values, b[0], rtol=1e-9, atol=1e-12))):
                 return False
@@ -521,9 +547,10 @@ class FeatureDrift:
                 return None
             parts.append(adj)
         window = np.concatenate(parts) if len(parts) > 1 else parts[0]
-        ref = self.ref
-        sd = float(ref.std())
-        ref_adj = (ref - float(ref.mean())) / sd if sd > 0 else ref - float(ref.mean())
+        ref = self._scaled(self.ref)
+        centred = ref - float(ref.mean())
+        scale = float(np.abs(centred).mean())
+        ref_adj = centred / scale if scale > 0 else centred
         d = ks_and_ranks(ref_adj, window)[0]
         return d / max(ks_critical(p.alpha, self.ref_n, window.size), p.min_effect)
 
@@ -821,6 +848,10 @@ class RetrainVerdict:
 
 
 _VERDICTS_KEPT = 8
+_TINY = 1e-30  # a value <= 0 of a feature kept on the log scale counts as this (then the floor)
+# a feature whose reference is right-skewed (Kelly's quantile skewness at least this; a log-normal's with sigma 1 is
+# 0.57, a gamma's with shape 2 0.32, a symmetric one's 0) and whose logs are at most half as skewed is on the log scale
+_LOG_MIN_SKEW = 0.25
 _DAY_S = 86400.0
 _WEEK_S = 7 * _DAY_S
 _MAX_CODES = 48  # a feature whose reference holds at most this many distinct values is discrete
@@ -852,3 +883,26 @@ _SLOTS = 48  # half hours of the reference day
 _SLOT_S = 1800.0
 _DAY_AGO_SLOTS = 40  # a half hour of the reference day counts once it is 20 hours old
 MODEL_DRIFT = "model_drift"  # the name of the shared per-model state (DetectorContext.state)
+
+
+def _welford(row: np.ndarray, values: np.ndarray) -> None:
+    """Fold a batch into a (count, mean, sum of squared deviations, sum of absolute deviations) row
+    (Chan et al.'s merge; the absolute deviations from the mean so far, the batch's own at first)."""
+    n, mean, m2, absdev = row
+    bn = values.size
+    bmean = float(values.mean())
+    row[3] = absdev + float(np.abs(values - (mean if n > 0 else bmean)).sum())
+    bm2 = float(((values - bmean) ** 2).sum())
+    tot = n + bn
+    delta = bmean - mean
+    row[0] = tot
+    row[1] = mean + delta * bn / tot
+    row[2] = m2 + bm2 + delta * delta * n * bn / tot
+
+
+def _kelly_skewness(sorted_values: np.ndarray) -> float:
+    """Kelly's skewness, (q90 + q10 - 2 q50) / (q90 - q10), of sorted values: from quantiles, so one
+    extreme value of a heavy tail (a Student-t's) does not make a symmetric feature look skewed."""
+    n = sorted_values.size
+    q10, q50, q90 = (float(sorted_values[int(q * (n - 1))]) for q in (0.1, 0.5, 0.9))
+    return (q90 + q10 - 2 * q50) / (q90 - q10) if q90 > q10 else 0.0
