@@ -429,11 +429,11 @@ class FeatureDrift:
 
     def _scaled(self, values: np.ndarray) -> np.ndarray:
         """The values on the scale the reference day keeps: their logs for a log-normal-like feature
-        (at least the log of the reference's smallest value: a sentinel 0 sits at the bottom, not
+        (a value <= 0, a sentinel, as the log of the reference's smallest value: at the bottom, not
         dozens of spreads below it)."""
         if not self.log_scale:
             return values
-        return np.maximum(np.log(np.maximum(values, _TINY)), self.log_floor)
+        return np.where(values > 0, np.log(np.maximum(values, _TINY)), self.log_floor)
 
     def _slot_stats(self, epoch_slot: int) -> tuple[float, float, float] | None:
         """(mean, sd, mean absolute deviation) of a half hour of the reference day, if it is a day old."""
@@ -848,7 +848,7 @@ class RetrainVerdict:
 
 
 _VERDICTS_KEPT = 8
-_TINY = 1e-30  # a value <= 0 of a feature kept on the log scale counts as this (then the floor)
+_TINY = 1e-30  # what np.log is given for a value <= 0 (which then counts as the reference's smallest)
 # a feature whose reference is right-skewed (Kelly's quantile skewness at least this; a log-normal's with sigma 1 is
 # 0.57, a gamma's with shape 2 0.32, a symmetric one's 0) and whose logs are at most half as skewed is on the log scale
 _LOG_MIN_SKEW = 0.25

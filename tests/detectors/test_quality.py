@@ -360,6 +360,45 @@ def test_ranks_waiting_on_rank_zeros_evaluation_do_not_page_and_a_hang_of_the_jo
     assert len(hung) == 8 and all(a["detected_at"] - hang_at <= 10 * M for a in hung)
 
 
+def test_an_endpoint_replica_drained_while_its_peer_serves_pages_within_twenty_minutes() -> None:
+    # two replicas of one endpoint on a node; one is drained for 40 minutes while the other serves. A replica
+    # waits on nothing (no barrier): the training ranks' 45-minute wait on a peer must not apply (realistic seed 5)
+    w = wl("serving/asr", "inference")
+    drained = T0 + 5 * H
+    a = gpu("ln1", "GPU-r0", [(T0, T0 + 8 * H, "busy", w)], seed=1)
+    b = gpu("ln1", "GPU-r1", [(T0, drained, "busy", w), (drained, drained + 40 * M, "hold", w),
+                              (drained + 40 * M, T0 + 8 * H, "busy", w)], seed=2)
+    (got,) = opened(run(sorted(a + b, key=lambda e: e["ts"]), IdleGpuDetector))
+    assert got["resource"] == "GPU-r1" and got["detected_at"] - drained <= 21 * M
+
+
+def test_a_pod_that_arrives_on_an_unallocated_gpu_or_leaves_it_is_judged_as_its_own_kind_of_spell() -> None:
+    """One GPU, jobs of one workload with 3-minute checkpoint pauses; between jobs the GPU is unallocated (memory
+    freed) for 10-25 minutes. A job ending in a checkpoint pause is a scheduling gap from when its pod leaves, not
+    a hung job at the fast dwell; a job that ends and keeps 60 % of the memory for 2 h pages in ten minutes, not
+    after its queue's scheduling gaps' dwell (probe gpu_independent_jobs: 31 min and 3 false opens before)."""
+    w = wl("nlp/job-1", "training")
+    r = random.Random(3)
+    tl: list[tuple[float, float, str, dict[str, Any] | None]] = []
+    t = T0
+    for job in range(5):
+        end = t + r.uniform(1.5, 2.5) * H
+        while t + 40 * M < end:
+            tl += [(t, t + 37 * M, "busy", w), (t + 37 * M, t + 40 * M, "hold", w)]
+            t += 40 * M
+        tl.append((t, end, "busy", w))
+        if job == 2:  # the last checkpoint pause runs into the end of the job
+            tl[-1] = (t, end - 2 * M, "busy", w)
+            tl.append((end - 2 * M, end, "hold", w))
+        gap = r.uniform(10, 25) * M
+        tl.append((end, end + gap, "idle", None))
+        t = end + gap
+    hoard = t + 50 * M
+    tl += [(t, hoard, "busy", w), (hoard, hoard + 2 * H, "hold", w), (hoard + 2 * H, hoard + 3 * H, "idle", None)]
+    (got,) = opened(run(gpu("in1", "GPU-j1", tl), IdleGpuDetector))
+    assert got["kind"] == "gpu_memory_hoarding" and got["detected_at"] - hoard <= 10 * M
+
+
 def test_a_notebook_busy_for_minutes_inside_a_long_idle_stretch_is_one_anomaly() -> None:
     w = wl("nb/ana", "notebook")
     tl = [(T0, T0 + H, "busy", w), (T0 + H, T0 + 3.5 * H, "hold", w), (T0 + 3.5 * H, T0 + 3.5 * H + 4 * M, "busy", w),
@@ -523,6 +562,26 @@ def test_a_daily_cycle_first_seen_at_its_crest_is_not_drift_on_the_first_day(amp
     def feature(t: float, r: random.Random) -> float:
         return r.gauss(amplitude * math.cos(2 * math.pi * (t - T0 - peak_h * H) / DAY), 1.0)
     assert opened(run(observations("churn", feature, 30, seed=seed, every=M, n=44), DriftDetector)) == []
+
+
+@pytest.mark.parametrize("kind,seed", [("lognormal", 1), ("lognormal", 2), ("t3", 1), ("t3", 2)])
+def test_a_heavy_tailed_feature_with_a_daily_cycle_is_not_drift_and_a_real_shift_of_it_is(kind: str, seed: int) -> None:
+    """A log-normal (sigma 1) feature whose scale follows the day (x e^-1.5 to x e^1.5), or a Student-t (3 dof) one
+    whose location does (1.5 sd), for 3 days. Taken out by each half hour's mean and sd, the heavy tail made both
+    wobble by a tenth and more, and the cycle paged from day 2 on (probe nodrift_many_features: 12-19 a seed)."""
+    def feature(shift_at: float | None) -> Callable[[float, random.Random], float]:
+        def f(t: float, r: random.Random) -> float:
+            c = 1.5 * math.sin(2 * math.pi * (t - T0) / DAY + 1.0)
+            moved = shift_at is not None and t >= shift_at
+            if kind == "lognormal":
+                return math.exp(r.gauss(math.log(40.0) + c + (1.5 if moved else 0.0), 1.0))
+            tt = r.gauss(0, 1) / math.sqrt(r.gammavariate(1.5, 2.0) / 3)
+            return 120.0 + 10.0 * (tt + (c + (3.0 if moved else 0.0)) * math.sqrt(3.0))
+        return f
+    assert opened(run(observations("m", feature(None), 72, seed=seed, every=M, n=50), DriftDetector)) == []
+    shift = T0 + 50 * H
+    (a,) = opened(run(observations("m", feature(shift), 72, seed=seed, every=M, n=50), DriftDetector))
+    assert shift <= a["detected_at"] <= shift + 30 * M
 
 
 @pytest.mark.parametrize("name,feature", [
