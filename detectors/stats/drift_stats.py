@@ -55,9 +55,10 @@ One state per model, two detectors
     reference refills). :meth:`ModelDrift.retrained` applies it once per run and hands both
     detectors the same verdict about the period before.
 
-State per feature: 2 KiB of reference, about 2 KiB of window, 1.2 KiB of reference day, a short
-test history: under 10 KiB pickled (``bench/bench_drift.py`` measures it). Work per batch: one
-numpy append; per test: two sorts and searchsorted over ~1 000 points (tens of microseconds).
+State per feature: 2 KiB of reference, about 2 KiB of window, 1.5 KiB of reference day (and 1.5 KiB
+more of its logs while the reference fills), a short test history: under 10 KiB pickled
+(``bench/bench_drift.py`` measures it). Work per batch: one numpy append; per test: two sorts and
+searchsorted over ~1 000 points (tens of microseconds).
 
 Defaults, and why
     ``reference_size = 2000``, ``window_size = 500``, ``test_every = 100``: at 50 values a minute
