@@ -2208,6 +2208,264 @@ def loop_stale_data_cron(seed: int, stale: bool = True, days: float = 4.0, every
     return Scenario("", ev, tr)
 
 
+# ============================================================ probe round 7
+# Assumptions of a seventh outside tester: a monitoring sidecar that pins NVML util at 100 % for one sample every
+# few minutes on GPUs that export no SM activity, a node collector that restarts every few hours, an hourly bill
+# exported as one daily dump, cent-rounded tiny series, a Kubernetes Job's back-off retries (trigger null),
+# features left out of some batches, and serving pods whose clocks disagree by minutes.
+def gpu_health_spikes(seed: int, gpus: int = 8, hours: float = 12.0, hang_at_h: float = 5.0, hang_h: float = 3.0,
+                      step_s: float = 15.0, probe_every_min: float = 5.0) -> Scenario:
+    """One node, ``gpus`` A100s whose samples carry ``util_gpu_pct`` only (no ``sm_active_pct``, as some
+    exporters send), each running its own single-GPU training job (checkpoint pauses of 3-5 min every 40-60 min,
+    78 % memory). A health-check sidecar runs a tiny kernel every ``probe_every_min`` min on every GPU (one node
+    clock, so all GPUs at once): the one ``step_s`` sample that covers it reads util 100 %. GPU 3's job hangs at
+    ``hang_at_h`` for ``hang_h`` holding 70 % memory, util 0 % but for the sidecar's 100 % samples (truth, goal
+    15 min: the README's training dwell is ~9 min, at most 2x the longest pause (5 min here) = 10 min, plus one
+    sidecar cycle (5 min) for a detector to see that a lone 100 % sample every 5 min is the sidecar, not work).
+    The others must not alert: their checkpoint pauses also carry a sidecar spike."""
+    r = random.Random(seed)
+    st = States(r)
+    uuids = [_uuid(r, "GPU") for _ in range(gpus)]
+    k = min(3, gpus - 1)
+    a = T0 + hang_at_h * HOUR
+    b = a + hang_h * HOUR
+    probe = probe_every_min * MIN
+    probe_phase = r.uniform(0, probe)
+    devs, wk = [], None
+    for i, u in enumerate(uuids):
+        w = wl(f"research/ft-job-{i}", "training", "research")
+        train = st.training(w, r.uniform(0, 3600), r.uniform(40, 60) * MIN, r.uniform(3, 5) * MIN)
+        f = timeline([(T0, train), (a, st.idle(w, 0.70)), (b, train)]) if i == k else train
+        if i == k:
+            wk = w
+        devs.append(Device("dgx-71", u, f, sm=False, pid=1700 + i))
+    ev = gpu_events(r, devs, T0, T0 + hours * HOUR, step_s)
+    for e in ev:  # the sidecar's kernel: the sample whose interval holds a probe tick reads 100 %
+        lo = e["ts"] - e["interval_s"]
+        n = math.floor((e["ts"] - probe_phase) / probe)
+        if lo < probe_phase + n * probe <= e["ts"]:
+            e["util_gpu_pct"] = 100.0
+    assert wk is not None
+    return Scenario("", ev, [truth("idle", uuids[k], wk["id"], a, b, goal_s=15 * MIN, price=A100_PRICE,
+                                   note="hung job, 70 % memory, util 0 % but a 100 % sidecar sample every 5 min")])
+
+
+def gpu_collector_restart(seed: int, gpus: int = 16, hours: float = 24.0, idle_h: float = 4.0,
+                          step_s: float = 30.0) -> Scenario:
+    """Two nodes of ``gpus``/2 A100s each; each node's collector (DCGM exporter) restarts every 3-5 h and sends
+    no sample from any of its GPUs for 8-14 min. Node ``gpu-a``: GPU 0 a single-GPU fine-tune (checkpoint pauses)
+    that goes idle for ``idle_h`` holding 74 % memory, the node's restart nearest the middle of the day falling
+    1.5-2.5 h into that idle stretch (truth, goal 10 min: exactly one anomaly for it, no duplicate and no
+    resolve-and-reopen across the gap); GPU 1 an endpoint (25-60 %), the rest one training job (checkpoint pauses).
+    Node ``gpu-b``: one training job. Busy GPUs across restarts must not alert (a gap is no evidence of idleness)."""
+    r = random.Random(seed)
+    st = States(r)
+    half = gpus // 2
+    ua, ub = [_uuid(r, "GPU") for _ in range(half)], [_uuid(r, "GPU") for _ in range(gpus - half)]
+    end = T0 + hours * HOUR
+    restarts: dict[str, list[tuple[float, float]]] = {}
+    for node in ("gpu-a", "gpu-b"):
+        gaps, t = [], T0 + r.uniform(1, 4) * HOUR
+        while t < end - HOUR:
+            g = r.uniform(8, 14) * MIN
+            gaps.append((t, t + g))
+            t += g + r.uniform(3, 5) * HOUR
+        restarts[node] = gaps
+    mid = T0 + hours * HOUR / 2
+    ra = min((g for g in restarts["gpu-a"] if T0 + 3 * HOUR < g[0] < end - 3 * HOUR),
+             key=lambda g: abs(g[0] - mid), default=restarts["gpu-a"][len(restarts["gpu-a"]) // 2])
+    a = ra[0] - r.uniform(1.5, 2.5) * HOUR
+    b = a + idle_h * HOUR
+    wh = wl("nlp/intent-ft", "training", "nlp")
+    wi = wl("serving/embed-api", "inference", "search")
+    wa = wl("vision/seg-train", "training", "vision")
+    wb = wl("llm/pretrain-3b", "training", "foundation")
+    pa, pb = r.uniform(0, 3000), r.uniform(0, 3000)
+    hang = timeline([(T0, st.training(wh, r.uniform(0, 3000))), (a, st.idle(wh, 0.74)),
+                     (b, st.training(wh, r.uniform(0, 3000)))])
+    devs = [Device("gpu-a", ua[0], hang, pid=1800), Device("gpu-a", ua[1], st.busy(wi, 25, 60, 0.5), pid=1801)]
+    devs += [Device("gpu-a", u, st.training(wa, pa), pid=1802 + i) for i, u in enumerate(ua[2:])]
+    devs += [Device("gpu-b", u, st.training(wb, pb, 45 * MIN, 5 * MIN), pid=1820 + i) for i, u in enumerate(ub)]
+    missing = {d.gpu_uuid: restarts[d.node] for d in devs}
+    ev = gpu_events(r, devs, T0, end, step_s, missing=missing)
+    return Scenario("", ev, [truth("idle", ua[0], wh["id"], a, b, goal_s=10 * MIN, price=A100_PRICE,
+                                   note=f"idle {idle_h:g} h, 74 % memory; the collector restarts "
+                                        f"{(ra[0] - a) / MIN:.0f} min in, {(ra[1] - ra[0]) / MIN:.0f} min gap")])
+
+
+def bill_daily_dump_hourly(seed: int, factor: float = 1.0, days: float = 30.0, sigma: float = 0.2,
+                           hours: float = 3.0, at_day: int = 20) -> Scenario:
+    """An hourly series (daily cycle 0.3, log-normal noise ``sigma``, $20 an hour) whose exporter delivers each
+    UTC day's 24 rows at once, at one moment between 02:00 and 04:00 of the next day (rows 2-28 h late, in period
+    order, 0.01 s apart), for ``days``: must not alert (factor 1). ``factor`` != 1: x``factor`` for ``hours`` from
+    13:00 on day ``at_day`` (truth, goal: the dump that brings it plus an hour; detect_by that dump + 6 h)."""
+    r = random.Random(seed)
+    w = wl("data/etl-hourly", "batch", "data")
+    a = T0 + at_day * DAY + 13 * HOUR
+    b = a + hours * HOUR
+    s = spend(r, T0, T0 + days * DAY, HOUR, 20.0, daily_shape(0.3, 14), sigma,
+              lambda t: factor if a <= t < b else 1.0)
+    fields = {"source": "focus", "service": "AWS Glue", "resource_id": "glue/etl-hourly", "sku": "DPU-Hour"}
+    dumps: dict[int, float] = {}
+    ev: list[Event] = []
+    for n, (ps, pe, c) in enumerate(s):
+        d = int((ps - T0) // DAY)
+        if d not in dumps:
+            dumps[d] = T0 + (d + 1) * DAY + r.uniform(2, 4) * HOUR
+        ev.append({"type": "billing_delta", "ts": round(dumps[d] + 0.01 * (n % 24), 3), "period_start": ps,
+                   "period_end": pe, "workload": w, **fields, "cost_usd": round(c, 6)})
+    tr = []
+    if factor != 1.0:
+        dump = dumps[int((a - T0) // DAY)]
+        tr.append(truth("cost", None, w["id"], a, b, detect_by=dump + 6 * HOUR, goal_s=dump + HOUR - a,
+                        note=f"x{factor:g} for {hours:g} h; its rows land in the dump at "
+                             f"{(dump - T0) / DAY:.2f} d"))
+    return Scenario("", ev, tr)
+
+
+def bill_cents(seed: int, n: int = 30, days: float = 21.0, tiny_jump_day: float = 14.0, mid_day: float = 15.0,
+               mid_factor: float = 3.0) -> Scenario:
+    """``n`` tiny hourly series ($0.01-0.05 an hour, log-normal noise 0.3, rows rounded to the cent, so many
+    read 0.00-0.02) and one mid-size series ($4 an hour, daily cycle 0.3, noise 0.15), rows 4-15 min after the
+    hour, for ``days``. Tiny series 7 jumps to $0.50 an hour for good at 10:00 on day ``tiny_jump_day`` (x10-50):
+    must not alert: its excess (~$0.47 an hour, ~$11 a day) is under both documented dollar floors
+    (``min_period_excess_usd`` $1 a period, ``min_daily_excess_usd`` $25 a day): tiny series never alert.
+    The mid-size series goes x``mid_factor`` for 6 h from 09:00 on day ``mid_day`` (excess ~$8 an hour: truth,
+    goal 2 h)."""
+    r = random.Random(seed)
+    ev: list[Event] = []
+    jump = T0 + tiny_jump_day * DAY + 10 * HOUR
+    for i in range(n):
+        w = wl(f"tools/tiny-{i:02d}", "batch", "tools")
+        level = r.uniform(0.01, 0.05)
+        s = spend(r, T0, T0 + days * DAY, HOUR, level, lambda t: 1.0, 0.3)
+        if i == 7:
+            s = [(ps, pe, 0.50 * r.lognormvariate(-0.005, 0.1) if ps >= jump else c) for ps, pe, c in s]
+        rows = _rows(r, s, w, {"source": "focus", "service": "AWS Lambda", "resource_id": f"fn/tiny-{i:02d}",
+                               "sku": "Request"})
+        for e in rows:
+            e["cost_usd"] = round(e["cost_usd"], 2)
+        ev += rows
+    wm = wl("search/reranker", "inference", "search")
+    a = T0 + mid_day * DAY + 9 * HOUR
+    b = a + 6 * HOUR
+    s = spend(r, T0, T0 + days * DAY, HOUR, 4.0, daily_shape(0.3), 0.15, lambda t: mid_factor if a <= t < b else 1.0)
+    rows = _rows(r, s, wm, dict(FOCUS, resource_id="endpoint/reranker"))
+    for e in rows:
+        e["cost_usd"] = round(e["cost_usd"], 2)
+    ev += rows
+    return Scenario("", ev, [truth("cost", None, wm["id"], a, b, goal_s=2 * HOUR,
+                                   note=f"$4/h x{mid_factor:g} for 6 h; tiny-07's jump to $0.50/h must stay quiet")])
+
+
+def loop_k8s_backoff(seed: int, loop: bool = True, nights: int = 14, loop_h: float = 3.0, loop_day: float = 10.0,
+                     gpus: int = 4) -> Scenario:
+    """A Kubernetes Job's pod retried by its controller: each attempt its own run_id, ``trigger`` null, every
+    run failing 1-60 min in, the next attempt 10 s after the first failure and doubling up to the 6 min cap
+    (10, 20, 40, 80, 160, 320, 360, 360 ... s), for ``loop_h`` from 14:00 on day ``loop_day`` (truth: a crash
+    loop, goal 60 min). The control, model ``nightly-ranker``: a nightly Job at 01:00 (trigger null) that
+    succeeds in 1.5-2.5 h on that night's data with an improving metric, ``nights`` nights: must not alert."""
+    r = random.Random(seed)
+    wa, wc = wl("ml/k8s-job-fraud", "training", "risk"), wl("ml/nightly-ranker", "training", "search")
+    ev: list[Event] = []
+    for d in range(nights):
+        st = T0 + d * DAY + HOUR + r.uniform(0, 120)
+        metric = {"name": "ndcg_at_10", "value": round(0.61 + 0.0015 * d + r.gauss(0, 2e-4), 5),
+                  "higher_is_better": True}
+        ev += _run_events(r, "nightly-ranker", wc, st, r.uniform(1.5, 2.5) * HOUR, "succeeded", metric,
+                          "events-" + time.strftime("%Y%m%d", time.gmtime(st)), "schedule", gpus)
+    tr = []
+    if loop:
+        a = t = T0 + loop_day * DAY + 14 * HOUR
+        wait, last, k = 10.0, a, 0
+        snap = "txn-" + time.strftime("%Y%m%d", time.gmtime(a))
+        while t < a + loop_h * HOUR:
+            dur = r.uniform(1, 60) * MIN
+            ev += _run_events(r, "fraud-gbdt", wa, t, dur, "failed", None, snap, "retry", gpus)
+            last = t + dur
+            t = last + wait
+            wait = min(2 * wait, 6 * MIN)
+            k += 1
+        tr.append(truth("loop", "fraud-gbdt", wa["id"], a, last, goal_s=60 * MIN,
+                        note=f"{k} failed attempts, k8s back-off 10 s doubling to a 6 min cap, trigger null"))
+    for e in ev:
+        e["trigger"] = None
+    return Scenario("", ev, tr)
+
+
+def _cyc(mu: float, sd: float, amp_sd: float, phase: float, shift_at: float | None = None, shift_sd: float = 0.0,
+         var_x: float = 1.0) -> Sampler:
+    """Normal(mu + a daily cycle of ``amp_sd`` sd, sd); from ``shift_at`` on, mean + ``shift_sd`` sd and
+    variance x``var_x``."""
+    def f(g: np.random.Generator, t: float, n: int) -> np.ndarray:
+        m = mu + amp_sd * sd * math.sin(2 * math.pi * (t - T0) / DAY + phase)
+        if shift_at is not None and t >= shift_at:
+            return g.normal(m + shift_sd * sd, sd * math.sqrt(var_x), n)
+        return g.normal(m, sd, n)
+    return f
+
+
+def drift_missing_features(seed: int, shift_sd: float = 0.0, days: float = 4.0, at_day: float = 3.0,
+                           n_features: int = 12, batch: int = 20, every_s: float = 120.0,
+                           missing_share: float = 0.2) -> Scenario:
+    """A model with ``n_features`` normal features, each with a mild daily cycle (0.2-0.5 sd, its own phase),
+    ``batch`` values a feature every ``every_s`` (+-20 %) for ``days``; ``missing_share`` of the batches leave
+    1-3 features out at random (the key absent from ``values``): must not alert. ``shift_sd`` > 0: feature
+    ``f04``'s mean moves ``shift_sd`` sd up from day ``at_day`` on (truth, goal 30 min)."""
+    g = np.random.default_rng(seed)
+    model = "m-sparse-keys"
+    w = wl(f"serving/{model}", "inference", "ml")
+    a, t1 = T0 + at_day * DAY, T0 + days * DAY
+    feats = {f"f{i:02d}": _cyc(float(g.uniform(-50, 50)), float(g.uniform(1, 20)), float(g.uniform(0.2, 0.5)),
+                               float(g.uniform(0, 2 * math.pi)), a if i == 4 and shift_sd > 0 else None, shift_sd)
+             for i in range(n_features)}
+    names = list(feats)
+    ev: list[Event] = []
+    t = T0
+    while True:
+        t += every_s * (1 + float(g.uniform(-0.2, 0.2)))
+        if t > t1:
+            break
+        drop: set[str] = set()
+        if g.random() < missing_share:
+            drop = {str(x) for x in g.choice(names, int(g.integers(1, 4)), replace=False)}
+        vals = {k: [round(float(v), 4) for v in f(g, t, batch)] for k, f in feats.items() if k not in drop}
+        ev.append({"type": "model_observation", "ts": round(t, 3), "model_id": model, "workload": w, "values": vals})
+    tr = [truth("drift", model, w["id"], a, t1, goal_s=30 * MIN, note=f"f04 +{shift_sd:g} sd")] if shift_sd > 0 \
+        else []
+    return Scenario("", ev, tr)
+
+
+def drift_skewed_batches(seed: int, var_x: float = 1.0, days: float = 3.0, at_day: float = 2.5, pods: int = 6,
+                         skew_min: float = 8.0, batch: int = 10, every_s: float = 120.0) -> Scenario:
+    """One model served by ``pods`` pods, each sending its own batches (``batch`` values of three features with
+    mild daily cycles, every ``every_s`` +-20 % per pod) stamped by its own clock, off by up to +-``skew_min`` min
+    (fixed per pod), so batches are out of true order by that much (the file is sorted by the stamped ``ts``, as
+    replay requires; values follow true time), for ``days``: must not alert. ``var_x`` != 1: ``latency_ms``'s
+    variance x``var_x`` from day ``at_day`` (true time) on (truth, goal 30 min, from the true change)."""
+    g = np.random.default_rng(seed)
+    model = "m-multipod"
+    w = wl(f"serving/{model}", "inference", "ml")
+    a, t1 = T0 + at_day * DAY, T0 + days * DAY
+    shift = a if var_x != 1.0 else None
+    feats = {"latency_ms": _cyc(120, 15, 0.4, float(g.uniform(0, 6.3)), shift, 0.0, var_x),
+             "basket": _cyc(40, 8, 0.3, float(g.uniform(0, 6.3))),
+             "score": _cyc(0.3, 0.05, 0.2, float(g.uniform(0, 6.3)))}
+    offsets = [float(g.uniform(-skew_min, skew_min)) * MIN for _ in range(pods)]
+    offsets[0], offsets[1] = -skew_min * MIN * 0.95, skew_min * MIN * 0.95  # the spread is the full +-skew
+    ev: list[Event] = []
+    for p, off in enumerate(offsets):
+        t = T0 + float(g.uniform(0, every_s)) + skew_min * MIN
+        while t < t1 - skew_min * MIN:
+            vals = {k: [round(float(v), 4) for v in f(g, t, batch)] for k, f in feats.items()}
+            ev.append({"type": "model_observation", "ts": round(t + off, 3), "model_id": model, "workload": w,
+                       "values": vals, "pod": f"{model}-{p}"})
+            t += every_s * (1 + float(g.uniform(-0.2, 0.2)))
+    tr = [truth("drift", model, w["id"], a, t1, goal_s=30 * MIN, note=f"latency_ms variance x{var_x:g}")] \
+        if var_x != 1.0 else []
+    return Scenario("", ev, tr)
+
+
 # =================================================================== registry
 def _reg() -> dict[str, tuple[Callable[..., Scenario], dict[str, Any]]]:
     r: dict[str, tuple[Callable[..., Scenario], dict[str, Any]]] = {}
@@ -2328,6 +2586,18 @@ def _reg() -> dict[str, tuple[Callable[..., Scenario], dict[str, Any]]]:
     r["drift_low_traffic_shift"] = (drift_low_traffic, {"shift_sd": 1.5})
     r["loop_stale_data_cron"] = (loop_stale_data_cron, {"stale": True})
     r["loop_stale_data_cron_control"] = (loop_stale_data_cron, {"stale": False})
+    # round 7
+    r["gpu_health_spikes"] = (gpu_health_spikes, {})
+    r["gpu_collector_restart"] = (gpu_collector_restart, {})
+    r["bill_daily_dump_hourly_none"] = (bill_daily_dump_hourly, {"factor": 1.0})
+    r["bill_daily_dump_hourly_x4"] = (bill_daily_dump_hourly, {"factor": 4.0})
+    r["bill_cents"] = (bill_cents, {})
+    r["loop_k8s_backoff"] = (loop_k8s_backoff, {"loop": True})
+    r["loop_k8s_backoff_control"] = (loop_k8s_backoff, {"loop": False})
+    r["drift_missing_features_none"] = (drift_missing_features, {"shift_sd": 0.0})
+    r["drift_missing_features_shift"] = (drift_missing_features, {"shift_sd": 1.5})
+    r["drift_skewed_batches_none"] = (drift_skewed_batches, {"var_x": 1.0})
+    r["drift_skewed_batches_var"] = (drift_skewed_batches, {"var_x": 2.5})
     return r
 
 
