@@ -608,6 +608,12 @@ class FeatureDrift:
                 # Wait for the reference day (or a steady stretch followed by a change)
                 self.cycle_gated += 1
                 return None
+            if self.elevated >= p.confirm_tests and self.last_cycle_ratio is None and d < _DAY1_MIN_D and mass < 1.0:
+                # the first day, and a small move (a tenth of a spread or two): a mild daily cycle moves that
+                # far from a reference taken at one hour within half a day, which no earlier day can tell
+                # from a shift yet; a material one (or a value's share: a sentinel) is confirmed
+                self.cycle_gated += 1
+                return None
             if self.elevated >= p.confirm_tests and self.last_cycle_ratio is None and self.rise_slow is None:
                 # judged once per run, while the tests before its rise are still in the history
                 self.rise_slow = self._slow_rise()
@@ -864,6 +870,9 @@ _EPISODE_MAX_S = 3.5 * _DAY_S  # a drift that came back by itself within half a 
 _EPISODE_MARGIN_S = 7200.0  # the same hours of a later week, give or take two hours
 _EPISODE_WEEKS = 5  # remembered this many weeks after it was last seen again
 _EPISODES_KEPT = 8
+# on the first day a drift is confirmed only from this KS D up (about half a spread of shift), or by a value's share:
+# the 12-feature probe's mild cycles (0.2-0.5 sd) paged at D 0.13-0.16 half a day after their reference
+_DAY1_MIN_D = 0.2
 _DAY1_SLOW_MIN_D = 0.3  # on the first day a slowly rising drift is confirmed only from this KS D up
 # ... reached within this long of crossing the bar. A cosine leaving its crest moves A(1 - cos wt): with an amplitude
 # of 1.5-3 sd it takes 1.2-1.6 h from about 0.3 sd (the bar) to 0.8 sd (KS D 0.3), a ramp of 2 sd over 3 h 0.75 h
