@@ -116,6 +116,15 @@ class DriftParams:
         threshold (5 below 0.6: hysteresis).
     history
         Tests kept per feature for the change-point estimate (32).
+    reference_max_s, reference_min
+        A feature that has not sent ``reference_size`` values a day after its reset (86 400 s), but at
+        least ``reference_min`` (100), takes that day as its reference: a model seeing a few values an
+        hour would otherwise wait weeks before its first test. It is then a *slow feed*:
+    slow_window_s, slow_window_min, slow_test_every
+        A slow feed's window also drops values older than ``slow_window_s`` (4 h) while at least
+        ``slow_window_min`` (20) remain, and it is tested once ``slow_window_min`` values are in it,
+        every ``slow_test_every`` (5) new values at most every ``test_every_s``: a shift shows within
+        hours, not once it fills 500 values.
     max_features
         Features tracked per model; later ones are ignored (256).
     """
@@ -135,6 +144,11 @@ class DriftParams:
     clear_ratio: float = 0.6
     clear_tests: int = 5
     history: int = 32
+    reference_max_s: float = 86400.0
+    reference_min: int = 100
+    slow_window_s: float = 4 * 3600.0
+    slow_window_min: int = 20
+    slow_test_every: int = 5
     max_features: int = 256
 
 
@@ -261,7 +275,8 @@ class FeatureDrift:
                  "n_tests", "last_d", "last_z", "last_ratio", "drifted_since_mark", "slots", "slot_at",
                  "cur_slot", "cycle_gated", "last_cycle_ratio", "self_cleared_at", "quiet_since", "steady",
                  "elevated_since", "rise_slow", "win_alone", "alone_params", "episodes", "codes", "slot_counts",
-                 "slots_log", "log_scale", "log_floor", "cycle_by_share")
+                 "slots_log", "log_scale", "log_floor", "ref_started", "slow_feed", "ref_chunk_ts", "ref_season",
+                 "cycle_by_share")
     # a cache, not state: rebuilt (the same floats) after a restore
     _CACHE_SLOTS = frozenset({"win_alone", "alone_params", "cycle_by_share"})
 
@@ -272,6 +287,12 @@ class FeatureDrift:
         """Forget the reference, window and tests: the next values build a new reference."""
         self.ref_chunks: list[np.ndarray] | None = []
         self.ref_count = 0
+        self.ref_started: float | None = None  # ts of the reference's first batch
+        self.slow_feed = False  # the reference was taken by time, not by count (see DriftParams)
+        self.ref_chunk_ts: list[float] | None = []  # ts of each reference chunk, while it is built
+        # a slow feed's reference with its own time of day taken out (sorted): its day is every hour of the
+        # reference day, so it is compared as such with a deseasonalised window, not standardised as one block
+        self.ref_season: np.ndarray | None = None
         self.ref: np.ndarray | None = None
         self.ref_n = 0
         self.win: deque[tuple[float, np.ndarray]] = deque()
@@ -340,6 +361,8 @@ class FeatureDrift:
         self.codes = self.slot_counts = None  # ... and before discrete features kept shares
         self.elevated_since = 0.0  # ... and before the start of a run of elevated tests was kept
         self.slots_log, self.log_scale, self.log_floor = None, False, 0.0  # ... and before log-normal features
+        self.ref_started, self.slow_feed = None, False  # ... and before slow feeds took a day's reference
+        self.ref_chunk_ts, self.ref_season = None, None  # (a reference half built then has no chunk times)
         slots = state.get("slots")
         if slots is not None and slots.shape[1] == 3:  # ... and before the mean absolute deviation was kept
             n, m2 = slots[:, 0], slots[:, 2]
@@ -368,16 +391,22 @@ class FeatureDrift:
         self.cur_slot = int(ts // _SLOT_S)
         if self.ref is None:
             assert self.ref_chunks is not None
+            if self.ref_started is None:
+                self.ref_started = ts
             need = p.reference_size - self.ref_count
             self.ref_chunks.append(values[:need].astype(np.float32))
+            if self.ref_chunk_ts is not None:
+                self.ref_chunk_ts.append(ts)
             self.ref_count += min(need, values.size)
-            if self.ref_count >= p.reference_size:
+            slow = self.ref_count < p.reference_size and self.ref_count >= p.reference_min \
+                and ts - self.ref_started >= p.reference_max_s
+            if self.ref_count >= p.reference_size or slow:
+                self.slow_feed = slow
                 allv = np.sort(np.concatenate(self.ref_chunks))
                 q = min(p.reference_quantiles, allv.size)
                 idx = ((np.arange(q) + 0.5) * allv.size / q).astype(np.int64)
                 self.ref = allv[idx]
                 self.ref_n = int(allv.size)
-                self.ref_chunks = None
                 codes = np.unique(allv)
                 if codes.size <= _MAX_CODES:
                     self.codes = codes
@@ -387,6 +416,13 @@ class FeatureDrift:
                     if raw >= _LOG_MIN_SKEW and abs(logs) < raw / 2:
                         self.slots, self.log_scale, self.log_floor = self.slots_log, True, float(np.log(allv[0]))
                 self.slots_log = None
+                if slow and self.ref_chunk_ts is not None:
+                    chunks = zip(self.ref_chunks, self.ref_chunk_ts, strict=True)
+                    parts = [self._deseasonalised(c, t, min_age=0) for c, t in chunks]
+                    kept = [x for x in parts if x is not None]
+                    if kept:
+                        self.ref_season = np.sort(np.concatenate(kept)).astype(np.float32)
+                self.ref_chunks = self.ref_chunk_ts = None
             values = values[need:]
             if values.size == 0:
                 return None
@@ -399,7 +435,18 @@ class FeatureDrift:
         while len(self.win) > 1 and self.win_n - self.win[0][1].size >= p.window_size:
             self.win_n -= self.win.popleft()[1].size
             self.win_alone.popleft()
+        if self.slow_feed:
+            while len(self.win) > 1 and ts - self.win[0][0] > p.slow_window_s \
+                    and self.win_n - self.win[0][1].size >= p.slow_window_min:
+                self.win_n -= self.win.popleft()[1].size
+                self.win_alone.popleft()
         self.since_test += values.size
+        if self.slow_feed:
+            if self.since_test < p.slow_test_every or self.win_n < p.slow_window_min or (
+                    self.tests and ts - self.tests[-1][0] < p.test_every_s):
+                return None
+            self.since_test = 0
+            return self._test(ts, p)
         # every test_every values, or, on a slow feed, every test_every_s once a fifth of them came (at
         # 6 values a minute, 100 values are 17 minutes: three tests to confirm took most of an hour)
         due = self.since_test >= p.test_every or (
@@ -436,25 +483,45 @@ class FeatureDrift:
             return values
         return np.where(values > 0, np.log(np.maximum(values, _TINY)), self.log_floor)
 
-    def _slot_stats(self, epoch_slot: int) -> tuple[float, float, float] | None:
-        """(mean, sd, mean absolute deviation) of a half hour of the reference day, if it is a day old."""
-        slot = epoch_slot % _SLOTS
-        at = self.slot_at[slot]
-        if at < 0 or epoch_slot - at < _DAY_AGO_SLOTS:
-            return None
-        n, mean, m2, absdev = self.slots[slot]
+    def _slot_stats(self, epoch_slot: int, min_age: int | None = None) -> tuple[float, float, float] | None:
+        """(mean, sd, mean absolute deviation) of a half hour of the reference day, if it is a day old.
+        A half hour with fewer than ``_SLOT_MIN_N`` values (a slow feed: a few values an hour) is pooled
+        with its neighbours, one on each side at a time (up to three hours either way), until they have.
+        ``min_age``: half hours it must be old (``_DAY_AGO_SLOTS`` unless given)."""
+        if min_age is None:
+            min_age = _DAY_AGO_SLOTS
+        n = mean = m2 = absdev = 0.0
+        for k in range(_SLOT_POOL_MAX + 1):
+            for e in ((epoch_slot,) if k == 0 else (epoch_slot - k, epoch_slot + k)):
+                slot = e % _SLOTS
+                at = self.slot_at[slot]
+                if at < 0 or epoch_slot - at < min_age:
+                    if k == 0:
+                        return None
+                    continue
+                bn, bmean, bm2, babs = self.slots[slot]
+                if bn == 0:
+                    continue
+                tot = n + bn
+                delta = bmean - mean
+                mean += delta * bn / tot
+                m2 += bm2 + delta * delta * n * bn / tot
+                absdev += babs  # about each half hour's own mean: a slow feed's pooled hours are close
+                n = tot
+            if n >= _SLOT_MIN_N:
+                break
         if n < 2:
             return None
         return float(mean), math.sqrt(m2 / (n - 1)), float(absdev / n)
 
-    def _deseasonalised(self, window: np.ndarray, ts: float) -> np.ndarray | None:
+    def _deseasonalised(self, window: np.ndarray, ts: float, min_age: int | None = None) -> np.ndarray | None:
         """The window with the reference day's time of day taken out: its values less the mean and
         over the spread of the reference day at that time (interpolated between the centres of the
         two nearest half hours, so a cycle's slope within a half hour is taken out too), or None
         while that time of the reference day is not a day old yet."""
         pos = ts / _SLOT_S - 0.5  # in half hours, from the centre of slot 0
         lo = math.floor(pos)
-        a, b = self._slot_stats(lo), self._slot_stats(lo + 1)
+        a, b = self._slot_stats(lo, min_age), self._slot_stats(lo + 1, min_age)
         if a is None or b is None:
             return None
         w = pos - lo
@@ -548,6 +615,9 @@ class FeatureDrift:
                 return None
             parts.append(adj)
         window = np.concatenate(parts) if len(parts) > 1 else parts[0]
+        if self.ref_season is not None:
+            d = ks_and_ranks(self.ref_season, window)[0]
+            return d / max(ks_critical(p.alpha, self.ref_season.size, window.size), p.min_effect)
         ref = self._scaled(self.ref)
         centred = ref - float(ref.mean())
         scale = float(np.abs(centred).mean())
@@ -890,6 +960,8 @@ _STEADY_S = 5400.0
 _STEADY_RATIO = 0.5
 _STEADY_MAX_RATIO = 0.8  # ... and none of them over this (that seed's stationary tests reach 0.72)
 _SLOTS = 48  # half hours of the reference day
+_SLOT_MIN_N = 30  # values a half hour of the reference day needs for its mean and spread, else pooled ...
+_SLOT_POOL_MAX = 8  # ... with up to this many half hours on each side
 _SLOT_S = 1800.0
 _DAY_AGO_SLOTS = 40  # a half hour of the reference day counts once it is 20 hours old
 MODEL_DRIFT = "model_drift"  # the name of the shared per-model state (DetectorContext.state)

@@ -593,6 +593,29 @@ def test_mild_daily_cycles_are_not_drift_on_the_first_day_and_a_half_spread_step
     assert "f00" in a["summary"] and step <= a["detected_at"] <= step + 60 * M
 
 
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_a_model_seeing_a_few_values_an_hour_is_watched_from_its_second_day(seed: int) -> None:
+    """About six values an hour (Poisson arrivals, one a batch) with a 1 sd daily cycle for 6 days. Its reference
+    needed 2000 values: two weeks before a first test (probe drift_low_traffic: missed on every seed). A day's
+    values are its reference now; the cycle stays quiet, and a 1.5 sd shift on day 4 opens within eight hours."""
+    def stream(shift_at: float | None) -> list[dict[str, Any]]:
+        r = random.Random(seed)
+        out, t = [], T0
+        while t < T0 + 6 * DAY:
+            t += r.expovariate(6 / H)
+            moved = shift_at is not None and t >= shift_at
+            mu = 100 + 10 * math.sin(2 * math.pi * (t - T0) / DAY) + (15 if moved else 0)
+            out.append(validate({"type": "model_observation", "ts": t, "model_id": "risk",
+                                 "workload": {"id": "serve/risk", "kind": "inference"},
+                                 "values": {"amount": [round(r.gauss(mu, 10), 3)]}}))
+        return out
+    assert opened(run(stream(None), DriftDetector)) == []
+    shift = T0 + 4 * DAY
+    (a,) = opened(run(stream(shift), DriftDetector))
+    assert shift <= a["detected_at"] <= shift + 8 * H
+    assert a["evidence"]["drifting_features"]["amount"]["reference_values"] < 200  # a day's values, not 2000
+
+
 @pytest.mark.parametrize("kind,seed", [("lognormal", 1), ("lognormal", 2), ("t3", 1), ("t3", 2)])
 def test_a_heavy_tailed_feature_with_a_daily_cycle_is_not_drift_and_a_real_shift_of_it_is(kind: str, seed: int) -> None:
     """A log-normal (sigma 1) feature whose scale follows the day (x e^-1.5 to x e^1.5), or a Student-t (3 dof) one
