@@ -71,6 +71,7 @@ class Scenario:
     generator: str = ""
     params: dict[str, Any] = field(default_factory=dict)
     ordered: bool = False  # events are in delivery order (not sorted by ts): build keeps that order
+    bad_lines: int | None = None  # how many events are bad input by the contract (round 8): run compares replay's
 
 
 def wl(wid: str, kind: str, team: str, **labels: str) -> Event:
@@ -2466,6 +2467,239 @@ def drift_skewed_batches(seed: int, var_x: float = 1.0, days: float = 3.0, at_da
     return Scenario("", ev, tr)
 
 
+# ============================================================ probe round 8
+# Assumptions of an eighth outside tester: a data-parallel job across four nodes where one node hangs and the other
+# ranks busy-wait at 100 % util, an export that re-sends its last three days as costs settle, billing days that
+# start at 08:00 UTC, hourly series with no row for $0 hours, one workload billed as 15 SKUs, an automation that
+# retrains on drift every 2 h, and observation batches with NaN, inf, null or strings among their values.
+def gpu_multi_node_job(seed: int, nodes: int = 4, per_node: int = 8, hours: float = 6.0, hang_at_h: float = 3.0,
+                       hang_h: float = 2.0, step_s: float = 15.0, every_min: float = 45.0,
+                       pause_min: float = 3.0) -> Scenario:
+    """One data-parallel training job (one workload id) on ``nodes`` x ``per_node`` A100s, ``step_s`` samples,
+    a checkpoint of ``pause_min`` every ``every_min`` on every rank at once (SMs idle, memory held). At
+    ``hang_at_h`` every GPU of node 2 hangs for ``hang_h`` holding 76 % memory (util 0 %), while the ranks of the
+    other nodes spin in the collective waiting for them: ``util_gpu_pct`` 100 %, ``sm_active_pct`` 0-1 %, memory
+    held. Truth: all ``nodes`` x ``per_node`` GPUs (goal 10 min). Why: the README counts a busy-waiting kernel
+    as idle (SM activity is preferred over NVML util), every GPU of the job is paid for and does no work, and
+    on every node all ranks of the job stop together (a job-wide quiet spell: the training dwell, ~9 min, at most
+    2x the longest pause, 6 min here), so each GPU is its own idle or hoarding anomaly."""
+    r = random.Random(seed)
+    st = States(r)
+    w = wl("llm/pretrain-13b-dp32", "training", "foundation")
+    a = T0 + hang_at_h * HOUR
+    b = a + hang_h * HOUR
+    phase = r.uniform(0, every_min * MIN)
+    train = st.training(w, phase, every_min * MIN, pause_min * MIN, 0.76)
+    hung = min(2, nodes - 1)
+
+    def spin(t: float) -> GpuState:
+        return 100.0, r.uniform(0.0, 1.0), 0.76, w
+    devs: list[Device] = []
+    tr = []
+    for n in range(nodes):
+        node = f"dgx-{81 + n}"
+        for i in range(per_node):
+            u = _uuid(r, "GPU")
+            f = timeline([(T0, train), (a, st.idle(w, 0.76) if n == hung else spin), (b, train)])
+            devs.append(Device(node, u, f, pid=2000 + 10 * n + i))
+            tr.append(truth("idle", u, w["id"], a, b, goal_s=10 * MIN, price=A100_PRICE,
+                            note="the hung node, util 0 %" if n == hung else
+                                 "busy-waiting on the hung node: util 100 %, sm_active 0-1 %"))
+    return Scenario("", gpu_events(r, devs, T0, T0 + hours * HOUR, step_s), tr)
+
+
+def bill_resent_rows(seed: int, factor: float = 1.0, days: int = 40, sigma: float = 0.15, resend: int = 3,
+                     settle_pct: float = 2.0, at_day: int = 32) -> Scenario:
+    """A FOCUS-like daily export (two SKUs, one UTC day a row) landing 4-10 h after each day closes; every
+    export also re-sends the previous ``resend`` days' rows (the same period_start, period_end and sku) with the
+    amount changed by up to +-``settle_pct`` % from the first send (costs settling), ``days`` days, weekends x0.8:
+    must not alert, and no day's money may be counted more than once. ``factor`` != 1: day ``at_day`` (a weekday)
+    x``factor`` (truth, goal the day plus the latest landing; ``excess_usd`` the day's real excess, once)."""
+    r = random.Random(seed)
+    w = wl("data/warehouse-daily", "batch", "data")
+    skus = [("compute-credits", 0.8), ("storage-tb-day", 0.2)]
+    day = at_day if _gmt(T0 + at_day * DAY).tm_wday < 5 else at_day + 2
+    ev: list[Event] = []
+    first: dict[tuple[int, str], float] = {}
+    excess = 0.0
+    for d in range(days):
+        ps = T0 + d * DAY
+        m = factor if factor != 1.0 and d == day else 1.0
+        c = 1500.0 * (0.8 if _gmt(ps).tm_wday >= 5 else 1.0) * r.lognormvariate(-sigma * sigma / 2, sigma)
+        if m != 1.0:
+            excess = c * (m - 1)
+        for sku, share in skus:
+            first[(d, sku)] = c * m * share
+        land = ps + DAY + r.uniform(4, 10) * HOUR
+        for k in range(0, resend + 1):
+            dd = d - k
+            if dd < 0:
+                continue
+            for j, (sku, _) in enumerate(skus):
+                amt = first[(dd, sku)] * (1 + (r.uniform(-settle_pct, settle_pct) / 100 if k else 0.0))
+                ev.append({"type": "billing_delta", "ts": round(land + 0.01 * (4 * k + j), 3),
+                           "period_start": T0 + dd * DAY, "period_end": T0 + (dd + 1) * DAY, "workload": w,
+                           "source": "focus", "service": "Snowflake", "resource_id": "account/wh-prod",
+                           "sku": sku, "charge_category": "usage", "cost_usd": round(amt, 6)})
+    tr = []
+    if factor != 1.0:
+        ps = T0 + day * DAY
+        tr.append(truth("cost", None, w["id"], ps, ps + DAY, detect_by=ps + DAY + 10 * HOUR + GRACE,
+                        goal_s=DAY + 10 * HOUR + MIN, note=f"day {day} x{factor:g}, re-sent {resend} more times"))
+        tr[0]["excess_usd"] = round(excess, 2)
+    return Scenario("", ev, tr)
+
+
+def bill_offset_days(seed: int, factor: float = 1.0, days: int = 45, sigma: float = 0.15, offset_h: float = 8.0,
+                     late_h: tuple[float, float] = (4.0, 12.0), at_day: int = 36) -> Scenario:
+    """Daily rows whose billing day starts at ``offset_h``:00 UTC (a Pacific billing day: [08:00, 08:00 next
+    day)), one SKU, weekends (by the billing day's start) x0.7, log-normal ``sigma``, landing ``late_h`` after the
+    day closes, ``days`` days: must not alert. ``factor`` != 1: billing day ``at_day`` (a weekday) x``factor``
+    (truth, goal the day plus the latest landing)."""
+    r = random.Random(seed)
+    w = wl("ml/vertex-training", "training", "ml")
+    day = at_day if _gmt(T0 + at_day * DAY + offset_h * HOUR).tm_wday < 5 else at_day + 2
+    ev: list[Event] = []
+    for d in range(days):
+        ps = T0 + d * DAY + offset_h * HOUR
+        m = factor if factor != 1.0 and d == day else 1.0
+        c = 700.0 * (0.7 if _gmt(ps).tm_wday >= 5 else 1.0) * r.lognormvariate(-sigma * sigma / 2, sigma) * m
+        ev.append({"type": "billing_delta", "ts": round(ps + DAY + r.uniform(*late_h) * HOUR, 3),
+                   "period_start": ps, "period_end": ps + DAY, "workload": w, "source": "focus",
+                   "service": "Vertex AI", "resource_id": "projects/ml-prod/training", "sku": "A100-GPU-hour",
+                   "cost_usd": round(c, 6)})
+    tr = []
+    if factor != 1.0:
+        ps = T0 + day * DAY + offset_h * HOUR
+        tr.append(truth("cost", None, w["id"], ps, ps + DAY, detect_by=ps + DAY + late_h[1] * HOUR + GRACE,
+                        goal_s=DAY + late_h[1] * HOUR + MIN, note=f"billing day {day} (from {offset_h:g}:00 UTC) "
+                                                                  f"x{factor:g}"))
+    return Scenario("", ev, tr)
+
+
+def bill_sparse_hours(seed: int, factor: float = 1.0, days: int = 21, at_day: int = 15, sigma: float = 0.2,
+                      max_gap_h: float = 8.0) -> Scenario:
+    """An hourly series ($30 an hour at its 15:00 peak, daily cycle 0.5) that sends no row for hours with $0
+    spend: every night 0-``max_gap_h`` h (drawn per day, ending at 08:00) have no spend and no row; rows land 4-15
+    min after the hour; ``days`` days: must not alert. ``factor`` != 1: the 14:00 hour of day ``at_day``
+    x``factor`` (truth, goal 2 h)."""
+    r = random.Random(seed)
+    w = wl("serving/chat-assist", "inference", "apps")
+    a = T0 + at_day * DAY + 14 * HOUR
+    series: list[tuple[float, float, float]] = []
+    for d in range(days):
+        gap = r.uniform(0, max_gap_h)
+        for h in range(24):
+            ps = T0 + d * DAY + h * HOUR
+            if 8 - gap <= h < 8:  # the night's $0 hours, ending at 08:00
+                continue
+            m = factor if factor != 1.0 and ps == a else 1.0
+            series.append((ps, ps + HOUR, 20.0 * daily_shape(0.5)(ps + HOUR / 2) * m *
+                           r.lognormvariate(-sigma * sigma / 2, sigma)))
+    ev = _rows(r, series, w, {"source": "llm_usage", "service": "Azure OpenAI", "resource_id": "aoai/chat-prod",
+                              "sku": "gpt-4o-tokens"})
+    tr = [] if factor == 1.0 else [truth("cost", None, w["id"], a, a + HOUR, detect_by=a + HOUR + 15 * MIN + 2 * HOUR,
+                                         goal_s=2 * HOUR, note=f"one hour x{factor:g} on day {at_day}")]
+    return Scenario("", ev, tr)
+
+
+def bill_many_skus(seed: int, spike: bool = False, days: float = 21.0, n_skus: int = 15, new_day: float = 10.0,
+                   new_share: float = 0.05, spike_day: float = 16.0, spike_h: float = 6.0,
+                   sigma: float = 0.15) -> Scenario:
+    """One workload billed as ``n_skus`` SKUs, each its own hourly row (shares drawn, one SKU at 1/19 of the
+    total), $60 an hour with a daily cycle 0.3, each row with its own noise ``sigma``, rows 4-15 min after the
+    hour, ``days`` days. From day ``new_day`` 10:00 a new SKU appears at ``new_share`` of the spend (on top):
+    must not alert. ``spike``: the 1/19 SKU goes x20 for ``spike_h`` from 11:00 on day ``spike_day`` (the total
+    x2: truth, goal 2 h)."""
+    r = random.Random(seed)
+    w = wl("serving/rag-platform", "inference", "apps")
+    raw = [r.uniform(0.2, 1.0) for _ in range(n_skus - 1)]
+    rest = 1 - 1 / 19
+    shares = [rest * x / sum(raw) for x in raw] + [1 / 19]
+    names = [f"sku-{i:02d}" for i in range(n_skus - 1)] + ["sku-vector-reads"]
+    t_new = T0 + new_day * DAY + 10 * HOUR
+    a = T0 + spike_day * DAY + 11 * HOUR
+    b = a + spike_h * HOUR
+    ev: list[Event] = []
+    t = T0
+    shape = daily_shape(0.3)
+    while t + HOUR <= T0 + days * DAY:
+        total = 60.0 * shape(t + HOUR / 2)
+        parts = list(zip(names, shares, strict=True))
+        if t >= t_new:
+            parts.append(("sku-rerank-new", new_share))
+        for sku, sh in parts:
+            m = 20.0 if spike and sku == "sku-vector-reads" and a <= t < b else 1.0
+            c = total * sh * m * r.lognormvariate(-sigma * sigma / 2, sigma)
+            ev.append({"type": "billing_delta", "ts": round(t + HOUR + r.uniform(4, 15) * MIN, 3), "period_start": t,
+                       "period_end": t + HOUR, "workload": w, "source": "focus", "service": "Google Cloud",
+                       "resource_id": "gke/rag-platform", "sku": sku, "cost_usd": round(c, 6)})
+        t += HOUR
+    tr = [truth("cost", None, w["id"], a, b, goal_s=2 * HOUR, note="sku-vector-reads x20 (the total x2)")] \
+        if spike else []
+    return Scenario("", ev, tr)
+
+
+def loop_drift_retrains(seed: int, days: float = 3.0, at_day: float = 2.0, shift_sd: float = 1.5,
+                        every_h: float = 2.0, batch: int = 20, every_s: float = 60.0, gpus: int = 4) -> Scenario:
+    """A model (three stable features, ``batch`` values each every ``every_s`` +-20 %) whose ``amount`` moves
+    ``shift_sd`` sd up for good at ``at_day``. An automation watching drift on its own (against the original
+    training data) retrains the model (trigger ``drift``, a new data_version each time, succeeded in 20-30 min,
+    flat metric) from 45 min after the shift and every ``every_h`` from then, for the rest of ``days``: the data
+    stays as it is after the shift. Truths (docs/drift.md, docs/retraining.md): one ``retrain_needed`` from the
+    shift (goal 30 min), resolved by the first retrain (it rebuilt the references on the new distribution: from
+    then on nothing drifts); the later retrains have no drift since the previous one and no metric gain, so
+    ``retrain_without_drift`` (from the second retrain; goal: two retrain periods). Not a ``retrain_loop``: a new
+    data_version each time with a flat metric is fresh data, not a loop."""
+    g = np.random.default_rng(seed)
+    r = random.Random(seed)
+    model = "m-fraud-auto"
+    w = wl(f"risk/{model}", "inference", "risk")
+    a, t1 = T0 + at_day * DAY, T0 + days * DAY
+    feats = {"amount": _cyc(120, 30, 0.0, 0.0, a, shift_sd), "age_days": _cyc(400, 80, 0.0, 0.0),
+             "score": _cyc(0.3, 0.05, 0.0, 0.0)}
+    ev = obs_events(g, model, w, T0, t1, every_s, batch, feats)
+    starts = []
+    t = a + 45 * MIN
+    while t + 40 * MIN < t1:
+        starts.append(t + r.uniform(0, 120))
+        t += every_h * HOUR
+    for st in starts:
+        metric = {"name": "auc", "value": round(0.913 + r.uniform(-4e-4, 4e-4), 4), "higher_is_better": True}
+        ev += _run_events(r, model, w, st, r.uniform(20, 30) * MIN, "succeeded", metric,
+                          "txn-" + time.strftime("%Y%m%d%H%M", time.gmtime(st)), "drift", gpus)
+    tr = [truth("drift", model, w["id"], a, starts[0] + 30 * MIN, detect_by=starts[0], goal_s=30 * MIN,
+                note=f"amount +{shift_sd:g} sd for good; resolved by the first retrain")]
+    if len(starts) > 2:
+        tr.append(truth("nodrift", model, w["id"], starts[1], starts[-1] + 30 * MIN,
+                        detect_by=starts[-1] + 30 * MIN + GRACE, goal_s=2 * every_h * HOUR + 30 * MIN,
+                        note=f"{len(starts) - 1} retrains after the first, no drift since, flat metric"))
+    return Scenario("", ev, tr)
+
+
+def obs_bad_values(seed: int, days: float = 3.0, share: float = 0.05, batch: int = 20,
+                   every_s: float = 60.0) -> Scenario:
+    """A model with four stable features (``batch`` values each every ``every_s`` +-20 %) for ``days``; ``share`` of
+    the batches carry one bad value inside one values array: NaN, Infinity, -Infinity (as Python's json writes
+    them), null, or a number as a string ("12.5", "NaN"). By the contract each such batch is bad input (a NaN/inf
+    or a wrong type): reported and counted (``Scenario.bad_lines`` says how many; the run compares it with
+    replay's count), the other batches used, and no drift opened: must not alert."""
+    g = np.random.default_rng(seed)
+    model = "m-bad-values"
+    w = wl(f"serving/{model}", "inference", "ml")
+    feats = {"latency_ms": _cyc(80, 12, 0.0, 0.0), "items": _cyc(12, 3, 0.0, 0.0),
+             "ctr": _cyc(0.05, 0.01, 0.0, 0.0), "age": _cyc(35, 9, 0.0, 0.0)}
+    ev = obs_events(g, model, w, T0, T0 + days * DAY, every_s, batch, feats)
+    bads: list[Any] = [float("nan"), float("inf"), float("-inf"), None, "12.5", "NaN"]
+    n = 0
+    for e in ev:
+        if g.random() < share:
+            f = str(g.choice(list(feats)))
+            e["values"][f][int(g.integers(0, batch))] = bads[int(g.integers(0, len(bads)))]
+            n += 1
+    return Scenario("", ev, [], bad_lines=n)
+
+
 # =================================================================== registry
 def _reg() -> dict[str, tuple[Callable[..., Scenario], dict[str, Any]]]:
     r: dict[str, tuple[Callable[..., Scenario], dict[str, Any]]] = {}
@@ -2598,6 +2832,18 @@ def _reg() -> dict[str, tuple[Callable[..., Scenario], dict[str, Any]]]:
     r["drift_missing_features_shift"] = (drift_missing_features, {"shift_sd": 1.5})
     r["drift_skewed_batches_none"] = (drift_skewed_batches, {"var_x": 1.0})
     r["drift_skewed_batches_var"] = (drift_skewed_batches, {"var_x": 2.5})
+    # round 8
+    r["gpu_multi_node_job"] = (gpu_multi_node_job, {})
+    r["bill_resent_rows_none"] = (bill_resent_rows, {"factor": 1.0})
+    r["bill_resent_rows_x4"] = (bill_resent_rows, {"factor": 4.0})
+    r["bill_offset_days_none"] = (bill_offset_days, {"factor": 1.0})
+    r["bill_offset_days_x3"] = (bill_offset_days, {"factor": 3.0})
+    r["bill_sparse_hours_none"] = (bill_sparse_hours, {"factor": 1.0})
+    r["bill_sparse_hours_x5"] = (bill_sparse_hours, {"factor": 5.0})
+    r["bill_many_skus_new"] = (bill_many_skus, {"spike": False})
+    r["bill_many_skus_x20"] = (bill_many_skus, {"spike": True})
+    r["loop_drift_retrains"] = (loop_drift_retrains, {})
+    r["obs_bad_values"] = (obs_bad_values, {})
     return r
 
 
@@ -2766,6 +3012,12 @@ def run_one(name: str, out: Path, seed: int, cmd: str, overrides: dict[str, Any]
     bad = re.search(r"([\d,]+) bad lines?\b", p.stderr)  # replay's closing line: "N events, M bad lines (...)"
     row.update(scenario=name, events=len(sc.events), replay_s=round(el, 1),
                bad_lines=int(bad.group(1).replace(",", "")) if bad else 0)
+    if sc.bad_lines is not None:
+        row["expected_bad_lines"] = sc.bad_lines
+        if row["bad_lines"] != sc.bad_lines:
+            findings.append({"scenario": name, "generator": sc.generator, "params": sc.params,
+                             "finding": "bad_line_count", "expected": sc.bad_lines, "reported": row["bad_lines"],
+                             "stderr_tail": p.stderr[-300:]})
     return row, findings
 
 

@@ -42,8 +42,9 @@ def test_every_generator_has_a_small_case() -> None:
     from tests.bench.test_probe_scenarios5 import SMALL5  # the fifth round's
     from tests.bench.test_probe_scenarios6 import SMALL6  # the sixth round's
     from tests.bench.test_probe_scenarios7 import SMALL7  # the seventh round's
+    from tests.bench.test_probe_scenarios8 import SMALL8  # the eighth round's
 
-    rounds = {**SMALL, **SMALL2, **SMALL3, **SMALL4, **SMALL5, **SMALL6, **SMALL7}
+    rounds = {**SMALL, **SMALL2, **SMALL3, **SMALL4, **SMALL5, **SMALL6, **SMALL7, **SMALL8}
     covered = {REGISTRY[n][0].__name__ for n in rounds}
     assert generators == covered
     assert set(SMALL) <= set(REGISTRY)
