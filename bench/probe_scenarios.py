@@ -2511,16 +2511,23 @@ def gpu_multi_node_job(seed: int, nodes: int = 4, per_node: int = 8, hours: floa
 def bill_resent_rows(seed: int, factor: float = 1.0, days: int = 40, sigma: float = 0.15, resend: int = 3,
                      settle_pct: float = 2.0, at_day: int = 32) -> Scenario:
     """A FOCUS-like daily export (two SKUs, one UTC day a row) landing 4-10 h after each day closes; every
-    export also re-sends the previous ``resend`` days' rows (the same period_start, period_end and sku) with the
-    amount changed by up to +-``settle_pct`` % from the first send (costs settling), ``days`` days, weekends x0.8:
-    must not alert, and no day's money may be counted more than once. ``factor`` != 1: day ``at_day`` (a weekday)
-    x``factor`` (truth, goal the day plus the latest landing; ``excess_usd`` the day's real excess, once)."""
+    export also re-sends the previous ``resend`` days' rows with the amount changed by up to +-``settle_pct`` %
+    from the first send (costs settling), ``days`` days, weekends x0.8: must not alert, and no day's money may be
+    counted more than once. ``factor`` != 1: day ``at_day`` (a weekday) x``factor`` (truth, goal the day plus the
+    latest landing; ``excess_usd`` the day's real excess, once).
+
+    A ``billing_delta`` is money spent (a delta): the same period re-sent as a plain row is more money by the
+    contract, which is what the first version of this scenario did (and it was counted twice). The FOCUS
+    collector's ledger turns an export that re-sends a day into restatements (docs/collectors.md), so the
+    re-sends here take that form: ``cost_usd`` 0 and ``adjustment_usd`` the change from what was published,
+    ``adjustment_reason`` restatement."""
     r = random.Random(seed)
     w = wl("data/warehouse-daily", "batch", "data")
     skus = [("compute-credits", 0.8), ("storage-tb-day", 0.2)]
     day = at_day if _gmt(T0 + at_day * DAY).tm_wday < 5 else at_day + 2
     ev: list[Event] = []
     first: dict[tuple[int, str], float] = {}
+    published: dict[tuple[int, str], float] = {}
     excess = 0.0
     for d in range(days):
         ps = T0 + d * DAY
@@ -2536,11 +2543,18 @@ def bill_resent_rows(seed: int, factor: float = 1.0, days: int = 40, sigma: floa
             if dd < 0:
                 continue
             for j, (sku, _) in enumerate(skus):
-                amt = first[(dd, sku)] * (1 + (r.uniform(-settle_pct, settle_pct) / 100 if k else 0.0))
-                ev.append({"type": "billing_delta", "ts": round(land + 0.01 * (4 * k + j), 3),
-                           "period_start": T0 + dd * DAY, "period_end": T0 + (dd + 1) * DAY, "workload": w,
-                           "source": "focus", "service": "Snowflake", "resource_id": "account/wh-prod",
-                           "sku": sku, "charge_category": "usage", "cost_usd": round(amt, 6)})
+                amt = round(first[(dd, sku)] * (1 + (r.uniform(-settle_pct, settle_pct) / 100 if k else 0.0)), 6)
+                row = {"type": "billing_delta", "ts": round(land + 0.01 * (4 * k + j), 3),
+                       "period_start": T0 + dd * DAY, "period_end": T0 + (dd + 1) * DAY, "workload": w,
+                       "source": "focus", "service": "Snowflake", "resource_id": "account/wh-prod",
+                       "sku": sku, "charge_category": "usage", "cost_usd": amt}
+                if k:  # a re-send: the change from what was published, as the collector's ledger writes it
+                    change = round(amt - published[(dd, sku)], 6)
+                    if change == 0:
+                        continue
+                    row.update(cost_usd=0.0, adjustment_usd=change, adjustment_reason="restatement")
+                published[(dd, sku)] = amt
+                ev.append(row)
     tr = []
     if factor != 1.0:
         ps = T0 + day * DAY
