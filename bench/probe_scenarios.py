@@ -30,6 +30,7 @@ generator call that reproduces it.
 from __future__ import annotations
 
 import argparse
+import bisect
 import calendar
 import json
 import math
@@ -2714,6 +2715,250 @@ def obs_bad_values(seed: int, days: float = 3.0, share: float = 0.05, batch: int
     return Scenario("", ev, [], bad_lines=n)
 
 
+# ============================================================ probe round 9
+# Assumptions of a ninth outside tester: an inference workload that scores a batch at the top of every hour and
+# holds its model in between, an endpoint whose night traffic comes in heavy-tailed bursts, a reporting job that
+# makes the last two days of every month x5, a series that spends only on weekday office hours (no rows
+# otherwise), a nightly job that fails one night in four and succeeds on retry, observation batches delivered
+# twice (at least once), and a one-off purchase row worth thirty days of usage.
+def gpu_hourly_batch_inference(seed: int, stop: bool = False, days: float = 3.0, gpus: int = 4, step_s: float = 30.0,
+                               stop_day: float = 2.0, stop_at_h: float = 10.0, stop_h: float = 3.0) -> Scenario:
+    """One inference workload on ``gpus`` A100s of one node that runs a batch-scoring job at the top of every
+    hour (+0-60 s) for 8-12 min (drawn per hour; each GPU ends within +-30 s of it) at 60-90 % util, with its
+    model loaded (55 % memory) and util 0 % in between (routine gaps of 48-52 min), ``days``: must not alert.
+    ``stop``: after the job at ``stop_at_h`` on day ``stop_day`` the scheduler stops; the GPUs sit idle with the
+    model loaded for ``stop_h`` from that job's end, then a catch-up job runs and the hourly rhythm resumes.
+    Truth: each GPU, from its last job's end (goal 75 min). What is achievable: every gap so far was 48-52 min,
+    so nothing can tell the stop from a routine gap before ~52 min; 75 min (1.5x the routine gap, ~25 min
+    after the next job should have started and did not) is the first point where the silence is clearly longer
+    than any gap seen, and a learned dwell of ~1.25x the longest gap (65 min) meets it."""
+    r = random.Random(seed)
+    w = wl("serving/risk-batch-scorer", "inference", "risk")
+    uuids = [_uuid(r, "GPU") for _ in range(gpus)]
+    end = T0 + days * DAY
+    halt = T0 + stop_day * DAY + stop_at_h * HOUR
+    jobs: list[tuple[float, float, float]] = []  # (top of the hour, start, duration)
+    h = T0
+    while h < end:
+        if not (stop and halt < h < halt + (stop_h + 1) * HOUR):  # the hours the scheduler misses
+            jobs.append((h, h + r.uniform(0, 60), r.uniform(8, 12) * MIN))
+        h += HOUR
+    tr = []
+    devs = []
+    for i, u in enumerate(uuids):
+        segs: list[tuple[float, Callable[[float], GpuState]]] = []
+        for h, s, dur in jobs:
+            e = s + dur + r.uniform(-30, 30)
+            segs += [(s, lambda t: (r.uniform(60, 90), None, 0.55, w)),
+                     (e, lambda t: (0.0, r.uniform(0.0, 0.2), 0.55, w))]
+            if stop and h == halt:
+                b = e + stop_h * HOUR
+                segs.append((b, lambda t: (r.uniform(60, 90), None, 0.55, w)))  # the catch-up job
+                segs.append((b + r.uniform(8, 12) * MIN, lambda t: (0.0, r.uniform(0.0, 0.2), 0.55, w)))
+                tr.append(truth("idle", u, w["id"], e, b, goal_s=75 * MIN, price=A100_PRICE,
+                                note=f"scheduler stopped: {stop_h:g} h idle with the model loaded; routine gaps "
+                                     "48-52 min"))
+        segs.sort(key=lambda x: x[0])
+        devs.append(Device("inf-batch-07", u, timeline([(T0, lambda t: (0.0, r.uniform(0.0, 0.2), 0.55, w)), *segs]),
+                           pid=700 + i))
+    return Scenario("", gpu_events(r, devs, T0, end, step_s), tr)
+
+
+def gpu_bursty_endpoint(seed: int, stop: bool = False, days: float = 4.0, replicas: int = 2, step_s: float = 30.0,
+                        stop_day: float = 2.0, stop_at_h: float = 14.0, stop_h: float = 3.0) -> Scenario:
+    """An inference endpoint on ``replicas`` H100s (one node, model loaded, 50 % memory): from 07:00 to 22:00
+    UTC steady traffic (25-55 % util with a daily cycle); at night (22:00-07:00) its traffic comes in bursts of
+    1-6 min (15-60 %) separated by quiet spells (util 0 %) drawn log-normal, median 12 min, sigma 0.57, within
+    [1, 45] min, the same on every replica (one load balancer), ``days``: must not alert. ``stop``: at
+    ``stop_at_h`` on day ``stop_day`` it stops serving for ``stop_h`` with the model loaded (truth: each replica,
+    goal 20 min: in the daytime this endpoint has never been quiet for a minute; a dwell learned from the night's
+    spells alone, up to 45 min, would be ~56 min, so the goal asks for a rhythm that knows the time of day)."""
+    r = random.Random(seed)
+    w = wl("serving/chat-support-13b", "inference", "assistant")
+    uuids = [_uuid(r, "GPU") for _ in range(replicas)]
+    end = T0 + days * DAY
+    a = T0 + stop_day * DAY + stop_at_h * HOUR
+    b = a + stop_h * HOUR
+
+    def night(t: float) -> bool:
+        hh = (t % DAY) / HOUR
+        return hh >= 22 or hh < 7
+    bursts: list[tuple[float, float]] = []  # night bursts (start, end)
+    t = T0
+    while t < end:
+        if not night(t):
+            t = math.floor(t / DAY) * DAY + 22 * HOUR
+            continue
+        d = r.uniform(1, 6) * MIN
+        bursts.append((t, t + d))
+        t += d + min(45.0, max(1.0, r.lognormvariate(math.log(12), 0.57))) * MIN
+    starts = [s for s, _ in bursts]
+
+    def behaviour() -> Callable[[float], GpuState]:
+        def f(t: float) -> GpuState:
+            if stop and a <= t < b:
+                return 0.0, r.uniform(0.0, 0.2), 0.5, w
+            if not night(t):
+                load = 40 + 15 * math.sin(2 * math.pi * ((t % DAY) / HOUR - 9) / 24)
+                return max(25.0, min(55.0, load + r.gauss(0, 3))), None, 0.5, w
+            i = bisect.bisect_right(starts, t) - 1
+            if i >= 0 and bursts[i][0] <= t < bursts[i][1]:
+                return r.uniform(15, 60), None, 0.5, w
+            return 0.0, r.uniform(0.0, 0.2), 0.5, w
+        return f
+    devs = [Device("inf-22", u, behaviour(), model=H100, price=3.9, pid=1300 + i) for i, u in enumerate(uuids)]
+    gaps = [y[0] - x[1] for x, y in zip(bursts, bursts[1:], strict=False) if y[0] - x[1] < HOUR]
+    tr = [truth("idle", u, w["id"], a, b, goal_s=20 * MIN, price=3.9,
+                note=f"stopped serving at {stop_at_h:g}:00 on day {stop_day:g}; night spells up to "
+                     f"{max(gaps) / MIN:.0f} min") for u in uuids] if stop else []
+    return Scenario("", gpu_events(r, devs, T0, end, step_s), tr)
+
+
+def bill_month_end(seed: int, factor: float = 1.0, days: int = 122, sigma: float = 0.15, month_end: float = 5.0,
+                   level: float = 1400.0) -> Scenario:
+    """A daily series (one usage row a UTC day, landing 4-10 h after the day closes, weekends x0.8) from
+    2026-03-02 for ``days`` (four months) where a monthly reporting job makes the last two days of every month
+    x``month_end`` (Mar 30-31, Apr 29-30, May 30-31, Jun 29-30: the day of the month moves). The first month-end
+    is ambiguous: with 28 days of history nothing says it recurs, and two days x5 is worth a page, while a
+    calendar prior (the month's last days) makes silence defensible too. The later ones must not alert: the same
+    two days of the month, the same size, each time. ``factor`` != 1: one mid-month weekday of month three
+    (2026-05-13) x``factor`` (truth, goal one daily period plus the latest landing)."""
+    r = random.Random(seed)
+    w = wl("finance/reporting-warehouse", "batch", "finance")
+    fields = {"source": "focus", "service": "Snowflake", "resource_id": "sf/reporting-wh", "sku": "warehouse-credits",
+              "charge_category": "usage"}
+    bad = int((calendar.timegm((2026, 5, 13, 0, 0, 0)) - T0) // DAY)
+
+    def last_two(k: int) -> bool:
+        g = _gmt(T0 + k * DAY)
+        return g.tm_mday > calendar.monthrange(g.tm_year, g.tm_mon)[1] - 2
+
+    def mult(k: int) -> float:
+        return (month_end if last_two(k) else 1.0) * (factor if factor != 1.0 and k == bad else 1.0)
+    ev, _ = _daily_rows(r, w, fields, days, level, sigma, mult)
+    tr: list[dict[str, Any]] = []
+    first = next(k for k in range(days) if last_two(k))
+    ps = T0 + first * DAY
+    tr.append(truth("cost", None, w["id"], ps, ps + 2 * DAY, detect_by=ps + 3 * DAY + 10 * HOUR + GRACE,
+                    ambiguous=True, note=f"first month-end x{month_end:g} (Mar 30-31): nothing yet says it recurs"))
+    if factor != 1.0:
+        ps = T0 + bad * DAY
+        tr.append(truth("cost", None, w["id"], ps, ps + DAY, detect_by=ps + 2 * DAY + 10 * HOUR + GRACE,
+                        goal_s=DAY + 10 * HOUR, note=f"2026-05-13 x{factor:g}"))
+    return Scenario("", ev, tr)
+
+
+def bill_weekdays_only(seed: int, factor: float = 1.0, weeks: int = 6, sigma: float = 0.3, level: float = 25.0,
+                       spike_week: int = 4, spike_h: float = 4.0) -> Scenario:
+    """An hourly series that spends only on weekdays 08:00-20:00 UTC ($25 an hour, a mild midday peak, log-normal
+    ``sigma``) and sends no row at all otherwise (nights, weekends), rows landing 4-15 min after the hour,
+    ``weeks`` weeks from a Monday: must not alert (each Monday 08:00 follows 60 h without a row). ``factor`` != 1:
+    the Wednesday of week ``spike_week`` (0-based) x``factor`` from 13:00 for ``spike_h`` (truth, goal 2 h)."""
+    r = random.Random(seed)
+    w = wl("legal/contract-review-llm", "inference", "legal")
+    a = T0 + (7 * spike_week + 2) * DAY + 13 * HOUR
+    b = a + spike_h * HOUR
+    series: list[tuple[float, float, float]] = []
+    for d in range(7 * weeks):
+        if _gmt(T0 + d * DAY).tm_wday >= 5:
+            continue
+        for hh in range(8, 20):
+            ps = T0 + d * DAY + hh * HOUR
+            m = factor if factor != 1.0 and a <= ps < b else 1.0
+            shape = 1 + 0.2 * math.cos(2 * math.pi * (hh + 0.5 - 14) / 12)
+            series.append((ps, ps + HOUR, level * shape * m * r.lognormvariate(-sigma * sigma / 2, sigma)))
+    ev = _rows(r, series, w, {"source": "llm_usage", "service": "Anthropic API", "resource_id": "apikey-legal-1",
+                              "model": "claude-sonnet-4", "sku": "tokens"}, late=(240, 900))
+    tr = [] if factor == 1.0 else [truth("cost", None, w["id"], a, b, detect_by=b + 15 * MIN + 2 * HOUR,
+                                         goal_s=2 * HOUR, note=f"Wednesday 13:00-{13 + spike_h:g}:00 of week "
+                                                               f"{spike_week + 1} x{factor:g}")]
+    return Scenario("", ev, tr)
+
+
+def loop_flaky_nightly(seed: int, nights: int = 30, every_nth: int = 4, gpus: int = 4) -> Scenario:
+    """A nightly job at 02:00 (+0-2 min, trigger ``schedule``, that night's data_version) that succeeds in 15-25
+    min with a metric improving with noise; on ``nights // every_nth`` nights drawn at random (one in four) the
+    first attempt fails 2-10 min in (no metric) and a retry (trigger ``retry``, a new run_id, the same
+    data_version) starts 1-5 min later and succeeds in 15-25 min (within 30 min of the failure), ``nights``
+    nights: must not alert (one failure a night, always followed by a success on fresh data, is neither a crash
+    loop nor a no-gain loop)."""
+    r = random.Random(seed)
+    w = wl("ml/nightly-demand-forecast", "training", "planning")
+    model = "demand-tft"
+    bad = set(r.sample(range(nights), nights // every_nth))
+    ev: list[Event] = []
+    for d in range(nights):
+        st = T0 + d * DAY + 2 * HOUR + r.uniform(0, 120)
+        data = "orders-" + time.strftime("%Y%m%d", time.gmtime(st))
+        metric = {"name": "wape", "value": round(0.182 - 0.0006 * d + r.gauss(0, 3e-4), 5), "higher_is_better": False}
+        if d in bad:
+            dur = r.uniform(2, 10) * MIN
+            ev += _run_events(r, model, w, st, dur, "failed", None, data, "schedule", gpus)
+            st += dur + r.uniform(1, 5) * MIN
+            ev += _run_events(r, model, w, st, r.uniform(15, 25) * MIN, "succeeded", metric, data, "retry", gpus)
+        else:
+            ev += _run_events(r, model, w, st, r.uniform(15, 25) * MIN, "succeeded", metric, data, "schedule", gpus)
+    return Scenario("", ev, [])
+
+
+def obs_redelivered_batches(seed: int, shift_sd: float = 0.0, days: float = 3.0, at_day: float = 2.5,
+                            share: float = 0.1, batch: int = 20, every_s: float = 60.0,
+                            as_delivered: bool = True) -> Scenario:
+    """A model with three stable features with mild daily cycles (0.2-0.4 sd), ``batch`` values each every
+    ``every_s`` (+-20 %), ``days``; ``share`` of the batches are delivered twice (at least once: the same event,
+    same ts and values, again 0-60 s later, so behind the next batch now and then; ``as_delivered`` False: right
+    after the original, the file sorted by ts): must not alert. ``shift_sd`` > 0: ``basket_usd``'s mean moves
+    ``shift_sd`` sd up from day ``at_day`` on (truth, goal 30 min)."""
+    g = np.random.default_rng(seed)
+    model = "m-checkout-risk"
+    w = wl(f"serving/{model}", "inference", "risk")
+    a, t1 = T0 + at_day * DAY, T0 + days * DAY
+    feats = {"basket_usd": _cyc(60, 18, 0.3, float(g.uniform(0, 6.3)), a if shift_sd > 0 else None, shift_sd),
+             "items": _cyc(4, 1.5, 0.2, float(g.uniform(0, 6.3))),
+             "score": _cyc(0.2, 0.05, 0.4, float(g.uniform(0, 6.3)))}
+    ev = obs_events(g, model, w, T0, t1, every_s, batch, feats)
+    keyed: list[tuple[float, int, Event]] = []
+    n = len(ev)
+    for i, e in enumerate(ev):
+        keyed.append((e["ts"], i, e))
+        if g.random() < share:
+            n += 1
+            keyed.append((e["ts"] + (float(g.uniform(0, 60)) if as_delivered else 0.0), n, json.loads(json.dumps(e))))
+    tr = [truth("drift", model, w["id"], a, t1, goal_s=30 * MIN, note=f"basket_usd +{shift_sd:g} sd; 10 % of "
+                "batches delivered twice")] if shift_sd > 0 else []
+    return Scenario("", _in_order(keyed), tr, ordered=as_delivered)
+
+
+def bill_one_off_purchase(seed: int, again: bool = False, days: int = 40, sigma: float = 0.15, at_day: int = 20,
+                          again_after: int = 9, x: float = 30.0, level: float = 700.0) -> Scenario:
+    """A daily series (one usage row a UTC day, landing 4-10 h after the day closes, weekends x0.8) for ``days``,
+    with a one-off purchase row on day ``at_day``: x``x`` a normal weekday, ``charge_category`` purchase, its own
+    sku ``capacity-block-purchase``, the day's period, landing with that day's usage row. Truth (goal one daily
+    period plus the latest landing): it pages. Why: it is money spent (a purchase is not a credit or a
+    restatement), thirty days of this workload's spend in one row on a SKU never seen, and nothing in the stream
+    says it was planned: an accidental or unapproved purchase is exactly what must be caught before the bill; a
+    planned one costs one "not a problem". ``again``: a second identical purchase ``again_after`` days later, a
+    second truth: it pages again. Why: one earlier purchase 9 days before is no cadence (a monthly fee recurs on
+    the calendar), it is thirty more days of spend, and a repeated identical purchase is also how a duplicated
+    order looks; only feedback ("not a problem" on the first) should quiet it."""
+    r = random.Random(seed)
+    w = wl("ml/gpu-reservations", "training", "mlplat")
+    fields = {"source": "focus", "service": "Amazon EC2", "resource_id": "ec2/p5-training-pool",
+              "sku": "p5.48xlarge-ondemand", "charge_category": "usage"}
+    ev, _ = _daily_rows(r, w, fields, days, level, sigma, lambda k: 1.0)
+    amount = round(x * level * r.uniform(0.98, 1.02), 2)
+    tr = []
+    for k in [at_day, at_day + again_after] if again else [at_day]:
+        ps = T0 + k * DAY
+        usage = next(e for e in ev if e["period_start"] == ps)
+        ev.append({"type": "billing_delta", "ts": round(usage["ts"] + r.uniform(0, 60), 3), "period_start": ps,
+                   "period_end": ps + DAY, "workload": w, **fields, "sku": "capacity-block-purchase",
+                   "charge_category": "purchase", "cost_usd": amount})
+        tr.append(truth("cost", None, w["id"], ps, ps + DAY, detect_by=ps + 2 * DAY + 10 * HOUR + GRACE,
+                        goal_s=DAY + 10 * HOUR, note=f"purchase row ${amount:,.0f} (x{x:g} a weekday) on day {k}"))
+    return Scenario("", ev, tr)
+
+
 # =================================================================== registry
 def _reg() -> dict[str, tuple[Callable[..., Scenario], dict[str, Any]]]:
     r: dict[str, tuple[Callable[..., Scenario], dict[str, Any]]] = {}
@@ -2858,6 +3103,20 @@ def _reg() -> dict[str, tuple[Callable[..., Scenario], dict[str, Any]]]:
     r["bill_many_skus_x20"] = (bill_many_skus, {"spike": True})
     r["loop_drift_retrains"] = (loop_drift_retrains, {})
     r["obs_bad_values"] = (obs_bad_values, {})
+    # round 9
+    r["gpu_hourly_batch_inference"] = (gpu_hourly_batch_inference, {"stop": False})
+    r["gpu_hourly_batch_inference_stop"] = (gpu_hourly_batch_inference, {"stop": True})
+    r["gpu_bursty_endpoint"] = (gpu_bursty_endpoint, {"stop": False})
+    r["gpu_bursty_endpoint_stop"] = (gpu_bursty_endpoint, {"stop": True})
+    r["bill_month_end"] = (bill_month_end, {"factor": 1.0})
+    r["bill_month_end_x5_mid"] = (bill_month_end, {"factor": 5.0})
+    r["bill_weekdays_only"] = (bill_weekdays_only, {"factor": 1.0})
+    r["bill_weekdays_only_x3"] = (bill_weekdays_only, {"factor": 3.0})
+    r["loop_flaky_nightly"] = (loop_flaky_nightly, {})
+    r["obs_redelivered_batches"] = (obs_redelivered_batches, {"shift_sd": 0.0})
+    r["obs_redelivered_batches_shift"] = (obs_redelivered_batches, {"shift_sd": 1.0})
+    r["bill_one_off_purchase"] = (bill_one_off_purchase, {"again": False})
+    r["bill_one_off_purchase_again"] = (bill_one_off_purchase, {"again": True})
     return r
 
 
