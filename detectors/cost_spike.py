@@ -140,7 +140,7 @@ from spendwatch.contract import BILLING_DELTA, billing_delta_key
 KIND = "cost_spike"
 _INF = float("inf")
 _DELAYS_KEPT = 16
-_MONTHLY_KEPT = 6  # short spikes remembered by their day of the month
+_MONTHLY_KEPT = 12  # periods of short spikes remembered by their day of the month
 _MONTHLY_MIN_S, _MONTHLY_MAX_S = 25 * DAY, 100 * DAY  # one to three months earlier
 _MONTHLY_SAME_USD = 2.0  # ... with an excess within this factor of the one remembered
 
@@ -690,7 +690,10 @@ class CostSpikeDetector(Detector):
             if a.periods <= cfg.rhythm_max_periods:
                 for ht, hl in a.history:  # a spike that came back: its week slot remembers it
                     b.remember(ht, hl)
-                self.monthly = [*self.monthly, (a.started_at, a.waste)][-_MONTHLY_KEPT:]  # ... and its day of the month
+                # ... and each of its periods by its day of the month
+                n = max(1, a.periods)
+                days = [(a.started_at + k * self.period, a.waste / n) for k in range(n)]
+                self.monthly = [*self.monthly, *days][-_MONTHLY_KEPT:]
             return [self._finding(a.clear_since or t, active=False, reason="back_in_band", anomaly=a)]
         if t - a.started_at >= cfg.accept_after_s:  # open for accept_after_s: the new normal
             self.anomaly = None
@@ -847,9 +850,11 @@ class CostSpikeDetector(Detector):
 
 
 def _day_of_month(t: float) -> int:
-    """The UTC day of the month of ``t``; 0 for its month's last day (the 28th-31st bill alike)."""
+    """The UTC day of the month of ``t``, counted from the month's end for its last four days (-1 the last,
+    -2 the one before...): a month-end job bills the last days of a 30- and a 31-day month alike."""
     tm = time.gmtime(t)
-    return 0 if tm.tm_mday == calendar.monthrange(tm.tm_year, tm.tm_mon)[1] else tm.tm_mday
+    last = calendar.monthrange(tm.tm_year, tm.tm_mon)[1]
+    return tm.tm_mday - last - 1 if tm.tm_mday > last - 4 else tm.tm_mday
 
 
 def _period_name(p: float) -> str:

@@ -57,7 +57,8 @@ How a stretch works
     - It ends when the GPU is busy for ``busy_confirm_s`` in a row (one busy sample inside
       a long idle stretch is a blip, not a recovery) or, once an anomaly is open,
       ``busy_confirm_open_s`` (a notebook busy for a few minutes inside hours of idling does not
-      split one problem into two); when the workload changes to one the GPU has not carried
+      split one problem into two, and a job of eight minutes or more is work: an hourly batch job
+      of 8-12 minutes kept an anomaly opened on its first routine gap open for days); when the workload changes to one the GPU has not carried
       recently (time-sliced pods alternating on one GPU do not split it); or when no sample
       arrives for ``stale_after_s`` (the node went away: the anomaly resolves at the last
       sample instead of staying open forever).
@@ -206,7 +207,8 @@ class IdleConfig:
     busy_confirm_s
         Busy time in a row that ends a stretch (60 s): one busy sample is a blip.
     busy_confirm_open_s
-        Busy time in a row that ends a stretch whose anomaly is open (900 s).
+        Busy time in a row that ends a stretch whose anomaly is open (480 s: over the 2-6 minutes a
+        notebook cell runs inside hours of idling, under an hourly batch job's 8-12 minutes).
     max_gap_s
         A gap between samples up to this long is part of the stretch (900 s); a longer one ends it.
     stale_after_s
@@ -240,7 +242,7 @@ class IdleConfig:
     regular_pause_kinds: tuple[str, ...] = ("training",)
     regular_pause_over_max: float = 2.0
     busy_confirm_s: float = 60.0
-    busy_confirm_open_s: float = 900.0
+    busy_confirm_open_s: float = 480.0
     max_gap_s: float = 900.0
     stale_after_s: float = 1800.0
     hoard_mem_pct: float = 25.0

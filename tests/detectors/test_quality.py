@@ -399,6 +399,36 @@ def test_a_pod_that_arrives_on_an_unallocated_gpu_or_leaves_it_is_judged_as_its_
     assert got["kind"] == "gpu_memory_hoarding" and got["detected_at"] - hoard <= 10 * M
 
 
+def test_an_hourly_batch_job_ends_the_anomaly_of_its_first_gap_and_a_stopped_scheduler_pages() -> None:
+    """An inference GPU that scores a batch for 10 minutes at the top of every hour, its model loaded in between.
+    Its first 50-minute gap may page (no rhythm yet); the next job must end that anomaly: an open anomaly needed
+    15 minutes busy in a row, so it stayed open for days and its waste grew to 20 times the truth (probe
+    gpu_hourly_batch_inference). When the scheduler stops for 3 hours, that pages within 90 minutes (its learned
+    dwell: about 1.6 times its 50-minute routine gap)."""
+    w = wl("scoring/hourly", "inference")
+    stop = T0 + 40 * H + 10 * M
+    tl: list[tuple[float, float, str, dict[str, Any] | None]] = []
+    for h in range(60):
+        a = T0 + h * H
+        if stop <= a < stop + 3 * H - 10 * M:
+            continue
+        tl += [(a, a + 10 * M, "busy", w)]
+        nxt = a + H
+        while stop <= nxt < stop + 3 * H - 10 * M:
+            nxt += H
+        tl.append((a + 10 * M, nxt, "hold", w))
+    out = run(gpu("bn9", "GPU-h1", tl, step=30.0), IdleGpuDetector)
+    got = opened(out)
+    early = [a for a in got if a["started_at"] < T0 + 2 * H]
+    later = [a for a in got if a["started_at"] >= T0 + 2 * H]
+    assert len(early) <= 1 and [a["started_at"] for a in later] == [stop], [a["summary"] for a in got]
+    if early:
+        (first,) = early
+        final = [e for e in out if e["id"] == first["id"]][-1]
+        assert final["state"] == "resolved" and final["resolved_at"] <= T0 + H + 15 * M
+    assert later[0]["detected_at"] - stop <= 90 * M
+
+
 def test_a_notebook_busy_for_minutes_inside_a_long_idle_stretch_is_one_anomaly() -> None:
     w = wl("nb/ana", "notebook")
     tl = [(T0, T0 + H, "busy", w), (T0 + H, T0 + 3.5 * H, "hold", w), (T0 + 3.5 * H, T0 + 3.5 * H + 4 * M, "busy", w),
@@ -842,7 +872,8 @@ def test_a_daily_export_landing_a_day_late_is_summed_and_its_x3_day_pages() -> N
 
 def test_a_monthly_fee_on_the_first_pages_once_and_a_larger_one_or_a_mid_month_spike_still_pages() -> None:
     """Daily FOCUS rows for 100 days plus a fee row on each month's 1st (x10 a day). The first fee pages (nothing
-    says yet that it recurs); May's and June's paged too, as the within-week profile cannot hold a month's rhythm."""
+    says yet that it recurs); May's and June's paged too, as the within-week profile cannot hold a month's rhythm.
+    The same for a month-end job (probe bill_month_end)."""
     from bench.probe_scenarios import build
 
     for seed in range(1, 4):
@@ -859,6 +890,10 @@ def test_a_monthly_fee_on_the_first_pages_once_and_a_larger_one_or_a_mid_month_s
         got = opened(run(sc5.events, CostSpikeDetector))
         assert [a["started_at"] for a in got] == [sc5.truth[0]["start"], day["start"]], seed
         assert got[1]["detected_at"] <= day["start"] + day["goal_s"]
+        # a month-end job: the last two days of every month x5 (the 30th and 31st, the 29th and 30th): each of
+        # its days is remembered, counted from the month's end; later month-ends paged every month before
+        end = build("bill_month_end", seed, {})
+        assert [a["started_at"] for a in opened(run(end.events, CostSpikeDetector))] == [end.truth[0]["start"]], seed
 
 
 def test_the_open_bar_of_a_daily_series_keeps_the_hourly_false_alarm_rate_per_hour() -> None:
