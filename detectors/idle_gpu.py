@@ -58,8 +58,9 @@ How a stretch works
       a long idle stretch is a blip, not a recovery) or, once an anomaly is open,
       ``busy_confirm_open_s`` (a notebook busy for a few minutes inside hours of idling does not
       split one problem into two, and a job of eight minutes or more is work: an hourly batch job
-      of 8-12 minutes kept an anomaly opened on its first routine gap open for days); when the workload changes to one the GPU has not carried
-      recently (time-sliced pods alternating on one GPU do not split it); or when no sample
+      of 8-12 minutes kept an anomaly opened on its first routine gap open for days); when the
+      workload changes to one the GPU has not carried recently (time-sliced pods alternating on
+      one GPU do not split it); or when no sample
       arrives for ``stale_after_s`` (the node went away: the anomaly resolves at the last
       sample instead of staying open forever).
 
