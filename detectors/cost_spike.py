@@ -143,6 +143,7 @@ _DELAYS_KEPT = 16
 _MONTHLY_KEPT = 12  # periods of short spikes remembered by their day of the month
 _MONTHLY_MIN_S, _MONTHLY_MAX_S = 25 * DAY, 100 * DAY  # one to three months earlier
 _MONTHLY_SAME_USD = 2.0  # ... with an excess within this factor of the one remembered
+_NO_DAY = -100  # the day of the month of a date out of the calendar's range
 
 
 _Z_OPEN_FOR_PERIOD: dict[tuple[float, float], float] = {}
@@ -580,8 +581,9 @@ class CostSpikeDetector(Detector):
         return [self._finding(now, active=True)]
 
     def _monthly_repeat(self, per: SpendPeriod, expected: float | None = None) -> bool:
-        """Whether ``per`` is a short spike that came back before, on the same day of the month (or
-        both on their month's last day) one to three months earlier, with about the same excess."""
+        """Whether ``per`` is a short spike that came back before, on the same day of the month (counted
+        from the month's end for its last four days) one to three months earlier, with about the same
+        excess."""
         if not self.monthly:
             return False
         if expected is None:
@@ -852,7 +854,10 @@ class CostSpikeDetector(Detector):
 def _day_of_month(t: float) -> int:
     """The UTC day of the month of ``t``, counted from the month's end for its last four days (-1 the last,
     -2 the one before...): a month-end job bills the last days of a 30- and a 31-day month alike."""
-    tm = time.gmtime(t)
+    try:
+        tm = time.gmtime(t)
+    except (OverflowError, OSError, ValueError):  # a date no calendar holds: no day of the month either
+        return _NO_DAY
     last = calendar.monthrange(tm.tm_year, tm.tm_mon)[1]
     return tm.tm_mday - last - 1 if tm.tm_mday > last - 4 else tm.tm_mday
 
