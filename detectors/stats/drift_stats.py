@@ -486,7 +486,7 @@ class FeatureDrift:
     def _slot_stats(self, epoch_slot: int, min_age: int | None = None) -> tuple[float, float, float] | None:
         """(mean, sd, mean absolute deviation) of a half hour of the reference day, if it is a day old.
         A half hour with fewer than ``_SLOT_MIN_N`` values (a slow feed: a few values an hour) is pooled
-        with its neighbours, one on each side at a time (up to three hours either way), until they have.
+        with its neighbours, one on each side at a time (up to four hours either way), until they have.
         ``min_age``: half hours it must be old (``_DAY_AGO_SLOTS`` unless given)."""
         if min_age is None:
             min_age = _DAY_AGO_SLOTS
