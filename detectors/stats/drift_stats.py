@@ -688,6 +688,7 @@ class FeatureDrift:
                 # judged once per run, while the tests before its rise are still in the history
                 self.rise_slow = self._slow_rise()
             if self.elevated >= p.confirm_tests and self.last_cycle_ratio is None and self.rise_slow \
+                    and abs(z) >= _RISE_LOCATION_Z * p.z_threshold \
                     and (d < _DAY1_SLOW_MIN_D or ts - self.elevated_since > _DAY1_RAMP_S):
                 # the first day, and the score crept up over longer than the window takes to fill: a
                 # daily cycle's ramp as likely as a gradual drift. Only a large, quick move (half the
@@ -948,6 +949,9 @@ _DAY1_SLOW_MIN_D = 0.3  # on the first day a slowly rising drift is confirmed on
 # of 1.5-3 sd it takes 1.2-1.6 h from about 0.3 sd (the bar) to 0.8 sd (KS D 0.3), a ramp of 2 sd over 3 h 0.75 h
 # (the realistic generator's first-day cycles opened 2 false alerts over seeds 1-10 at 1.4 and 1.55 h)
 _DAY1_RAMP_S = 3600.0
+# ... and only a move of location (a rank shift of at least this share of its bar) is such a ramp: a daily cycle moves
+# the level; a spread that triples at once (rank shift near 0, KS D 0.26) is no cycle's ramp, however its rise was timed
+_RISE_LOCATION_Z = 0.5
 _RISE_QUIET_RATIO = 0.5  # a test under this share of the bar is "quiet" when timing a rise
 _RISE_Z = 2.0  # ... and a rank shift this far the same way a window span before the crossing is a ramp under way
 # a steady stretch this long makes a later change on the first day a change point: 90 minutes, since the crest or
