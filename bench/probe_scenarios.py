@@ -2959,6 +2959,297 @@ def bill_one_off_purchase(seed: int, again: bool = False, days: int = 40, sigma:
     return Scenario("", ev, tr)
 
 
+# ============================================================ probe round 10
+# Assumptions of a tenth outside tester: an input-bound training job whose util wanders and drops to 0 for a
+# minute or three while the dataloader catches up, a large model whose checkpoint saves take 20-30 min, a
+# collector that sends nothing for 10-40 min a few times a day, a node that reboots, a developer iterating by
+# hand on one data_version, nightly jobs that fail a few times before they succeed, and an online model
+# retrained every 15 min on fresh data.
+def _windows(r: random.Random, t0: float, t1: float, every: tuple[float, float],
+             length: tuple[float, float]) -> list[tuple[float, float]]:
+    """Back-to-back windows: a gap drawn from ``every``, a window drawn from ``length``, until ``t1``."""
+    out: list[tuple[float, float]] = []
+    t = t0 + r.uniform(*every)
+    while t < t1:
+        d = r.uniform(*length)
+        out.append((t, t + d))
+        t += d + r.uniform(*every)
+    return out
+
+
+def _in_any(ws: list[tuple[float, float]]) -> Callable[[float], bool]:
+    starts = [a for a, _ in ws]
+
+    def f(t: float) -> bool:
+        i = bisect.bisect_right(starts, t) - 1
+        return i >= 0 and t < ws[i][1]
+    return f
+
+
+def gpu_dataloader_stalls(seed: int, hang: bool = False, days: float = 3.0, gpus: int = 8, step_s: float = 30.0,
+                          hang_day: int = 1, hang_at_h: float = 14.0, hang_h: float = 2.0) -> Scenario:
+    """One input-bound data-parallel training job on ``gpus`` A100s of one node (82 % memory held throughout),
+    ``days``: util wanders 30-95 % (a random walk with 5-min knots, the same for every rank, +-5 % per rank and
+    sample) and every 5-20 min the whole job stalls on its dataloader for 1-3 min (util 0 %, SM 0-0.3 %, memory
+    held): must not alert (the routine stalls are short, the job-wide quiet spells the README learns from).
+    ``hang``: at ``hang_at_h`` on day ``hang_day`` (0-based: day 2 by default) every rank hangs for ``hang_h``
+    (util 0 %, memory held), no stall inside it. Truth: every GPU (goal 10 min: the README's ~9 min for a busy
+    training job that goes quiet, and its longest routine pause is 3 min)."""
+    r = random.Random(seed)
+    w = wl("vision/video-encoder-train", "training", "vision")
+    uuids = [_uuid(r, "GPU") for _ in range(gpus)]
+    end = T0 + days * DAY
+    a = T0 + hang_day * DAY + hang_at_h * HOUR
+    b = a + hang_h * HOUR
+    stalls = [(x, y) for x, y in _windows(r, T0, end, (5 * MIN, 20 * MIN), (1 * MIN, 3 * MIN))
+              if not (hang and x < b and a < y)]
+    stalled = _in_any(stalls)
+    knots, lv = [], r.uniform(40, 85)
+    for _ in range(int(days * DAY / (5 * MIN)) + 2):
+        knots.append(lv)
+        lv = min(95.0, max(30.0, lv + r.gauss(0, 12)))
+
+    def level(t: float) -> float:
+        x = (t - T0) / (5 * MIN)
+        i = min(max(int(x), 0), len(knots) - 2)
+        f = min(max(x - i, 0.0), 1.0)
+        return knots[i] * (1 - f) + knots[i + 1] * f
+
+    def f(t: float) -> GpuState:
+        if (hang and a <= t < b) or stalled(t):
+            return 0.0, r.uniform(0.0, 0.3), 0.82, w
+        return min(95.0, max(30.0, level(t) + r.uniform(-5, 5))), None, 0.82, w
+    devs = [Device("dgx-v21", u, f, pid=3100 + i) for i, u in enumerate(uuids)]
+    tr = [truth("idle", u, w["id"], a, b, goal_s=10 * MIN, price=A100_PRICE,
+                note=f"all ranks hung {hang_h:g} h, 82 % memory; routine dataloader stalls 1-3 min every 5-20 min")
+          for u in uuids] if hang else []
+    return Scenario("", gpu_events(r, devs, T0, end, step_s), tr)
+
+
+def gpu_long_checkpoints(seed: int, hang: bool = False, days: float = 3.0, gpus: int = 8, step_s: float = 30.0,
+                         every_h: float = 4.0, save_min: tuple[float, float] = (20.0, 30.0), hang_day: int = 2,
+                         hang_at_h: float = 8.0, hang_h: float = 2.0) -> Scenario:
+    """A large-model data-parallel job on ``gpus`` H100s of one node (93 % memory held throughout) busy 75-97 %,
+    whose checkpoint save takes ``save_min`` (20-30 min) every ``every_h`` h (+0-2 min) on all ranks at once
+    (+-20 s per rank; util 0 %, memory held), ``days``: the saves after the first must not alert. The first save
+    of each GPU is an ambiguous truth: nothing in the stream tells a 20-30 min all-rank stop of a job never
+    seen pausing from a hang (the README's ~9 min for a busy training job that goes quiet applies), so an
+    open there is defensible, and so is silence. ``hang``: the first save due after ``hang_at_h`` on day
+    ``hang_day`` (0-based: day 3) never finishes: all ranks sit idle holding memory for ``hang_h`` from its start,
+    then the job restarts and saves on schedule again. Truth: every GPU, goal twice the longest save seen
+    before it (<= 60 min). Achievable: until the hang outlasts the longest save (<= 30 min) it looks exactly
+    like one; the README's training dwell (at most 2x the longest pause) pages at <= 60 min; 1.5x (~45 min)
+    would be the first point clearly past every routine save."""
+    r = random.Random(seed)
+    w = wl("llm/pretrain-34b", "training", "foundation")
+    uuids = [_uuid(r, "GPU") for _ in range(gpus)]
+    end = T0 + days * DAY
+    saves: list[tuple[float, float]] = []
+    t = T0 + r.uniform(0.5, every_h) * HOUR
+    hang_from = T0 + hang_day * DAY + hang_at_h * HOUR
+    a = b = None
+    while t < end:
+        s = t + r.uniform(0, 120)
+        if hang and a is None and s >= hang_from:
+            a, b = s, s + hang_h * HOUR
+            t = b + every_h * HOUR
+            continue
+        saves.append((s, s + r.uniform(*save_min) * MIN))
+        t += every_h * HOUR
+    jit = {u: [(r.uniform(-20, 20), r.uniform(-20, 20)) for _ in saves] for u in uuids}
+    devs, tr = [], []
+    for i, u in enumerate(uuids):
+        mine = [(x + j0, y + j1) for (x, y), (j0, j1) in zip(saves, jit[u], strict=True)]
+        saving = _in_any(mine)
+
+        def f(t: float, saving: Callable[[float], bool] = saving) -> GpuState:
+            if saving(t) or (a is not None and b is not None and a <= t < b):
+                return 0.0, r.uniform(0.0, 0.3), 0.93, w
+            return r.uniform(75, 97), None, 0.93, w
+        devs.append(Device("dgx-h07", u, f, model=H100, price=4.5, pid=3200 + i))
+        tr.append(truth("idle", u, w["id"], mine[0][0], mine[0][1], ambiguous=True, price=4.5,
+                        note="the job's first checkpoint save (20-30 min): a never-seen pause of a busy job"))
+        if a is not None and b is not None:
+            longest = max(y - x for x, y in saves if y <= a)
+            tr.append(truth("idle", u, w["id"], a, b, goal_s=round(2 * longest), price=4.5,
+                            note=f"a save that hangs {hang_h:g} h; routine saves up to {longest / MIN:.0f} min"))
+    return Scenario("", gpu_events(r, devs, T0, end, step_s), tr)
+
+
+def gpu_sample_dropouts(seed: int, idle: bool = False, days: float = 3.0, gpus: int = 8, step_s: float = 30.0,
+                        per_day: tuple[int, int] = (2, 4), drop_min: tuple[float, float] = (10.0, 40.0),
+                        idle_day: int = 1, idle_at_h: float = 14.0, idle_h: float = 2.0) -> Scenario:
+    """One training job on ``gpus`` A100s of one node (checkpoint pauses of 4 min every 50 min, 78 % memory)
+    whose collector sends nothing from any GPU for ``drop_min`` (10-40 min) ``per_day`` (2-4) times a day, then
+    busy samples again, ``days``: must not alert (no samples is no evidence of idleness). ``idle``: a dropout
+    starts at ``idle_at_h`` on day ``idle_day`` (0-based: day 2; no other dropout within 3 h of it) and when
+    samples resume every GPU is idle (util 0 %, memory held) for ``idle_h``, then busy again. Truth: every GPU
+    from when samples resume (goal 10 min after that: the README's ~9 min for a busy training job that goes
+    quiet, counted from the first sample that shows it)."""
+    r = random.Random(seed)
+    st = States(r)
+    w = wl("speech/conformer-train", "training", "speech")
+    uuids = [_uuid(r, "GPU") for _ in range(gpus)]
+    end = T0 + days * DAY
+    drops: list[tuple[float, float]] = []
+    for d in range(math.ceil(days)):
+        n = r.randint(*per_day)
+        slot = DAY / n
+        for k in range(n):
+            s = T0 + d * DAY + k * slot + r.uniform(0.1, 0.6) * slot
+            drops.append((s, s + r.uniform(*drop_min) * MIN))
+    drops = [g for g in drops if g[1] < end - 30 * MIN and g[0] > T0 + 30 * MIN]
+    a = b = g0 = None
+    if idle:
+        g0 = T0 + idle_day * DAY + idle_at_h * HOUR
+        a = g0 + r.uniform(*drop_min) * MIN
+        b = a + idle_h * HOUR
+        drops = [g for g in drops if g[1] < g0 - 3 * HOUR or g[0] > b + 3 * HOUR] + [(g0, a)]
+        drops.sort()
+    train = st.training(w, r.uniform(0, 3000))
+    f = timeline([(T0, train), (g0, st.idle(w, 0.78)), (b, train)]) if g0 and b else train
+    devs = [Device("dgx-s03", u, f, pid=3300 + i) for i, u in enumerate(uuids)]
+    ev = gpu_events(r, devs, T0, end, step_s, missing={u: drops for u in uuids})
+    tr = [truth("idle", u, w["id"], a, b, goal_s=10 * MIN, price=A100_PRICE,
+                note=f"idle {idle_h:g} h, 78 % memory, first seen when samples resume after a "
+                     f"{(a - (g0 or a)) / MIN:.0f} min dropout") for u in uuids] if a and b else []
+    return Scenario("", ev, tr)
+
+
+def gpu_node_reboot(seed: int, gone: bool = False, days: float = 3.0, gpus: int = 8, step_s: float = 30.0,
+                    down_min: tuple[float, float] = (45.0, 70.0), idle_h: float = 4.0) -> Scenario:
+    """A node of ``gpus`` A100s running one training job (checkpoint pauses of 4 min every 50 min, 80 % memory)
+    reboots twice in ``days`` (day 1 10:00-20:00, day 2 10:00-18:00): no sample from any GPU for ``down_min``
+    (45-70 min), then the same pods come back, load their checkpoint (2-5 min at util 0 % with memory held) and
+    train again: must not alert. ``gone``: after the second reboot the pods are gone: every GPU reports
+    workload null, no memory, no process, util 0 % for ``idle_h``, then a new job is scheduled onto the node.
+    Truth: every GPU for those ``idle_h`` (goal 90 min). Why: the node is paid for (the samples carry its
+    price) and does nothing for 4 h, which is what idle-GPU detection is for; the README names unallocated GPUs
+    with a 90 min dwell while their rhythm is unknown (the job that gave them one is gone), as probe
+    ``gpu_preempted`` does; a shorter goal would be a new promise, and nobody owns the GPUs, so the alert goes
+    to whoever the routing gives unowned GPUs."""
+    r = random.Random(seed)
+    st = States(r)
+    w = wl("nlp/mt-en-de-train", "training", "nlp")
+    w2 = wl("nlp/asr-distill", "training", "nlp")
+    uuids = [_uuid(r, "GPU") for _ in range(gpus)]
+    end = T0 + days * DAY
+    boots = []
+    for d, (lo, hi) in ((0, (10.0, 20.0)), (1, (10.0, 18.0))):
+        s = T0 + d * DAY + r.uniform(lo, hi) * HOUR
+        boots.append((s, s + r.uniform(*down_min) * MIN))
+    (_, up1), (_, up2) = boots
+    ph = [r.uniform(0, 3000) for _ in range(4)]  # one job: every rank checkpoints at once (one phase per start)
+    devs, tr = [], []
+    for i, u in enumerate(uuids):
+        ld1, ld2 = up1 + r.uniform(2, 5) * MIN, up2 + r.uniform(2, 5) * MIN
+        segs: list[tuple[float, Callable[[float], GpuState]]] = [
+            (T0, st.training(w, ph[0], mem=0.8)), (up1, st.idle(w, 0.8)), (ld1, st.training(w, ph[1], mem=0.8))]
+        if gone:
+            segs += [(up2, st.idle(None, 0.0)), (up2 + idle_h * HOUR, st.training(w2, ph[3], mem=0.7))]
+            tr.append(truth("idle", u, None, up2, up2 + idle_h * HOUR, goal_s=90 * MIN, price=A100_PRICE,
+                            note="unallocated after a node reboot: the pods did not come back"))
+        else:
+            segs += [(up2, st.idle(w, 0.8)), (ld2, st.training(w, ph[2], mem=0.8))]
+        devs.append(Device("dgx-r12", u, timeline(segs), pid=3400 + i))
+    ev = gpu_events(r, devs, T0, end, step_s, missing={u: boots for u in uuids})
+    return Scenario("", ev, tr)
+
+
+def _sha(r: random.Random) -> str:
+    return f"git-{r.getrandbits(28):07x}"
+
+
+def loop_dev_iterating(seed: int, loop: bool = False, session_days: str = "1,2,4", runs: tuple[int, int] = (6, 8),
+                       hours: float = 4.0, gpus: int = 2) -> Scenario:
+    """A developer retrains one model by hand (trigger ``manual``) on one frozen ``data_version``, 6-8 runs in
+    ``hours`` (one slot each: a run of 50-80 % of it, then edits) on each of the days ``session_days`` (from
+    09:30-13:00), every run with a new ``code_version`` and a metric (auc) that moves by 0.4-1.5 points: better,
+    worse, better, ...: must not alert (experimentation: new code each time and material changes of the
+    metric). ``loop``: the control, the same ``code_version`` and exactly the same metric on every run: a
+    no-gain loop in each session (truth family loop per session, goal two slots + 40 min: it opens at the
+    third round's end)."""
+    r = random.Random(seed)
+    model = "rec-two-tower"
+    w = wl("recsys/two-tower-dev", "training", "recsys")
+    data = "interactions-2026-02-27"
+    fixed = _sha(r)
+    ev: list[Event] = []
+    tr = []
+    auc = 0.712
+    for k, d in enumerate(int(x) for x in session_days.split(",")):
+        n = r.randint(*runs)
+        slot = hours * HOUR / n
+        s0 = T0 + d * DAY + r.uniform(9.5, 13.0) * HOUR
+        last = s0
+        for i in range(n):
+            st = s0 + i * slot + r.uniform(0, 0.1) * slot
+            dur = r.uniform(0.5, 0.8) * slot
+            if not loop and (k or i):
+                auc += r.uniform(0.005, 0.015) if i % 2 == 0 else -r.uniform(0.004, 0.01)
+            metric = {"name": "auc", "value": round(auc, 4), "higher_is_better": True}
+            run = _run_events(r, model, w, st, dur, "succeeded", metric, data, "manual", gpus)
+            code = fixed if loop else _sha(r)
+            for e in run:
+                e["code_version"] = code
+            ev += run
+            last = st + dur
+        if loop:
+            tr.append(truth("loop", model, w["id"], s0, last, goal_s=round(2 * slot + 40 * MIN),
+                            note=f"{n} manual reruns, same code and data, the same auc"))
+    return Scenario("", ev, tr)
+
+
+def loop_retry_then_success(seed: int, weeks: int = 3, bad_per_week: tuple[int, int] = (2, 3),
+                            gpus: int = 4) -> Scenario:
+    """A nightly job at 01:00 (+0-2 min, trigger ``schedule``, that night's data_version, 20-35 min, a metric
+    improving with noise) for ``weeks`` weeks; on ``bad_per_week`` (2-3) nights a week drawn at random the job
+    first fails 1-3 times (each 1-3 min in, retried 0.5-1.5 min later, trigger ``retry``, the same data and
+    code; all within 15 min of the first start), then the retry succeeds: must not alert (every failure
+    streak ends in a success within minutes, on fresh data each night)."""
+    r = random.Random(seed)
+    w = wl("ml/nightly-ranker", "training", "search")
+    model = "ranker-lgbm"
+    bad: set[int] = set()
+    for k in range(weeks):
+        bad |= {7 * k + x for x in r.sample(range(7), r.randint(*bad_per_week))}
+    ev: list[Event] = []
+    for d in range(7 * weeks):
+        st = T0 + d * DAY + HOUR + r.uniform(0, 120)
+        data = "clicks-" + time.strftime("%Y%m%d", time.gmtime(st))
+        metric = {"name": "ndcg_at_10", "value": round(0.412 + 0.0004 * d + r.gauss(0, 2e-4), 5),
+                  "higher_is_better": True}
+        trig = "schedule"
+        if d in bad:
+            for _ in range(r.randint(1, 3)):
+                dur = r.uniform(1, 3) * MIN
+                ev += _run_events(r, model, w, st, dur, "failed", None, data, trig, gpus)
+                st += dur + r.uniform(0.5, 1.5) * MIN
+                trig = "retry"
+        ev += _run_events(r, model, w, st, r.uniform(20, 35) * MIN, "succeeded", metric, data, trig, gpus)
+    return Scenario("", ev, [])
+
+
+def loop_streaming_retrain(seed: int, days: float = 3.0, every_min: float = 15.0, gpus: int = 1) -> Scenario:
+    """An online model retrained every ``every_min`` min (+0-20 s, trigger ``schedule``, 3-8 min on ``gpus``
+    GPU) on the latest window of its stream (a fresh ``data_version`` ``txn-stream-YYYYMMDDHHMM`` every run),
+    the same code, auc flat (+-2e-4), no observations sent, ``days``: must not alert ``retrain_loop`` (new
+    data every run is neither a crash loop nor a no-gain loop); ``retrain_without_drift`` has no inputs to
+    judge, so a verdict there would be a finding too."""
+    r = random.Random(seed)
+    w = wl("risk/fraud-online-learner", "training", "risk")
+    ev: list[Event] = []
+    t = T0
+    while t < T0 + days * DAY:
+        st = t + r.uniform(0, 20)
+        data = "txn-stream-" + time.strftime("%Y%m%d%H%M", time.gmtime(t))
+        metric = {"name": "auc", "value": round(0.912 + r.uniform(-2e-4, 2e-4), 5), "higher_is_better": True}
+        ev += _run_events(r, "fraud-online", w, st, r.uniform(3, 8) * MIN, "succeeded", metric, data, "schedule",
+                          gpus)
+        t += every_min * MIN
+    return Scenario("", ev, [])
+
+
 # =================================================================== registry
 def _reg() -> dict[str, tuple[Callable[..., Scenario], dict[str, Any]]]:
     r: dict[str, tuple[Callable[..., Scenario], dict[str, Any]]] = {}
@@ -3117,6 +3408,19 @@ def _reg() -> dict[str, tuple[Callable[..., Scenario], dict[str, Any]]]:
     r["obs_redelivered_batches_shift"] = (obs_redelivered_batches, {"shift_sd": 1.0})
     r["bill_one_off_purchase"] = (bill_one_off_purchase, {"again": False})
     r["bill_one_off_purchase_again"] = (bill_one_off_purchase, {"again": True})
+    # round 10
+    r["gpu_dataloader_stalls"] = (gpu_dataloader_stalls, {"hang": False})
+    r["gpu_dataloader_stalls_hang"] = (gpu_dataloader_stalls, {"hang": True})
+    r["gpu_long_checkpoints"] = (gpu_long_checkpoints, {"hang": False})
+    r["gpu_long_checkpoints_hang"] = (gpu_long_checkpoints, {"hang": True})
+    r["gpu_sample_dropouts"] = (gpu_sample_dropouts, {"idle": False})
+    r["gpu_sample_dropouts_idle"] = (gpu_sample_dropouts, {"idle": True})
+    r["gpu_node_reboot"] = (gpu_node_reboot, {"gone": False})
+    r["gpu_node_reboot_pods_gone"] = (gpu_node_reboot, {"gone": True})
+    r["loop_dev_iterating"] = (loop_dev_iterating, {"loop": False})
+    r["loop_dev_iterating_control"] = (loop_dev_iterating, {"loop": True})
+    r["loop_retry_then_success"] = (loop_retry_then_success, {})
+    r["loop_streaming_retrain"] = (loop_streaming_retrain, {})
     return r
 
 
