@@ -3248,6 +3248,248 @@ def loop_streaming_retrain(seed: int, days: float = 3.0, every_min: float = 15.0
                           gpus)
         t += every_min * MIN
     return Scenario("", ev, [])
+# ============================================================ probe round 11
+# Assumptions of an eleventh outside tester: a holiday week at 30 % of normal and the return from it, a
+# business-hours series whose UTC hours move by one at a DST change, forty series of fractions of a cent, a
+# series that grows 3 % a day compounding (adoption), a feature drawn from two segments whose mix follows the
+# hour of day, an upstream unit change (s -> ms) and a feature that becomes all sentinels, a canary rollout that
+# moves a feature for 5 % -> 100 % of traffic, and observation batches that arrive up to 5 min out of order.
+def _hourly_rows(r: random.Random, w: Event, fields: Event, t0: float, hours: int, cost: Callable[[float], float],
+                 sigma: float, late: tuple[float, float] = (240, 900)) -> list[Event]:
+    """One row an hour from ``t0`` for ``hours``: ``cost(period_start)`` x log-normal(``sigma``, mean 1), landing
+    ``late`` s after the hour closes."""
+    s = [(t0 + k * HOUR, t0 + (k + 1) * HOUR, cost(t0 + k * HOUR) * r.lognormvariate(-sigma * sigma / 2, sigma))
+         for k in range(hours)]
+    return _rows(r, s, w, fields, late)
+
+
+def bill_holiday_dip(seed: int, factor: float = 1.0, weeks: int = 6, sigma: float = 0.3, level: float = 30.0,
+                     holiday_week: int = 3, holiday: float = 0.3, spike_week: int = 4,
+                     spike_h: float = 3.0) -> Scenario:
+    """An hourly series ($``level`` an hour, daily cycle amplitude 0.4 peaking 15:00 UTC, log-normal ``sigma``,
+    rows 4-15 min after the hour) for ``weeks`` weeks from a Monday; week ``holiday_week`` (0-based: the fourth)
+    runs at ``holiday`` of normal (a holiday week: office closed), then back to normal: must not alert (neither
+    the dip, a drop, nor the return to the level of weeks 1-3, a x3.3 rise over the week before, is a spike).
+    ``factor`` != 1: x``factor`` for ``spike_h`` from 14:00 on the Tuesday of week ``spike_week`` (the fifth,
+    the week after the holiday; truth, goal 2 h)."""
+    r = random.Random(seed)
+    w = wl("support/ticket-summarizer", "inference", "support")
+    a = T0 + (7 * spike_week + 1) * DAY + 14 * HOUR
+    b = a + spike_h * HOUR
+    hs, he = T0 + 7 * holiday_week * DAY, T0 + 7 * (holiday_week + 1) * DAY
+    shape = daily_shape(0.4)
+
+    def cost(ps: float) -> float:
+        m = holiday if hs <= ps < he else 1.0
+        return level * shape(ps + HOUR / 2) * m * (factor if factor != 1.0 and a <= ps < b else 1.0)
+    ev = _hourly_rows(r, w, {"source": "llm_usage", "service": "OpenAI API", "resource_id": "apikey-support-2",
+                             "model": "gpt-4.1-mini", "sku": "tokens"}, T0, 7 * weeks * 24, cost, sigma)
+    tr = [] if factor == 1.0 else [truth("cost", None, w["id"], a, b, detect_by=b + 15 * MIN + 2 * HOUR,
+                                         goal_s=2 * HOUR, note=f"Tuesday 14:00 of week {spike_week + 1} (after the "
+                                                               f"holiday week {holiday_week + 1}) x{factor:g}")]
+    return Scenario("", ev, tr)
+
+
+DST_2026 = float(calendar.timegm((2026, 3, 8, 7, 0, 0)))  # US/Eastern: 02:00 EST -> 03:00 EDT, Sunday 2026-03-08
+
+
+def _eastern(t: float) -> time.struct_time:
+    """US/Eastern local time around the 2026 spring change (the stdlib alone: EST before, EDT after)."""
+    return time.gmtime(t - (5 if t < DST_2026 else 4) * HOUR)
+
+
+def bill_dst_shift(seed: int, factor: float = 1.0, weeks: int = 6, sigma: float = 0.2, level: float = 40.0,
+                   off: float = 0.1, spike_week: int = 4, spike_h: float = 4.0) -> Scenario:
+    """An hourly series of an office-hours workload of a team in New York: $``level`` an hour 09:00-17:00
+    US/Eastern local time on weekdays, x``off`` otherwise (nights, weekends), log-normal ``sigma``, rows 4-15 min
+    after the hour, ``weeks`` weeks from Monday 2026-02-16, so the US DST change (Sunday 2026-03-08, the end of
+    week 3) moves its UTC hours from 14:00-22:00 to 13:00-21:00: the first Monday after it has a busy 13:00 UTC
+    (x10 over every 13:00 UTC seen) and a quiet 21:00 UTC: must not alert. ``factor`` != 1: x``factor`` for
+    ``spike_h`` from 11:00 local on the Thursday of week ``spike_week`` (0-based: the fifth; truth, goal 2 h)."""
+    r = random.Random(seed)
+    w = wl("ny-desk/analyst-copilot", "inference", "research-ny")
+    t0 = T0 - 14 * DAY
+    thu = t0 + (7 * spike_week + 3) * DAY
+    a = thu + (11 + (5 if thu + 11 * HOUR < DST_2026 else 4)) * HOUR
+    b = a + spike_h * HOUR
+
+    def cost(ps: float) -> float:
+        lt = _eastern(ps)
+        busy = lt.tm_wday < 5 and 9 <= lt.tm_hour < 17
+        return level * (1.0 if busy else off) * (factor if factor != 1.0 and a <= ps < b else 1.0)
+    ev = _hourly_rows(r, w, {"source": "llm_usage", "service": "Anthropic API", "resource_id": "apikey-ny-desk",
+                             "model": "claude-sonnet-4", "sku": "tokens"}, t0, 7 * weeks * 24, cost, sigma)
+    tr = [] if factor == 1.0 else [truth("cost", None, w["id"], a, b, detect_by=b + 15 * MIN + 2 * HOUR,
+                                         goal_s=2 * HOUR, note=f"Thursday 11:00-{11 + spike_h:g}:00 EDT of week "
+                                                               f"{spike_week + 1} x{factor:g}")]
+    return Scenario("", ev, tr)
+
+
+def bill_tiny_series(seed: int, n: int = 40, days: float = 21.0, sigma: float = 0.6, jumpers: int = 10,
+                     big_day: float = 16.0, big_factor: float = 10.0, big_h: float = 2.0) -> Scenario:
+    """``n`` tiny hourly series ($0.001-0.05 an hour, log-normal ``sigma``, rows 4-15 min after the hour, not
+    rounded) for ``days``; ``jumpers`` of them have 1-3 single hours x10 in their last week (each x10 hour adds
+    9x the level, under $0.50: dollars immaterial): should not page (what would: an excess of at least
+    ``min_period_excess_usd`` $1 in a period and ``min_daily_excess_usd`` $25 a day, which no series under $0.05
+    an hour can reach even at x10 all day, $10.80). Plus one $20 an hour series (daily cycle 0.3, noise 0.2) x
+    ``big_factor`` for ``big_h`` from 10:00 on day ``big_day`` (truth, goal 2 h)."""
+    r = random.Random(seed)
+    ev: list[Event] = []
+    jump = set(r.sample(range(n), jumpers))
+    for i in range(n):
+        w = wl(f"dev-tools/lambda-{i:02d}", "batch", "devex")
+        level = math.exp(r.uniform(math.log(0.001), math.log(0.05)))
+        hot: set[float] = set()
+        if i in jump:
+            for _ in range(r.randint(1, 3)):
+                hot.add(T0 + math.floor(r.uniform(days - 7, days - 0.5) * 24) * HOUR)
+
+        def cost(ps: float, level: float = level, hot: set[float] = hot) -> float:
+            return level * (10.0 if ps in hot else 1.0)
+        ev += _hourly_rows(r, w, {"source": "focus", "service": "AWS Lambda", "resource_id": f"fn/devex-{i:02d}",
+                                  "sku": "Lambda-GB-Second"}, T0, int(days * 24), cost, sigma)
+    wb = wl("search/query-embedder", "inference", "search")
+    a = T0 + big_day * DAY + 10 * HOUR
+    b = a + big_h * HOUR
+    shape = daily_shape(0.3)
+    ev += _hourly_rows(r, wb, dict(FOCUS, resource_id="endpoint/query-embedder"), T0, int(days * 24),
+                       lambda ps: 20.0 * shape(ps + HOUR / 2) * (big_factor if a <= ps < b else 1.0), 0.2)
+    return Scenario("", ev, [truth("cost", None, wb["id"], a, b, detect_by=b + 15 * MIN + 2 * HOUR, goal_s=2 * HOUR,
+                                   note=f"$20/h x{big_factor:g} for {big_h:g} h; {jumpers} tiny series with x10 "
+                                        "hours must stay quiet")])
+
+
+def bill_compound_growth(seed: int, factor: float = 1.0, weeks: int = 6, growth: float = 0.03, sigma: float = 0.25,
+                         level: float = 10.0, step_day: float = 30.0) -> Scenario:
+    """An hourly series growing ``growth`` a day compounding (adoption: x3.5 over six weeks, a smooth rise that
+    never stops), daily cycle amplitude 0.4, log-normal ``sigma``, rows 4-15 min after the hour, from $``level``
+    an hour, ``weeks`` weeks: must not alert. ``factor`` != 1: a x``factor`` step at 10:00 on day ``step_day``
+    (week 5) that stays, on top of the growth (truth: one anomaly, from the step to the end, goal 2 h)."""
+    r = random.Random(seed)
+    w = wl("growth/onboarding-assistant", "inference", "growth")
+    a = T0 + step_day * DAY + 10 * HOUR
+    shape = daily_shape(0.4, 16)
+    ev = _hourly_rows(r, w, {"source": "llm_usage", "service": "Google Vertex AI", "resource_id": "vertex/onboard",
+                             "model": "gemini-2.5-flash", "sku": "tokens"}, T0, 7 * weeks * 24,
+                      lambda ps: level * (1 + growth) ** ((ps - T0) / DAY) * shape(ps + HOUR / 2)
+                      * (factor if factor != 1.0 and ps >= a else 1.0), sigma)
+    end = T0 + 7 * weeks * DAY
+    tr = [] if factor == 1.0 else [truth("cost", None, w["id"], a, end, goal_s=2 * HOUR,
+                                         note=f"x{factor:g} step for good on day {step_day:g}, on 3 %/day growth")]
+    return Scenario("", ev, tr)
+
+
+def drift_segment_mix(seed: int, third: bool = False, days: float = 10.0, at_day: float = 8.0, at_h: float = 10.0,
+                      batch: int = 50, every_s: float = 60.0, third_share: float = 0.1) -> Scenario:
+    """A feature ``session_s`` drawn from two segments, mobile N(30,5) and desktop N(60,8), whose mobile share
+    follows the hour of day (20 % at 09:00 UTC to 70 % at 21:00 on weekdays; at weekends 40-80 %, peaking at
+    15:00) beside a stable ``score``, ``batch`` values a feature every ``every_s`` (+-20 %), ``days`` from a Monday:
+    must not alert on weekdays; the weekend (days 5-6, the first and only one) is ambiguous (nothing yet says
+    it recurs; its mix is within the weekday range of shares, at other hours). ``third``: a third segment
+    N(120,10) (a new app) takes ``third_share`` of the traffic from ``at_h`` on day ``at_day`` (a Tuesday; truth,
+    goal 30 min)."""
+    g = np.random.default_rng(seed)
+    model = "m-engagement"
+    w = wl(f"serving/{model}", "inference", "growth")
+    a, t1 = T0 + at_day * DAY + at_h * HOUR, T0 + days * DAY
+
+    def mobile(t: float) -> float:
+        hh = (t % DAY) / HOUR
+        if _gmt(t).tm_wday >= 5:
+            return 0.6 + 0.2 * math.cos(2 * math.pi * (hh - 15) / 24)
+        return 0.45 + 0.25 * math.cos(2 * math.pi * (hh - 21) / 24)
+
+    def feat(gg: np.random.Generator, t: float, n: int) -> np.ndarray:
+        seg = gg.random(n)
+        p3 = third_share if third and t >= a else 0.0
+        pm = mobile(t) * (1 - p3)
+        x = np.where(seg < pm, gg.normal(30, 5, n), gg.normal(60, 8, n))
+        return np.where(seg >= 1 - p3, gg.normal(120, 10, n), x)
+    ev = obs_events(g, model, w, T0, t1, every_s, batch, {"session_s": feat, "score": _cyc(0.3, 0.08, 0.2, 1.0)})
+    sat = T0 + 5 * DAY
+    tr = [truth("drift", model, w["id"], sat, sat + 2 * DAY, detect_by=sat + 2 * DAY + GRACE, ambiguous=True,
+                note="first weekend: mobile share 40-80 % peaking 15:00 instead of 20-70 % peaking 21:00")] \
+        if days > 5 else []
+    if third:
+        tr.append(truth("drift", model, w["id"], a, t1, goal_s=30 * MIN,
+                        note=f"third segment N(120,10) at {third_share:.0%} from day {at_day:g} {at_h:g}:00"))
+    return Scenario("", ev, tr)
+
+
+def drift_unit_change(seed: int, change: str = "", days: float = 3.0, at_day: float = 2.5, batch: int = 20,
+                      every_s: float = 60.0) -> Scenario:
+    """A model with three features with mild daily cycles (``latency_s`` log-normal median 0.12 s, ``payload_kb``,
+    ``score``), ``batch`` values each every ``every_s`` (+-20 %), ``days``. ``change`` ``ms``: from ``at_day``
+    (day 2 12:00) an upstream release sends ``latency_s`` in milliseconds (x1000); ``sentinel``: from then on
+    ``payload_kb`` is -1 (missing) in 100 % of the values; '' (the control): neither, must not alert. Truth
+    (goal 10 min: every value after the change is outside anything seen before, so one batch suffices)."""
+    g = np.random.default_rng(seed)
+    model = "m-upstream-api"
+    w = wl(f"serving/{model}", "inference", "platform")
+    a, t1 = T0 + at_day * DAY, T0 + days * DAY
+    ph = [float(g.uniform(0, 2 * math.pi)) for _ in range(3)]
+
+    def latency(gg: np.random.Generator, t: float, n: int) -> np.ndarray:
+        x = gg.lognormal(math.log(0.12) + 0.15 * math.sin(2 * math.pi * (t - T0) / DAY + ph[0]), 0.35, n)
+        return x * 1000.0 if change == "ms" and t >= a else x
+
+    def payload(gg: np.random.Generator, t: float, n: int) -> np.ndarray:
+        if change == "sentinel" and t >= a:
+            return np.full(n, -1.0)
+        return gg.lognormal(math.log(24) + 0.2 * math.sin(2 * math.pi * (t - T0) / DAY + ph[1]), 0.5, n)
+    ev = obs_events(g, model, w, T0, t1, every_s, batch,
+                    {"latency_s": latency, "payload_kb": payload, "score": _cyc(0.4, 0.1, 0.3, ph[2])})
+    notes = {"ms": "latency_s sent in ms (x1000)", "sentinel": "payload_kb all -1"}
+    tr = [truth("drift", model, w["id"], a, t1, goal_s=10 * MIN, note=notes[change])] if change else []
+    return Scenario("", ev, tr)
+
+
+def drift_canary_rollout(seed: int, days: float = 3.0, at_day: float = 2.0, at_h: float = 9.0, shift_sd: float = 2.0,
+                         shares: str = "0.05,0.25,0.5,1", step_h: float = 2.0, batch: int = 20,
+                         every_s: float = 60.0) -> Scenario:
+    """A stable model (``basket_usd`` N(60,15) and ``items`` with mild daily cycles) for two days; from 09:00 on
+    day ``at_day`` (the third day) a new upstream version that moves ``basket_usd`` by +``shift_sd`` sd serves
+    ``shares`` of the traffic (5 % -> 25 % -> 50 % -> 100 %, one step every ``step_h``: 100 % 6 h in), each value
+    independently from the new version with that share, ``batch`` values every ``every_s`` (+-20 %), to
+    ``days``. Truth from the 5 % start (no goal: the report says when it opens and at what share)."""
+    g = np.random.default_rng(seed)
+    model = "m-canary"
+    w = wl(f"serving/{model}", "inference", "commerce")
+    a, t1 = T0 + at_day * DAY + at_h * HOUR, T0 + days * DAY
+    steps = [float(x) for x in shares.split(",")]
+    base = _cyc(60, 15, 0.3, float(g.uniform(0, 6.3)))
+
+    def share(t: float) -> float:
+        return 0.0 if t < a else steps[min(len(steps) - 1, int((t - a) // (step_h * HOUR)))]
+
+    def basket(gg: np.random.Generator, t: float, n: int) -> np.ndarray:
+        x = base(gg, t, n)
+        return x + shift_sd * 15 * (gg.random(n) < share(t))
+    ev = obs_events(g, model, w, T0, t1, every_s, batch, {"basket_usd": basket,
+                                                          "items": _cyc(4, 1.5, 0.2, float(g.uniform(0, 6.3)))})
+    return Scenario("", ev, [truth("drift", model, w["id"], a, t1, note=f"canary +{shift_sd:g} sd at {shares} "
+                                                                         f"of traffic, a step every {step_h:g} h")])
+
+
+def obs_out_of_order(seed: int, shift_sd: float = 0.0, days: float = 3.0, at_day: float = 2.5, batch: int = 20,
+                     every_s: float = 60.0, max_late_s: float = 300.0, as_delivered: bool = True) -> Scenario:
+    """A stable model (three features with mild daily cycles, 0.2-0.4 sd) sending ``batch`` values a feature
+    every ``every_s`` (+-20 %) for ``days``; each batch arrives 0-``max_late_s`` s after its ``ts`` (uniform), so
+    the file, in arrival order, has ``ts`` out of order by up to 5 min (``as_delivered`` False: sorted by ts):
+    must not alert. ``shift_sd`` > 0: ``amount``'s mean moves ``shift_sd`` sd up from day ``at_day`` (truth, goal
+    30 min)."""
+    g = np.random.default_rng(seed)
+    model = "m-async-logger"
+    w = wl(f"serving/{model}", "inference", "payments")
+    a, t1 = T0 + at_day * DAY, T0 + days * DAY
+    feats = {"amount": _cyc(80, 20, 0.3, float(g.uniform(0, 6.3)), a if shift_sd > 0 else None, shift_sd),
+             "hour_frac": _cyc(0.5, 0.1, 0.4, float(g.uniform(0, 6.3))),
+             "score": _cyc(0.2, 0.05, 0.2, float(g.uniform(0, 6.3)))}
+    ev = obs_events(g, model, w, T0, t1, every_s, batch, feats)
+    keyed = [(e["ts"] + (float(g.uniform(0, max_late_s)) if as_delivered else 0.0), i, e) for i, e in enumerate(ev)]
+    tr = [truth("drift", model, w["id"], a, t1, goal_s=30 * MIN, note=f"amount +{shift_sd:g} sd; batches up to "
+                f"{max_late_s / MIN:g} min out of order")] if shift_sd > 0 else []
+    return Scenario("", _in_order(keyed), tr, ordered=as_delivered)
 
 
 # =================================================================== registry
@@ -3421,6 +3663,22 @@ def _reg() -> dict[str, tuple[Callable[..., Scenario], dict[str, Any]]]:
     r["loop_dev_iterating_control"] = (loop_dev_iterating, {"loop": True})
     r["loop_retry_then_success"] = (loop_retry_then_success, {})
     r["loop_streaming_retrain"] = (loop_streaming_retrain, {})
+    # round 11
+    r["bill_holiday_dip"] = (bill_holiday_dip, {"factor": 1.0})
+    r["bill_holiday_dip_x3"] = (bill_holiday_dip, {"factor": 3.0})
+    r["bill_dst_shift"] = (bill_dst_shift, {"factor": 1.0})
+    r["bill_dst_shift_x3"] = (bill_dst_shift, {"factor": 3.0})
+    r["bill_tiny_series"] = (bill_tiny_series, {})
+    r["bill_compound_growth"] = (bill_compound_growth, {"factor": 1.0})
+    r["bill_compound_growth_step_x2"] = (bill_compound_growth, {"factor": 2.0})
+    r["drift_segment_mix"] = (drift_segment_mix, {"third": False})
+    r["drift_segment_mix_third"] = (drift_segment_mix, {"third": True})
+    r["drift_unit_change_ms"] = (drift_unit_change, {"change": "ms"})
+    r["drift_unit_change_sentinel"] = (drift_unit_change, {"change": "sentinel"})
+    r["drift_unit_change_control"] = (drift_unit_change, {"change": ""})
+    r["drift_canary_rollout"] = (drift_canary_rollout, {})
+    r["obs_out_of_order"] = (obs_out_of_order, {"shift_sd": 0.0})
+    r["obs_out_of_order_shift"] = (obs_out_of_order, {"shift_sd": 1.0})
     return r
 
 
