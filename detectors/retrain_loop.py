@@ -141,6 +141,10 @@ class RetrainLoopConfig:
         A loop with no run for ``max(quiet_min_s, quiet_factor`` x its median interval,
         ``quiet_last_factor`` x its latest interval) has stopped (2 h, x 4, x 2.5: a retry with
         back-off waits twice as long each time, and its next round is not a new loop).
+    crash_min_span_s
+        A crash loop opens only once its failures span this long, from the first one's start to the
+        latest one's end (15 min, the ``for:`` of the usual pod crash-looping rule): a nightly job that
+        fails twice or three times within minutes and then succeeds was retried, not caught in a loop.
     max_runs_in_evidence
         Most recent runs listed in the evidence (20).
 
@@ -157,6 +161,7 @@ class RetrainLoopConfig:
     quiet_min_s: float = 2 * 3600.0
     quiet_factor: float = 4.0
     quiet_last_factor: float = 2.5
+    crash_min_span_s: float = 900.0
     max_runs_in_evidence: int = 20
 
 
@@ -452,6 +457,8 @@ class RetrainLoopDetector(Detector):
                 and self._daily(loop) >= cfg.early_min_daily_usd
             if loop.rounds < cfg.min_rounds and not early:
                 return []
+            if loop.pattern == CRASH and loop.last_end - loop.first_start < cfg.crash_min_span_s:
+                return []  # failures within minutes: retried, and maybe about to succeed
             loop.opened = True
             self.wants_tick = True
         return [self._finding(loop, ts, active=True)]

@@ -16,6 +16,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 
 from detectors.cost_spike import CostSpikeDetector
@@ -474,6 +475,29 @@ def test_a_crash_loop_of_automatic_retries_opens_at_its_second_failure() -> None
     assert a["detected_at"] == T0 + 30 * M + 6 * M  # the end of the failed retry
 
 
+def test_a_nightly_job_retried_a_few_times_within_minutes_is_not_a_crash_loop_and_a_fast_storm_is() -> None:
+    """Each night the job fails 2 or 3 times (2 min in, retried a minute later) and then succeeds: it
+    opened at the second failure ($25 a run burns over $10 a day at that pace). Failures every 3 min
+    for an hour are a loop: opened once they span 15 minutes."""
+    evs: list[dict[str, Any]] = []
+    for night in range(6):
+        t = T0 + night * DAY + H
+        specs: list[tuple[float, float, str, str | None, str | None, float | None]] = []
+        for k in range(2 + night % 2):
+            specs.append((t, 2, "failed", "c1", "retry" if k else "schedule", None))
+            t += 3 * M
+        specs.append((t, 25, "succeeded", "c1", "retry", 0.80 + 0.01 * night))
+        night_runs = runs("ranker", specs)
+        for e in night_runs:
+            e["run_id"] = f"n{night}-{e['run_id']}"
+            e["data_version"] = f"clicks-{night}"
+        evs += night_runs
+    assert opened(run(evs, RetrainLoopDetector)) == []
+    storm = runs("ocr", [(T0 + k * 3 * M, 2, "failed", "c1", "retry" if k else "schedule", None) for k in range(20)])
+    (a,) = opened(run(storm, RetrainLoopDetector))
+    assert 15 * M <= a["detected_at"] - T0 <= 18 * M
+
+
 def test_a_crash_loop_retried_with_back_off_is_one_anomaly() -> None:
     """Retries 5, 10, 20, 40, 80, 160 min after each failure: with a quiet timeout of 4 x the median
     interval (2 h at least), the loop resolved as stopped before its 160-min retry and a second id
@@ -682,6 +706,47 @@ def test_a_heavy_tailed_feature_with_a_daily_cycle_is_not_drift_and_a_real_shift
     shift = T0 + 50 * H
     (a,) = opened(run(observations("m", feature(shift), 72, seed=seed, every=M, n=50), DriftDetector))
     assert shift <= a["detected_at"] <= shift + 30 * M
+
+
+def test_a_count_whose_daily_cycle_moves_it_past_its_reference_codes_is_not_drift_and_a_real_shift_of_it_is() -> None:
+    """A Poisson count (mean 8 or 15) whose mean follows the day by 2 sd, for 3 days. Most of its values are
+    codes its 40-minute reference never held, so it is compared with the time of day taken out, as a number:
+    two integer lattices out of step by the half hour's mean differed by a code's share in KS D (0.1 against
+    a 0.12 bar) and paged on days 2 and 3 (probe nodrift_many_features). A 3 sd shift on day 3 still pages."""
+    def count(lam: float, shift_at: float | None = None) -> Callable[[float, random.Random], float]:
+        g = np.random.default_rng(1)
+
+        def f(t: float, r: random.Random) -> float:
+            mu = lam + 2.0 * math.sqrt(lam) * math.sin(2 * math.pi * (t - T0) / DAY + 1.0)
+            if shift_at is not None and t >= shift_at:
+                mu += 3 * math.sqrt(lam)
+            return float(g.poisson(max(mu, 0.1)))
+        return f
+    for lam in (8.0, 15.0):
+        assert opened(run(observations("m", count(lam), 72, every=M, n=50), DriftDetector)) == [], lam
+    shift = T0 + 60 * H
+    (a,) = opened(run(observations("m", count(15.0, shift), 72, every=M, n=50), DriftDetector))
+    assert shift <= a["detected_at"] <= shift + 15 * M
+
+
+def test_a_first_day_cycle_that_dips_comes_back_and_rises_is_not_drift_and_a_jump_on_the_first_day_is() -> None:
+    """A Student-t feature whose 2 sd daily cycle has its trough 2 h after the reference: it dips (held: no earlier
+    day), stands still for an hour as it passes the reference's level, then rises at full pace, past KS D 0.3
+    within the hour: the steady spell read as a "before" and it paged at 5.3 h (probe nodrift_many_features,
+    seed 2). A x1000 unit change on such a first day, at any hour, still pages within ten minutes."""
+    phase = 3 * math.pi / 2 - 2 * math.pi * 2.0 / 24
+
+    def feature(jump_at: float | None) -> Callable[[float, random.Random], float]:
+        def f(t: float, r: random.Random) -> float:
+            c = 2.0 * math.sin(2 * math.pi * (t - T0) / DAY + phase)
+            x = 100 + 10 * (r.gauss(0, 1) / math.sqrt(r.gammavariate(1.5, 2.0) / 3) + c * math.sqrt(3))
+            return x * (1000 if jump_at is not None and t >= jump_at else 1)
+        return f
+    assert opened(run(observations("m", feature(None), 22, seed=1, every=M, n=50), DriftDetector)) == []
+    for hours in (3.0, 5.0):
+        jump = T0 + hours * H
+        (a,) = opened(run(observations("m", feature(jump), hours + 2, seed=1, every=M, n=50), DriftDetector))
+        assert jump <= a["detected_at"] <= jump + 10 * M, hours
 
 
 @pytest.mark.parametrize("name,feature", [
