@@ -276,7 +276,8 @@ class FeatureDrift:
                  "cur_slot", "cycle_gated", "last_cycle_ratio", "self_cleared_at", "quiet_since", "steady",
                  "elevated_since", "rise_slow", "win_alone", "alone_params", "episodes", "codes", "slot_counts",
                  "slots_log", "log_scale", "log_floor", "ref_started", "slow_feed", "ref_chunk_ts", "ref_season",
-                 "cycle_by_share")
+                 "cycle_by_share", "moved_unsteady",
+                 "slot_q", "slot_qn", "slot_buf", "slot_buf_n", "slot_buf_at", "slot_buf_stride")
     # a cache, not state: rebuilt (the same floats) after a restore
     _CACHE_SLOTS = frozenset({"win_alone", "alone_params", "cycle_by_share"})
 
@@ -334,6 +335,9 @@ class FeatureDrift:
         # the reference was built: a change point has a steady "before"; a daily cycle never stands still
         self.quiet_since: float | None = None
         self.steady = False
+        # whether a run of elevated tests was held before the feature was ever steady (and the reference day
+        # could tell it from the time of day): a steady spell after it may be a cycle passing the reference's level
+        self.moved_unsteady = False
         # the reference day: per half hour of the day, as first seen after the reset, the count,
         # mean and sum of squared deviations of the values (Welford), to take the time of day out
         self.slots = np.zeros((_SLOTS, 4), dtype=np.float64)
@@ -346,6 +350,16 @@ class FeatureDrift:
         self.log_scale = False
         self.log_floor = 0.0  # the log of the reference's smallest value (on the log scale)
         self.cur_slot = -1  # the epoch slot being gathered
+        # ... and each half hour's distribution (``_SLOT_Q`` quantiles of its values; NaN: too few or not yet),
+        # gathered in ``slot_buf`` while the half hour ``slot_buf_at`` (epoch slots) is on its first visit. A
+        # feature whose shape follows the day (a mix of two populations whose shares do) is compared with the
+        # same hours of the reference day as they were, which no mean and spread can stand in for
+        self.slot_q = np.full((_SLOTS, _SLOT_Q), np.nan, dtype=np.float32)
+        self.slot_qn = np.zeros(_SLOTS, dtype=np.int32)  # the values each half hour's quantiles were taken of
+        self.slot_buf: list[np.ndarray] = []
+        self.slot_buf_n = 0
+        self.slot_buf_at = -1
+        self.slot_buf_stride = 1  # every this many values are gathered (doubled, and the buffer halved, when full)
 
     def mark(self) -> None:
         """Start a new judging period (e.g. at a retrain) while keeping the reference."""
@@ -369,6 +383,11 @@ class FeatureDrift:
             sd = np.sqrt(np.where(n > 1, m2 / np.maximum(n - 1, 1), 0.0))
             state["slots"] = np.column_stack([slots, n * sd * math.sqrt(2 / math.pi)])  # as if normal
         self.rise_slow = None
+        self.moved_unsteady = False  # ... and before a first-day move that was held was remembered
+        # ... and before the half hours' distributions were kept
+        self.slot_q = np.full((_SLOTS, _SLOT_Q), np.nan, dtype=np.float32)
+        self.slot_qn = np.zeros(_SLOTS, dtype=np.int32)
+        self.slot_buf, self.slot_buf_n, self.slot_buf_at, self.slot_buf_stride = [], 0, -1, 1
         for k, v in state.items():
             setattr(self, k, v)
         # snapshots from before the tests kept their rank shift
@@ -464,6 +483,17 @@ class FeatureDrift:
         at = self.slot_at[slot]
         if at < 0:
             self.slot_at[slot] = at = epoch_slot
+        if epoch_slot > self.slot_buf_at:
+            self._close_slot_sample()
+            if at == epoch_slot and math.isnan(float(self.slot_q[slot, 0])):
+                self.slot_buf_at = epoch_slot
+        if epoch_slot == self.slot_buf_at:  # (a late batch of a half hour already closed is left out)
+            kept = values[::self.slot_buf_stride].astype(np.float32)
+            self.slot_buf.append(kept)
+            self.slot_buf_n += kept.size
+            if self.slot_buf_n > _SLOT_BUF_MAX:  # thinned evenly over the half hour, not cut at its start
+                half = np.concatenate(self.slot_buf)[::2]
+                self.slot_buf, self.slot_buf_n, self.slot_buf_stride = [half], half.size, 2 * self.slot_buf_stride
         if at != epoch_slot:
             return  # this half hour of the day is known already
         if self.slots_log is not None:
@@ -474,6 +504,38 @@ class FeatureDrift:
         _welford(self.slots[slot], self._scaled(values))
         if self.slot_counts is not None:
             self.slot_counts[slot] += self._code_counts(values)
+
+    def _close_slot_sample(self) -> None:
+        """Keep the gathered half hour's quantiles, if it had ``_SLOT_Q_MIN_N`` values."""
+        if self.slot_buf_at >= 0 and self.slot_buf_n >= _SLOT_Q_MIN_N:
+            allv = np.sort(np.concatenate(self.slot_buf))
+            idx = ((np.arange(_SLOT_Q) + 0.5) * allv.size / _SLOT_Q).astype(np.int64)
+            self.slot_q[self.slot_buf_at % _SLOTS] = allv[idx]
+            self.slot_qn[self.slot_buf_at % _SLOTS] = allv.size
+        self.slot_buf, self.slot_buf_n, self.slot_buf_at, self.slot_buf_stride = [], 0, -1, 1
+
+    def _reference_day_mixture(self, batches: list[tuple[float, np.ndarray]]
+                               ) -> tuple[np.ndarray, np.ndarray, float] | None:
+        """The distribution the window's batches had at their times on the reference day: each batch's
+        two nearest half hours' quantiles, weighted by how near and by the batch's size, as (points,
+        weights, the fewest values behind a half hour); None unless every such half hour is a day old
+        and was sampled."""
+        pts, wts = [], []
+        n_slot = _INF
+        for ts, values in batches:
+            pos = ts / _SLOT_S - 0.5
+            lo = math.floor(pos)
+            w = pos - lo
+            for e, share in ((lo, 1.0 - w), (lo + 1, w)):
+                slot = e % _SLOTS
+                at = self.slot_at[slot]
+                q = self.slot_q[slot]
+                if at < 0 or e - at < _DAY_AGO_SLOTS or math.isnan(float(q[0])):
+                    return None
+                pts.append(q)
+                wts.append(np.full(_SLOT_Q, share * values.size / _SLOT_Q))
+                n_slot = min(n_slot, float(self.slot_qn[slot]))
+        return np.concatenate(pts), np.concatenate(wts), n_slot
 
     def _scaled(self, values: np.ndarray) -> np.ndarray:
         """The values on the scale the reference day keeps: their logs for a log-normal-like feature
@@ -584,6 +646,12 @@ class FeatureDrift:
         bar = np.maximum(p.z_threshold * sd, p.mass_min_effect)
         return float(np.max(np.abs(obs_share - exp_share) / bar))
 
+    def _lattice_step(self) -> float | None:
+        """The spacing of a discrete feature's values (its reference's smallest gap between codes)."""
+        if self.codes is None or self.codes.size < 2:
+            return None
+        return float(np.min(np.diff(self.codes)))
+
     def _code_counts(self, values: np.ndarray) -> np.ndarray:
         """Counts of each of ``codes`` in ``values``, and of any other value last."""
         assert self.codes is not None
@@ -608,9 +676,22 @@ class FeatureDrift:
             if shares is None or not math.isnan(shares):
                 self.cycle_by_share = shares is not None
                 return shares
+        if self.ref_season is None:
+            mix = self._reference_day_mixture(batches)
+            if mix is not None:
+                pts, wts, n_slot = mix
+                window = np.sort(np.concatenate([a for _, a in batches]))
+                d = _weighted_ks(pts, wts, window)
+                return d / max(ks_critical(p.alpha, int(n_slot), window.size), p.min_effect)
+        # a discrete feature here (most of its values are none of the reference's codes: a count whose
+        # daily cycle moves it far) is compared on a lattice shifted by the time of day's mean: two
+        # lattices out of step differ by up to a code's share in KS D whatever the population (a
+        # cycled Poisson count paged at D 0.1 against a 0.12 bar). Spread over its lattice cell, each
+        # value is compared as a continuous one
+        step = self._lattice_step()
         parts = []
         for ts, values in batches:
-            adj = self._deseasonalised(values, ts)
+            adj = self._deseasonalised(values if step is None else _spread_ties(values, step), ts)
             if adj is None:
                 return None
             parts.append(adj)
@@ -618,7 +699,7 @@ class FeatureDrift:
         if self.ref_season is not None:
             d = ks_and_ranks(self.ref_season, window)[0]
             return d / max(ks_critical(p.alpha, self.ref_season.size, window.size), p.min_effect)
-        ref = self._scaled(self.ref)
+        ref = self._scaled(self.ref if step is None else _spread_ties(self.ref, step))
         centred = ref - float(ref.mean())
         scale = float(np.abs(centred).mean())
         ref_adj = centred / scale if scale > 0 else centred
@@ -672,11 +753,14 @@ class FeatureDrift:
             self.elevated = self.elevated + 1 if ratio >= 1.0 else 0
             if self.elevated == 1:
                 self.elevated_since, self.rise_slow = ts, None
-            if self.elevated >= p.confirm_tests and self.last_cycle_ratio is None and not self.steady:
+            jumped = self.elevated >= p.confirm_tests and d >= _DAY1_JUMP_D and self._jumped(ts, ratio)
+            if self.elevated >= p.confirm_tests and self.last_cycle_ratio is None and not self.steady and not jumped:
                 # the first day: nothing to compare the time of day with, and the feature has moved
                 # since its reference without ever standing still: a daily cycle as likely as a drift.
-                # Wait for the reference day (or a steady stretch followed by a change)
+                # Wait for the reference day (or a steady stretch followed by a change, or a jump: a unit
+                # change, a broken upstream, which no cycle's pace makes)
                 self.cycle_gated += 1
+                self.moved_unsteady = True
                 return None
             if self.elevated >= p.confirm_tests and self.last_cycle_ratio is None and d < _DAY1_MIN_D and mass < 1.0:
                 # the first day, and a small move (a tenth of a spread or two): a mild daily cycle moves that
@@ -694,6 +778,14 @@ class FeatureDrift:
                 # daily cycle's ramp as likely as a gradual drift. Only a large, quick move (half the
                 # distribution within an hour of crossing the bar) is confirmed before the reference
                 # day can tell them apart: a cycle leaving a steady crest gathers pace slowly
+                self.cycle_gated += 1
+                return None
+            if self.elevated >= p.confirm_tests and self.last_cycle_ratio is None \
+                    and self.moved_unsteady and not jumped:
+                # the first day, and a move was held before the feature stood still: the steady spell
+                # since may be a daily cycle passing its reference's level at full pace, not a "before" (a
+                # Student-t feature's 2 sd cycle fell to rank-shift z -4, stood an hour, rose to D 0.3 within
+                # the hour: paged at 5 h). Only a jump (a unit change, a broken upstream) is confirmed today
                 self.cycle_gated += 1
                 return None
             if self.elevated >= p.confirm_tests:
@@ -724,6 +816,19 @@ class FeatureDrift:
                 del self.episodes[:-_EPISODES_KEPT]
             return "clear"
         return None
+
+    def _jumped(self, ts: float, ratio: float) -> bool:
+        """Whether the score rose by ``_DAY1_JUMP_RATIO`` within ``_DAY1_JUMP_S`` (from the latest test
+        at least that old, or from nothing): a step, not a cycle's pace. A feature that holds one value
+        at a time (an hour-of-day clock) steps by its nature: never a jump."""
+        if all(float(a.min()) == float(a.max()) for _, a in self.win):
+            return False
+        before = 0.0
+        for t, _, r, _ in reversed(self.tests):
+            if t <= ts - _DAY1_JUMP_S:
+                before = r
+                break
+        return ratio - before >= _DAY1_JUMP_RATIO
 
     def _weekly_episode(self, ts: float) -> bool:
         """Whether ``ts`` falls at the hours of the week (within ``_EPISODE_MARGIN_S``) of a drift that
@@ -952,6 +1057,12 @@ _DAY1_RAMP_S = 3600.0
 # ... and only a move of location (a rank shift of at least this share of its bar) is such a ramp: a daily cycle moves
 # the level; a spread that triples at once (rank shift near 0, KS D 0.26) is no cycle's ramp, however its rise was timed
 _RISE_LOCATION_Z = 0.5
+# after a first-day move that was held and came back, a drift is confirmed that day only from this KS D up, by a score
+# that rose this much (in bars: D 0.3) within this long: a 2 sd daily cycle at full pace gains about 0.2 of D an hour,
+# a unit change all of it at once
+_DAY1_JUMP_D = 0.5
+_DAY1_JUMP_RATIO = 2.5
+_DAY1_JUMP_S = 1200.0
 _RISE_QUIET_RATIO = 0.5  # a test under this share of the bar is "quiet" when timing a rise
 _RISE_Z = 2.0  # ... and a rank shift this far the same way a window span before the crossing is a ramp under way
 # a steady stretch this long makes a later change on the first day a change point: 90 minutes, since the crest or
@@ -967,6 +1078,9 @@ _SLOTS = 48  # half hours of the reference day
 _SLOT_MIN_N = 30  # values a half hour of the reference day needs for its mean and spread, else pooled ...
 _SLOT_POOL_MAX = 8  # ... with up to this many half hours on each side
 _SLOT_S = 1800.0
+_SLOT_Q = 32  # quantiles kept of each half hour of the reference day (128 B: KS D to within 0.016)
+_SLOT_Q_MIN_N = 200  # ... when at least this many were gathered (a slow feed's are taken out by mean and spread)
+_SLOT_BUF_MAX = 1024  # values gathered of a half hour at most (thinned beyond)
 _DAY_AGO_SLOTS = 40  # a half hour of the reference day counts once it is 20 hours old
 MODEL_DRIFT = "model_drift"  # the name of the shared per-model state (DetectorContext.state)
 
@@ -984,6 +1098,33 @@ def _welford(row: np.ndarray, values: np.ndarray) -> None:
     row[0] = tot
     row[1] = mean + delta * bn / tot
     row[2] = m2 + bm2 + delta * delta * n * bn / tot
+
+
+def _weighted_ks(points: np.ndarray, weights: np.ndarray, window_sorted: np.ndarray) -> float:
+    """KS D between the distribution of weighted ``points`` and the sample ``window_sorted``: both are
+    step functions, so the largest gap is at one of their steps."""
+    order = np.argsort(points, kind="stable")
+    p = points[order]
+    cw = np.cumsum(weights[order])
+    cw /= cw[-1]
+    xs = np.concatenate((p, window_sorted))
+    i = np.searchsorted(p, xs, "right")
+    f_ref = np.where(i > 0, cw[np.maximum(i - 1, 0)], 0.0)
+    f_win = np.searchsorted(window_sorted, xs, "right") / window_sorted.size
+    return float(np.max(np.abs(f_ref - f_win)))
+
+
+def _spread_ties(values: np.ndarray, step: float) -> np.ndarray:
+    """``values`` sorted, each run of equal values spread evenly over its lattice cell (+- ``step`` / 2):
+    a discrete distribution as the continuous one whose ECDF joins its steps."""
+    v = np.sort(values)
+    n = v.size
+    if n == 0:
+        return v
+    starts = np.flatnonzero(np.concatenate(([True], v[1:] != v[:-1])))
+    lengths = np.diff(np.append(starts, n))
+    pos = np.arange(n) - np.repeat(starts, lengths)
+    return v + step * ((pos + 0.5) / np.repeat(lengths, lengths) - 0.5)
 
 
 def _kelly_skewness(sorted_values: np.ndarray) -> float:
