@@ -485,6 +485,7 @@ class CostSpikeDetector(Detector):
             return max(cfg.cold_ratio * self.peak, self.peak + cfg.cold_min_daily_excess_usd / ppd,
                        math.exp(b.guard_and_scale(start)[0]) * self._min_ratio())
         exp_log, scale = b.guard_and_scale(start)
+        exp_log += b.recent_level_gap()  # back at a level it had lately (after a holiday) is no spike yet
         exp_usd = math.exp(exp_log)
         z_usd = math.exp(exp_log + self._z_open() * b.tail_factor * scale) - 1e-3
         return max(z_usd, exp_usd * self._min_ratio(), exp_usd + self._min_period_excess(),
@@ -580,6 +581,21 @@ class CostSpikeDetector(Detector):
         self._account(a, per, per.total, expected, z / b.tail_factor, count=False)
         return [self._finding(now, active=True)]
 
+    def _back_to_a_recent_level(self, t: float, y: float, expected: float, z: float,
+                                run: tuple[float, int, float, float] | None) -> bool:
+        """Whether a flagged period (or CUSUM run) is no more than the series' level of the last
+        ``RECENT_LEVEL_WEEKS`` weeks explains: measured against that level, it would not be flagged."""
+        b = self.baseline
+        assert b is not None
+        gap = b.recent_level_gap()
+        if gap <= 0.0:
+            return False
+        scale = b.scale_at(t)
+        if run is not None:  # the run's mean log excess, less the way back up
+            return (run[3] - gap) / scale < self._z_open() / 2.0
+        ratio = y / (expected * math.exp(gap)) if expected > 0 else _INF
+        return z - gap / (scale * b.tail_factor) < self._z_open() or ratio < self._min_ratio()
+
     def _monthly_repeat(self, per: SpendPeriod, expected: float | None = None) -> bool:
         """Whether ``per`` is a short spike that came back before, on the same day of the month (counted
         from the month's end for its last four days) one to three months earlier, with about the same
@@ -627,6 +643,15 @@ class CostSpikeDetector(Detector):
             else:
                 flagged = self._cold_ready(t) and y >= cfg.cold_ratio * self.peak and \
                     (y - self.peak) * ppd >= cfg.cold_min_daily_excess_usd and ratio >= self._min_ratio()
+            if flagged and self._back_to_a_recent_level(t, y, expected, z, run):
+                # a level it had in the last four calendar weeks, after a quiet spell (a holiday week
+                # taught the baseline a lower level): the series is back, not shifted. Re-based there
+                gap = b.recent_level_gap()
+                b.rebase(gap)
+                self.cusum = self.cusum_n = 0
+                self.cusum_obs = self.cusum_exp = 0.0
+                self.context.count("cost_level_returns")
+                flagged = False
             if not flagged:
                 if not zero:
                     self._learn(per)

@@ -72,6 +72,12 @@ _PRIOR_N = 4  # ... that counts as this many residuals
 _MONDAY_OFFSET = 3 * DAY  # 1970-01-01 was a Thursday
 
 
+# a level the series had in the last this many calendar weeks (this one included) is one it may return to (a holiday
+# week or two, not a saving made a month ago and lost again)
+RECENT_LEVEL_WEEKS = 4
+RECENT_LEVEL_MIN_GAP = math.log(2.0)  # ... when it had fallen to half of it or less
+_SLACK_MIN_STEP = math.log(2.0)  # ... and a neighbouring hour counts where it is twice its own or more
+_SLACK_MAX_PERIOD_S = 1.5 * HOUR  # periods up to an hour long have an hour early and late (a day's do not)
 MIN_LEVEL_HALFLIFE_PERIODS = 7
 MIN_SCALE_HALFLIFE_PERIODS = 30
 WEEK_MARGIN = 0.9  # the week profile must cut the typical residual by a tenth to be used
@@ -161,7 +167,7 @@ class SpendBaseline:
     __slots__ = ("period_s", "n_day", "day_w", "n_week", "week_w", "level", "day", "day_n", "week", "week_n",
                  "absdev", "absdev_w", "scale_n", "n", "first_t", "last_recentre_day", "a_level", "a_day", "a_week",
                  "a_scale", "min_scale", "clip_k", "week_last", "week_day", "max_noise", "tail_p", "tail_m",
-                 "tail_n", "z_open", "cmp_day", "cmp_week", "cmp_n")
+                 "tail_n", "z_open", "cmp_day", "cmp_week", "cmp_n", "recent_levels", "recent_week")
 
     def __init__(self, period_s: float, level_halflife_s: float = 3 * DAY, day_halflife_days: float = 7.0,
                  week_halflife_weeks: float = 3.0, scale_halflife_s: float = 3 * DAY, min_scale: float = 0.05,
@@ -207,6 +213,11 @@ class SpendBaseline:
         self.n = 0
         self.first_t = 0.0
         self.last_recentre_day = 0
+        # the highest level at a daily re-centring in each of the last RECENT_LEVEL_WEEKS weeks (the latest
+        # is week ``recent_week``, days since epoch // 7): a series back from a quiet week (a holiday)
+        # returns to a level it had, which is no new shift
+        self.recent_levels = array("f")
+        self.recent_week = -1
         # half-lives in seconds, but never fewer periods than it takes to average noise out (a daily
         # series' level over 3 days would follow its noise)
         self.a_level = _gain(period_s, max(level_halflife_s, MIN_LEVEL_HALFLIFE_PERIODS * period_s))
@@ -291,7 +302,7 @@ class SpendBaseline:
 
     def _guard(self, t: float, d: int, w: int) -> float:
         """:meth:`guard_log` of the period at ``t``, in slots ``d`` and ``w``."""
-        mu = self._mu(d, w)
+        mu = self._mu(d, w) + self._timing_slack(t, d, w, self.week_used)
         if w >= 0 and self.week_day[w]:
             age = (int(t // DAY) % 65535 + 1 - self.week_day[w]) % 65535
             if 3 <= age <= 10:
@@ -302,6 +313,23 @@ class SpendBaseline:
                 if last > mu + GUARD_K * self.scale:
                     return float(last)
         return mu
+
+    def _timing_slack(self, t: float, d: int, w: int, with_week: bool) -> float:
+        """How far above the period's own slot an hour earlier or later lies (log, >= 0): an hour early
+        or late is on time. A business-hours series whose clock changes (daylight saving moves 09:00
+        local by an hour of UTC) or a job that starts an hour late is not a spike in the hour it now
+        fills, nor a heavy tail to learn; its own hour's level is the bar only where that is higher."""
+        if d < 0 or self.day_w > _SLACK_MAX_PERIOD_S:
+            return 0.0
+        own = self.level + self.day[d] + (self.week[w] if with_week and w >= 0 else 0.0)
+        top = own
+        for dt in (-HOUR, HOUR):
+            dn, wn = self._slots(t + dt)
+            if self.day_n[dn] and (wn < 0 or not with_week or self.week_n[wn]):
+                top = max(top, self.level + self.day[dn] + (self.week[wn] if with_week and wn >= 0 else 0.0))
+        # only a step (business hours starting): a smooth daily cycle's next hour is a few percent up, and
+        # a spike or step on it is judged against its own hour
+        return top - own if top - own >= _SLACK_MIN_STEP else 0.0
 
     def guard_and_scale(self, t: float) -> tuple[float, float]:
         """(:meth:`guard_log`, :meth:`scale_at`) of the period at ``t``, its slots computed once."""
@@ -352,15 +380,18 @@ class SpendBaseline:
         if seen_d:  # the out-of-sample residuals of a period whose day slot has an estimate: the spread
             self.scale_n += 1
             g = max(self.a_scale, 1.0 / (self.scale_n + _PRIOR_N))
+            # ... as scored: what an hour early or late explains is no spread (the profile learns it all)
             e_day = log_spend - base
+            e_day -= min(max(e_day, 0.0), self._timing_slack(t, d, w, False))
+            e_full = e - min(max(e, 0.0), self._timing_slack(t, d, w, True))
             self.absdev += g * (min(abs(e_day), lim) - self.absdev)
-            self.absdev_w += g * (min(abs(e), lim) - self.absdev_w)
+            self.absdev_w += g * (min(abs(e_full), lim) - self.absdev_w)
             if w >= 0 and self.week_n[w]:
                 self.cmp_n += 1
                 gc = max(self.a_scale, 1.0 / self.cmp_n)
                 self.cmp_day += gc * (min(abs(e_day), lim) - self.cmp_day)
-                self.cmp_week += gc * (min(abs(e), lim) - self.cmp_week)
-            self.learn_tail((e if self.week_used else e_day) / self._scale_of(d))
+                self.cmp_week += gc * (min(abs(e_full), lim) - self.cmp_week)
+            self.learn_tail((e_full if self.week_used else e_day) / self._scale_of(d))
         if d >= 0:  # the day shape first: it learns within a day
             k = self.day_n[d]
             g = max(self.a_day, 1.0 / (k + 1))
@@ -413,11 +444,27 @@ class SpendBaseline:
             for i in seen:
                 prof[i] -= m
             self.level += m
+        week = self.last_recentre_day // 7
+        if week != self.recent_week or not self.recent_levels:
+            self.recent_week = week
+            self.recent_levels.append(self.level)
+            if len(self.recent_levels) > RECENT_LEVEL_WEEKS:
+                del self.recent_levels[0]
+        elif self.level > self.recent_levels[-1]:
+            self.recent_levels[-1] = self.level
+
+    def recent_level_gap(self) -> float:
+        """How far (log) the level is below the highest it was at a re-centring of the last
+        ``RECENT_LEVEL_WEEKS`` weeks, when that is a dip (``RECENT_LEVEL_MIN_GAP`` or more), else 0: the
+        level's own wander is no quiet spell to come back from."""
+        gap = max(self.recent_levels, default=self.level) - self.level
+        return gap if gap >= RECENT_LEVEL_MIN_GAP else 0.0
 
     def __setstate__(self, state: Any) -> None:
         """Unpickle, giving fields newer than the snapshot their starting values."""
         self.cmp_day = self.cmp_week = 0.0
         self.cmp_n = 0
+        self.recent_levels, self.recent_week = array("f"), -1
         parts = state if isinstance(state, tuple) else (state, None)
         for part in parts:
             for name, value in (part or {}).items():
@@ -431,7 +478,8 @@ class SpendBaseline:
                 "week": self.week.tolist(), "week_n": list(self.week_n), "week_last": self.week_last.tolist(),
                 "week_day": self.week_day.tolist(), "absdev": self.absdev, "absdev_w": self.absdev_w,
                 "scale_n": self.scale_n, "tail_p": self.tail_p, "tail_m": self.tail_m, "tail_n": self.tail_n,
-                "cmp_day": self.cmp_day, "cmp_week": self.cmp_week, "cmp_n": self.cmp_n}
+                "cmp_day": self.cmp_day, "cmp_week": self.cmp_week, "cmp_n": self.cmp_n,
+                "recent_levels": self.recent_levels.tolist(), "recent_week": self.recent_week}
 
     def load_state(self, state: dict[str, Any]) -> None:
         """Take the learned values of :meth:`to_state` (from a baseline of the same period)."""
@@ -454,3 +502,5 @@ class SpendBaseline:
         # states from before the week comparison: it starts afresh
         self.cmp_day, self.cmp_week = float(state.get("cmp_day", 0.0)), float(state.get("cmp_week", 0.0))
         self.cmp_n = int(state.get("cmp_n", 0))
+        self.recent_levels = array("f", state.get("recent_levels", ()))[-RECENT_LEVEL_WEEKS:]
+        self.recent_week = int(state.get("recent_week", -1))

@@ -103,6 +103,49 @@ def test_periodic_shaped_and_heavy_tailed_spend_does_not_page(name: str, spend: 
     assert opened(run(bill("w/x", spend, period, days, seed, delay), CostSpikeDetector)) == [], name
 
 
+def new_york_hours(spike_at: float | None = None) -> Spend:
+    """Business hours 09:00-17:00 in New York, weekdays, on UTC periods: 14:00-22:00 UTC until daylight saving
+    starts (19 days in, a Saturday), 13:00-21:00 UTC after."""
+    dst = T0 + 19 * DAY
+
+    def spend(t: float, r: random.Random) -> float:
+        local_h = ((t % DAY) / H - (4 if t >= dst else 5)) % 24
+        busy = weekday(t) < 5 and 9 <= local_h < 17
+        x3 = spike_at is not None and spike_at <= t < spike_at + 4 * H
+        return (40.0 if busy else 4.0) * (3.0 if x3 else 1.0) * r.lognormvariate(0, 0.2)
+    return spend
+
+
+def test_business_hours_an_hour_earlier_in_utc_do_not_page_and_a_x3_afternoon_after_the_change_does() -> None:
+    """Daylight saving moves 09:00 New York from 14:00 to 13:00 UTC: the first hour of every weekday of the next
+    week paged (x10 its hour; probe bill_dst_shift, 5 a run), and those hours, learned as a heavy tail, then hid
+    a x3 afternoon for 4 h. An hour early or late is on time now; a smooth daily cycle keeps its own hour's bar."""
+    for seed in (1, 2):
+        assert opened(run(bill("ny/copilot", new_york_hours(), days=42, seed=seed), CostSpikeDetector)) == [], seed
+    spike = T0 + 31 * DAY + 15 * H  # a Thursday, 11:00 in New York
+    (a,) = opened(run(bill("ny/copilot", new_york_hours(spike), days=42, seed=1), CostSpikeDetector))
+    assert spike <= a["detected_at"] <= spike + 5 * H
+
+
+def test_a_return_from_a_holiday_week_is_not_a_level_shift() -> None:
+    """A daily-cycled series at 30 % for a holiday week: the baseline learns the low level, and the return (3x
+    that) opened a level shift every time (probe bill_holiday_dip). Back at a level of the last four weeks,
+    it is re-based there instead (counted, `cost_level_returns`); a x3 spell ten days later still pages."""
+    holiday = (T0 + 21 * DAY, T0 + 28 * DAY)
+
+    def spend(spike_at: float | None) -> Spend:
+        def f(t: float, r: random.Random) -> float:
+            low = 0.3 if holiday[0] <= t < holiday[1] else 1.0
+            x3 = 3.0 if spike_at is not None and spike_at <= t < spike_at + 6 * H else 1.0
+            return 30.0 * (1 + 0.4 * math.sin(2 * math.pi * (t % DAY) / DAY)) * low * x3 * r.lognormvariate(0, 0.15)
+        return f
+    for seed in (1, 2):
+        assert opened(run(bill("support/summarizer", spend(None), days=42, seed=seed), CostSpikeDetector)) == [], seed
+    spike = T0 + 38 * DAY + 10 * H
+    (a,) = opened(run(bill("support/summarizer", spend(spike), days=42, seed=1), CostSpikeDetector))
+    assert spike <= a["detected_at"] <= spike + 3 * H
+
+
 def test_a_weekly_roll_up_billed_in_one_hour_pages_at_most_its_first_time() -> None:
     """One big row every Sunday 02:00 over small hourly spend: the first is new (it may page), the
     later ones are what the baseline learned, also while the series is not yet trusted (the first
@@ -727,6 +770,25 @@ def test_a_count_whose_daily_cycle_moves_it_past_its_reference_codes_is_not_drif
     shift = T0 + 60 * H
     (a,) = opened(run(observations("m", count(15.0, shift), 72, every=M, n=50), DriftDetector))
     assert shift <= a["detected_at"] <= shift + 15 * M
+
+
+@pytest.mark.parametrize("seed", [1, 2])
+def test_a_mix_of_two_populations_whose_shares_follow_the_day_is_not_drift_and_a_third_one_is(seed: int) -> None:
+    """Session length from mobile (30 +- 5) and desktop (60 +- 8) users whose share follows the day (20-70 % mobile),
+    for 4 days. Its shape changes with the hour, which a half hour's mean and spread cannot take out: it paged
+    twice a day (probe drift_segment_mix: every day at 02:00). Compared with the reference day's own half hours,
+    it is quiet; a third population (120 +- 10, a tenth of the values) from day 3 pages within two hours."""
+    def feature(third_at: float | None) -> Callable[[float, random.Random], float]:
+        def f(t: float, r: random.Random) -> float:
+            if third_at is not None and t >= third_at and r.random() < 0.1:
+                return r.gauss(120, 10)
+            share = 0.45 + 0.25 * math.sin(2 * math.pi * (t - T0) / DAY)
+            return r.gauss(30, 5) if r.random() < share else r.gauss(60, 8)
+        return f
+    assert opened(run(observations("m", feature(None), 96, seed=seed, every=M, n=50), DriftDetector)) == []
+    third = T0 + 60 * H
+    (a,) = opened(run(observations("m", feature(third), 72, seed=seed, every=M, n=50), DriftDetector))
+    assert third <= a["detected_at"] <= third + 2 * H
 
 
 def test_a_first_day_cycle_that_dips_comes_back_and_rises_is_not_drift_and_a_jump_on_the_first_day_is() -> None:
