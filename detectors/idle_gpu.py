@@ -149,6 +149,7 @@ _PEER_FRESH_S = 120.0  # a peer's latest sample must be this recent to count
 _STRAGGLER_MIN_PEERS = 2
 _ALONE_CONFIRM_S = 120.0  # a straggler is seen idling alone at least this long before it pages
 _ALONE_LOOK_S = 60.0  # how far into a quiet spell its peers are looked at (their picture is a sample old)
+_SILENCE_INTERVALS = 3  # samples this many intervals apart or more: the collector was silent between
 _WORKLOADS = "gpu.workloads"  # Engine registry: workload id -> one workload object of that content (derived)
 _WORKLOADS_MAX = 65_536  # ... emptied when it grows past this (workload ids that come and go)
 
@@ -260,11 +261,12 @@ _SLOTS = (
     "start", "workload", "idle_s", "waste", "activity_sum", "util_sum", "samples", "busy_since",
     "blip_s", "blip_usd", "blip_activity", "blip_util", "blip_samples", "opened_kind", "last_report", "dwell",
     "dwell_source", "peers_busy", "peers_checked", "waited_on_peers", "idled_alone", "job_paused", "silenced",
+    "silent_s",
 )
 _NOT_PICKLED = frozenset({"config", "context", "blip_s", "blip_usd", "blip_activity", "blip_util", "blip_samples"})
 # older snapshots: the attributes that are newer than them, with the value they stand for
 _NEWER_DEFAULTS: dict[str, Any] = {"peers_checked": False, "waited_on_peers": False, "job_paused": False,
-                                   "idled_alone": None, "longest_wait": 0.0, "free_gaps": b""}
+                                   "idled_alone": None, "longest_wait": 0.0, "free_gaps": b"", "silent_s": 0.0}
 
 
 class IdleGpuDetector(Detector):
@@ -325,6 +327,7 @@ class IdleGpuDetector(Detector):
         self.util_sum = 0.0
         self.samples = 0
         self.busy_since: float | None = None
+        self.silent_s = 0.0  # the stretch's time without samples (the collector silent), beyond one interval each
         self._clear_blip()
         self.opened_kind: str | None = None
         self.last_report = 0.0
@@ -395,6 +398,8 @@ class IdleGpuDetector(Detector):
             self.recent_workloads = (*self.recent_workloads, wid)[-_RECENT_WORKLOADS:]
 
         covered = ts - last if last is not None and ts - last <= cfg.max_gap_s + interval else interval
+        if self.start is not None and last is not None and ts - last > _SILENCE_INTERVALS * interval:
+            self.silent_s += ts - last - interval
         if activity < cfg.idle_below_pct:
             self.busy_now = False
             if self.busy_since is not None:  # the busy run was a blip: it stays part of the stretch
@@ -764,7 +769,9 @@ class IdleGpuDetector(Detector):
         out = [self._finding(at, active=False)] if self.opened_kind is not None and self.samples \
             and not self.silenced else []
         if busy and self.start is not None:
-            duration = at - self.start
+            # how long it was seen quiet: a collector silent inside a checkpoint pause is no longer pause
+            # (a 4-min pause bridged over a 10-min dropout taught a node's GPUs a 20-min dwell)
+            duration = max(at - self.start - self.silent_s, 0.0)
             if self.silenced:
                 self.approved_s = max(self.approved_s, duration)
                 self._learn_gap(duration)

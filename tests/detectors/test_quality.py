@@ -328,6 +328,25 @@ def test_a_hung_training_job_pages_within_ten_minutes_and_checkpoint_pauses_do_n
     assert a["detected_at"] - a["started_at"] <= 10 * M
 
 
+def test_a_collector_silent_inside_checkpoint_pauses_does_not_lengthen_them_and_a_hang_pages_in_ten_minutes() -> None:
+    """4-minute checkpoints every 45 minutes; the collector sends nothing for 10 minutes from inside several of them
+    (a dropout the stretch bridges: under `max_gap_s`). Each such pause was learned as 14 minutes, so the dwell was
+    twice that and a hang opened at 28 minutes (probe gpu_sample_dropouts_idle: 20 min on one seed). The time with no
+    samples is no pause."""
+    tl, t, w, k = [], T0, wl("ml/pretrain", "training"), 0
+    while t < T0 + 12 * H:
+        tl += [(t, t + 41 * M, "busy", w), (t + 41 * M, t + 45 * M, "hold", w)]
+        t, k = t + 45 * M, k + 1
+    hang = t
+    tl += [(hang, hang + 2 * H, "hold", w), (hang + 2 * H, hang + 3 * H, "busy", w)]
+    samples = gpu("tn1", "GPU-t", tl)
+    pauses = [T0 + i * 45 * M + 43.5 * M for i in range(0, k - 2, 3)]  # a dropout from 2.5 min into every third pause
+    quiet = [e for e in samples if not any(p <= e["ts"] < p + 10 * M for p in pauses)]
+    (a,) = opened(run(quiet, IdleGpuDetector))
+    assert a["kind"] == "gpu_memory_hoarding" and hang - 5 * M <= a["started_at"] <= hang
+    assert a["detected_at"] - a["started_at"] <= 10 * M
+
+
 def test_a_straggler_pages_within_five_minutes_and_a_synchronised_checkpoint_does_not() -> None:
     w = wl("ml/ddp", "training")
     events = []
