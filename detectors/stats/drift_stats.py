@@ -522,6 +522,8 @@ class FeatureDrift:
         and was sampled."""
         pts, wts = [], []
         n_slot = _INF
+        if not batches:
+            return None
         for ts, values in batches:
             pos = ts / _SLOT_S - 0.5
             lo = math.floor(pos)
