@@ -3492,6 +3492,221 @@ def obs_out_of_order(seed: int, shift_sd: float = 0.0, days: float = 3.0, at_day
     return Scenario("", _in_order(keyed), tr, ordered=as_delivered)
 
 
+# ============================================================ probe round 12
+# Assumptions of a twelfth outside tester: an optimisation that halves a bill for two weeks (or four) and is then
+# lost, a three-day sale x4 and a weekly Friday promo x2, a driver reset that leaves pods attributed to GPUs with no
+# memory and no work, a load balancer that rotates traffic over half of its replicas every 30 min (and a replica it
+# stops sending to), a sensor feature stuck at its median, and a crash loop retried every 3 min for 3 h beside a
+# nightly job that fails three times before it succeeds.
+def bill_saving_lost(seed: int, lost_day: float | None = 30.0, weeks: int = 6, sigma: float = 0.2,
+                     level: float = 24.0, save_day: float = 16.0, saving: float = 0.5, at_h: float = 10.0) -> Scenario:
+    """An hourly series with a daily cycle (amplitude 0.4), log-normal ``sigma``, rows 4-15 min after the hour,
+    $``level`` an hour, ``weeks`` weeks from a Monday; at ``at_h`` on day ``save_day`` (week 3) an optimisation
+    cuts it to x``saving`` (a drop: not an anomaly); ``lost_day`` None (the control): the saving lasts, must not
+    alert. ``lost_day``: at ``at_h`` that day the saving is lost and spend returns to the old level for good
+    (x1/``saving`` over the level of the last 14 days, the level of the first two weeks again). Truth: one cost
+    anomaly from then to the end, no goal (a FinOps lead wants to hear of it; the report says when it opens, if
+    at all)."""
+    r = random.Random(seed)
+    w = wl("search/rerank-endpoint", "inference", "search")
+    a = T0 + save_day * DAY + at_h * HOUR
+    b = T0 + lost_day * DAY + at_h * HOUR if lost_day is not None else math.inf
+    shape = daily_shape(0.4)
+    ev = _hourly_rows(r, w, dict(FOCUS, resource_id="endpoint/rerank-prod"), T0, 7 * weeks * 24,
+                      lambda ps: level * shape(ps + HOUR / 2) * (saving if a <= ps < b else 1.0), sigma)
+    end = T0 + 7 * weeks * DAY
+    tr = [] if lost_day is None else [truth("cost", None, w["id"], b, end,
+                                            note=f"saving x{saving:g} from day {save_day:g} lost on day {lost_day:g}: "
+                                                 f"back to the old level for good")]
+    return Scenario("", ev, tr)
+
+
+def bill_sale_event(seed: int, promo: bool = False, weeks: int = 6, sigma: float = 0.2, level: float = 30.0,
+                    sale_day: float = 32.0, sale_days: float = 3.0, factor: float = 4.0, promo_factor: float = 2.0,
+                    free_fridays: int = 2) -> Scenario:
+    """An hourly series of a shop's recommendation API with a daily cycle (amplitude 0.5, peak 19:00), log-normal
+    ``sigma``, rows 4-15 min after the hour, $``level`` an hour, ``weeks`` weeks from a Monday. ``promo`` False: a
+    ``sale_days`` sale x``factor`` (Black Friday to Sunday) from 00:00 on day ``sale_day`` (the Friday of week 5;
+    truth: one anomaly, goal 2 h). ``promo``: every Friday x``promo_factor`` all day for ``weeks`` weeks, nothing
+    else: the first ``free_fridays`` (2) Fridays are ambiguous (the first is a never-seen x2 day; the second is
+    the first repetition, one week of history says it recurs but one sample of that slot is thin), from the
+    third Friday on it must not alert (twice seen on the same weekday, the week shape the README learns)."""
+    r = random.Random(seed)
+    w = wl("shop/reco-api", "inference", "commerce")
+    a = T0 + sale_day * DAY
+    b = a + sale_days * DAY
+    shape = daily_shape(0.5, 19)
+
+    def cost(ps: float) -> float:
+        if promo:
+            m = promo_factor if _gmt(ps).tm_wday == 4 else 1.0
+        else:
+            m = factor if a <= ps < b else 1.0
+        return level * shape(ps + HOUR / 2) * m
+    ev = _hourly_rows(r, w, {"source": "llm_usage", "service": "OpenAI API", "resource_id": "apikey-shop-reco",
+                             "model": "gpt-4.1", "sku": "tokens"}, T0, 7 * weeks * 24, cost, sigma)
+    if promo:
+        tr = [truth("cost", None, w["id"], T0 + (7 * k + 4) * DAY, T0 + (7 * k + 5) * DAY,
+                    detect_by=T0 + (7 * k + 5) * DAY + 2 * HOUR + 15 * MIN, ambiguous=True,
+                    note=f"Friday promo x{promo_factor:g} number {k + 1}") for k in range(min(free_fridays, weeks))]
+    else:
+        tr = [truth("cost", None, w["id"], a, b, detect_by=b + 2 * HOUR + 15 * MIN, goal_s=2 * HOUR,
+                    note=f"{sale_days:g}-day sale x{factor:g} from Friday day {sale_day:g}")]
+    return Scenario("", ev, tr)
+
+
+def _serving_load(r: random.Random, t: float, lo: float = 35.0, hi: float = 85.0) -> float:
+    """Endpoint util with a daily cycle (peak 15:00) and noise, ``lo``-``hi`` %."""
+    mid, amp = (lo + hi) / 2, (hi - lo) / 2
+    return max(lo, min(hi, mid + 0.8 * amp * math.cos(2 * math.pi * ((t % DAY) / HOUR - 15) / 24) + r.gauss(0, 4)))
+
+
+def gpu_memory_released_pod_kept(seed: int, rolling: bool = False, days: float = 3.0, gpus: int = 8,
+                                 step_s: float = 30.0, at_day: int = 1, at_h: float = 14.0, reset_h: float = 3.0,
+                                 gone_min: tuple[float, float] = (2.0, 4.0)) -> Scenario:
+    """A serving workload on ``gpus`` H100s of one node (model loaded, 60 % memory, util 35-85 % with a daily
+    cycle), ``days``. At ``at_h`` on day ``at_day`` (0-based: day 2 14:00) a driver reset leaves every pod
+    attributed (workload set) but with memory 0, no process and util 0 for ``reset_h`` (3 h), then the pods are
+    restarted and serve again. Truth: every GPU, goal 20 min (paying for nothing: a busy endpoint gone quiet,
+    ~9 min in the README, and nothing loaded). ``rolling`` (the control): instead a rolling restart empties each
+    GPU in turn (memory 0, util 0, workload set) for ``gone_min`` (2-4 min), the next one 1 min after the
+    previous is back: must not alert."""
+    r = random.Random(seed)
+    w = wl("serving/catalog-embedder", "inference", "search")
+    uuids = [_uuid(r, "GPU") for _ in range(gpus)]
+    end = T0 + days * DAY
+    a = T0 + at_day * DAY + at_h * HOUR
+    wins: list[tuple[float, float]] = []
+    t = a
+    for _ in uuids:
+        d = (r.uniform(*gone_min) * MIN) if rolling else reset_h * HOUR
+        wins.append((t, t + d))
+        if rolling:
+            t += d + MIN
+    devs = []
+    for i, (u, (x, y)) in enumerate(zip(uuids, wins, strict=True)):
+        def f(t: float, x: float = x, y: float = y) -> GpuState:
+            if x <= t < y:
+                return 0.0, 0.0, 0.0, w
+            return _serving_load(r, t), None, 0.6, w
+        devs.append(Device("inf-h31", u, f, model=H100, price=4.5, pid=3500 + i))
+    tr = [] if rolling else [truth("idle", u, w["id"], x, y, goal_s=20 * MIN, price=4.5,
+                                   note=f"driver reset: pod attributed, memory 0, util 0 for {reset_h:g} h")
+                             for u, (x, y) in zip(uuids, wins, strict=True)]
+    return Scenario("", gpu_events(r, devs, T0, end, step_s), tr)
+
+
+def gpu_lb_alternating_replicas(seed: int, dead: bool = False, days: float = 4.0, replicas: int = 4,
+                                active: int = 2, window_min: float = 30.0, step_s: float = 30.0,
+                                dead_day: float = 2.0) -> Scenario:
+    """An endpoint of ``replicas`` replicas (one A100 each, one node, model loaded, 55 % memory, util 40-90 % with
+    a daily cycle while served) behind a load balancer that sends each ``window_min`` (30 min) window's traffic to
+    ``active`` (2) of them drawn at random, never leaving one idle three windows running: the others sit idle with
+    the model loaded for 30-60 min at a time, ``days``: must not alert. ``dead``: from day ``dead_day`` (0-based: day 3
+    00:00) one replica is never chosen again (the others rotate over the remaining three). Truth: that replica
+    from the end of its last window with traffic; goal twice its longest routine idle (60 min: 120 min), the
+    point the README's "a gap clearly longer than them" can be held to (1.5x, 90 min, would be the first point
+    clearly past every routine spell; before 60 min it looks exactly like one)."""
+    r = random.Random(seed)
+    w = wl("serving/listing-classifier", "inference", "marketplace")
+    uuids = [_uuid(r, "GPU") for _ in range(replicas)]
+    end = T0 + days * DAY
+    cut = T0 + dead_day * DAY
+    victim = r.randrange(replicas) if dead else -1
+    nwin = math.ceil((end - T0) / (window_min * MIN))
+    chosen: list[set[int]] = []
+    for k in range(nwin):
+        ws = T0 + k * window_min * MIN
+        pool = [i for i in range(replicas) if not (dead and ws >= cut and i == victim)]
+        must = [i for i in pool if len(chosen) >= 2 and i not in chosen[-1] and i not in chosen[-2]]
+        rest = [i for i in pool if i not in must]
+        chosen.append(set(must) | set(r.sample(rest, active - len(must))))
+    last_on = max((k for k, c in enumerate(chosen) if victim in c), default=0) if dead else 0
+    dead_from = T0 + (last_on + 1) * window_min * MIN
+
+    def on(i: int, t: float) -> bool:
+        k = min(nwin - 1, max(0, int((t - T0) // (window_min * MIN))))
+        return i in chosen[k]
+    devs = []
+    for i, u in enumerate(uuids):
+        def f(t: float, i: int = i) -> GpuState:
+            if on(i, t):
+                return _serving_load(r, t, 40.0, 90.0), None, 0.55, w
+            return 0.0, r.uniform(0.0, 0.2), 0.55, w
+        devs.append(Device("inf-lb07", u, f, pid=3600 + i))
+    tr = [truth("idle", uuids[victim], w["id"], dead_from, end, goal_s=120 * MIN, price=A100_PRICE,
+                note=f"replica {victim} gets no traffic from day {dead_day:g}; routine idle spells 30-60 min")] \
+        if dead else []
+    return Scenario("", gpu_events(r, devs, T0, end, step_s), tr)
+
+
+def drift_stuck_sensor(seed: int, stuck: bool = True, days: float = 3.0, at_day: float = 2.5, batch: int = 20,
+                       every_s: float = 60.0) -> Scenario:
+    """A model with three features: ``temp_c`` normal N(40,5) (flat), ``bytes_kb`` log-normal (median 30, sigma
+    0.6) and ``errors`` Poisson(3), both with mild daily cycles, ``batch`` values each every ``every_s`` (+-20 %),
+    ``days``. ``stuck``: from ``at_day`` (day 2 12:00) the ``temp_c`` sensor is stuck: every value is 40.0, its
+    median (the mean and median are unchanged; only the spread collapses to nothing). Truth, goal 30 min.
+    ``stuck`` False (the control): must not alert (the Poisson feature's ties are routine)."""
+    g = np.random.default_rng(seed)
+    model = "m-thermal-guard"
+    w = wl(f"serving/{model}", "inference", "infra")
+    a, t1 = T0 + at_day * DAY, T0 + days * DAY
+    ph = [float(g.uniform(0, 2 * math.pi)) for _ in range(3)]
+    base = _cyc(40.0, 5.0, 0.0, ph[0])
+
+    def temp(gg: np.random.Generator, t: float, n: int) -> np.ndarray:
+        return np.full(n, 40.0) if stuck and t >= a else base(gg, t, n)
+
+    def kb(gg: np.random.Generator, t: float, n: int) -> np.ndarray:
+        return gg.lognormal(math.log(30) + 0.15 * math.sin(2 * math.pi * (t - T0) / DAY + ph[1]), 0.6, n)
+
+    def errors(gg: np.random.Generator, t: float, n: int) -> np.ndarray:
+        return gg.poisson(3.0 * (1 + 0.2 * math.sin(2 * math.pi * (t - T0) / DAY + ph[2])), n).astype(float)
+    ev = obs_events(g, model, w, T0, t1, every_s, batch, {"temp_c": temp, "bytes_kb": kb, "errors": errors})
+    tr = [truth("drift", model, w["id"], a, t1, goal_s=30 * MIN, note="temp_c stuck at 40.0 (its median)")] \
+        if stuck else []
+    return Scenario("", ev, tr)
+
+
+def loop_retry_storm_long(seed: int, nightly: bool = False, hours: float = 3.0, fail_min: float = 2.0,
+                          retry_min: float = 1.0, nights: int = 14, fails: int = 3, gpus: int = 4) -> Scenario:
+    """``nightly`` False: a job (trigger ``schedule`` then ``retry``, the same data and code) that fails
+    ``fail_min`` (2 min, +-10 s) in and is retried ``retry_min`` (1 min, +-10 s) later, for ``hours`` (3 h: ~60
+    runs) from 02:00 on day 1. Truth: a crash loop, goal 20 min. ``nightly``: a job at 01:00 (+0-2 min, that
+    night's data_version, 20-35 min, a metric improving with noise) that every night fails ``fails`` (3) times
+    the same way (all within 10 min) and then succeeds, ``nights``: must not alert (every streak ends in a
+    success within minutes, on fresh data each night)."""
+    r = random.Random(seed)
+    ev: list[Event] = []
+    if not nightly:
+        w = wl("vision/detector-finetune", "training", "vision")
+        model = "detr-r50"
+        a = t = T0 + DAY + 2 * HOUR
+        trig = "schedule"
+        while t < a + hours * HOUR:
+            dur = fail_min * MIN + r.uniform(-10, 10)
+            ev += _run_events(r, model, w, t, dur, "failed", None, "coco-2026-02", trig, gpus)
+            t += dur + retry_min * MIN + r.uniform(-10, 10)
+            trig = "retry"
+        return Scenario("", ev, [truth("loop", model, w["id"], a, t, goal_s=20 * MIN,
+                                       note=f"fails {fail_min:g} min in, retried {retry_min:g} min later, "
+                                            f"for {hours:g} h")])
+    w = wl("ml/nightly-forecaster", "training", "planning")
+    model = "demand-tft"
+    for d in range(nights):
+        st = T0 + d * DAY + HOUR + r.uniform(0, 120)
+        data = "orders-" + time.strftime("%Y%m%d", time.gmtime(st))
+        metric = {"name": "mape", "value": round(0.121 - 0.0003 * d + r.gauss(0, 2e-4), 5), "higher_is_better": False}
+        trig = "schedule"
+        for _ in range(fails):
+            dur = fail_min * MIN + r.uniform(-10, 10)
+            ev += _run_events(r, model, w, st, dur, "failed", None, data, trig, gpus)
+            st += dur + retry_min * MIN + r.uniform(-10, 10)
+            trig = "retry"
+        ev += _run_events(r, model, w, st, r.uniform(20, 35) * MIN, "succeeded", metric, data, trig, gpus)
+    return Scenario("", ev, [])
+
+
 # =================================================================== registry
 def _reg() -> dict[str, tuple[Callable[..., Scenario], dict[str, Any]]]:
     r: dict[str, tuple[Callable[..., Scenario], dict[str, Any]]] = {}
@@ -3679,6 +3894,20 @@ def _reg() -> dict[str, tuple[Callable[..., Scenario], dict[str, Any]]]:
     r["drift_canary_rollout"] = (drift_canary_rollout, {})
     r["obs_out_of_order"] = (obs_out_of_order, {"shift_sd": 0.0})
     r["obs_out_of_order_shift"] = (obs_out_of_order, {"shift_sd": 1.0})
+    # round 12
+    r["bill_saving_lost"] = (bill_saving_lost, {"lost_day": 30.0})
+    r["bill_saving_lost_day45"] = (bill_saving_lost, {"lost_day": 45.0, "weeks": 8})
+    r["bill_saving_kept"] = (bill_saving_lost, {"lost_day": None})
+    r["bill_sale_event"] = (bill_sale_event, {"promo": False})
+    r["bill_sale_weekly_promo"] = (bill_sale_event, {"promo": True})
+    r["gpu_memory_released_pod_kept"] = (gpu_memory_released_pod_kept, {"rolling": False})
+    r["gpu_memory_released_rolling_restart"] = (gpu_memory_released_pod_kept, {"rolling": True})
+    r["gpu_lb_alternating_replicas"] = (gpu_lb_alternating_replicas, {"dead": False})
+    r["gpu_lb_alternating_replicas_dead"] = (gpu_lb_alternating_replicas, {"dead": True})
+    r["drift_stuck_sensor"] = (drift_stuck_sensor, {"stuck": True})
+    r["drift_stuck_sensor_control"] = (drift_stuck_sensor, {"stuck": False})
+    r["loop_retry_storm_long"] = (loop_retry_storm_long, {"nightly": False})
+    r["loop_retry_storm_nightly"] = (loop_retry_storm_long, {"nightly": True})
     return r
 
 
