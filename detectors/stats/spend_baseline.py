@@ -76,6 +76,10 @@ _MONDAY_OFFSET = 3 * DAY  # 1970-01-01 was a Thursday
 # week or two, not a saving made a month ago and lost again)
 RECENT_LEVEL_WEEKS = 4
 RECENT_LEVEL_MIN_GAP = math.log(2.0)  # ... when it had fallen to half of it or less
+# ... and was near it (within this, log) at most this many days ago: a holiday of up to a week and a half; a saving that
+# lasted longer and is lost again pages
+RECENT_HIGH_NEAR = math.log(1.25)
+RECENT_DIP_MAX_DAYS = 10
 _SLACK_MIN_STEP = math.log(2.0)  # ... and a neighbouring hour counts where it is twice its own or more
 _SLACK_MAX_PERIOD_S = 1.5 * HOUR  # periods up to an hour long have an hour early and late (a day's do not)
 MIN_LEVEL_HALFLIFE_PERIODS = 7
@@ -167,7 +171,7 @@ class SpendBaseline:
     __slots__ = ("period_s", "n_day", "day_w", "n_week", "week_w", "level", "day", "day_n", "week", "week_n",
                  "absdev", "absdev_w", "scale_n", "n", "first_t", "last_recentre_day", "a_level", "a_day", "a_week",
                  "a_scale", "min_scale", "clip_k", "week_last", "week_day", "max_noise", "tail_p", "tail_m",
-                 "tail_n", "z_open", "cmp_day", "cmp_week", "cmp_n", "recent_levels", "recent_week")
+                 "tail_n", "z_open", "cmp_day", "cmp_week", "cmp_n", "recent_levels", "high_day")
 
     def __init__(self, period_s: float, level_halflife_s: float = 3 * DAY, day_halflife_days: float = 7.0,
                  week_halflife_weeks: float = 3.0, scale_halflife_s: float = 3 * DAY, min_scale: float = 0.05,
@@ -213,11 +217,11 @@ class SpendBaseline:
         self.n = 0
         self.first_t = 0.0
         self.last_recentre_day = 0
-        # the highest level at a daily re-centring in each of the last RECENT_LEVEL_WEEKS weeks (the latest
-        # is week ``recent_week``, days since epoch // 7): a series back from a quiet week (a holiday)
-        # returns to a level it had, which is no new shift
+        # the highest level at a daily re-centring in each of the last RECENT_LEVEL_WEEKS weeks (days since
+        # epoch // 7; the latest is the week of ``last_recentre_day``): a series back from a quiet week (a
+        # holiday) returns to a level it had, which is no new shift
         self.recent_levels = array("f")
-        self.recent_week = -1
+        self.high_day = -1  # the latest re-centring day the level was near that high level (within RECENT_HIGH_NEAR)
         # half-lives in seconds, but never fewer periods than it takes to average noise out (a daily
         # series' level over 3 days would follow its noise)
         self.a_level = _gain(period_s, max(level_halflife_s, MIN_LEVEL_HALFLIFE_PERIODS * period_s))
@@ -412,8 +416,9 @@ class SpendBaseline:
         self.n += 1
         day = int(t // DAY)
         if day != self.last_recentre_day:
+            new_week = day // 7 != self.last_recentre_day // 7
             self.last_recentre_day = day
-            self._recentre()
+            self._recentre(new_week)
 
     def remember(self, t: float, log_spend: float) -> None:
         """Keep a flagged period that came back in the week slot's memory only (:meth:`guard_log`):
@@ -435,7 +440,7 @@ class SpendBaseline:
         """Move the level by ``delta_log`` (a persistent shift accepted as the new normal)."""
         self.level += delta_log
 
-    def _recentre(self) -> None:
+    def _recentre(self, new_week: bool) -> None:
         for prof, counts in ((self.day, self.day_n), (self.week, self.week_n)):
             seen = [i for i, c in enumerate(counts) if c]
             if not seen:
@@ -444,27 +449,30 @@ class SpendBaseline:
             for i in seen:
                 prof[i] -= m
             self.level += m
-        week = self.last_recentre_day // 7
-        if week != self.recent_week or not self.recent_levels:
-            self.recent_week = week
+        if new_week or not self.recent_levels:
             self.recent_levels.append(self.level)
             if len(self.recent_levels) > RECENT_LEVEL_WEEKS:
                 del self.recent_levels[0]
         elif self.level > self.recent_levels[-1]:
             self.recent_levels[-1] = self.level
+        if max(self.recent_levels) - self.level <= RECENT_HIGH_NEAR:
+            self.high_day = self.last_recentre_day
 
     def recent_level_gap(self) -> float:
         """How far (log) the level is below the highest it was at a re-centring of the last
-        ``RECENT_LEVEL_WEEKS`` weeks, when that is a dip (``RECENT_LEVEL_MIN_GAP`` or more), else 0: the
-        level's own wander is no quiet spell to come back from."""
+        ``RECENT_LEVEL_WEEKS`` weeks, when that is a short dip (``RECENT_LEVEL_MIN_GAP`` or more, near the high
+        ``RECENT_DIP_MAX_DAYS`` ago at most), else 0: the level's own wander is no quiet spell to come back from."""
         gap = max(self.recent_levels, default=self.level) - self.level
-        return gap if gap >= RECENT_LEVEL_MIN_GAP else 0.0
+        if gap < RECENT_LEVEL_MIN_GAP or self.high_day < 0 \
+                or self.last_recentre_day - self.high_day > RECENT_DIP_MAX_DAYS:
+            return 0.0  # no dip, or one that lasted (a saving lost again pages: it is no holiday)
+        return gap
 
     def __setstate__(self, state: Any) -> None:
         """Unpickle, giving fields newer than the snapshot their starting values."""
         self.cmp_day = self.cmp_week = 0.0
         self.cmp_n = 0
-        self.recent_levels, self.recent_week = array("f"), -1
+        self.recent_levels, self.high_day = array("f"), -1
         parts = state if isinstance(state, tuple) else (state, None)
         for part in parts:
             for name, value in (part or {}).items():
@@ -479,7 +487,7 @@ class SpendBaseline:
                 "week_day": self.week_day.tolist(), "absdev": self.absdev, "absdev_w": self.absdev_w,
                 "scale_n": self.scale_n, "tail_p": self.tail_p, "tail_m": self.tail_m, "tail_n": self.tail_n,
                 "cmp_day": self.cmp_day, "cmp_week": self.cmp_week, "cmp_n": self.cmp_n,
-                "recent_levels": self.recent_levels.tolist(), "recent_week": self.recent_week}
+                "recent_levels": self.recent_levels.tolist(), "high_day": self.high_day}
 
     def load_state(self, state: dict[str, Any]) -> None:
         """Take the learned values of :meth:`to_state` (from a baseline of the same period)."""
@@ -503,4 +511,4 @@ class SpendBaseline:
         self.cmp_day, self.cmp_week = float(state.get("cmp_day", 0.0)), float(state.get("cmp_week", 0.0))
         self.cmp_n = int(state.get("cmp_n", 0))
         self.recent_levels = array("f", state.get("recent_levels", ()))[-RECENT_LEVEL_WEEKS:]
-        self.recent_week = int(state.get("recent_week", -1))
+        self.high_day = int(state.get("high_day", -1))

@@ -130,7 +130,8 @@ def test_business_hours_an_hour_earlier_in_utc_do_not_page_and_a_x3_afternoon_af
 def test_a_return_from_a_holiday_week_is_not_a_level_shift() -> None:
     """A daily-cycled series at 30 % for a holiday week: the baseline learns the low level, and the return (3x
     that) opened a level shift every time (probe bill_holiday_dip). Back at a level of the last four weeks,
-    it is re-based there instead (counted, `cost_level_returns`); a x3 spell ten days later still pages."""
+    it is re-based there instead (counted, `cost_level_returns`); a x3 spell ten days later still pages, and so
+    does a saving lost again after two weeks."""
     holiday = (T0 + 21 * DAY, T0 + 28 * DAY)
 
     def spend(spike_at: float | None) -> Spend:
@@ -144,6 +145,15 @@ def test_a_return_from_a_holiday_week_is_not_a_level_shift() -> None:
     spike = T0 + 38 * DAY + 10 * H
     (a,) = opened(run(bill("support/summarizer", spend(spike), days=42, seed=1), CostSpikeDetector))
     assert spike <= a["detected_at"] <= spike + 3 * H
+    # a saving that lasted two weeks and is lost again is no holiday: it pages (probe bill_saving_lost: missed
+    # while any return to a level of the last four weeks was re-based)
+    lost = T0 + 30 * DAY + 10 * H
+
+    def saving(t: float, r: random.Random) -> float:
+        half = 0.5 if T0 + 16 * DAY <= t < lost else 1.0
+        return 30.0 * (1 + 0.4 * math.sin(2 * math.pi * (t % DAY) / DAY)) * half * r.lognormvariate(0, 0.15)
+    (b,) = opened(run(bill("search/rerank", saving, days=42, seed=1), CostSpikeDetector))
+    assert lost <= b["detected_at"] <= lost + 8 * H
 
 
 def test_a_weekly_roll_up_billed_in_one_hour_pages_at_most_its_first_time() -> None:
