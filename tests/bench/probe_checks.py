@@ -41,3 +41,16 @@ def assert_a_valid_scenario(name: str, small: dict[str, Any], start_slack: float
         assert t["workload"] in workloads if workload_required else t["workload"] is None or \
             t["workload"] in workloads, t
     return sc
+
+
+def quiet_spells(events: list[dict[str, Any]], uuid: str) -> list[tuple[float, float]]:
+    """Quiet spells (SM activity < 2 %) of one GPU as (start, end)."""
+    out, cur = [], None
+    for e in (e for e in events if e["gpu_uuid"] == uuid):
+        a = e["ts"] - e["interval_s"]
+        if e["sm_active_pct"] < 2 and cur is None:
+            cur = a
+        elif e["sm_active_pct"] >= 2 and cur is not None:
+            out.append((cur, a))
+            cur = None
+    return out

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from bench.probe_scenarios import DAY, HOUR, MIN, REGISTRY, T0, build
-from tests.bench.probe_checks import assert_a_valid_scenario
+from tests.bench.probe_checks import assert_a_valid_scenario, quiet_spells
 
 SMALL10: dict[str, dict[str, object]] = {
     "gpu_dataloader_stalls_hang": {"days": 0.5, "gpus": 2, "hang_day": 0, "hang_at_h": 6.0, "hang_h": 1.0,
@@ -27,19 +27,6 @@ SMALL10: dict[str, dict[str, object]] = {
 }
 NEW = {"gpu_dataloader_stalls", "gpu_long_checkpoints", "gpu_sample_dropouts", "gpu_node_reboot",
        "loop_dev_iterating", "loop_retry_then_success", "loop_streaming_retrain"}
-
-
-def _quiet(events: list[dict[str, Any]], uuid: str) -> list[tuple[float, float]]:
-    """Quiet spells (SM activity < 2 %) of one GPU as (start, end)."""
-    out, cur = [], None
-    for e in (e for e in events if e["gpu_uuid"] == uuid):
-        a = e["ts"] - e["interval_s"]
-        if e["sm_active_pct"] < 2 and cur is None:
-            cur = a
-        elif e["sm_active_pct"] >= 2 and cur is not None:
-            out.append((cur, a))
-            cur = None
-    return out
 
 
 def _gaps(events: list[dict[str, Any]], uuid: str, over: float) -> list[tuple[float, float]]:
@@ -61,7 +48,7 @@ def test_dataloader_stalls_are_1_3_min_job_wide_and_the_hang_is_one_long_spell()
     sc = build("gpu_dataloader_stalls_hang", 1, SMALL10["gpu_dataloader_stalls_hang"])
     assert len(sc.truth) == 2 and all(t["goal_s"] == 10 * MIN for t in sc.truth)
     for t in sc.truth:
-        spells = _quiet(sc.events, t["resource"])
+        spells = quiet_spells(sc.events, t["resource"])
         long = [(a, b) for a, b in spells if b - a > 5 * MIN]
         assert len(long) == 1 and long[0][0] <= t["start"] + 2 * MIN and abs(long[0][1] - t["end"]) < 2 * MIN
         assert len(spells) > 15
@@ -76,7 +63,7 @@ def test_long_checkpoints_every_4_h_the_first_ambiguous_and_the_hang_goal_twice_
     hang = [t for t in sc.truth if not t.get("ambiguous")]
     assert len(amb) == len(hang) == 2
     for t in hang:
-        spells = _quiet(sc.events, t["resource"])
+        spells = quiet_spells(sc.events, t["resource"])
         saves = [b - a for a, b in spells if b < t["start"]]
         assert saves and all(19 * MIN <= s <= 31.5 * MIN for s in saves)
         assert t["goal_s"] <= 60 * MIN + 1 and abs(t["goal_s"] - 2 * max(saves)) < 2 * MIN

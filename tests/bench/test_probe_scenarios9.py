@@ -13,13 +13,12 @@ import json
 import time
 from collections import defaultdict
 from itertools import pairwise
-from typing import Any
 
 import pytest
 
 from bench.probe_scenarios import DAY, HOUR, MIN, REGISTRY, T0, build
 from spendwatch.events import validate
-from tests.bench.probe_checks import assert_a_valid_scenario, digest
+from tests.bench.probe_checks import assert_a_valid_scenario, digest, quiet_spells
 
 SMALL9: dict[str, dict[str, object]] = {
     "gpu_hourly_batch_inference_stop": {"days": 1.0, "gpus": 2, "stop_day": 0.0, "stop_at_h": 14.0, "step_s": 60.0},
@@ -38,19 +37,6 @@ def _sorted_small(name: str) -> dict[str, object]:
     return dict(SMALL9[name], as_delivered=False) if name.startswith("obs_redelivered") else SMALL9[name]
 
 
-def _spells(events: list[dict[str, Any]], uuid: str) -> list[tuple[float, float]]:
-    """Quiet spells (SM activity < 2 %) of one GPU as (start, end)."""
-    out, cur = [], None
-    for e in (e for e in events if e["gpu_uuid"] == uuid):
-        a = e["ts"] - e["interval_s"]
-        if e["sm_active_pct"] < 2 and cur is None:
-            cur = a
-        elif e["sm_active_pct"] >= 2 and cur is not None:
-            out.append((cur, a))
-            cur = None
-    return out
-
-
 def test_every_new_generator_is_registered_and_has_a_small_case() -> None:
     assert {fn.__name__ for fn, _ in REGISTRY.values()} >= NEW
     assert {REGISTRY[n][0].__name__ for n in SMALL9} == NEW
@@ -65,7 +51,7 @@ def test_hourly_batches_leave_48_52_min_gaps_holding_memory_and_the_stop_is_one_
     sc = build("gpu_hourly_batch_inference_stop", 1, SMALL9["gpu_hourly_batch_inference_stop"])
     assert len(sc.truth) == 2
     for t in sc.truth:
-        spells = [(a, b) for a, b in _spells(sc.events, t["resource"]) if a > T0 + 30 * MIN]
+        spells = [(a, b) for a, b in quiet_spells(sc.events, t["resource"]) if a > T0 + 30 * MIN]
         long = [(a, b) for a, b in spells if b - a > HOUR]
         assert len(long) == 1 and abs(long[0][0] - t["start"]) < 2 * MIN and abs(long[0][1] - t["end"]) < 2 * MIN
         routine = [b - a for a, b in spells if b - a <= HOUR and b < t["start"]]
@@ -76,7 +62,7 @@ def test_hourly_batches_leave_48_52_min_gaps_holding_memory_and_the_stop_is_one_
 def test_bursty_endpoint_quiet_only_at_night_under_45_min_and_busy_all_day() -> None:
     sc = build("gpu_bursty_endpoint_stop", 1, SMALL9["gpu_bursty_endpoint_stop"])
     (t,) = sc.truth
-    spells = _spells(sc.events, t["resource"])
+    spells = quiet_spells(sc.events, t["resource"])
     night = [(a, b) for a, b in spells if not t["start"] - 60 <= a <= t["start"] + 60]
     assert len(night) > 20 and max(b - a for a, b in night) <= 46 * MIN
     for a, _ in night:
