@@ -16,9 +16,10 @@ The join
     row of the hour is in; rows land minutes after the hour, and its traffic is complete by
     then). State: the hourly figures for ``keep_hours`` (8 days) per workload and per model,
     with a workload's spend by service and SKU: about 9 KiB per workload, pickled (``python -m
-    bench insights``). A billing row seen again is counted once: the workload's duplicate filter
-    (its last 512 rows, about 16 KiB) is shared with the budgets detector
-    (:mod:`detectors.stats.seen_rows`).
+    bench insights``), less for a workload that bills one SKU only (its spend by SKU is its spend,
+    so no per-hour split is kept until a second SKU appears). A billing row seen again is counted
+    once: the workload's duplicate filter (its last 512 rows, about 16 KiB) is shared with the
+    budgets detector (:mod:`detectors.stats.seen_rows`).
 
     Partitions: replay and the demo see both sides. In a stream worker a model's observations and
     its workload's billing are in one partition only when ``model_id`` and ``workload.id`` hash
@@ -131,11 +132,26 @@ class _WorkloadLedger:
 
     def __init__(self) -> None:
         self.cost: dict[int, float] = {}
-        self.parts: dict[int, dict[str, float]] = {}
+        # spend by SKU or service per hour: most workloads bill one part only, so while there is one its
+        # name is all that is kept (its hours are ``cost``); a second part makes the per-hour dicts
+        self.part: str | None = None
+        self.parts: dict[int, dict[str, float]] | None = None
         self.predictions: dict[int, float] = {}
         self.models: dict[str, None] = {}
         self.newest_hour = -1  # the latest hour a billing period started in: the hours before it are complete
         # duplicate rows: the workload's shared filter (detectors.stats.seen_rows), not one of its own
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        if "part" not in state:  # a snapshot from before the one-part form: its per-hour dicts stay as they are
+            state["part"] = None
+        self.__dict__.update(state)
+
+    def parts_at(self, hour: int) -> dict[str, float] | None:
+        """Spend by part (SKU or service) in ``hour``; None where the hour has no row."""
+        if self.parts is not None:
+            return self.parts.get(hour)
+        usd = self.cost.get(hour)
+        return None if usd is None or self.part is None else {self.part: usd}
 
 
 class _ModelLedger:
@@ -239,15 +255,23 @@ class UnitCostDetector(Detector):
         part = str(get("sku") or get("service") or "(unspecified)")
         share = cost / (last - first + 1)
         cost_h, parts_h = wlg.cost, wlg.parts
+        if parts_h is None:
+            if wlg.part is None:
+                wlg.part = part
+            elif part != wlg.part:  # a second part: every hour so far was the first one's alone
+                parts_h = wlg.parts = {h: {wlg.part: usd} for h, usd in cost_h.items()}
         for h in range(first, last + 1):
             cost_h[h] = cost_h.get(h, 0.0) + share
-            parts = parts_h.get(h)
-            if parts is None:
-                parts_h[h] = {part: share}
-            else:
-                parts[part] = parts.get(part, 0.0) + share
+            if parts_h is not None:
+                parts = parts_h.get(h)
+                if parts is None:
+                    parts_h[h] = {part: share}
+                else:
+                    parts[part] = parts.get(part, 0.0) + share
         if len(cost_h) > self.config.keep_hours + 24:
-            _prune(last - self.config.keep_hours, cost_h, parts_h)
+            _prune(last - self.config.keep_hours, cost_h)
+            if parts_h is not None:
+                _prune(last - self.config.keep_hours, parts_h)
         if first <= wlg.newest_hour:
             return []
         # a period of a new hour began: the hours before it have all their rows (an hour's token spend
@@ -336,14 +360,14 @@ class UnitCostDetector(Detector):
                       base_hours: int) -> list[dict[str, Any]]:
         """Spend by SKU or service per hour now (the window) against before the rise."""
         start = ml.open_since if ml.open_since is not None else window.start
-        before_hours = [h for h in range(start - self.config.baseline_hours, start) if h in wlg.parts]
+        before_hours = [h for h in range(start - self.config.baseline_hours, start) if h in wlg.cost]
         now: dict[str, float] = {}
         was: dict[str, float] = {}
         for h in window:
-            for k, v in wlg.parts.get(h, {}).items():
+            for k, v in (wlg.parts_at(h) or {}).items():
                 now[k] = now.get(k, 0.0) + v / len(window)
         for h in before_hours:
-            for k, v in wlg.parts[h].items():
+            for k, v in (wlg.parts_at(h) or {}).items():
                 was[k] = was.get(k, 0.0) + v / len(before_hours)
         rows: list[dict[str, Any]] = [{"name": k, "usd_per_hour_now": round(now.get(k, 0.0), 4),
                  "usd_per_hour_before": round(was.get(k, 0.0), 4),

@@ -263,6 +263,49 @@ def test_unit_cost_rise_lost_batching_is_caught_with_its_batch_size() -> None:
     assert [a["kind"] for a in found] == ["unit_cost_rise"] and found[0]["evidence"]["batch_size_now"] == 10
 
 
+def test_unit_cost_keeps_spend_by_sku_per_hour_only_once_a_second_sku_bills() -> None:
+    # one SKU: its spend by SKU is the hour's spend, so no per-hour split is kept (memory per workload);
+    # a second SKU makes it, with the first one's hours so far, and the contributors are the same as
+    # from per-hour dicts kept all along (a snapshot from before the one-SKU form still reads)
+    from detectors.unit_cost import _WorkloadLedger
+
+    def ledger(engine: Engine) -> _WorkloadLedger:
+        wlg = engine.context.states[("unit_cost.workload", AD["id"])]
+        assert isinstance(wlg, _WorkloadLedger)
+        return wlg
+
+    one = Engine(detector_classes=[UnitCostDetector])
+    one.process_many(serving(12, lambda h: (9.0, "ml.g5.2xlarge"), lambda h: 1))
+    assert ledger(one).parts is None and ledger(one).part == "ml.g5.2xlarge"
+    assert ledger(one).parts_at(int(T0 // H) + 3) == {"ml.g5.2xlarge": 9.0}
+
+    events = serving(30, lambda h: (18.0, "ml.g5.12xlarge") if h >= 16 else (9.0, "ml.g5.2xlarge"), lambda h: 1)
+    two = Engine(detector_classes=[UnitCostDetector])
+    out = two.process_many(events)
+    wlg = ledger(two)
+    assert wlg.parts is not None and wlg.parts[int(T0 // H) + 3] == {"ml.g5.2xlarge": 9.0}
+    assert wlg.parts[int(T0 // H) + 20] == {"ml.g5.12xlarge": 18.0}
+    contributors = latest(out)[next(iter(latest(out)))]["evidence"]["contributors"]
+    assert [(c["name"], c["usd_per_hour_before"], c["usd_per_hour_now"]) for c in contributors] == \
+        [("ml.g5.12xlarge", 0.0, 18.0), ("ml.g5.2xlarge", 9.0, 0.0)]
+
+    # a snapshot of the older form (per-hour dicts from the first row, no ``part``) restores and goes on
+    # to the same output as the ledger that was never snapshotted
+    cut = len(events) // 4
+    old = Engine(detector_classes=[UnitCostDetector])
+    old.process_many(events[:cut])
+    legacy = ledger(old)
+    legacy.parts = {h: {"ml.g5.2xlarge": usd} for h, usd in legacy.cost.items()}
+    del legacy.__dict__["part"]
+    resumed = Engine(detector_classes=[UnitCostDetector])
+    resumed.restore(old.snapshot())
+    assert ledger(resumed).part is None and ledger(resumed).parts == legacy.parts
+    reference = Engine(detector_classes=[UnitCostDetector])
+    reference.process_many(events[:cut])
+    rest = reference.process_many(events[cut:])
+    assert rest and resumed.process_many(events[cut:]) == rest
+
+
 @pytest.mark.parametrize("case", ["traffic_doubles_with_cost", "traffic_halves", "flat", "unbilled"])
 def test_unit_cost_rise_is_quiet_for(case: str) -> None:
     if case == "traffic_doubles_with_cost":  # twice the spend for twice the predictions: the same unit cost
