@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import pickle
 import random
+from pathlib import Path
 from typing import Any
 
 import orjson
@@ -23,6 +24,7 @@ from detectors.unit_cost import UnitCostDetector
 from spendwatch.config import Settings
 from spendwatch.events import validate
 
+ROOT = Path(__file__).resolve().parents[2]
 H = 3600.0
 T0 = 1_772_323_200.0  # 2026-03-01 00:00 UTC
 WL = {"id": "ads/ctr-serving", "kind": "inference", "team": "ads"}
@@ -62,6 +64,37 @@ def test_a_pickled_filter_keeps_its_rows_and_forgets_the_delivery() -> None:
     assert len(back) == 1 and row_identity(first) in back.row_set
     assert not back.first_time(first, "budgets")  # no cached answer survives: the row is known, so a duplicate
 
+
+
+def test_a_row_is_kept_as_a_digest_that_equates_what_a_tuple_equates_and_is_the_same_in_every_process() -> None:
+    import subprocess
+    import sys
+
+    first = row(0)
+    same = dict(first, cost_usd=9, period_start=int(first["period_start"]))  # 9 == 9.0, as in a tuple
+    assert row_identity(same) == row_identity(first)
+    assert row_identity(dict(first, cost_usd=-0.0)) == row_identity(dict(first, cost_usd=0.0))
+    for changed in ({"cost_usd": 9.0001}, {"sku": "ml.g5.4xlarge"}, {"usage_quantity": 1.0}, {"model": "x"},
+                    {"period_end": first["period_end"] + 1}, {"resource_id": "i-1"}):
+        assert row_identity(dict(first, **changed)) != row_identity(first), changed
+    assert type(row_identity(first)) is int and row_identity(first) < 2 ** 64
+    # a snapshot restores in another process, whose str hashes differ: the digest must not depend on them
+    probe = {"period_start": 0.0, "period_end": 3600.0, "cost_usd": 2.5, "service": "Amazon S3", "sku": "tokens"}
+    code = f"from detectors.stats.seen_rows import row_identity; print(row_identity({probe!r}))"
+    outs = {subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True,
+                           env={"PYTHONHASHSEED": seed, "PATH": ""}, cwd=str(ROOT)).stdout for seed in ("1", "2")}
+    assert outs == {f"{row_identity(probe)}\n"}
+
+
+def test_a_filter_pickled_with_rows_as_tuples_reads_them_as_the_same_rows() -> None:
+    rows = [row(h) for h in range(3)]
+    old_form = SeenRows.__new__(SeenRows)
+    old_form.__setstate__({"rows": [(r["period_start"], r["period_end"], r.get("service"), r.get("sku"),
+                                     r.get("resource_id"), r.get("model"), r["cost_usd"], r.get("usage_quantity"))
+                                    for r in rows]})
+    assert len(old_form) == 3
+    assert not any(old_form.first_time(dict(r), "budgets") for r in rows)
+    assert old_form.first_time(row(3), "budgets")
 
 def _stream(seed: int) -> list[dict[str, Any]]:
     """Three weeks of hourly rows with traffic, a price rise, a creep, and redelivered rows."""
