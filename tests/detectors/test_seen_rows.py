@@ -11,10 +11,12 @@ from __future__ import annotations
 
 import pickle
 import random
+from collections import deque
 from pathlib import Path
 from typing import Any
 
 import orjson
+import pytest
 
 from detectors.base import Detector
 from detectors.budget_forecast import BudgetForecastDetector
@@ -61,7 +63,7 @@ def test_a_pickled_filter_keeps_its_rows_and_forgets_the_delivery() -> None:
     first = row(0)
     seen.first_time(first, "unit_cost")
     back = pickle.loads(pickle.dumps(seen))
-    assert len(back) == 1 and row_identity(first) in back.row_set
+    assert len(back) == 1 and row_identity(first) in back
     assert not back.first_time(first, "budgets")  # no cached answer survives: the row is known, so a duplicate
 
 
@@ -95,6 +97,30 @@ def test_a_filter_pickled_with_rows_as_tuples_reads_them_as_the_same_rows() -> N
     assert len(old_form) == 3
     assert not any(old_form.first_time(dict(r), "budgets") for r in rows)
     assert old_form.first_time(row(3), "budgets")
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_the_flat_table_answers_as_a_deque_and_a_set_would(seed: int) -> None:
+    # rows crowded onto few home slots (the same low bits) and a small domain: long probe runs, many
+    # duplicates and evictions, removals from the middle of a run and across the table's end
+    r = random.Random(seed)
+    homes = [r.randrange(1024) for _ in range(8)] + [1023, 0]
+    domain = [h + 1024 * r.randrange(1, 1 << 40) for h in homes for _ in range(90)]
+    seen, ring, kept = SeenRows(), deque[int](maxlen=ROWS_KEPT), set[int]()
+    for _ in range(6000):
+        row_ = r.choice(domain)
+        expected = row_ not in kept
+        if expected:
+            if len(ring) == ROWS_KEPT:
+                kept.discard(ring[0])
+            ring.append(row_)
+            kept.add(row_)
+        assert seen.add(row_) is expected
+        assert len(seen) == len(kept)
+    assert seen.rows == list(ring) and all(x in seen for x in kept)
+    assert not any(x in seen for x in set(domain) - kept)
+    back = pickle.loads(pickle.dumps(seen))
+    assert back.rows == list(ring) and all(not back.add(x) for x in kept)
 
 def _stream(seed: int) -> list[dict[str, Any]]:
     """Three weeks of hourly rows with traffic, a price rise, a creep, and redelivered rows."""
