@@ -45,8 +45,7 @@ ROWS_KEPT = 512
 _EXACT_INT = 2 ** 53  # integers up to this are floats exactly: 1 and 1.0 are one value, as in a tuple
 
 Row = int  # a row's digest (see row_digest)
-_SLOTS = 2 * ROWS_KEPT  # a power of two
-_MASK = _SLOTS - 1
+_FIRST_ROWS = 16  # a power of two, as ROWS_KEPT is
 
 _encode = msgspec.msgpack.Encoder().encode
 
@@ -88,15 +87,16 @@ class SeenRows:
     The digests sit in two flat arrays of 64-bit integers, not in a deque and a set of Python ints
     (about 50 KiB a full filter): a ring of the last rows, oldest first from ``_head``, and an
     open-addressing table of twice as many slots (linear probing, 0 is an empty slot, entries moved
-    back on removal), 12 KiB in all."""
+    back on removal), 12 KiB in all when full. Both start at 16 rows and double as rows come (a
+    workload with a few rows costs a few hundred bytes)."""
 
     __slots__ = ("_ring", "_head", "_count", "_table", "_event", "_asked", "_new")
 
     def __init__(self) -> None:
-        self._ring = array("Q", bytes(8 * ROWS_KEPT))
+        self._ring = array("Q", bytes(8 * _FIRST_ROWS))
         self._head = 0  # where the next row goes; the oldest row once the ring is full
         self._count = 0
-        self._table = array("Q", bytes(8 * _SLOTS))
+        self._table = array("Q", bytes(16 * _FIRST_ROWS))
         self._event: dict[str, Any] | None = None
         self._asked: tuple[str, ...] = ()
         self._new = False
@@ -112,7 +112,7 @@ class SeenRows:
         """The rows kept, oldest first."""
         ring, n = self._ring, self._count
         start = self._head if n == ROWS_KEPT else 0
-        return [ring[(start + k) % ROWS_KEPT] for k in range(n)]
+        return [ring[(start + k) % len(ring)] for k in range(n)]
 
     def first_time(self, event: dict[str, Any], asker: str) -> bool:
         """Whether ``event`` is a row this workload has not had yet; ``asker`` names the detector
@@ -126,51 +126,74 @@ class SeenRows:
 
     def _slot(self, row: Row) -> int | None:
         table = self._table
-        i = row & _MASK
+        mask = len(table) - 1
+        i = row & mask
         while True:
             v = table[i]
             if v == row:
                 return i
             if v == 0:
                 return None
-            i = (i + 1) & _MASK
+            i = (i + 1) & mask
 
     def add(self, row: Row) -> bool:
         """Remember ``row``; False when it is one of the rows kept already."""
         row = row or 1  # 0 marks an empty slot
         table = self._table
-        i = row & _MASK
+        mask = len(table) - 1
+        i = row & mask
         while True:
             v = table[i]
             if v == row:
                 return False
             if v == 0:
                 break
-            i = (i + 1) & _MASK
+            i = (i + 1) & mask
         ring, head = self._ring, self._head
         if self._count == ROWS_KEPT:
             self._remove(ring[head])
-            i = row & _MASK  # the removal may have freed a slot nearer home: a lookup stops at the first
+            i = row & mask  # the removal may have freed a slot nearer home: a lookup stops at the first
             while table[i] != 0:
-                i = (i + 1) & _MASK
+                i = (i + 1) & mask
         else:
+            if self._count == len(ring):  # not wrapped yet (only a full ring drops rows): double both
+                self._grow()
+                ring, table, head = self._ring, self._table, self._head
+                mask = len(table) - 1
+                i = row & mask
+                while table[i] != 0:
+                    i = (i + 1) & mask
             self._count += 1
         table[i] = row
         ring[head] = row
-        self._head = (head + 1) % ROWS_KEPT
+        self._head = (head + 1) % len(ring)
         return True
+
+    def _grow(self) -> None:
+        n = min(ROWS_KEPT, 2 * len(self._ring))
+        self._head = self._count  # the ring was full from 0 (its head had come round to 0)
+        self._ring.extend(array("Q", bytes(8 * (n - len(self._ring)))))
+        table = self._table = array("Q", bytes(16 * n))
+        mask = len(table) - 1
+        for k in range(self._count):
+            row = self._ring[k]
+            i = row & mask
+            while table[i] != 0:
+                i = (i + 1) & mask
+            table[i] = row
 
     def _remove(self, row: Row) -> None:
         table = self._table
+        mask = len(table) - 1
         i = self._slot(row)
         assert i is not None, "a row in the ring is in the table"
         j = i
         while True:  # move back every entry of the run after i that may not sit past the hole
-            j = (j + 1) & _MASK
+            j = (j + 1) & mask
             v = table[j]
             if v == 0:
                 break
-            home = v & _MASK
+            home = v & mask
             if (home <= i < j) or (i < j < home) or (j < home <= i):
                 table[i] = v
                 i = j
