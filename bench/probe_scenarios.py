@@ -3908,6 +3908,11 @@ def _reg() -> dict[str, tuple[Callable[..., Scenario], dict[str, Any]]]:
     r["drift_stuck_sensor_control"] = (drift_stuck_sensor, {"stuck": False})
     r["loop_retry_storm_long"] = (loop_retry_storm_long, {"nightly": False})
     r["loop_retry_storm_nightly"] = (loop_retry_storm_long, {"nightly": True})
+    if __name__ != "__main__":  # round 13 and on: modules of their own, which import this one (see the end)
+        from bench import probe_round13_gpu, probe_round13_spend
+
+        probe_round13_gpu.register(r)
+        probe_round13_spend.register(r)
     return r
 
 
@@ -4165,4 +4170,8 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    # Run the package's copy of this module: its registry holds the rounds kept in modules of their own (they
+    # import ``bench.probe_scenarios``, which under ``python -m`` is not this ``__main__`` copy).
+    from bench.probe_scenarios import main as package_main
+
+    sys.exit(package_main())

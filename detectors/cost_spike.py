@@ -144,6 +144,14 @@ _MONTHLY_KEPT = 12  # periods of short spikes remembered by their day of the mon
 _MONTHLY_MIN_S, _MONTHLY_MAX_S = 25 * DAY, 100 * DAY  # one to three months earlier
 _MONTHLY_SAME_USD = 2.0  # ... with an excess within this factor of the one remembered
 _NO_DAY = -100  # the day of the month of a date out of the calendar's range
+# Bursts: short spikes that came back (or a trusted period the tail factor alone kept under the bar), as
+# (start, end, excess per period). A flagged period whose excess is at most _BURST_SAME_USD x that of
+# _BURST_REPEATS bursts of the last _BURST_WINDOW_S is one more of them: batch jobs run at random hours two or
+# three times a week, which neither the day nor the week profile can hold (probe bill13_batch_jobs)
+_BURSTS_KEPT = 8
+_BURST_WINDOW_S = 28 * DAY
+_BURST_REPEATS = 3
+_BURST_SAME_USD = 2.0
 
 
 _Z_OPEN_FOR_PERIOD: dict[tuple[float, float], float] = {}
@@ -340,6 +348,11 @@ class CostSpikeDetector(Detector):
         # (period start, excess usd) of short spikes that came back, and of the monthly repeats of one
         self.monthly: list[tuple[float, float]] = []
 
+    # (start, end, excess per period) of recent bursts, see _BURSTS_KEPT; the class's empty tuple until the first
+    # (rebound, never mutated in place): most series never burst, and their snapshots carry nothing for it
+    bursts: tuple[tuple[float, float, float], ...] = ()
+    burst_run = False  # the CUSUM run going on was let pass as a burst (instance value only while it is)
+
     key_of = staticmethod(billing_delta_key)  # the contract's Kafka key: workload.id
 
     # ------------------------------------------------------------------ rows
@@ -381,7 +394,8 @@ class CostSpikeDetector(Detector):
             return out
         if per.deadline < self.next_close:
             self.next_close = per.deadline
-        if self.anomaly is None and per.total >= per.alert_usd and not self._monthly_repeat(per):
+        if self.anomaly is None and per.total >= per.alert_usd and not self._monthly_repeat(per) \
+                and not self._burst_so_far(per):
             out.extend(self._open_early(per, ts))
         self.wants_tick = True
         return out
@@ -573,6 +587,8 @@ class CostSpikeDetector(Detector):
             start = self.cusum_start
         self.cusum = self.cusum_n = 0
         self.cusum_obs = self.cusum_exp = 0.0
+        if self.burst_run:
+            del self.burst_run
         held, self.held = self.held, []
         a = self.anomaly = _Open(start, now, "partial_period")
         a.history = held[-self.config.rhythm_max_periods * 4:]
@@ -613,6 +629,44 @@ class CostSpikeDetector(Detector):
                 return True
         return False
 
+    def _recurring_burst(self, start: float, end: float, excess: float, run: bool = False) -> bool:
+        """Whether spend from ``start`` to ``end`` (the period at hand's end) with ``excess`` a period is one
+        more of the series' routine bursts: no more than ``_BURST_SAME_USD`` x the excess of ``_BURST_REPEATS``
+        bursts that ended in the last ``_BURST_WINDOW_S`` (a smaller one is routine too: a batch job's first
+        hour, begun at :40, is a third of its others; a CUSUM ``run`` must also be at least half as large: a
+        small lasting shift is not a burst), and no longer than the longest of them by a period (a lasting
+        shift pages once it has outlasted them)."""
+        if len(self.bursts) < _BURST_REPEATS:
+            return False
+        longest, alike, short = 0.0, 0, self.config.rhythm_max_periods * self.period
+        for s0, e0, usd in self.bursts:
+            if start - _BURST_WINDOW_S <= s0 and e0 < start and e0 - s0 <= short and excess <= usd * _BURST_SAME_USD \
+                    and (not run or excess >= usd / _BURST_SAME_USD):
+                alike += 1
+                longest = max(longest, e0 - s0)
+        return alike >= _BURST_REPEATS and end - start <= longest + self.period
+
+    def _burst_so_far(self, per: SpendPeriod) -> bool:
+        """Whether the running sum of a period not yet judged is one more routine burst so far."""
+        assert self.baseline is not None
+        excess = per.total - self.baseline.score(per.start, per.total)[0]
+        return self._recurring_burst(self._streak_start(per.start), per.start + self.period, excess)
+
+    def _streak_start(self, t: float) -> float:
+        """Where the burst that the period starting at ``t`` continues began (``t`` if none)."""
+        bursts = self.bursts
+        return bursts[-1][0] if bursts and bursts[-1][1] == t else t
+
+    def _remember_burst(self, start: float, end: float, excess: float) -> None:
+        """Keep a burst (one overlapping or adjacent to the latest extends it: a spike's periods were often
+        remembered one by one before it resolved)."""
+        bursts = self.bursts
+        if bursts and bursts[-1][1] >= start and bursts[-1][0] <= end:
+            s0, e0, usd = bursts[-1]
+            self.bursts = (*bursts[:-1], (min(s0, start), max(e0, end), max(usd, excess)))
+        else:
+            self.bursts = (*bursts, (start, end, excess))[-_BURSTS_KEPT:]
+
     def _evaluate(self, per: SpendPeriod, now: float) -> list[Finding]:
         cfg = self.config
         y, t, p = per.total, per.start, self.period
@@ -637,12 +691,22 @@ class CostSpikeDetector(Detector):
             if self._trusted(t):
                 flagged = z >= self._z_open() and ratio >= self._min_ratio() and floors
                 if not flagged and not zero:
+                    if self.burst_run and z < cfg.cusum_k:  # the burst is over: its run with it, and its periods
+                        self.cusum = self.cusum_n = 0
+                        self.cusum_obs = self.cusum_exp = 0.0
+                        self.held.clear()
+                        del self.burst_run
+                    if z * b.tail_factor >= self._z_open() and ratio >= self._min_ratio() and floors:
+                        # a burst the heavy tail explains is still a burst this series has (the tail forgets)
+                        self._remember_burst(t, t + p, excess)
                     run = self._cusum(t, y, expected, z)
                     flagged = run is not None
                     detected_on = "cusum"
             else:
                 flagged = self._cold_ready(t) and y >= cfg.cold_ratio * self.peak and \
                     (y - self.peak) * ppd >= cfg.cold_min_daily_excess_usd and ratio >= self._min_ratio()
+                if not flagged and z * b.tail_factor >= self._z_open() and ratio >= self._min_ratio() and floors:
+                    self._remember_burst(t, t + p, excess)  # the first weeks' bursts are the series' too
             if flagged and self._back_to_a_recent_level(t, y, expected, z, run):
                 # a level it had in the last four calendar weeks, after a quiet spell (a holiday week
                 # taught the baseline a lower level): the series is back, not shifted. Re-based there
@@ -663,8 +727,23 @@ class CostSpikeDetector(Detector):
                 self.monthly = [*self.monthly, (t, excess)][-_MONTHLY_KEPT:]
                 self.context.count("cost_monthly_repeats")
                 return []
+            if self._recurring_burst(self._streak_start(t), t + p, excess) if run is None else \
+                    self._recurring_burst(self._streak_start(run[0]), t + p, run[2] / run[1], run=True):
+                # one more of the series' routine bursts (batch jobs at random hours): not paged, and not
+                # learned either (the day and week slots would expect it at this hour again). A CUSUM run
+                # goes on adding up until spend is back (then it is dropped, periods and all): one that
+                # outlasts the longest burst pages from its first period
+                if run is None:
+                    self._remember_burst(t, t + p, excess)
+                else:
+                    self._remember_burst(run[0], t + p, run[2] / run[1])
+                    self.burst_run = True
+                self.context.count("cost_recurring_bursts")
+                return []
             self.cusum = self.cusum_n = 0
             self.cusum_obs = self.cusum_exp = 0.0
+            if self.burst_run:
+                del self.burst_run
             if run is None:  # periods held back before a one-period spike were normal ones
                 for held in self.held:
                     b.learn(*held)
@@ -721,6 +800,7 @@ class CostSpikeDetector(Detector):
                 n = max(1, a.periods)
                 days = [(a.started_at + k * self.period, a.waste / n) for k in range(n)]
                 self.monthly = [*self.monthly, *days][-_MONTHLY_KEPT:]
+                self._remember_burst(a.started_at, a.last_end, a.waste / n)
             return [self._finding(a.clear_since or t, active=False, reason="back_in_band", anomaly=a)]
         if t - a.started_at >= cfg.accept_after_s:  # open for accept_after_s: the new normal
             self.anomaly = None
@@ -765,6 +845,8 @@ class CostSpikeDetector(Detector):
         if c <= 0.0:
             self.cusum = self.cusum_n = 0
             self.cusum_obs = self.cusum_exp = 0.0
+            if self.burst_run:
+                del self.burst_run
             return None
         if self.cusum_n == 0:
             self.cusum_start = t

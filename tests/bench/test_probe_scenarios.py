@@ -47,9 +47,11 @@ def test_every_generator_has_a_small_case() -> None:
     from tests.bench.test_probe_scenarios10 import SMALL10  # the tenth round's
     from tests.bench.test_probe_scenarios11 import SMALL11  # the eleventh round's
     from tests.bench.test_probe_scenarios12 import SMALL12  # the twelfth round's
+    from tests.bench.test_probe_scenarios13_gpu import SMALL13_GPU  # the thirteenth round's, in two modules
+    from tests.bench.test_probe_scenarios13_spend import SMALL13_SPEND
 
     rounds = {**SMALL, **SMALL2, **SMALL3, **SMALL4, **SMALL5, **SMALL6, **SMALL7, **SMALL8, **SMALL9, **SMALL10,
-              **SMALL11, **SMALL12}
+              **SMALL11, **SMALL12, **SMALL13_GPU, **SMALL13_SPEND}
     covered = {REGISTRY[n][0].__name__ for n in rounds}
     assert generators == covered
     assert set(SMALL) <= set(REGISTRY)

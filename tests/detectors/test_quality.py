@@ -212,6 +212,45 @@ def test_a_persistent_level_shift_is_one_anomaly_accepted_once() -> None:
     assert len(ends) == 1 and ends[0]["evidence"]["accepted_as_new_normal"] is True
 
 
+def batch_jobs(seed: int, weeks: int = 6, bad: tuple[float, float, float] | None = None) -> Spend:
+    """A $3/h endpoint plus 2-3 scoring jobs a week at random days and hours, 3-5 h at about $60/h each;
+    ``bad``: (start, end, factor) of spend on top from then (a job at x5, a shift that lasts)."""
+    r = random.Random(seed)
+    jobs = []
+    for wk in range(weeks):
+        for d in sorted(r.sample(range(7), r.randint(2, 3))):
+            st = T0 + (7 * wk + d) * DAY + r.randint(0, 20) * H
+            jobs.append((st, st + r.randint(3, 5) * H))
+
+    def spend(t: float, rr: random.Random) -> float:
+        c = 3.0 * (1 + 0.2 * math.sin(2 * math.pi * t / DAY)) * rr.lognormvariate(0, 0.2)
+        c += sum(60.0 * rr.uniform(0.85, 1.15) for a, b in jobs if a <= t < b)
+        if bad is not None and bad[0] <= t < bad[1]:
+            c += 60.0 * bad[2]
+        return c
+    return spend
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_batch_jobs_at_random_hours_page_no_more_once_three_of_them_are_known(seed: int) -> None:
+    # probe bill13_batch_jobs: every job after the second week paged (7-9 a seed), as the tail factor forgot them
+    out = run(bill("w/batch", batch_jobs(seed), days=42, seed=seed), CostSpikeDetector)
+    assert [a for a in opened(out) if a["detected_at"] >= T0 + 14 * DAY] == []
+
+
+@pytest.mark.parametrize("seed", [1, 2])
+def test_a_job_five_times_the_usual_and_a_lasting_shift_as_large_as_a_job_still_page(seed: int) -> None:
+    x5 = (T0 + 30 * DAY + 2 * H, T0 + 30 * DAY + 6 * H, 4.0)  # four more jobs' worth on top: x5 the dollars an hour
+    late = [a for a in opened(run(bill("w/batch", batch_jobs(seed, bad=x5), days=42, seed=seed), CostSpikeDetector))
+            if a["detected_at"] >= T0 + 14 * DAY]
+    assert [a["started_at"] for a in late] == [x5[0]]
+    shift = (T0 + 30 * DAY + 2 * H, T0 + 42 * DAY, 1.0)  # a job's worth more an hour, for good
+    late = [a for a in opened(run(bill("w/batch", batch_jobs(seed, bad=shift), days=42, seed=seed),
+                                  CostSpikeDetector)) if a["detected_at"] >= T0 + 14 * DAY]
+    assert len(late) == 1 and shift[0] <= late[0]["started_at"] <= shift[0] + 12 * H
+    assert late[0]["detected_at"] <= shift[0] + 12 * H
+
+
 def test_credits_and_restatements_neither_page_nor_teach_a_lower_level() -> None:
     """Month-end credits (``cost_usd: 0``, negative ``adjustment_usd``) arrive for hours long judged
     and for hours still open: none is usage, so none opens a period or pulls the baseline down; a
