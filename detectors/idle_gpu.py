@@ -145,6 +145,9 @@ _FEW_GAPS_MAX_RATIO = 4.0  # while gaps are few, the dwell stays within this man
 _OWN_GAPS_ENOUGH = 4  # gaps that make a rhythm known
 _PEER_GAPS_EACH = 8  # the latest gaps of each node peer pooled with a GPU's own
 _RECENT_WORKLOADS = 4
+_DAY = 86400.0
+_DAILY_SLACK_S = 3 * 3600.0  # an unallocated spell this close to a day after yesterday's long one follows its rhythm
+_DAILY_MAX_DWELL_S = 1.5 * _DAY
 _PEER_FRESH_S = 120.0  # a peer's latest sample must be this recent to count
 _STRAGGLER_MIN_PEERS = 2
 _ALONE_CONFIRM_S = 120.0  # a straggler is seen idling alone at least this long before it pages
@@ -261,12 +264,13 @@ _SLOTS = (
     "start", "workload", "idle_s", "waste", "activity_sum", "util_sum", "samples", "busy_since",
     "blip_s", "blip_usd", "blip_activity", "blip_util", "blip_samples", "opened_kind", "last_report", "dwell",
     "dwell_source", "peers_busy", "peers_checked", "waited_on_peers", "idled_alone", "job_paused", "silenced",
-    "silent_s",
+    "silent_s", "worked_wids", "free_spell",
 )
 _NOT_PICKLED = frozenset({"config", "context", "blip_s", "blip_usd", "blip_activity", "blip_util", "blip_samples"})
 # older snapshots: the attributes that are newer than them, with the value they stand for
 _NEWER_DEFAULTS: dict[str, Any] = {"peers_checked": False, "waited_on_peers": False, "job_paused": False,
-                                   "idled_alone": None, "longest_wait": 0.0, "free_gaps": b"", "silent_s": 0.0}
+                                   "idled_alone": None, "longest_wait": 0.0, "free_gaps": b"", "silent_s": 0.0,
+                                   "worked_wids": None, "free_spell": None}
 
 
 class IdleGpuDetector(Detector):
@@ -316,6 +320,11 @@ class IdleGpuDetector(Detector):
         self.last_interval: float | None = None
         self.approved_s = 0.0  # the longest quiet spell a person marked "not a problem": the dwell stays above it
         self.longest_wait = 0.0  # the longest quiet spell spent waiting on a few of its peers at work
+        # workload ids seen at work on this GPU lately (None: not known, a snapshot older than this field:
+        # every workload counts as seen); a pod not seen at work yet is judged by the cold dwell
+        self.worked_wids: tuple[str | None, ...] | None = ()
+        # (start, length) of the latest long unallocated spell: a scheduler's nightly scale-down is a daily rhythm
+        self.free_spell: tuple[float, float] | None = None
         self._reset()
 
     def _reset(self) -> None:
@@ -416,6 +425,7 @@ class IdleGpuDetector(Detector):
                     # a pod came to the GPU while it was unallocated (a rescheduled endpoint loading its
                     # model): the spell is that workload's from here, judged by the GPU's rhythm with it,
                     # not by a pool's scheduling gaps; not yet seen at work, it gets no fast dwell
+                    self._note_free_spell(sample_start)
                     self.workload = shared_workload(self.context, workload)
                     self._choose_dwell(workload, ts - self.start, new_pod=True)
                     self.dwell += sample_start - self.start  # counted from the pod's arrival
@@ -433,6 +443,9 @@ class IdleGpuDetector(Detector):
                 self._look_alone()
         else:
             self.busy_now = True
+            worked = self.worked_wids
+            if worked is not None and wid not in worked:
+                self.worked_wids = (*worked, wid)[-_RECENT_WORKLOADS:]
             if self.start is None:
                 self.busy_s = min(self.busy_s + covered, 10.0 * cfg.continuity_s)
                 return out
@@ -598,6 +611,20 @@ class IdleGpuDetector(Detector):
             self.dwell, self.dwell_source = cfg.fast_dwell_s, "no_gaps"
         else:
             self.dwell, self.dwell_source = self._cold_dwell(workload, kind), "default"
+        worked = self.worked_wids
+        if workload is not None and (new_pod or worked is not None and workload.get("id") not in worked):
+            # a pod not seen at work on this GPU yet (pulling its image, loading a model, waiting at a gang's
+            # rendezvous): the pauses of the GPU's earlier jobs say nothing about how long that takes
+            # (probe gpu13_gang_wait: 8 min from earlier jobs' checkpoints paged pods waiting for their gang):
+            # at least the configured default
+            if self.dwell < cfg.dwell_s:
+                self.dwell, self.dwell_source = cfg.dwell_s, "not_yet_at_work"
+        elif workload is None and self.free_spell is not None and self.start is not None:
+            # about the time of day a long unallocated spell began yesterday: the scheduler's daily rhythm
+            # (replicas scaled down every night), routine waste for the daily report, not a page a night
+            fs_start, fs_len = self.free_spell
+            if abs(self.start - fs_start - _DAY) <= _DAILY_SLACK_S and self.dwell < cfg.gap_over_max * fs_len:
+                self.dwell, self.dwell_source = min(_DAILY_MAX_DWELL_S, cfg.gap_over_max * fs_len), "daily_rhythm"
         if self._straggler_eligible(kind) and self._peers_say_straggler(len(others)):
             self.dwell, self.dwell_source = min(self.dwell, self._straggler_dwell(elapsed)), "straggler"
         elif self._peers_at_work(len(others)) and self.dwell < self._wait_dwell(kind):
@@ -689,6 +716,11 @@ class IdleGpuDetector(Detector):
         cfg = self.config
         if duration < cfg.min_gap_s:
             return
+        if self.idled_alone:
+            # it idled the way a straggler does (most peers busy, two at least) and that was routine
+            # here, whether it was then taken as waiting on them or not (an RL job's rollout GPUs idle
+            # while its trainers work, probe gpu13_rl_alternating); a gap while a single peer evaluates is not that
+            self.solo_gaps += 1
         if self.waited_on_peers:
             # it waited on a peer (rank 0 evaluating): not the rhythm of its own pauses, but that of its waits
             self.longest_wait = max(self.longest_wait, duration)
@@ -696,10 +728,6 @@ class IdleGpuDetector(Detector):
         gaps = self._own_gaps(self.workload is None)
         gaps.append(duration)
         del gaps[: -cfg.gaps_kept]
-        if self.idled_alone:
-            # it idled the way a straggler does (most peers busy, two at least) and that was routine
-            # here; a gap while a single peer evaluates is not that
-            self.solo_gaps += 1
         if not self.job_paused:
             # a pause of the whole job (a checkpoint) does not end its run: it stays a GPU long at work
             self.busy_s = 0.0
@@ -764,10 +792,16 @@ class IdleGpuDetector(Detector):
         self.last_report = ts
         return [self._finding(ts, active=True)]
 
+    def _note_free_spell(self, at: float) -> None:
+        """Remember the stretch, if it was a long unallocated one (at least half the cold dwell) until ``at``."""
+        if self.start is not None and self.workload is None and at - self.start >= self.config.cold_dwell_s / 2:
+            self.free_spell = (self.start, at - self.start)
+
     def _end(self, at: float, busy: bool) -> list[Finding]:
         """End the stretch at ``at``; ``busy``: because the GPU got busy (a gap of its rhythm)."""
         out = [self._finding(at, active=False)] if self.opened_kind is not None and self.samples \
             and not self.silenced else []
+        self._note_free_spell(at)
         if busy and self.start is not None:
             # how long it was seen quiet: a collector silent inside a checkpoint pause is no longer pause
             # (a 4-min pause bridged over a 10-min dropout taught a node's GPUs a 20-min dwell)
@@ -777,6 +811,11 @@ class IdleGpuDetector(Detector):
                 self._learn_gap(duration)
             elif self.opened_kind is None or duration < self.config.learn_flagged_below * self.dwell:
                 self._learn_gap(duration)
+            elif self.idled_alone and duration >= self.config.min_gap_s:
+                # too long to learn as a gap, but it idled alone while its peers worked and came back by itself:
+                # it is no longer a GPU that never idles alone (the straggler's 4 min paged an RL job's rollout
+                # GPUs at every phase after the first, probe gpu13_rl_alternating)
+                self.solo_gaps += 1
         self._reset()
         return out
 

@@ -357,6 +357,75 @@ def test_a_batch_queues_routine_gaps_do_not_page_once_its_rhythm_is_known(seed: 
     assert late == []  # a rhythm of 25-minute gaps: none of them pages once learned
 
 
+def gang_jobs(deadlock_at: int | None = None, jobs: int = 6, seed: int = 4
+              ) -> list[list[tuple[float, float, str, dict[str, Any] | None]]]:
+    """Four GPUs of one node, gang-scheduled jobs (a workload id each): 10-30 min unallocated between jobs, then
+    the pods arrive and wait 6-13 min at the rendezvous holding a little memory, then 1.5-3 h of training with a
+    2.5-min checkpoint every 30 min. Job ``deadlock_at``: its gang never completes: the pods wait for 3 h."""
+    r = random.Random(seed)
+    tls: list[list[tuple[float, float, str, dict[str, Any] | None]]] = [[] for _ in range(4)]
+    t = T0
+    for j in range(jobs):
+        w = wl(f"train/job-{j}", "training")
+        free = t + r.uniform(10, 30) * M
+        wait = free + (3 * H if j == deadlock_at else r.uniform(6, 13) * M)
+        end = wait + r.uniform(1.5, 3) * H
+        for tl in tls:
+            tl += [(t, free, "idle", None), (free, wait, "hold", w)]
+            c = wait
+            while c + 30 * M < end:
+                tl += [(c, c + 27.5 * M, "busy", w), (c + 27.5 * M, c + 30 * M, "hold", w)]
+                c += 30 * M
+            tl.append((c, end, "busy", w))
+        t = end
+    return tls
+
+
+def test_pods_waiting_at_their_gangs_rendezvous_do_not_page_and_a_gang_that_never_completes_does() -> None:
+    # probe gpu13_gang_wait: a pod not yet seen at work got the dwell of earlier jobs' 2.5-min checkpoints (8 min)
+    events = [e for g, tl in enumerate(gang_jobs()) for e in gpu("gn1", f"GPU-g{g}", tl, seed=g)]
+    assert opened(run(events, IdleGpuDetector)) == []
+    tls = gang_jobs(deadlock_at=4)
+    events = [e for g, tl in enumerate(tls) for e in gpu("gn1", f"GPU-g{g}", tl, seed=g)]
+    got = opened(run(events, IdleGpuDetector))
+    wait_from = tls[0][next(i for i, x in enumerate(tls[0]) if x[3] and x[3]["id"] == "train/job-4")][0]
+    assert len(got) == 4 and all(a["evidence"]["dwell_s"] >= 20 * M for a in got)  # the default at least
+    assert all(0 < a["detected_at"] - wait_from <= 21.5 * M for a in got)
+
+
+def test_replicas_scaled_down_every_night_page_at_most_the_first_night_and_a_longer_spell_still_pages() -> None:
+    # probe gpu13_autoscaled_night: a GPU unallocated 22:00-07:00 every night paged every night at 90 min (a
+    # flagged spell three times its dwell is never learned as a gap)
+    w = wl("serving/ranker", "inference")
+
+    def nights(n: int, last_h: float = 9.0) -> list[tuple[float, float, str, dict[str, Any] | None]]:
+        tl: list[tuple[float, float, str, dict[str, Any] | None]] = [(T0, T0 + 22 * H, "busy", w)]
+        for d in range(n):
+            a = T0 + d * DAY + 22 * H
+            b = a + (last_h if d == n - 1 else 9.0) * H
+            tl += [(a, b, "idle", None), (b, T0 + (d + 1) * DAY + 22 * H, "busy", w)]
+        return tl
+    got = opened(run(gpu("an1", "GPU-a", nights(5)), IdleGpuDetector))
+    assert [a["started_at"] for a in got if a["started_at"] > T0 + DAY] == []
+    got = opened(run(gpu("an1", "GPU-a", nights(5, last_h=20.0)), IdleGpuDetector))
+    late = [a for a in got if a["started_at"] > T0 + DAY]
+    assert len(late) == 1 and late[0]["started_at"] >= T0 + 4 * DAY + 22 * H - M
+    assert late[0]["evidence"]["dwell_source"] == "daily_rhythm"
+
+
+def test_gpus_that_take_turns_with_their_peers_page_at_most_their_first_turn() -> None:
+    # probe gpu13_rl_alternating (its stream, 6 hours): an RL job's rollout GPUs idle while its trainers work, and
+    # the other way round; the first turn paged as a straggler (defensible) and was then neither learned (flagged,
+    # over 3x the straggler's 4 min) nor counted as idling alone, so the later turns paged too
+    from bench.probe_scenarios import build
+
+    events = [validate(e) for e in build("gpu13_rl_alternating", 1, {"days": 0.25}).events]
+    per_gpu: dict[str, int] = {}
+    for a in opened(run(events, IdleGpuDetector)):
+        per_gpu[a["resource"]] = per_gpu.get(a["resource"], 0) + 1
+    assert per_gpu and all(n == 1 for n in per_gpu.values()), per_gpu
+
+
 def test_a_gap_clearly_longer_than_the_queues_usual_gaps_pages() -> None:
     tl = batch_queue(3, hours=48, long_gap=(30 * H, 5 * H))
     out = opened(run(gpu("bn2", "GPU-q", tl), IdleGpuDetector))
