@@ -149,6 +149,7 @@ _NO_DAY = -100  # the day of the month of a date out of the calendar's range
 # _BURST_REPEATS bursts of the last _BURST_WINDOW_S is one more of them: batch jobs run at random hours two or
 # three times a week, which neither the day nor the week profile can hold (probe bill13_batch_jobs)
 _BURSTS_KEPT = 8
+_COARSER = 1.9  # a row spanning this many of the series' periods (and alone for as long) changes the series' period
 _BURST_WINDOW_S = 28 * DAY
 _BURST_REPEATS = 3
 _BURST_SAME_USD = 2.0
@@ -365,10 +366,15 @@ class CostSpikeDetector(Detector):
     def _row(self, event: dict[str, Any]) -> list[Finding]:
         ts = event["ts"]
         out = self._close_due(ts) if ts >= self.next_close else []
+        previous_row_ts = self.last_row_ts
         if ts > self.last_row_ts:
             self.last_row_ts = ts
         if not self.period:
             self._init_period(event)
+        elif event["period_end"] - event["period_start"] >= _COARSER * self.period and \
+                ts - previous_row_ts >= event["period_end"] - event["period_start"] and \
+                event.get("adjustment_usd") is None and self.anomaly is None and not self.pending:
+            self._coarsen(event)
         p, cfg = self.period, self.config
         start = ((event["period_start"] - self.phase) // p) * p + self.phase
         delay = max(0.0, ts - (start + p))
@@ -424,6 +430,44 @@ class CostSpikeDetector(Detector):
             # periods as the rows have them: weekly rows from Monday, hourly ones from :30 (epoch multiples
             # of a week start on a Thursday); rows shorter than the period are summed on the clock's
             self.phase = float(event["period_start"] % self.period)
+
+    def _coarsen(self, event: dict[str, Any]) -> None:
+        """The series' rows became coarser (an export that went from hourly rows to daily ones) and no row
+        came for as long as this one spans: its periods are the new rows' from here. Summed into the bucket
+        of their start, each daily row paged as a 24-hour spike (probe ``bill13_hourly_to_daily``: 14 false
+        opens a seed). The baseline is rebuilt at the new period from what the old one expects (its level,
+        day and week shape summed over each new period, over the trust span back from here), with the
+        scale back at its wide prior: the new periods' noise is not known yet."""
+        old, old_period = self.baseline, self.period
+        duration = event["period_end"] - event["period_start"]
+        period = infer_period(duration, self.config.default_period_s)
+        if period <= old_period:
+            return
+        self.period = period
+        self.phase = float(event["period_start"] % period) if abs(duration - period) < 0.01 * period else 0.0
+        self.context.count("cost_period_changes")
+        b = self.baseline = self._new_baseline()
+        self.peak = 0.0
+        start = ((event["period_start"] - self.phase) // period) * period + self.phase
+        if old is not None and old.n:
+            cfg = self.config
+            need = min(cfg.trust_min_periods, max(2, round(cfg.trust_after_s / period)))
+            back = math.ceil(max(cfg.trust_after_s, need * period) / period) + 1
+            parts = max(1, round(period / old_period))
+            for k in range(back, 0, -1):
+                t = start - k * period
+                total = sum(math.exp(old.expected_log(t + i * old_period)) for i in range(parts))
+                b.learn(t, math.log(total + 1e-3))
+                self.peak = max(self.peak, total)
+            b.reset_scale()
+        self.judged, self.judged_before = array("d"), start  # what came before is judged, at the old period
+        self.cusum = self.cusum_n = 0
+        self.cusum_obs = self.cusum_exp = 0.0
+        self.held.clear()
+        self.monthly = []
+        self.bursts = ()
+        if self.burst_run:
+            del self.burst_run
 
     def _add_delay(self, delay: float) -> None:
         delays = self.delays

@@ -420,6 +420,16 @@ class SpendBaseline:
             self.last_recentre_day = day
             self._recentre(new_week)
 
+    def reset_scale(self) -> None:
+        """Back to the wide prior spread and a normal tail (a baseline built from another series' expectations
+        knows the shape and level, not the noise)."""
+        self.absdev = _PRIOR_ABSDEV
+        self.absdev_w = _PRIOR_ABSDEV * 1.001
+        self.scale_n = 0
+        self.cmp_day = self.cmp_week = 0.0
+        self.cmp_n = 0
+        self.tail_p, self.tail_m, self.tail_n = _NORMAL_EXCEED_P, _NORMAL_MEAN_EXCESS, 0
+
     def remember(self, t: float, log_spend: float) -> None:
         """Keep a flagged period that came back in the week slot's memory only (:meth:`guard_log`):
         if the same slot does it again next week, it is a weekly rhythm (a roll-up), not news.

@@ -251,6 +251,44 @@ def test_a_job_five_times_the_usual_and_a_lasting_shift_as_large_as_a_job_still_
     assert late[0]["detected_at"] <= shift[0] + 12 * H
 
 
+def hourly_then_daily(x3_day: int | None = None, switch_day: int = 21, days: int = 35, fee: bool = False,
+                      seed: int = 8) -> list[dict[str, Any]]:
+    """An hourly export ($20/h, daily cycle, 15 % noise) that sends one row per day from ``switch_day`` on
+    (landing 6-10 h after the day), the same spend; ``x3_day``: that day costs x3. ``fee``: no switch, the hourly
+    rows go on and a $30 daily support fee row (the day's whole span) lands at 02:00 the next day."""
+    r = random.Random(seed)
+    rows = []
+
+    def row(ps: float, pe: float, usd: float, ts: float, sku: str = "compute") -> dict[str, Any]:
+        return validate({"type": "billing_delta", "ts": round(ts, 3), "period_start": ps, "period_end": pe,
+                         "cost_usd": round(usd, 6), "sku": sku, "service": "Amazon EC2", "source": "focus",
+                         "workload": {"id": "w/export", "kind": "inference", "team": "t"}})
+
+    def hour_cost(t: float) -> float:
+        return 20.0 * (1 + 0.4 * math.sin(2 * math.pi * t / DAY)) * r.lognormvariate(0, 0.15)
+    for d in range(days):
+        day = T0 + d * DAY
+        if fee or d < switch_day:
+            for h in range(24):
+                t = day + h * H
+                rows.append(row(t, t + H, hour_cost(t), t + H + r.uniform(240, 900)))
+            if fee:
+                rows.append(row(day, day + DAY, 30.0, day + DAY + 2 * H, sku="support"))
+        else:
+            usd = sum(hour_cost(day + h * H) for h in range(24)) * (3.0 if d == x3_day else 1.0)
+            rows.append(row(day, day + DAY, usd, day + DAY + r.uniform(6, 10) * H))
+    return rows
+
+
+def test_an_export_that_goes_from_hourly_to_daily_rows_does_not_page_and_a_x3_day_after_it_does() -> None:
+    # probe bill13_hourly_to_daily: each daily row was summed into the hour of its start, a 24-hour spike a day
+    assert opened(run(hourly_then_daily(), CostSpikeDetector)) == []
+    (a,) = opened(run(hourly_then_daily(x3_day=30), CostSpikeDetector))
+    assert a["started_at"] == T0 + 30 * DAY and a["detected_at"] <= T0 + 31 * DAY + 12 * H
+    # a daily fee beside hourly rows that go on is no change of period: summed into the hour of its start
+    assert opened(run(hourly_then_daily(fee=True, days=28), CostSpikeDetector)) == []
+
+
 def test_credits_and_restatements_neither_page_nor_teach_a_lower_level() -> None:
     """Month-end credits (``cost_usd: 0``, negative ``adjustment_usd``) arrive for hours long judged
     and for hours still open: none is usage, so none opens a period or pulls the baseline down; a
