@@ -149,10 +149,10 @@ _NO_DAY = -100  # the day of the month of a date out of the calendar's range
 # _BURST_REPEATS bursts of the last _BURST_WINDOW_S is one more of them: batch jobs run at random hours two or
 # three times a week, which neither the day nor the week profile can hold (probe bill13_batch_jobs)
 _BURSTS_KEPT = 8
-_COARSER = 1.9  # a row spanning this many of the series' periods (and alone for as long) changes the series' period
 _BURST_WINDOW_S = 28 * DAY
 _BURST_REPEATS = 3
 _BURST_SAME_USD = 2.0
+_COARSER = 1.9  # a row spanning this many of the series' periods (and alone for as long) changes the series' period
 
 
 _Z_OPEN_FOR_PERIOD: dict[tuple[float, float], float] = {}

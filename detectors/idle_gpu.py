@@ -321,7 +321,7 @@ class IdleGpuDetector(Detector):
         self.approved_s = 0.0  # the longest quiet spell a person marked "not a problem": the dwell stays above it
         self.longest_wait = 0.0  # the longest quiet spell spent waiting on a few of its peers at work
         # workload ids seen at work on this GPU lately (None: not known, a snapshot older than this field:
-        # every workload counts as seen); a pod not seen at work yet is judged by the cold dwell
+        # every workload counts as seen); a pod not seen at work yet gets at least the configured default dwell
         self.worked_wids: tuple[str | None, ...] | None = ()
         # (start, length) of the latest long unallocated spell: a scheduler's nightly scale-down is a daily rhythm
         self.free_spell: tuple[float, float] | None = None
