@@ -151,8 +151,9 @@ def test_the_drift_retrain_fails_twice_or_succeeds_with_a_gain() -> None:
     runs = [e for e in sc.events if e["type"] == "training_run"]
     assert [e["status"] for e in runs] == ["started", "failed", "started", "failed"]
     assert [e["trigger"] for e in runs[::2]] == ["drift", "retry"]
-    (t,) = sc.truth
+    t, loop = sc.truth
     assert t["end"] == T0 + 3.5 * DAY and t["start"] == T0 + 2.25 * DAY
+    assert loop["family"] == "loop" and loop["ambiguous"] and loop["start"] == runs[0]["ts"] < runs[-1]["ts"]
     fr = build("drift13_retrain_fresh", 1)
     done = [e for e in fr.events if e["type"] == "training_run" and e["status"] == "succeeded"]
     assert [e["metric"]["value"] for e in done] == [0.861, 0.902]
