@@ -124,47 +124,38 @@ class SeenRows:
         self._event, self._asked, self._new = event, (asker,), new
         return new
 
-    def _slot(self, row: Row) -> int | None:
+    def _probe(self, row: Row) -> int:
+        """The slot that holds ``row``, or the first empty one its probe sequence meets (linear probing)."""
         table = self._table
         mask = len(table) - 1
         i = row & mask
         while True:
             v = table[i]
-            if v == row:
+            if v == row or v == 0:
                 return i
-            if v == 0:
-                return None
             i = (i + 1) & mask
+
+    def _slot(self, row: Row) -> int | None:
+        i = self._probe(row)
+        return i if self._table[i] == row else None
 
     def add(self, row: Row) -> bool:
         """Remember ``row``; False when it is one of the rows kept already."""
         row = row or 1  # 0 marks an empty slot
-        table = self._table
-        mask = len(table) - 1
-        i = row & mask
-        while True:
-            v = table[i]
-            if v == row:
-                return False
-            if v == 0:
-                break
-            i = (i + 1) & mask
+        i = self._probe(row)
+        if self._table[i] == row:
+            return False
         ring, head = self._ring, self._head
         if self._count == ROWS_KEPT:
             self._remove(ring[head])
-            i = row & mask  # the removal may have freed a slot nearer home: a lookup stops at the first
-            while table[i] != 0:
-                i = (i + 1) & mask
+            i = self._probe(row)  # the removal may have freed a slot nearer home: lookups stop at the first empty slot
         else:
             if self._count == len(ring):  # not wrapped yet (only a full ring drops rows): double both
                 self._grow()
-                ring, table, head = self._ring, self._table, self._head
-                mask = len(table) - 1
-                i = row & mask
-                while table[i] != 0:
-                    i = (i + 1) & mask
+                ring, head = self._ring, self._head
+                i = self._probe(row)
             self._count += 1
-        table[i] = row
+        self._table[i] = row
         ring[head] = row
         self._head = (head + 1) % len(ring)
         return True
